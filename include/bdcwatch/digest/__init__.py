@@ -1,0 +1,1 @@
+"""Digests: a pure render (findings → subject, HTML, attachments) and the outbox compose."""

@@ -1,0 +1,183 @@
+"""Pure rendering of a unit's digest: ``render_unit_digest(...) -> RenderedDigest``.
+
+No database, no SMTP: tests call it with plain data. Every string that reaches the HTML
+or the workbook passes through ``mask_id_numbers`` (item 29).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from ..codes import mask_id_numbers
+from ..config import Person
+from ..mail import Attachment
+from ..rules.registry import rule_title
+
+SEVERITY_TEXT = {"high": "高", "medium": "中", "low": "低"}
+SEVERITY_COLOR = {"high": "#c62828", "medium": "#e65100", "low": "#546e7a"}
+SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}
+MAX_ROWS_IN_BODY = 200  # beyond this the workbook carries the list; mail clients choke on huge tables
+
+# Detail keys → Chinese labels shown to heads.
+DETAIL_LABELS = {
+    "zsid": "证书ID", "ywh": "业务号", "bdcqzh": "证号", "szsj": "缮证时间", "dbsj": "登簿时间",
+    "zzid": "电子证照ID", "zzbfrq": "颁发时间", "zxsj": "注销时间", "bdcdyh_differs": "单元号不一致",
+    "holders_differ": "权利人不一致", "type_differs": "证照类型不一致", "valid_ecerts": "现势电子证照数",
+    "first_zzid": "电子证照ID", "last_zzid": "电子证照ID", "zzbs": "证照标识", "problem": "问题",
+}
+
+
+@dataclass(frozen=True)
+class FindingRow:
+    """A finding as the digest needs it."""
+
+    id: int
+    rule_code: str
+    severity: str
+    unit_code: str | None
+    subject_type: str
+    subject_id: str
+    period: str | None
+    detail: str
+    status: str
+    first_detected_at: datetime
+    due_date: date
+
+
+@dataclass(frozen=True)
+class DigestContext:
+    dag_id: str
+    run_id: str
+    period_label: str
+    period_text: str
+    as_of: datetime
+    plan_items: str
+    title: str
+    supervisor_name: str
+    ui_url: str | None = None
+    calendar_warning: str | None = None
+    headline: Sequence[tuple[str, Any, str]] = field(default_factory=tuple)  # (label, value, color)
+
+
+@dataclass(frozen=True)
+class RenderedDigest:
+    subject: str
+    html: str
+    attachments: tuple[Attachment, ...]
+
+
+def detail_text(detail_json: str) -> str:
+    """A finding's JSON detail as a short Chinese line (flags shown only when set)."""
+    try:
+        detail = json.loads(detail_json) if detail_json else {}
+    except ValueError:
+        return mask_id_numbers(str(detail_json))
+    parts = []
+    for key, value in detail.items():
+        if value in (None, "", 0) and key.endswith(("differs", "differ")):
+            continue
+        label = DETAIL_LABELS.get(key, key)
+        if key.endswith(("differs", "differ")):
+            parts.append(label)
+        else:
+            parts.append(f"{label}：{value}")
+    return mask_id_numbers("；".join(parts))
+
+
+def _environment() -> Environment:
+    return Environment(
+        loader=PackageLoader("bdcwatch.digest", "templates"),
+        autoescape=select_autoescape(["html", "j2"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def sort_findings(findings: Sequence[FindingRow]) -> list[FindingRow]:
+    return sorted(findings, key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), f.rule_code, f.subject_id))
+
+
+def findings_workbook(findings: Sequence[FindingRow], sheet_title: str) -> bytes:
+    """The full list as an XLSX workbook (Chinese headers, masked values)."""
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        [
+            {
+                "序号": i,
+                "问题": rule_title(f.rule_code),
+                "规则代码": f.rule_code,
+                "等级": SEVERITY_TEXT.get(f.severity, f.severity),
+                "单位": f.unit_code or "",
+                "对象类型": f.subject_type,
+                "对象": mask_id_numbers(f.subject_id),
+                "期间": f.period or "",
+                "说明": detail_text(f.detail),
+                "状态": f.status,
+                "首次发现": f.first_detected_at.strftime("%Y-%m-%d %H:%M"),
+                "整改期限": f.due_date.isoformat(),
+            }
+            for i, f in enumerate(sort_findings(findings), start=1)
+        ],
+        columns=["序号", "问题", "规则代码", "等级", "单位", "对象类型", "对象", "期间", "说明", "状态", "首次发现", "整改期限"],
+    )
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
+        frame.to_excel(writer, sheet_name=sheet_title[:31], index=False)
+        sheet = writer.sheets[sheet_title[:31]]
+        for column, width in zip("ABCDEFGHIJKL", (6, 34, 20, 6, 8, 10, 34, 12, 60, 10, 17, 12), strict=True):
+            sheet.column_dimensions[column].width = width
+        sheet.freeze_panes = "A2"
+    return buffer.getvalue()
+
+
+def render_unit_digest(
+    findings: Sequence[FindingRow],
+    *,
+    unit_code: str,
+    unit_name: str,
+    heads: Sequence[Person],
+    context: DigestContext,
+) -> RenderedDigest:
+    """Render one unit's digest of new findings. ``findings`` must all be of that unit."""
+    strangers = sorted({f.unit_code for f in findings if f.unit_code != unit_code}, key=str)
+    if strangers:
+        raise ValueError(f"digest for {unit_code} was given findings of other units: {strangers}")
+    ordered = sort_findings(findings)
+    rows = [
+        {
+            "title": rule_title(f.rule_code),
+            "rule_code": f.rule_code,
+            "severity_text": SEVERITY_TEXT.get(f.severity, f.severity),
+            "severity_color": SEVERITY_COLOR.get(f.severity, "#222"),
+            "subject_id": mask_id_numbers(f.subject_id),
+            "detail_text": detail_text(f.detail),
+            "due_date": f.due_date.isoformat(),
+        }
+        for f in ordered[:MAX_ROWS_IN_BODY]
+    ]
+    high = sum(1 for f in findings if f.severity == "high")
+    subject = f"【不动产登记监督】{unit_name} {context.title}（{context.period_label}）：新发现问题 {len(findings)} 条"
+    headline = [
+        {"label": "新发现问题", "value": len(findings), "color": "#1f4e79"},
+        {"label": "其中高风险", "value": high, "color": SEVERITY_COLOR["high"]},
+        *({"label": label, "value": value, "color": color} for label, value, color in context.headline),
+    ]
+    html = _environment().get_template("unit_digest.html.j2").render(
+        subject=subject, title=f"{unit_name} · {context.title}", heads=heads, unit_name=unit_name,
+        plan_items=context.plan_items, period_text=context.period_text,
+        as_of=context.as_of.strftime("%Y-%m-%d %H:%M"), calendar_warning=context.calendar_warning,
+        headline=headline, findings=findings, rows=rows, truncated=len(findings) > len(rows),
+        supervisor_name=context.supervisor_name, ui_url=context.ui_url, dag_id=context.dag_id,
+        run_id=context.run_id,
+    )
+    workbook = findings_workbook(findings, f"{unit_code} {context.period_label}".replace(":", "")[:31])
+    filename = f"{context.dag_id}_{unit_code}_{context.period_label.replace('..', '_')}.xlsx"
+    return RenderedDigest(mask_id_numbers(subject), mask_id_numbers(html), (Attachment(filename, workbook),))

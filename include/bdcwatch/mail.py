@@ -1,0 +1,103 @@
+"""The one way bdcwatch sends mail: yagmail over the ``smtp_default`` relay.
+
+Digests, reports and failure alerts all come through ``send_message``; nothing else in
+the project speaks SMTP. yagmail retries a dropped connection itself and then returns
+``False`` instead of raising, and returns a dict of refused recipients on partial
+success: both are turned into ``SendError`` here so no caller can mistake them for
+success.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import smtplib
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .codes import mask_id_numbers
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int
+    login: str | None
+    password: str | None
+    from_email: str
+    use_ssl: bool
+    use_starttls: bool
+    timeout: int = 30
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content: bytes
+
+
+class SendError(RuntimeError):
+    """Sending failed. ``permanent`` means retrying the same message will not help."""
+
+    def __init__(self, message: str, *, permanent: bool) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+def _classify(error: Exception) -> SendError:
+    if isinstance(error, (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPAuthenticationError)):
+        return SendError(f"relay refused the message: {error}", permanent=True)
+    if isinstance(error, smtplib.SMTPResponseException):
+        return SendError(f"relay answered {error.smtp_code}: {error.smtp_error!r}", permanent=error.smtp_code >= 500)
+    return SendError(f"relay unreachable: {type(error).__name__}: {error}", permanent=False)
+
+
+def send_message(
+    settings: SmtpSettings,
+    *,
+    to: Sequence[str],
+    subject: str,
+    html: str,
+    attachments: Sequence[Attachment] = (),
+    message_id: str | None = None,
+) -> None:
+    """Send one HTML message. Raises SendError (transient or permanent) on any failure."""
+    import yagmail
+
+    # Last line of defence for item 29: nothing shaped like an ID number leaves unmasked.
+    html = mask_id_numbers(html)
+    subject = mask_id_numbers(subject)
+    files = []
+    for item in attachments:
+        handle = io.BytesIO(item.content)
+        handle.name = item.filename
+        files.append(handle)
+    user = settings.login or settings.from_email
+    try:
+        client = yagmail.SMTP(
+            user=user,
+            password=settings.password,
+            host=settings.host,
+            port=settings.port,
+            smtp_ssl=settings.use_ssl,
+            smtp_starttls=settings.use_starttls and not settings.use_ssl,
+            smtp_skip_login=not settings.login,
+            soft_email_validation=False,
+            timeout=settings.timeout,
+        )
+        # prettify_html would rewrite the table markup the digest was tested with.
+        result = client.send(
+            to=list(to), subject=subject, contents=[html], attachments=files or None,
+            prettify_html=False, message_id=message_id,
+        )
+        client.close()
+    except (OSError, smtplib.SMTPException) as error:
+        raise _classify(error) from error
+    if result is False:
+        raise SendError("yagmail gave up after its retries (the relay kept dropping the connection)", permanent=False)
+    if isinstance(result, dict) and result:
+        refused = ", ".join(sorted(result))
+        raise SendError(f"relay refused some recipients: {refused}", permanent=True)
+    log.info("sent %r to %d recipient(s)", subject, len(to))

@@ -1,0 +1,175 @@
+"""E-certificate completeness (plan item 16): the seven ECERT_* rules of CONTRACT §3.
+
+Matching is on the normalized certificate number computed at load time
+(``bdcqzh_norm``), holder sets on ``holders_norm``. Everything is judged as of the period
+end: an e-certificate exists then if ZZBFRQ < as-of, and is valid (ZZZT = 1) then if it
+exists and is ZZZT 1 now or was cancelled only at or after as-of. ``:grace_cutoff`` is
+as-of − max_delay_hours, so ``t <= :grace_cutoff`` reads "t + max_delay_hours ≤ as-of".
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Engine, bindparam, text
+
+from ..config import Policy
+from ..models import Timestamp
+from ..periods import Period
+
+from . import Rule, RuleInput
+
+ZS_IN_PERIOD = "z.szsj >= :ps AND z.szsj < :pe"
+ECERT_EXISTS = "e.zzbfrq < :asof"
+ECERT_VALID = "e.zzbfrq < :asof AND (e.zzzt = 1 OR (e.zzzt = 2 AND e.zxsj >= :asof))"
+
+
+def _grace(ri: RuleInput) -> dict[str, Any]:
+    return {"grace_cutoff": ri.period.as_of - timedelta(hours=ri.policy.ecert_max_delay_hours)}
+
+
+def _delay(ri: RuleInput) -> dict[str, Any]:
+    return {"delay_hours": ri.policy.ecert_max_delay_hours}
+
+
+def _type_codes(ri: RuleInput) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    for index, (zslx, code) in enumerate(sorted(ri.policy.ecert_type_codes.items())):
+        params[f"zslx_{index}"] = zslx
+        params[f"zzlxdm_{index}"] = code
+    return params
+
+
+def _expected_type_sql(ri: RuleInput) -> str:
+    whens = " ".join(
+        f"WHEN :zslx_{i} THEN :zzlxdm_{i}" for i in range(len(ri.policy.ecert_type_codes))
+    )
+    # A ZSLX with no mapping expects no type at all, so any e-certificate type differs.
+    return f"COALESCE(CASE z.zslx {whens} END, '')"
+
+
+def _missing_sql(ri: RuleInput) -> str:
+    detail = ri.dialect.json_object(
+        [("zsid", "MIN(z.zsid)"), ("ywh", "MIN(z.ywh)"), ("bdcqzh", "MIN(z.bdcqzh)"), ("szsj", "MIN(z.szsj)")]
+    )
+    return f"""
+        SELECT z.bdcqzh_norm AS subject_id, MIN(z.djjg) AS unit_code, {detail} AS detail
+        FROM stg_bdc_zs z
+        WHERE {ZS_IN_PERIOD} AND z.szsj <= :grace_cutoff
+          AND NOT EXISTS (SELECT 1 FROM stg_bdc_dzzz_zzxx e
+                          WHERE e.bdcqzh_norm = z.bdcqzh_norm AND {ECERT_EXISTS})
+        GROUP BY z.bdcqzh_norm"""
+
+
+def _late_sql(ri: RuleInput) -> str:
+    deadline = ri.dialect.add_hours("d.dbsj", "delay_hours")
+    detail = ri.dialect.json_object(
+        [("ywh", "MIN(z.ywh)"), ("dbsj", "MIN(d.dbsj)"), ("zzid", "MIN(e.zzid)"), ("zzbfrq", "MAX(e.zzbfrq)")]
+    )
+    return f"""
+        SELECT z.bdcqzh_norm AS subject_id, MIN(z.djjg) AS unit_code, {detail} AS detail
+        FROM stg_bdc_zs z
+        JOIN stg_djf_dj_db d ON d.ywh = z.ywh AND d.dbsj < :asof
+        JOIN stg_bdc_dzzz_zzxx e ON e.bdcqzh_norm = z.bdcqzh_norm AND {ECERT_EXISTS}
+        WHERE {ZS_IN_PERIOD} AND e.zzbfrq > {deadline}
+        GROUP BY z.bdcqzh_norm"""
+
+
+def _not_revoked_sql(ri: RuleInput) -> str:
+    detail = ri.dialect.json_object([("zsid", "MIN(z.zsid)"), ("zxsj", "MIN(z.zxsj)"), ("zzid", "MIN(e.zzid)")])
+    return f"""
+        SELECT z.bdcqzh_norm AS subject_id, MIN(z.djjg) AS unit_code, {detail} AS detail
+        FROM stg_bdc_zs z
+        JOIN stg_bdc_dzzz_zzxx e ON e.bdcqzh_norm = z.bdcqzh_norm AND {ECERT_VALID}
+        WHERE z.zszt = 2 AND z.zxsj >= :ps AND z.zxsj < :pe AND z.zxsj <= :grace_cutoff
+        GROUP BY z.bdcqzh_norm"""
+
+
+def _mismatch_sql(ri: RuleInput) -> str:
+    expected_type = _expected_type_sql(ri)
+    unit_differs = "CASE WHEN COALESCE(e.bdcdyh, '') <> z.bdcdyh THEN 1 ELSE 0 END"
+    holders_differ = "CASE WHEN e.holders_norm <> z.holders_norm THEN 1 ELSE 0 END"
+    type_differs = f"CASE WHEN e.zzlxdm <> {expected_type} THEN 1 ELSE 0 END"
+    detail = ri.dialect.json_object(
+        [("zzid", "MIN(e.zzid)"), ("bdcdyh_differs", f"MAX({unit_differs})"),
+         ("holders_differ", f"MAX({holders_differ})"), ("type_differs", f"MAX({type_differs})")]
+    )
+    return f"""
+        SELECT z.bdcqzh_norm AS subject_id, MIN(z.djjg) AS unit_code, {detail} AS detail
+        FROM stg_bdc_zs z
+        JOIN stg_bdc_dzzz_zzxx e ON e.bdcqzh_norm = z.bdcqzh_norm AND {ECERT_VALID}
+        WHERE {ZS_IN_PERIOD}
+          AND ({unit_differs} + {holders_differ} + {type_differs}) > 0
+        GROUP BY z.bdcqzh_norm"""
+
+
+def _duplicate_sql(ri: RuleInput) -> str:
+    detail = ri.dialect.json_object(
+        [("valid_ecerts", "COUNT(DISTINCT e.zzid)"), ("first_zzid", "MIN(e.zzid)"), ("last_zzid", "MAX(e.zzid)")]
+    )
+    return f"""
+        SELECT z.bdcqzh_norm AS subject_id, MIN(z.djjg) AS unit_code, {detail} AS detail
+        FROM stg_bdc_zs z
+        JOIN stg_bdc_dzzz_zzxx e ON e.bdcqzh_norm = z.bdcqzh_norm AND {ECERT_VALID}
+        WHERE {ZS_IN_PERIOD}
+        GROUP BY z.bdcqzh_norm
+        HAVING COUNT(DISTINCT e.zzid) > 1"""
+
+
+def _orphan_sql(ri: RuleInput) -> str:
+    detail = ri.dialect.json_object([("bdcqzh", "e.bdcqzh"), ("zzbfrq", "e.zzbfrq")])
+    return f"""
+        SELECT e.zzid AS subject_id, e.zzbfjgdm AS unit_code, {detail} AS detail
+        FROM stg_bdc_dzzz_zzxx e
+        WHERE e.zzbfrq >= :ps AND e.zzbfrq < :pe AND e.zzbfrq <= :grace_cutoff AND {ECERT_VALID}
+          AND NOT EXISTS (SELECT 1 FROM stg_bdc_zs z WHERE z.bdcqzh_norm = e.bdcqzh_norm AND z.szsj < :asof)"""
+
+
+def _bad_id_sql(ri: RuleInput) -> str:
+    detail = ri.dialect.json_object([("zzbs", "e.zzbs"), ("problem", "e.zzbs_problem")])
+    return f"""
+        SELECT e.zzid AS subject_id, e.zzbfjgdm AS unit_code, {detail} AS detail
+        FROM stg_bdc_dzzz_zzxx e
+        WHERE e.zzbfrq >= :ps AND e.zzbfrq < :pe AND e.zzbs_problem IS NOT NULL"""
+
+
+def _none(_: RuleInput) -> dict[str, Any]:
+    return {}
+
+
+ECERT_RULES: tuple[Rule, ...] = (
+    Rule("ECERT_MISSING", "high", "BDCQZH", False, _missing_sql, _grace,
+         "纸质证书/证明缮证后超过时限仍无对应电子证照"),
+    Rule("ECERT_LATE", "medium", "BDCQZH", False, _late_sql, _delay,
+         "电子证照颁发晚于登簿后规定时限"),
+    Rule("ECERT_NOT_REVOKED", "high", "BDCQZH", False, _not_revoked_sql, _grace,
+         "纸质证书已注销，电子证照仍为现势"),
+    Rule("ECERT_MISMATCH", "high", "BDCQZH", False, _mismatch_sql, _type_codes,
+         "电子证照与纸质证书的单元号、权利人或证照类型不一致"),
+    Rule("ECERT_DUPLICATE", "medium", "BDCQZH", False, _duplicate_sql, _none,
+         "同一证号存在多个现势电子证照"),
+    Rule("ECERT_ORPHAN", "medium", "ZZID", False, _orphan_sql, _grace,
+         "现势电子证照找不到对应的纸质证书/证明"),
+    Rule("ECERT_BAD_ID", "low", "ZZID", False, _bad_id_sql, _none,
+         "证照标识格式或校验位错误"),
+)
+
+
+def ecert_coverage(engine: Engine, period: Period, policy: Policy) -> dict[str, tuple[int, int]]:
+    """Per unit: (paper certificates printed in the period whose grace has passed, how many
+    of them have a matching e-certificate as of the period end) — the digest headline."""
+    sql = text(f"""
+        SELECT z.djjg, COUNT(*) AS total,
+               SUM(CASE WHEN EXISTS (SELECT 1 FROM stg_bdc_dzzz_zzxx e
+                                     WHERE e.bdcqzh_norm = z.bdcqzh_norm AND {ECERT_EXISTS})
+                        THEN 1 ELSE 0 END) AS covered
+        FROM stg_bdc_zs z
+        WHERE {ZS_IN_PERIOD} AND z.szsj <= :grace_cutoff
+        GROUP BY z.djjg""").bindparams(
+        *(bindparam(name, type_=Timestamp) for name in ("ps", "pe", "asof", "grace_cutoff"))
+    )
+    params = {"ps": period.start_at, "pe": period.as_of, "asof": period.as_of,
+              "grace_cutoff": period.as_of - timedelta(hours=policy.ecert_max_delay_hours)}
+    with engine.connect() as conn:
+        return {row.djjg: (int(row.total), int(row.covered or 0)) for row in conn.execute(sql, params)}

@@ -1,0 +1,63 @@
+"""Small dialect helpers so the rules' SQL reads the same on SQLite, PostgreSQL and MySQL.
+
+Only code constants (column names, SQL keywords) are spliced into SQL here; every value
+that comes from data or policy is a bound parameter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Table
+from sqlalchemy.dialects import mysql, postgresql, sqlite
+
+
+class Dialect:
+    """SQL fragments for one database dialect."""
+
+    def __init__(self, name: str) -> None:
+        if name not in ("sqlite", "postgresql", "mysql", "mariadb"):
+            raise ValueError(f"supervision_db dialect {name!r} is not supported (sqlite, postgresql, mysql)")
+        self.name = "mysql" if name == "mariadb" else name
+
+    def add_hours(self, column: str, hours_param: str) -> str:
+        """``column + :hours_param hours`` as a timestamp."""
+        if self.name == "sqlite":
+            return f"datetime({column}, '+' || :{hours_param} || ' hours')"
+        if self.name == "postgresql":
+            return f"({column} + make_interval(hours => CAST(:{hours_param} AS integer)))"
+        return f"DATE_ADD({column}, INTERVAL :{hours_param} HOUR)"
+
+    def concat(self, *parts: str) -> str:
+        if self.name == "mysql":
+            return "CONCAT(" + ", ".join(parts) + ")"
+        return "(" + " || ".join(parts) + ")"
+
+    def json_object(self, pairs: Sequence[tuple[str, str]]) -> str:
+        """A JSON object text built in SQL from (literal key, SQL expression) pairs."""
+        args = ", ".join(f"'{key}', {expr}" for key, expr in pairs)
+        if self.name == "postgresql":
+            return f"CAST(json_build_object({args}) AS text)"
+        if self.name == "mysql":
+            return f"JSON_OBJECT({args})"
+        return f"json_object({args})"
+
+
+def upsert(conn: Connection, table: Table, rows: list[dict[str, Any]], key: Iterable[str]) -> None:
+    """Insert ``rows`` into ``table``, replacing the non-key columns of existing keys."""
+    if not rows:
+        return
+    key = list(key)
+    name = conn.dialect.name
+    if name in ("sqlite", "postgresql"):
+        module = sqlite if name == "sqlite" else postgresql
+        stmt = module.insert(table)
+        updates = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in key}
+        conn.execute(stmt.on_conflict_do_update(index_elements=key, set_=updates), rows)
+    elif name in ("mysql", "mariadb"):
+        stmt = mysql.insert(table)
+        updates = {c.name: stmt.inserted[c.name] for c in table.columns if c.name not in key}
+        conn.execute(stmt.on_duplicate_key_update(**updates), rows)
+    else:
+        raise ValueError(f"upsert is not implemented for dialect {name}")

@@ -1,0 +1,126 @@
+"""The quality gate: Great Expectations suites (expectations/*.json) run on each chunk.
+
+Each expectation in a suite carries ``meta.level``:
+
+* ``row``   - a failing row is quarantined with a reason naming table, row key and column;
+  the other rows go on to the rules.
+* ``table`` - a failure means the table as a whole cannot be trusted (a column is missing,
+  too many rows are broken): the run stops with one error naming the table and the
+  failed expectations.
+
+GX is imported lazily: it is heavy, and DAG files must parse fast.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+EXPECTATIONS_ENV = "BDCWATCH_EXPECTATIONS"
+# The suites live at the project's top level (expectations/), next to include/.
+DEFAULT_EXPECTATIONS = Path(__file__).resolve().parents[2] / "expectations"
+INVALID_SUFFIX = "__invalid"
+
+
+class QualityGateError(RuntimeError):
+    """A table failed table-level expectations; the message names table and expectations."""
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    """One row failing one row-level expectation."""
+
+    key: tuple[Any, ...]
+    column: str
+    expectation: str
+    description: str
+
+
+def expectations_dir() -> Path:
+    return Path(os.environ.get(EXPECTATIONS_ENV) or DEFAULT_EXPECTATIONS)
+
+
+@lru_cache(maxsize=32)
+def load_suite_json(table: str) -> dict[str, Any]:
+    """The suite for a source table, as stored in expectations/<table>.json."""
+    path = expectations_dir() / f"{table.lower()}.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"no expectation suite for source table {table} at {path}")
+    with path.open(encoding="utf-8") as handle:
+        suite = json.load(handle)
+    for item in suite["expectations"]:
+        level = item.get("meta", {}).get("level")
+        if level not in ("row", "table"):
+            raise ValueError(f"{path}: expectation {item['type']} needs meta.level 'row' or 'table'")
+    return suite
+
+
+def gate_settings(table: str) -> dict[str, Any]:
+    """Suite-level gate settings (max share of quarantined rows before the run stops)."""
+    return load_suite_json(table).get("meta", {}).get("gate", {"max_bad_fraction": 0.1, "min_rows": 50})
+
+
+class TableValidator:
+    """Runs one table's suite on DataFrame chunks through an ephemeral GX context."""
+
+    def __init__(self, table: str, key_columns: tuple[str, ...]) -> None:
+        import great_expectations as gx
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        self.table = table
+        self.key_columns = key_columns
+        raw = load_suite_json(table)
+        self._suite = gx.ExpectationSuite(name=raw["name"], expectations=raw["expectations"])
+        context = gx.get_context(mode="ephemeral")
+        context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        asset = context.data_sources.add_pandas(f"src_{table.lower()}").add_dataframe_asset(table.lower())
+        self._batch_definition = asset.add_batch_definition_whole_dataframe("chunk")
+
+    def validate(self, frame: pd.DataFrame) -> list[RowProblem]:
+        """Validate one chunk. Returns row problems; raises QualityGateError on table ones."""
+        batch = self._batch_definition.get_batch(batch_parameters={"dataframe": frame})
+        result = batch.validate(
+            self._suite,
+            result_format={
+                "result_format": "COMPLETE",
+                "unexpected_index_column_names": list(self.key_columns),
+                "return_unexpected_index_query": False,
+            },
+        )
+        problems: list[RowProblem] = []
+        table_failures: list[str] = []
+        for outcome in result.results:
+            if outcome.success:
+                continue
+            config = outcome.expectation_config
+            meta = config.meta or {}
+            why = meta.get("why") or config.type
+            column = str(config.kwargs.get("column", "")).removesuffix(INVALID_SUFFIX)
+            if outcome.exception_info and outcome.exception_info.get("raised_exception"):
+                table_failures.append(
+                    f"{config.type}({column or '-'}) raised {outcome.exception_info.get('exception_message')}"
+                )
+                continue
+            if meta.get("level") == "table":
+                observed = outcome.result.get("observed_value")
+                details = f" (observed: {observed})" if observed is not None else ""
+                table_failures.append(f"{config.type}({column or '-'}): {why}{details}")
+                continue
+            for row in outcome.result.get("unexpected_index_list") or []:
+                key = tuple(row[name] for name in self.key_columns)
+                problems.append(RowProblem(key, column, config.type, why))
+        if table_failures:
+            raise QualityGateError(
+                f"source table {self.table} failed its quality gate "
+                f"(expectations/{self.table.lower()}.json): " + "; ".join(table_failures)
+            )
+        return problems
