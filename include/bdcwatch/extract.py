@@ -48,7 +48,7 @@ from . import codes
 from .models import STAGING, Timestamp, load_log, quarantine, watermark
 from .source_schema import SOURCE_TABLES, build_metadata
 from .sqlutil import upsert
-from .validate import INVALID_SUFFIX, QualityGateError, TableValidator, gate_settings
+from .validate import INVALID_SUFFIX, QualityGateError, gate_settings, validator_for
 
 log = logging.getLogger(__name__)
 
@@ -242,7 +242,7 @@ def load_table(
     staging_columns = {c.name for c in staging.columns}
     load_id = uuid.uuid4().hex
     started = now or datetime.now()
-    validator = TableValidator(table_name, key_columns)
+    validator = validator_for(table_name, key_columns)
 
     with target.connect() as conn:
         since = None if full_scan else _read_watermark(conn, table_name)

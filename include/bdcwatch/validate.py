@@ -113,6 +113,10 @@ class TableValidator:
             if meta.get("level") == "table":
                 observed = outcome.result.get("observed_value")
                 details = f" (observed: {observed})" if observed is not None else ""
+                expected_columns = config.kwargs.get("column_set")
+                if expected_columns and isinstance(observed, list):
+                    missing = sorted(set(expected_columns) - set(observed))
+                    details = f" (missing columns: {', '.join(missing)})"
                 table_failures.append(f"{config.type}({column or '-'}): {why}{details}")
                 continue
             for row in outcome.result.get("unexpected_index_list") or []:
@@ -124,3 +128,9 @@ class TableValidator:
                 f"(expectations/{self.table.lower()}.json): " + "; ".join(table_failures)
             )
         return problems
+
+
+@lru_cache(maxsize=32)
+def validator_for(table: str, key_columns: tuple[str, ...]) -> TableValidator:
+    """One validator (and GX context) per table per process: building one costs ~1 s."""
+    return TableValidator(table, key_columns)

@@ -1,0 +1,123 @@
+"""Shared fixtures: tiny real databases (SQLite files, throwaway PostgreSQL databases) and
+a real SMTP server (aiosmtpd) that keeps what it receives. No mocks of our own code."""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+PG_ADMIN_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+
+
+def _pg_available() -> str | None:
+    try:
+        engine = create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        engine.dispose()
+        return None
+    except Exception as error:  # any failure means: no server to test against
+        return f"PostgreSQL at 127.0.0.1:5432 is not reachable ({type(error).__name__}: {error})"
+
+
+@pytest.fixture(scope="session")
+def pg_admin() -> Iterator[object]:
+    reason = _pg_available()
+    if reason:
+        pytest.skip(reason)
+    engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def pg_database(pg_admin) -> Iterator[callable]:
+    """Factory for fresh PostgreSQL databases, dropped after the test."""
+    created: list[str] = []
+
+    def make() -> str:
+        name = f"bdcw_{uuid.uuid4().hex[:12]}"
+        with pg_admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        created.append(name)
+        return f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"
+
+    yield make
+    with pg_admin.connect() as conn:
+        for name in created:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path):
+    def make(name: str = "db") -> str:
+        return f"sqlite:///{tmp_path / (name + '.sqlite')}"
+
+    return make
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Received:
+    envelope_to: list[str]
+    message: EmailMessage
+
+    @property
+    def html(self) -> str:
+        body = self.message.get_body(preferencelist=("html",))
+        return body.get_content() if body else ""
+
+    @property
+    def attachments(self) -> dict[str, bytes]:
+        return {part.get_filename(): part.get_content() for part in self.message.iter_attachments()}
+
+
+@dataclass
+class SmtpServer:
+    host: str
+    port: int
+    received: list[Received] = field(default_factory=list)
+    controller: object | None = None
+
+    def start(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        server = self
+
+        class Handler:
+            async def handle_DATA(self, _server, _session, envelope):  # noqa: N802
+                message = message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
+                server.received.append(Received(list(envelope.rcpt_tos), message))
+                return "250 OK"
+
+        self.controller = Controller(Handler(), hostname=self.host, port=self.port)
+        self.controller.start()
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+    def airflow_uri(self) -> str:
+        return f"smtp://{self.host}:{self.port}?disable_ssl=true&disable_tls=true&from_email=bdcwatch%40example.org"
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[SmtpServer]:
+    server = SmtpServer("127.0.0.1", free_port())
+    server.start()
+    yield server
+    server.stop()

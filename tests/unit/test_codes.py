@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import pytest
+
+from bdcwatch import codes
+
+REAL_ZZBS = "1.2.156.3005.2.11100000MB03271699022.340100.000000016.001.9"
+
+
+def test_check_character_matches_the_contract_real_vector():
+    assert codes.mod37_36_check_character("11100000MB03271699022" + "340100" + "000000016" + "001") == "9"
+    assert codes.ecert_identifier_problem(REAL_ZZBS, "11100000MB03271699022") is None
+
+
+@pytest.mark.parametrize(
+    ("zzbs", "zzlxdm", "fragment"),
+    [
+        (REAL_ZZBS[:-1] + "8", "11100000MB03271699022", "check character 8 should be 9"),
+        ("1.2.156.3005.2.11100000MB03271699022.340100.00000016.001.9", "11100000MB03271699022", "does not follow"),
+        (REAL_ZZBS, "11100000MB03271699001", "differs from ZZLXDM"),
+        ("", "11100000MB03271699022", "empty"),
+        ("1.2.156.3005.2.11100000MB03271699022.340100.000000016.001", "11100000MB03271699022", "does not follow"),
+    ],
+)
+def test_bad_identifiers_are_explained(zzbs, zzlxdm, fragment):
+    problem = codes.ecert_identifier_problem(zzbs, zzlxdm)
+    assert problem is not None and fragment in problem
+
+
+def test_generated_identifiers_validate_including_letter_check_characters():
+    checks = set()
+    for serial in range(1, 400):
+        zzbs = codes.make_ecert_identifier("11100000MB03271699001", "140302", serial)
+        assert codes.ecert_identifier_problem(zzbs, "11100000MB03271699001") is None
+        checks.add(zzbs[-1])
+    assert any(c.isalpha() for c in checks), "letters must occur as check characters too"
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("晋（2026）阳泉市不动产权第0001234号", "晋(2026)阳泉市不动产权第0001234号"),
+        ("晋(２０２６)阳泉市不动产权第０００1234号", "晋(2026)阳泉市不动产权第0001234号"),
+        (" 晋(2026) 阳泉市不动产权第0001234号 ", "晋(2026)阳泉市不动产权第0001234号"),
+        ("晋(2026)阳泉市不动产权第0001234号(销)", "晋(2026)阳泉市不动产权第0001234号"),
+        ("晋(2026)阳泉市不动产权第0001234号（销）", "晋(2026)阳泉市不动产权第0001234号"),
+        ("晋(2026)阳泉市不动产证明第0001234号", "晋(2026)阳泉市不动产证明第0001234号"),
+    ],
+)
+def test_certificate_numbers_normalize(raw, expected):
+    assert codes.normalize_certificate_number(raw) == expected
+
+
+def test_different_numbers_stay_different():
+    a = codes.normalize_certificate_number("晋(2026)阳泉市不动产权第0001234号")
+    b = codes.normalize_certificate_number("晋(2026)阳泉市不动产权第0001235号")
+    c = codes.normalize_certificate_number("晋(2026)阳泉市不动产证明第0001234号")
+    assert len({a, b, c}) == 3
+
+
+def test_holder_sets_compare_regardless_of_order_and_separator():
+    assert codes.normalize_holders("张三、李四") == codes.normalize_holders("李四，张三")
+    assert codes.normalize_holders("张三; 李四") == codes.normalize_holders(" 李四 ；张三")
+    assert codes.normalize_holders("张三、李四") != codes.normalize_holders("张三")
+    assert codes.normalize_holders(None) == ""
+
+
+def test_id_number_check_per_gb11643():
+    assert codes.id_number_check_character("11010519491231002") == "X"
+    assert codes.is_valid_id_number("11010519491231002X")
+    assert codes.is_valid_id_number("11010519491231002x")
+    assert not codes.is_valid_id_number("110105194912310021")
+    assert not codes.is_valid_id_number("1101051949123100")
+    assert not codes.is_valid_id_number(None)
+
+
+def test_masking_keeps_first_three_and_last_two():
+    assert codes.mask("14030219800101123X") == "140*************3X"
+    text = "持证人 14030219800101123X，单元号 140302001001GB00001F00010001"
+    masked = codes.mask_id_numbers(text)
+    assert "14030219800101123X" not in masked and "140*************3X" in masked
+    assert "140302001001GB00001F00010001" in masked  # a unit number is not personal data
+
+
+def test_unit_number_shape():
+    assert codes.is_valid_unit_number("140302001001GB00001F00010001")
+    assert codes.is_valid_unit_number("140311002003JC00012W00000000")
+    assert not codes.is_valid_unit_number("140302001001GB00001X00010001")
+    assert not codes.is_valid_unit_number("140302001001GB00001F0001000")

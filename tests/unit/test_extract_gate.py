@@ -1,0 +1,132 @@
+"""Extraction through the GX gate: quarantine with reasons, good rows still loaded,
+table-level failures stop with a named error, incremental watermark, full scan."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import create_engine, func, select, text
+
+from bdcwatch.db import make_engine, migrate
+from bdcwatch.extract import load_table
+from bdcwatch.models import quarantine, stg_bdc_zs, watermark
+from bdcwatch.source_schema import build_metadata
+from bdcwatch.validate import QualityGateError
+
+T = datetime(2026, 3, 10, 10, 0)
+
+
+def zs_row(ident: str, **overrides):
+    row = {"ZSID": ident, "YWH": "Y" + ident, "ZSLX": 1, "BDCQZH": f"晋(2026)阳泉市不动产权第{ident[-7:]:0>7}号",
+           "BDCDYH": "140302001001GB00001F00010001", "QLRMC": "张三", "QLRZJH": "14030219800101123X",
+           "DJJG": "YQ00", "SZSJ": T, "ZSZT": 1, "GXSJ": T}
+    row.update(overrides)
+    return row
+
+
+@pytest.fixture
+def engines(sqlite_url):
+    source = create_engine(sqlite_url("source"))
+    metadata = build_metadata()
+    metadata.create_all(source)
+    target = make_engine(sqlite_url("supervision"))
+    migrate(target)
+    return source, target, metadata
+
+
+def test_bad_rows_are_quarantined_with_table_key_column_and_good_rows_load(engines):
+    source, target, metadata = engines
+    with source.begin() as conn:
+        conn.execute(metadata.tables["BDC_ZS"].insert(), [
+            zs_row("1"), zs_row("2", ZSZT=9), zs_row("3", BDCDYH="14030200100"), zs_row("4", BDCQZH=""),
+        ])
+        # A timestamp no database type would accept, as a lax SQLite source can hold it.
+        conn.execute(text(
+            "INSERT INTO BDC_ZS (ZSID,YWH,ZSLX,BDCQZH,BDCDYH,QLRMC,DJJG,SZSJ,ZSZT,GXSJ) VALUES "
+            "('5','Y5',1,'晋(2026)阳泉市不动产权第0000005号','140302001001GB00001F00010001','李四','YQ00',"
+            "'2026-13-45 10:00:00',1,'2026-03-10 10:00:00')"
+        ))
+    result = load_table(source, target, "BDC_ZS", run_id="r1")
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (5, 1, 4)
+    with target.connect() as conn:
+        assert conn.execute(select(stg_bdc_zs.c.zsid)).scalars().all() == ["1"]
+        reasons = {(r.row_key, r.column_name): r for r in conn.execute(select(quarantine))}
+    assert ("ZSID=2", "ZSZT") in reasons and "BDC_ZS [ZSID=2] column ZSZT: value 9" in reasons[("ZSID=2", "ZSZT")].reason
+    assert ("ZSID=3", "BDCDYH") in reasons
+    assert ("ZSID=4", "BDCQZH") in reasons
+    assert ("ZSID=5", "SZSJ") in reasons and "2026-13-45" in reasons[("ZSID=5", "SZSJ")].reason
+    # The quarantine keeps the row, with the holder ID masked.
+    kept = json.loads(reasons[("ZSID=2", "ZSZT")].row_json)
+    assert kept["QLRZJH"] == "140*************3X"
+
+
+def test_a_fixed_row_leaves_quarantine_and_enters_staging(engines):
+    source, target, metadata = engines
+    with source.begin() as conn:
+        conn.execute(metadata.tables["BDC_ZS"].insert(), [zs_row("1", ZSZT=9)])
+    load_table(source, target, "BDC_ZS", run_id="r1")
+    with source.begin() as conn:
+        conn.execute(text("UPDATE BDC_ZS SET ZSZT = 1, GXSJ = :g"), {"g": T + timedelta(days=1)})
+    load_table(source, target, "BDC_ZS", run_id="r2")
+    with target.connect() as conn:
+        assert conn.execute(select(stg_bdc_zs.c.zsid)).scalars().all() == ["1"]
+        assert conn.execute(select(quarantine.c.resolved_at)).scalar_one() is not None
+
+
+def test_missing_column_stops_the_run_naming_table_and_expectation(sqlite_url):
+    source = create_engine(sqlite_url("source"))
+    with source.begin() as conn:
+        conn.execute(text("CREATE TABLE bdc_zs (ZSID VARCHAR(40) PRIMARY KEY, YWH VARCHAR(32), GXSJ TIMESTAMP)"))
+        conn.execute(text("INSERT INTO bdc_zs VALUES ('1', 'Y1', '2026-03-10 10:00:00')"))
+    target = make_engine(sqlite_url("supervision"))
+    migrate(target)
+    with pytest.raises(QualityGateError) as error:
+        load_table(source, target, "BDC_ZS", run_id="r1")
+    message = str(error.value)
+    assert "BDC_ZS" in message and "expect_table_columns_to_match_set" in message and "BDCQZH" in message
+
+
+def test_too_many_bad_rows_stop_the_run_after_quarantining_them(engines):
+    source, target, metadata = engines
+    with source.begin() as conn:
+        conn.execute(metadata.tables["BDC_ZS"].insert(), [zs_row(str(i), ZSZT=9 if i % 2 else 1) for i in range(60)])
+    with pytest.raises(QualityGateError, match="30 of 60 rows"):
+        load_table(source, target, "BDC_ZS", run_id="r1")
+    with target.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(quarantine)).scalar_one() == 30
+
+
+def test_incremental_reads_only_changes_and_full_scan_drops_deleted_rows(engines):
+    source, target, metadata = engines
+    old = T - timedelta(days=10)
+    with source.begin() as conn:
+        conn.execute(metadata.tables["BDC_ZS"].insert(), [zs_row("1", GXSJ=old - timedelta(days=1)), zs_row("2", GXSJ=old)])
+    assert load_table(source, target, "BDC_ZS", run_id="r1").rows_read == 2
+    with source.begin() as conn:
+        conn.execute(metadata.tables["BDC_ZS"].insert(), [zs_row("3", GXSJ=T)])
+        conn.execute(text("DELETE FROM BDC_ZS WHERE ZSID = '2'"))
+    # Row 2 (at the watermark) is gone; row 1 is older than watermark − overlap: only row 3 is read.
+    assert load_table(source, target, "BDC_ZS", run_id="r2").rows_read == 1
+    with target.connect() as conn:
+        assert conn.execute(select(watermark.c.gxsj)).scalar_one() == T
+        assert sorted(conn.execute(select(stg_bdc_zs.c.zsid)).scalars()) == ["1", "2", "3"]
+    full = load_table(source, target, "BDC_ZS", run_id="r3", full_scan=True)
+    assert full.rows_read == 2 and full.rows_deleted == 1
+    with target.connect() as conn:
+        assert sorted(conn.execute(select(stg_bdc_zs.c.zsid)).scalars()) == ["1", "3"]
+
+
+def test_postgres_folded_names_and_padded_char_columns(pg_database):
+    source = create_engine(pg_database())
+    metadata = build_metadata()
+    metadata.create_all(source)  # PostgreSQL folds the unquoted names to lower case
+    with source.begin() as conn:
+        conn.execute(metadata.tables["BDC_ZS"].insert(), [zs_row("1")])
+    target = make_engine(pg_database())
+    migrate(target)
+    result = load_table(source, target, "BDC_ZS", run_id="r1")
+    assert (result.rows_loaded, result.rows_quarantined) == (1, 0)
+    with target.connect() as conn:
+        assert conn.execute(select(stg_bdc_zs.c.bdcdyh)).scalar_one() == "140302001001GB00001F00010001"

@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import logging
+from datetime import date
+
+import pytest
+
+from bdcwatch.periods import Period, period_label, previous_period
+from bdcwatch.workdays import WorkCalendar, parse_overrides
+
+
+@pytest.mark.parametrize(
+    ("accepted", "limit", "deadline"),
+    [
+        (date(2025, 9, 30), 3, date(2025, 10, 11)),  # ends on a Saturday makeup working day
+        (date(2026, 2, 14), 1, date(2026, 2, 24)),  # accepted on a makeup Saturday
+        (date(2026, 10, 3), 1, date(2026, 10, 9)),  # accepted on a holiday
+        (date(2026, 4, 30), 5, date(2026, 5, 11)),
+    ],
+)
+def test_contract_deadline_vectors(accepted, limit, deadline):
+    assert WorkCalendar().deadline(accepted, limit) == deadline
+
+
+def test_limit_zero_is_the_start_day_and_suspension_extends():
+    calendar = WorkCalendar()
+    assert calendar.deadline(date(2026, 3, 2), 0) == date(2026, 3, 2)
+    assert calendar.deadline(date(2026, 3, 7), 0) == date(2026, 3, 9)  # Saturday → Monday
+    assert calendar.deadline(date(2026, 3, 2), 1, suspended_days=2) == date(2026, 3, 5)
+
+
+def test_unknown_year_falls_back_to_weekends_and_says_so(caplog):
+    calendar = WorkCalendar()
+    with caplog.at_level(logging.WARNING):
+        assert calendar.is_workday(date(2027, 1, 4))  # a Monday
+        assert not calendar.is_workday(date(2027, 1, 2))  # a Saturday
+    assert calendar.fallback_years == {2027}
+    assert "2027" in caplog.text and "Monday-Friday" in caplog.text
+
+
+def test_operator_override_for_a_new_year():
+    overrides = parse_overrides({2027: {"holidays": ["2027-01-01"], "makeup_workdays": ["2027-01-02"]}})
+    calendar = WorkCalendar(overrides)
+    assert not calendar.is_workday(date(2027, 1, 1))
+    assert calendar.is_workday(date(2027, 1, 2))
+    assert calendar.fallback_years == set()
+    with pytest.raises(ValueError, match="outside the year"):
+        parse_overrides({2027: {"holidays": ["2026-12-31"]}})
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "label"),
+    [
+        (date(2026, 3, 1), date(2026, 4, 1), "2026-03"),
+        (date(2026, 1, 1), date(2026, 4, 1), "2026-Q1"),
+        (date(2026, 10, 1), date(2027, 1, 1), "2026-Q4"),
+        (date(2026, 7, 1), date(2027, 1, 1), "2026-H2"),
+        (date(2026, 1, 1), date(2027, 1, 1), "2026"),
+        (date(2026, 3, 1), date(2026, 4, 15), "2026-03-01..2026-04-15"),
+        (date(2026, 12, 1), date(2027, 1, 1), "2026-12"),
+    ],
+)
+def test_period_labels(start, end, label):
+    assert period_label(start, end) == label
+
+
+def test_period_as_of_and_validation():
+    period = Period.parse("2026-01-01", "2026-04-01")
+    assert period.as_of.isoformat() == "2026-04-01T00:00:00"
+    with pytest.raises(ValueError, match="must be after"):
+        Period.parse("2026-04-01", "2026-01-01")
+    with pytest.raises(ValueError, match="bad period"):
+        Period.parse("2026-13-01", "2027-01-01")
+
+
+def test_previous_periods():
+    today = date(2026, 11, 25)
+    assert previous_period("day", today).label == "2026-11-24..2026-11-25"
+    assert previous_period("month", today).label == "2026-10"
+    assert previous_period("quarter", today).label == "2026-Q3"
+    assert previous_period("half", today).label == "2026-H1"
+    assert previous_period("year", today).label == "2025"
+    assert previous_period("week", today).start == date(2026, 11, 16)
