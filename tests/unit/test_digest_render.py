@@ -1,0 +1,72 @@
+"""The digest render is pure: check the content people read, not just that it exists."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import date, datetime
+
+import openpyxl
+import pytest
+
+from bdcwatch.config import load_policy
+from bdcwatch.digest.render import DigestContext, FindingRow, render_unit_digest
+
+ID_NUMBER = "14030219800101123X"
+
+
+def row(i: int, rule: str = "ECERT_MISSING", severity: str = "high", unit: str = "YQ00", **detail) -> FindingRow:
+    return FindingRow(
+        id=i, rule_code=rule, severity=severity, unit_code=unit, subject_type="BDCQZH",
+        subject_id=f"晋(2026)阳泉市不动产权第{i:07d}号", period=None,
+        detail=json.dumps(detail or {"ywh": f"YWH{i}", "szsj": "2026-03-10 10:00:00"}, ensure_ascii=False),
+        status="open", first_detected_at=datetime(2026, 4, 1, 1, 5), due_date=date(2026, 4, 15),
+    )
+
+
+def context() -> DigestContext:
+    return DigestContext(
+        dag_id="ecert_completeness", run_id="scheduled__2026-04-01", period_label="2026-03",
+        period_text="2026-03-01 至 2026-04-01（不含）期间", as_of=datetime(2026, 4, 1), plan_items="16",
+        title="电子证照完整性核查", supervisor_name="阳泉市规划和自然资源局", ui_url="http://127.0.0.1:8080/dags/ecert_completeness",
+        headline=(("电子证照覆盖率", "98.5%", "#2e7d32"),),
+    )
+
+
+def test_digest_content_counts_table_and_masking():
+    policy = load_policy()
+    unit = policy.units["YQ00"]
+    findings = [row(1), row(2, "ECERT_LATE", "medium"), row(3, "ECERT_BAD_ID", "low", problem=f"持证人 {ID_NUMBER}")]
+    digest = render_unit_digest(findings, unit_code="YQ00", unit_name=unit.name, heads=unit.heads, context=context())
+    assert "阳泉市不动产登记中心" in digest.subject and "新发现问题 3 条" in digest.subject
+    html = digest.html
+    assert "王建国" in html and "李晓梅" in html
+    assert "98.5%" in html and "电子证照覆盖率" in html
+    assert html.index("ECERT_MISSING") < html.index("ECERT_LATE") < html.index("ECERT_BAD_ID")  # high first
+    assert "晋(2026)阳泉市不动产权第0000001号" in html  # certificate numbers may appear
+    assert ID_NUMBER not in html and "140*************3X" in html
+    assert "http://127.0.0.1:8080/dags/ecert_completeness" in html
+
+
+def test_workbook_lists_every_finding_masked():
+    policy = load_policy()
+    unit = policy.units["YQ21"]
+    findings = [row(i, unit="YQ21", problem=f"证件 {ID_NUMBER}") for i in range(1, 251)]
+    digest = render_unit_digest(findings, unit_code="YQ21", unit_name=unit.name, heads=unit.heads, context=context())
+    assert "完整清单见附件" in digest.html  # body truncated, workbook complete
+    (attachment,) = digest.attachments
+    assert attachment.filename.endswith(".xlsx")
+    sheet = openpyxl.load_workbook(io.BytesIO(attachment.content)).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][:4] == ("序号", "问题", "规则代码", "等级")
+    assert len(rows) == 251
+    assert all(ID_NUMBER not in " ".join(str(v) for v in r) for r in rows)
+    assert rows[1][2] == "ECERT_MISSING" and rows[1][3] == "高"
+
+
+def test_a_unit_digest_refuses_other_units_findings():
+    policy = load_policy()
+    unit = policy.units["YQ00"]
+    with pytest.raises(ValueError, match="other units"):
+        render_unit_digest([row(1), row(2, unit="YQ11")], unit_code="YQ00", unit_name=unit.name,
+                           heads=unit.heads, context=context())

@@ -1,0 +1,108 @@
+"""Sending through a real SMTP server (aiosmtpd): exactly once, outages survive."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from sqlalchemy import select
+
+from bdcwatch.db import make_engine, migrate
+from bdcwatch.mail import Attachment, SendError, SmtpSettings, send_message
+from bdcwatch.models import outbox
+from bdcwatch.outbox import OutgoingMessage, enqueue, send_pending
+from tests.conftest import SmtpServer, free_port
+
+NOW = datetime(2026, 4, 1, 1, 10)
+
+
+def settings(server: SmtpServer) -> SmtpSettings:
+    return SmtpSettings(server.host, server.port, None, None, "bdcwatch@example.org", False, False, 5)
+
+
+def message(key: str = "k1") -> OutgoingMessage:
+    return OutgoingMessage(
+        dedup_key=key, kind="unit_digest", dag_id="ecert_completeness", run_id="r1", period="2026-03",
+        unit_code="YQ00", recipients=("head.yq00@example.org", "deputy.yq00@example.org"),
+        subject="【不动产登记监督】测试", html="<p>证件号 14030219800101123X</p>",
+        attachments=(Attachment("list.xlsx", b"PK\x03\x04 fake workbook"),),
+    )
+
+
+def test_send_message_delivers_html_and_attachment_masked(smtp_server):
+    send_message(settings(smtp_server), to=["a@example.org"], subject="主题", html="<p>14030219800101123X</p>",
+                 attachments=[Attachment("a.xlsx", b"data")], message_id="<m1@bdcwatch>")
+    (received,) = smtp_server.received
+    assert received.envelope_to == ["a@example.org"]
+    assert "140*************3X" in received.html and "14030219800101123X" not in received.html
+    assert received.attachments == {"a.xlsx": b"data"}
+    assert received.message["Message-ID"] == "<m1@bdcwatch>"
+
+
+def test_refused_connection_is_a_transient_send_error():
+    dead = SmtpSettings("127.0.0.1", free_port(), None, None, "bdcwatch@example.org", False, False, 2)
+    with pytest.raises(SendError) as error:
+        send_message(dead, to=["a@example.org"], subject="s", html="h")
+    assert not error.value.permanent
+
+
+@pytest.fixture
+def supervision(sqlite_url):
+    engine = make_engine(sqlite_url("supervision"))
+    migrate(engine)
+    return engine
+
+
+def test_outage_keeps_mail_pending_then_delivers_exactly_once(supervision):
+    port = free_port()
+    with supervision.begin() as conn:
+        assert enqueue(conn, message("k1"), NOW) is not None
+        assert enqueue(conn, message("k1"), NOW) is None  # same key: not queued twice
+        enqueue(conn, message("k2"), NOW)
+    down = SmtpSettings("127.0.0.1", port, None, None, "bdcwatch@example.org", False, False, 2)
+    report = send_pending(supervision, down, now=NOW)
+    assert (report.sent, report.pending) == (0, 2)
+    with supervision.connect() as conn:
+        assert set(conn.execute(select(outbox.c.status)).scalars()) == {"pending"}
+
+    server = SmtpServer("127.0.0.1", port)
+    server.start()
+    try:
+        assert send_pending(supervision, down, now=NOW).sent == 2
+        assert send_pending(supervision, down, now=NOW).sent == 0  # nothing left: no duplicate
+        assert len(server.received) == 2
+        assert sorted(server.received[0].envelope_to) == ["deputy.yq00@example.org", "head.yq00@example.org"]
+    finally:
+        server.stop()
+    with supervision.connect() as conn:
+        assert set(conn.execute(select(outbox.c.status)).scalars()) == {"sent"}
+
+
+def test_permanent_refusal_marks_failed_and_goes_on(supervision):
+    from aiosmtpd.controller import Controller
+
+    class RefuseOne:
+        async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+            if address.startswith("head"):
+                return "550 no such user"
+            envelope.rcpt_tos.append(address)
+            return "250 OK"
+
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802
+            return "250 OK"
+
+    port = free_port()
+    controller = Controller(RefuseOne(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        with supervision.begin() as conn:
+            enqueue(conn, message("k1"), NOW)
+        report = send_pending(
+            supervision, SmtpSettings("127.0.0.1", port, None, None, "bdcwatch@example.org", False, False, 5), now=NOW
+        )
+    finally:
+        controller.stop()
+    assert report.sent == 0 and len(report.failed) == 1 and "head.yq00@example.org" in report.failed[0]
+    with supervision.connect() as conn:
+        row = conn.execute(select(outbox)).one()
+    assert row.status == "failed" and "refused" in row.last_error
