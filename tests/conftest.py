@@ -98,7 +98,7 @@ class SmtpServer:
         server = self
 
         class Handler:
-            async def handle_DATA(self, _server, _session, envelope):  # noqa: N802
+            async def handle_DATA(self, _server, _session, envelope):
                 message = message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
                 server.received.append(Received(list(envelope.rcpt_tos), message))
                 return "250 OK"

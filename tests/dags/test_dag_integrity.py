@@ -27,7 +27,7 @@ def test_no_import_errors(dagbag):
 
 
 def test_contract_dag_ids_present_and_file_name_is_dag_id(dagbag):
-    assert CONTRACT_DAG_IDS <= set(dagbag.dag_ids)
+    assert set(dagbag.dag_ids) >= CONTRACT_DAG_IDS
     for dag_id, dag in dagbag.dags.items():
         assert Path(dag.fileloc).stem == dag_id
 

@@ -82,13 +82,13 @@ def test_permanent_refusal_marks_failed_and_goes_on(supervision):
     from aiosmtpd.controller import Controller
 
     class RefuseOne:
-        async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+        async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
             if address.startswith("head"):
                 return "550 no such user"
             envelope.rcpt_tos.append(address)
             return "250 OK"
 
-        async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        async def handle_DATA(self, server, session, envelope):
             return "250 OK"
 
     port = free_port()

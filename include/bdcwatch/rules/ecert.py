@@ -17,7 +17,6 @@ from sqlalchemy import Engine, bindparam, text
 from ..config import Policy
 from ..models import Timestamp
 from ..periods import Period
-
 from . import Rule, RuleInput
 
 ZS_IN_PERIOD = "z.szsj >= :ps AND z.szsj < :pe"

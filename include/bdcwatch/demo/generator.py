@@ -1,0 +1,1564 @@
+"""Deterministic demo data for Yangquan's three source systems, with a ground truth.
+
+The generator writes what the engine reads (CONTRACT §1): the registration system (cases,
+review steps, 登簿, paper certificates; returns and seizures stay empty), the provincial
+e-certificate system and the staff registry, for the five units of the policy. The bulk is
+clean; on top of it, it plants a known set of e-certificate problems (every ECERT_* rule),
+traps that a correct engine must not flag, and a handful of out-of-domain rows that the
+quality gate should quarantine. ``GroundTruth`` lists all three.
+
+Design choices worth knowing:
+
+* Determinism: one ``random.Random(seed)``, no wall clock, no iteration over sets; the same
+  arguments give the same rows on every dialect, whatever the batch size.
+* Flat memory: rows are produced day by day and written in batches of ``batch_size`` rows,
+  one transaction per batch. What is kept in memory is proportional to the planted
+  problems (the ground truth itself), never to the bulk.
+* Clean means clean for every rule of CONTRACT §3, not only the e-certificate ones: each
+  case is registered 1..3 working days after acceptance (never the same day, never past its
+  time limit, so no overdue case and no queue jump), online shares of mortgage/预告 cases
+  stay far above the targets, and every handler is on the roster, trained and in post.
+* Timestamps are whole seconds (MySQL DATETIME keeps no fraction by default) and local
+  time, as the reference schema says.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import uuid
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from itertools import accumulate
+from operator import itemgetter
+from pathlib import Path
+from typing import Any, Generic, NamedTuple, TypeVar
+
+import chinese_calendar
+from sqlalchemy import (
+    Connection,
+    Date,
+    DateTime,
+    Engine,
+    MetaData,
+    Numeric,
+    Table,
+    create_engine,
+    event,
+)
+
+from bdcwatch.codes import (
+    id_number_check_character,
+    make_ecert_identifier,
+    normalize_certificate_number,
+)
+from bdcwatch.config import Policy, Unit, load_policy
+from bdcwatch.source_schema import (
+    ECERT,
+    REGISTRATION,
+    SOURCE_TABLES,
+    STAFF,
+    build_metadata,
+)
+
+__all__ = ["Finding", "GroundTruth", "QuarantinedRow", "Trap", "generate", "main"]
+
+# --------------------------------------------------------------------------------------
+# Ground truth
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, order=True)
+class Finding:
+    """A finding the engine must report (rule + subject, as in CONTRACT §3)."""
+
+    rule_code: str
+    subject_id: str
+    unit_code: str
+
+
+@dataclass(frozen=True)
+class QuarantinedRow:
+    """A source row with an out-of-domain value that the quality gate must set aside."""
+
+    table: str
+    key: str
+    column: str
+
+
+@dataclass(frozen=True)
+class Trap:
+    """A row built to look like a problem that is not one (or only as of as-of)."""
+
+    kind: str
+    table: str
+    key: str
+    note: str
+
+
+@dataclass
+class GroundTruth:
+    """What a correct engine finds in the generated data for the given period."""
+
+    period_start: date
+    period_end: date
+    as_of: datetime
+    seed: int
+    size: int
+    findings: list[Finding] = field(default_factory=list)
+    quarantine: list[QuarantinedRow] = field(default_factory=list)
+    traps: list[Trap] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape: findings sorted by (rule_code, subject_id)."""
+        return {
+            "period_start": self.period_start.isoformat(),
+            "period_end": self.period_end.isoformat(),
+            "as_of": self.as_of.isoformat(),
+            "seed": self.seed,
+            "size": self.size,
+            "findings": [
+                {"rule_code": f.rule_code, "subject_id": f.subject_id, "unit_code": f.unit_code}
+                for f in sorted(self.findings)
+            ],
+            "quarantine": [
+                {"table": q.table, "key": q.key, "column": q.column} for q in self.quarantine
+            ],
+            "traps": [
+                {"kind": t.kind, "table": t.table, "key": t.key, "note": t.note} for t in self.traps
+            ],
+        }
+
+    def write(self, path: str | Path) -> Path:
+        """Write the ground truth as UTF-8 JSON (Chinese kept readable) and return the path."""
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(
+            json.dumps(self.to_dict(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
+        )
+        return target
+
+    @classmethod
+    def read(cls, path: str | Path) -> GroundTruth:
+        """Load a ground truth written by :meth:`write`."""
+        raw = json.loads(Path(path).read_text(encoding="utf-8"))
+        return cls(
+            period_start=date.fromisoformat(raw["period_start"]),
+            period_end=date.fromisoformat(raw["period_end"]),
+            as_of=datetime.fromisoformat(raw["as_of"]),
+            seed=int(raw["seed"]),
+            size=int(raw["size"]),
+            findings=[Finding(**f) for f in raw["findings"]],
+            quarantine=[QuarantinedRow(**q) for q in raw["quarantine"]],
+            traps=[Trap(**t) for t in raw["traps"]],
+        )
+
+
+# --------------------------------------------------------------------------------------
+# Realism constants (demo volumes and vocabulary; codes with a meaning come from the policy)
+# --------------------------------------------------------------------------------------
+
+LEAD_IN_DAYS = 91  # history starts ~3 months before the period ...
+TAIL_DAYS = 10  # ... and runs on ~10 days after it: real systems keep running
+MIN_PERIOD_DAYS = 14  # room for planted problems plus the 24 h grace before as-of
+PLANTED_SHARE = 0.015  # planted findings, as a share of the certificates
+TRAPS_PER_CERTIFICATES = 10_000  # one trap of each kind per this many certificates (min 2)
+
+# Relative case volumes; a unit the policy adds later gets weight 10.
+_UNIT_WEIGHT = {"YQ00": 40, "YQ11": 15, "YQ21": 18, "YQ22": 15, "YQGX": 12}
+# County units print their own county on the certificate; the others print 阳泉市.
+_PLACE = {"YQ21": "平定县", "YQ22": "盂县"}
+_CITY_PLACE = "阳泉市"
+_CERT_WORD = {1: "不动产权", 2: "不动产证明"}  # the certificate number's type word (CONTRACT §5)
+_PROVINCE = "晋"
+
+_SURNAMES = (
+    "王李张刘赵杨郭武陈梁吴孙周徐马高胡朱林何罗宋郑谢韩唐冯于董程曹袁邓许"
+    "傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎余潘杜戴夏钟汪田任姜范方石姚谭廖邹熊金"
+    "陆郝孔白崔康毛邱秦江史顾侯邵孟龙万段雷钱汤尹黎易常乔贺赖龚文牛翟霍"
+)
+_GIVEN = (
+    "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超兰霞平刚桂华建国志红文斌玉海燕鹏飞宇"
+    "浩然晓东俊欣怡梓涵子轩雨桐思远佳琪秀英春梅丹凤立新永利晋宏亮瑞雪慧晨阳"
+)
+_ID_AREAS = ("140302", "140302", "140303", "140311", "140321", "140322", "140300")
+_SHYJ = ("经审核，符合登记条件，同意登记。", "材料齐全，符合法定形式，同意。", "同意登簿。")
+_COURSES = (
+    "不动产登记业务规范",
+    "《不动产登记暂行条例》实施细则",
+    "不动产权籍调查与单元代码",
+    "电子证照签发与管理",
+    "廉政风险防控警示教育",
+    "一网通办与窗口服务规范",
+    "信息安全与个人信息保护",
+)
+# Roster per unit level: how many people hold each post. 受理/审核/登簿 handle the steps.
+_ROSTER = {
+    "city": (("受理", 4), ("审核", 3), ("登簿", 2), ("缮证", 2), ("发证", 1), ("综合", 1)),
+    "county": (("受理", 2), ("审核", 2), ("登簿", 1), ("缮证", 1), ("发证", 1), ("综合", 1)),
+}
+
+# Minutes after midnight.
+_OPEN, _CLOSE = 8 * 60 + 30, 17 * 60 + 30
+_SL_WINDOW = (_OPEN, 16 * 60)  # acceptance: leaves the first review room within the day
+_DB_WINDOW = (10 * 60 + 30, 16 * 60 + 30)  # 登簿: leaves room for the final review before it
+_ASOF_EVE_WINDOW = (11 * 60, _CLOSE)  # "less than 24 h before as-of" events, after a 登簿
+
+_ALNUM36 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_EPOCH, _MILLISECOND = datetime(1970, 1, 1), timedelta(milliseconds=1)
+_FULLWIDTH_DIGITS = str.maketrans("0123456789", "０１２３４５６７８９")
+_FULLWIDTH_PARENS = str.maketrans("()", "（）")
+
+T = TypeVar("T")
+
+
+class _Weighted(Generic[T]):
+    """Weighted choice by bisection over cumulative weights (much faster than choices())."""
+
+    def __init__(self, items: Sequence[tuple[T, float]]) -> None:
+        total = sum(weight for _, weight in items)
+        self._values = [value for value, _ in items]
+        self._cumulative = list(accumulate(weight / total for _, weight in items))
+
+    def pick(self, u: float) -> T:
+        return self._values[min(bisect_right(self._cumulative, u), len(self._values) - 1)]
+
+
+@dataclass(frozen=True)
+class _CaseType:
+    djdl: str
+    qllx: str
+    zslx: int | None  # the certificate the case issues (None: it issues none)
+    land_only: bool
+    djxl: str  # 登记小类, informative
+    max_elapsed: int  # working days from acceptance to 登簿: 1..min(3, time limit)
+    online_scope: bool  # counted by the online-handling share (item 12)
+
+
+# --------------------------------------------------------------------------------------
+# Working days
+# --------------------------------------------------------------------------------------
+
+
+class _WorkCalendar:
+    """Working days as the engine counts them (CONTRACT §5).
+
+    The State Council calendar (holidays and 调休 makeup days) where chinese_calendar knows
+    the year, else Monday to Friday, which is the engine's documented fallback.
+    """
+
+    def __init__(self) -> None:
+        self._cache: dict[date, bool] = {}
+
+    def is_workday(self, day: date) -> bool:
+        known = self._cache.get(day)
+        if known is None:
+            try:
+                known = bool(chinese_calendar.is_workday(day))
+            except NotImplementedError:  # a year the package does not know yet
+                known = day.weekday() < 5
+            self._cache[day] = known
+        return known
+
+    def on_or_after(self, day: date) -> date:
+        while not self.is_workday(day):
+            day += timedelta(days=1)
+        return day
+
+    def on_or_before(self, day: date) -> date:
+        while not self.is_workday(day):
+            day -= timedelta(days=1)
+        return day
+
+    def shift(self, day: date, count: int) -> date:
+        """The |count|-th working day after (count > 0) or before (count < 0) ``day``."""
+        step = timedelta(days=1 if count > 0 else -1)
+        for _ in range(abs(count)):
+            day += step
+            while not self.is_workday(day):
+                day += step
+        return day
+
+    def workdays(self, first: date, last: date) -> list[date]:
+        """Working days in [first, last]."""
+        days, day = [], first
+        while day <= last:
+            if self.is_workday(day):
+                days.append(day)
+            day += timedelta(days=1)
+        return days
+
+
+# --------------------------------------------------------------------------------------
+# Writing
+# --------------------------------------------------------------------------------------
+
+
+# Bulk loads into SQLite bypass SQLAlchemy's per-parameter processing (about half the run
+# time at a million certificates). Tests turn this off to prove both store the same bytes.
+_SQLITE_FAST_PATH = True
+
+
+def _sqlite_storage(column_type: Any) -> Callable[[Any], Any] | None:
+    """How SQLAlchemy's SQLite dialect stores a value of this type (None: as is).
+
+    Same text as its bind processors ('2026-01-05 09:12:33.000000', '2026-01-05', float),
+    computed by C-level isoformat instead of Python string formatting.
+    """
+    if isinstance(column_type, DateTime):
+        return lambda value: value.isoformat(" ", "microseconds")
+    if isinstance(column_type, Date):
+        return date.isoformat
+    if isinstance(column_type, Numeric):
+        return float
+    return None
+
+
+class _TableInserter:
+    """Inserts batches of one table's rows (dicts keyed by column name)."""
+
+    def __init__(self, table: Table, conn: Connection) -> None:
+        self._table = table
+        self._conn = conn
+        self._fast = _SQLITE_FAST_PATH and conn.dialect.name == "sqlite"
+        if self._fast:
+            compiled = table.insert().compile(dialect=conn.dialect)
+            names = list(compiled.positiontup or ())
+            assert names == [c.name for c in table.columns], "unexpected INSERT parameter order"
+            self._sql = str(compiled)
+            self._values = itemgetter(*names)
+            self._storage = [
+                (i, convert)
+                for i, column in enumerate(table.columns)
+                if (convert := _sqlite_storage(column.type)) is not None
+            ]
+
+    def insert(self, rows: list[dict[str, Any]]) -> None:
+        with self._conn.begin():
+            if not self._fast:
+                self._conn.execute(self._table.insert(), rows)
+                return
+            tuples = []
+            for row in rows:
+                values = list(self._values(row))
+                for i, convert in self._storage:
+                    if values[i] is not None:
+                        values[i] = convert(values[i])
+                tuples.append(tuple(values))
+            self._conn.exec_driver_sql(self._sql, tuples)
+
+
+class _BatchWriter:
+    """Buffers rows per table and inserts each full buffer in its own transaction."""
+
+    def __init__(self, targets: dict[str, tuple[Table, Connection]], batch_size: int) -> None:
+        self._inserters = {name: _TableInserter(table, conn) for name, (table, conn) in targets.items()}
+        self._batch_size = batch_size
+        self._buffers: dict[str, list[dict[str, Any]]] = {name: [] for name in targets}
+        self.counts: dict[str, int] = dict.fromkeys(targets, 0)
+
+    def add(self, table: str, row: dict[str, Any]) -> None:
+        buffer = self._buffers[table]
+        buffer.append(row)
+        self.counts[table] += 1
+        if len(buffer) >= self._batch_size:
+            self._flush(table)
+
+    def _flush(self, table: str) -> None:
+        if self._buffers[table]:
+            self._inserters[table].insert(self._buffers[table])
+            self._buffers[table] = []
+
+    def flush_all(self) -> None:
+        for table in self._buffers:
+            self._flush(table)
+
+
+# --------------------------------------------------------------------------------------
+# Row factory: cases, certificates, e-certificates, staff
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Case:
+    ywh: str
+    unit: str
+    qxdm: str
+    ctype: _CaseType
+    bdcdyh: str
+    dbsj: datetime
+
+
+@dataclass(slots=True)
+class _Issue:
+    """A registered case and the paper certificate it printed (row not yet written)."""
+
+    case: _Case
+    paper: dict[str, Any]
+
+    @property
+    def subject(self) -> str:
+        return str(normalize_certificate_number(self.paper["BDCQZH"]))
+
+
+class _RowFactory:
+    """Builds internally consistent rows; the only owner of the random stream's use."""
+
+    def __init__(
+        self,
+        rng: random.Random,
+        policy: Policy,
+        writer: _BatchWriter,
+        calendar: _WorkCalendar,
+        history_start: date,
+    ) -> None:
+        self.rng = rng
+        self.rnd = rng.random
+        self.policy = policy
+        self.writer = writer
+        self.cal = calendar
+        self.type_codes = policy.ecert_type_codes
+        self.units: list[Unit] = list(policy.units.values())
+        self._unit_pick = _Weighted([(u, _UNIT_WEIGHT.get(u.code, 10)) for u in self.units])
+        raw = policy.raw
+        self._limits: dict[str, int] = {
+            str(k): int(v) for k, v in raw["time_limits_working_days"].items()
+        }
+        self._mortgage_codes = [str(c) for c in raw["mortgage_qllx_codes"]]
+        online = raw["online_handling"]
+        self._online_sqfs = [int(s) for s in online["online_sqfs"]]
+        self._offline_sqfs = [s for s in (1, 2, 3, 4) if s not in self._online_sqfs]
+        # Online share of in-scope cases, spread evenly (Bresenham) so every run of 20 or
+        # more of a unit's cases clears the highest target with room to spare.
+        self._online_share = min(0.95, max(float(t) for t in online["targets"].values()) + 0.25)
+        self._online_seen: dict[str, int] = {}
+        self._ordinary_sqfs = _Weighted([(1, 0.45), (2, 0.35), (3, 0.08), (4, 0.12)])
+
+        mortgage = self._mortgage_codes[0]
+        self.first = self._case_type("100", "4", 1)
+        self.transfer_type = self._case_type("200", "4", 1)
+        self.change = self._case_type("300", "4", 1)
+        self.land = self._case_type("100", "3", 1, land_only=True)
+        self.mortgage = self._case_type("100", mortgage, 2)
+        self.presale = self._case_type("700", "4", 2)
+        self.release = self._case_type("400", mortgage, None)
+        self.case_mix = _Weighted(
+            [
+                (self.first, 0.20),
+                (self.transfer_type, 0.40),
+                (self.change, 0.10),
+                (self.land, 0.03),
+                (self.mortgage, 0.21),
+                (self.presale, 0.06),
+            ]
+        )
+        self._seq = {"ywh": 0, "zs": 0, "ysxlh": 0, "zzbs": 0, "px": 0}
+        self._cert_serial: dict[tuple[int, int, str], int] = {}
+        self._history_start = history_start
+        self.staff: dict[str, dict[str, list[str]]] = {}  # unit -> post -> RYBH list
+
+    # -- small random helpers -----------------------------------------------------------
+    def randint(self, lo: int, hi: int) -> int:
+        """Uniform integer in [lo, hi]."""
+        return lo + int(self.rnd() * (hi - lo + 1))
+
+    def minutes(self, lo: float, hi: float) -> timedelta:
+        """A whole-second duration between lo and hi minutes."""
+        return timedelta(seconds=int((lo + self.rnd() * (hi - lo)) * 60))
+
+    def moment(self, day: date, window: tuple[int, int]) -> datetime:
+        """A whole-second moment on ``day`` within (minutes after midnight) ``window``."""
+        lo, hi = window
+        return datetime.combine(day, time()) + timedelta(
+            seconds=int((lo + self.rnd() * (hi - lo)) * 60)
+        )
+
+    def pick(self, items: Sequence[T]) -> T:
+        return items[int(self.rnd() * len(items))]
+
+    def next_seq(self, name: str) -> int:
+        self._seq[name] += 1
+        return self._seq[name]
+
+    def case_number(self, slsj: datetime) -> str:
+        """业务号: acceptance date + a sequence (arithmetic, not strftime: hot path)."""
+        return f"{slsj.year * 10000 + slsj.month * 100 + slsj.day}{self.next_seq('ywh'):08d}"
+
+    def pick_unit(self) -> tuple[str, str]:
+        unit = self._unit_pick.pick(self.rnd())
+        return unit.code, self.qxdm_of(unit.code)
+
+    def qxdm_of(self, unit_code: str) -> str:
+        # A unit's first 区县 carries most of its volume (城区 over 矿区 for the city).
+        qxdm = self.policy.unit(unit_code).qxdm
+        return qxdm[0] if len(qxdm) == 1 or self.rnd() < 0.7 else self.pick(qxdm[1:])
+
+    # -- people and codes ---------------------------------------------------------------
+    def person_name(self) -> str:
+        # Squaring the uniform draw favours the common surnames at the head of the list.
+        surname = _SURNAMES[int(self.rnd() ** 2 * len(_SURNAMES))]
+        given = self.pick(_GIVEN)
+        if self.rnd() < 0.7:
+            given += self.pick(_GIVEN)
+        return surname + given
+
+    def id_number(self, born_from: int = 1950, born_to: int = 2003) -> str:
+        """A GB 11643 number from a Yangquan area with a correct check character."""
+        # Day 1..28 keeps every birth date real without calendar arithmetic (hot path).
+        body = (
+            f"{self.pick(_ID_AREAS)}{self.randint(born_from, born_to):04d}"
+            f"{self.randint(1, 12):02d}{self.randint(1, 28):02d}{self.randint(1, 999):03d}"
+        )
+        return body + id_number_check_character(body)
+
+    def holders(self, count: int | None = None) -> tuple[list[str], list[str]]:
+        """1–3 distinct holder names (mostly one) and their ID numbers."""
+        if count is None:
+            u = self.rnd()
+            count = 1 if u < 0.6 else 2 if u < 0.95 else 3
+        names: list[str] = []
+        while len(names) < count:
+            name = self.person_name()
+            if name not in names:
+                names.append(name)
+        return names, [self.id_number() for _ in names]
+
+    def misspell(self, name: str, others: Sequence[str] = ()) -> str:
+        """The same person's name with the last character wrong (a typing error)."""
+        while True:
+            wrong = name[:-1] + self.pick(_GIVEN)
+            if wrong != name and wrong not in others:
+                return wrong
+
+    def unit_number(self, qxdm: str, land_only: bool = False) -> str:
+        """A GB/T 37346 不动产单元号: 6+3+3+2+5 for the parcel, then F/W + 8 for the unit."""
+        parcel = (
+            f"{qxdm}{self.randint(1, 12):03d}{self.randint(1, 30):03d}"
+            f"{'GB' if self.rnd() < 0.9 else 'JC'}{self.randint(1, 3000):05d}"
+        )
+        if land_only:
+            return parcel + "W00000000"
+        return f"{parcel}F{self.randint(1, 40):04d}{self.randint(1, 240):04d}"
+
+    def other_unit_number(self, bdcdyh: str) -> str:
+        """A neighbouring flat's number: same building, another 户号 (a typical mix-up)."""
+        flat = int(bdcdyh[-4:])
+        return f"{bdcdyh[:-4]}{flat % 9999 + self.randint(1, 8):04d}"
+
+    def certificate_number(self, year: int, zslx: int, place: str) -> str:
+        key = (year, zslx, place)
+        if key not in self._cert_serial:
+            # The history starts mid-year: continue that year's numbering plausibly.
+            start = self._history_start
+            self._cert_serial[key] = start.timetuple().tm_yday * 25 if year == start.year else 0
+        self._cert_serial[key] += 1
+        return f"{_PROVINCE}({year}){place}{_CERT_WORD[zslx]}第{self._cert_serial[key]:07d}号"
+
+    def ecert_identifier(self, zzlxdm: str, issuer: str, letter_check: bool = False) -> str:
+        """A valid 证照标识; ``letter_check`` skips serials until the check is a letter."""
+        while True:
+            zzbs = make_ecert_identifier(zzlxdm, issuer, self.next_seq("zzbs"))
+            if not letter_check or zzbs[-1].isalpha():
+                return zzbs
+
+    def time_ordered_id(self, at: datetime) -> str:
+        """A UUIDv7-style id: ``at`` in ms, then random bits.
+
+        Time-ordered ids are what current provincial platforms issue, and they keep bulk
+        inserts appending to the primary-key index instead of splitting random pages
+        (about 15% of a million-certificate run).
+        """
+        millis = (at - _EPOCH) // _MILLISECOND
+        value = (millis << 80) | (0x7 << 76) | (self.rng.getrandbits(12) << 64) | (0b10 << 62) | self.rng.getrandbits(62)
+        return str(uuid.UUID(int=value))
+
+    # -- staff --------------------------------------------------------------------------
+    def write_staff(self, period_start: date, as_of: datetime, last_day: date) -> None:
+        """A clean roster per unit: on post for years, trained monthly, pledge signed."""
+        rotation_days = int(self.policy.raw["staff"]["rotation_years"]) * 365
+        pledge_year = as_of.year
+        pledge_day = date(pledge_year, 1, self.randint(2, max(2, min(25, (last_day - date(pledge_year, 1, 1)).days))))
+        for unit in self.units:
+            posts: dict[str, list[str]] = {}
+            number = 0
+            for post, count in _ROSTER.get(unit.level, _ROSTER["county"]):
+                for _ in range(count):
+                    number += 1
+                    rybh = f"{unit.code}{number:03d}"
+                    posts.setdefault(post, []).append(rybh)
+                    sgsj = period_start - timedelta(days=self.randint(3 * 365, 12 * 365))
+                    # Within the rotation limit, so no STAFF_ROTATION_DUE on key posts.
+                    gwkssj = max(sgsj, period_start - timedelta(days=self.randint(120, rotation_days // 2)))
+                    self.writer.add(
+                        "RY_JBXX",
+                        {
+                            "RYBH": rybh,
+                            "XM": self.person_name(),
+                            "ZJH": self.id_number(1965, 1998),
+                            "DWDM": unit.code,
+                            "YGLX": 1 if self.rnd() < 0.7 else 2,
+                            "GW": post,
+                            "SGSJ": sgsj,
+                            "GWKSSJ": gwkssj,
+                            "ZT": 1,
+                            "LGSJ": None,
+                            "LZCNSJ": pledge_day,
+                            "GXSJ": datetime.combine(pledge_day, time(10, 0)),
+                        },
+                    )
+                    self._write_training(rybh, sgsj, last_day)
+            self.staff[unit.code] = posts
+
+    def _write_training(self, rybh: str, sgsj: date, last_day: date) -> None:
+        # Induction before the first day on post, then 4 h early every month: 48 h a year,
+        # and never behind the pro-rata 40 h (hours by month m >= 4m > 40m/12).
+        self._training_row(rybh, sgsj - timedelta(days=self.randint(7, 30)), "不动产登记岗前培训", "24.0")
+        year, month = sgsj.year, sgsj.month
+        while True:
+            month += 1
+            if month > 12:
+                year, month = year + 1, 1
+            day = date(year, month, self.randint(3, 12))
+            if day > last_day:
+                return
+            self._training_row(rybh, day, _COURSES[(year * 12 + month) % len(_COURSES)], "4.0")
+
+    def _training_row(self, rybh: str, day: date, course: str, hours: str) -> None:
+        self.writer.add(
+            "RY_PXJL",
+            {
+                "ID": f"PX{self.next_seq('px'):08d}",
+                "RYBH": rybh,
+                "PXMC": course,
+                "PXRQ": day,
+                "XS": Decimal(hours),
+                "KHJG": 1,
+                "GXSJ": datetime.combine(day, time(17, 0)),
+            },
+        )
+
+    def handler(self, unit: str, post: str) -> str:
+        return self.pick(self.staff[unit][post])
+
+    # -- cases --------------------------------------------------------------------------
+    def _case_type(self, djdl: str, qllx: str, zslx: int | None, land_only: bool = False) -> _CaseType:
+        # Limit class of CONTRACT §5, first match wins.
+        if djdl in ("800", "600", "700"):
+            limit_class = djdl
+        elif qllx in self._mortgage_codes:
+            limit_class = "mortgage"
+        else:
+            limit_class = djdl
+        limit = self._limits[limit_class]
+        if limit < 1:
+            raise ValueError(f"demo cases need a time limit of at least 1 working day ({limit_class})")
+        return _CaseType(
+            djdl, qllx, zslx, land_only,
+            djxl=f"{djdl}{qllx:0>2}01",
+            max_elapsed=min(3, limit),
+            online_scope=djdl == "700" or qllx in self._mortgage_codes,
+        )
+
+    def _sqfs(self, unit: str, ctype: _CaseType) -> int:
+        if ctype.online_scope:
+            seen = self._online_seen.get(unit, 0)
+            self._online_seen[unit] = seen + 1
+            online = int((seen + 1) * self._online_share) > int(seen * self._online_share)
+            return self._online_sqfs[0] if online else self.pick(self._offline_sqfs)
+        return self._ordinary_sqfs.pick(self.rnd())
+
+    def case(
+        self, unit: str, qxdm: str, ctype: _CaseType, dbsj: datetime, bdcdyh: str | None = None
+    ) -> _Case:
+        """Write a completed case registered at ``dbsj`` (a working day, in _DB_WINDOW).
+
+        Accepted k working days earlier, 1 <= k <= min(3, limit): never the same day (a
+        same-day case would look like a queue jump against its peers) and never late.
+        """
+        k = 1 + int(self.rnd() * ctype.max_elapsed)
+        slsj = self.moment(self.cal.shift(dbsj.date(), -k), _SL_WINDOW)
+        ywh = self.case_number(slsj)
+        bdcdyh = bdcdyh or self.unit_number(qxdm, ctype.land_only)
+        jssj = dbsj + self.minutes(1, 30)
+        add = self.writer.add
+        add(
+            "DJT_DJ_SL",
+            {
+                "YWH": ywh,
+                "DJJG": unit,
+                "QXDM": qxdm,
+                "DJDL": ctype.djdl,
+                "DJXL": ctype.djxl,
+                "QLLX": ctype.qllx,
+                "BDCDYH": bdcdyh,
+                "SQFS": self._sqfs(unit, ctype),
+                "SLRYBH": self.handler(unit, "受理"),
+                "SLSJ": slsj,
+                "AJZT": 2,
+                "JSSJ": jssj,
+                "GQTS": 0,
+                "GXSJ": jssj,
+            },
+        )
+        # 初审 on the day of acceptance; a 复审 on the day of 登簿 for about half the cases.
+        start = slsj + self.minutes(10, 60)
+        steps = [("初审", start, start + self.minutes(5, 30))]
+        if self.rnd() < 0.5:
+            start = dbsj - self.minutes(40, 120)
+            steps.append(("复审", start, start + self.minutes(5, 30)))
+        for sxh, (jdmc, begin, end) in enumerate(steps, start=1):
+            add(
+                "DJF_DJ_SH",
+                {
+                    "YWH": ywh,
+                    "SXH": sxh,
+                    "JDMC": jdmc,
+                    "SHRYBH": self.handler(unit, "审核"),
+                    "SHKSSJ": begin,
+                    "SHJSSJ": end,
+                    "CZJG": 1,
+                    "SHYJ": self.pick(_SHYJ),
+                    "GXSJ": end,
+                },
+            )
+        add("DJF_DJ_DB", {"YWH": ywh, "DBRYBH": self.handler(unit, "登簿"), "DBSJ": dbsj, "GXSJ": dbsj})
+        return _Case(ywh, unit, qxdm, ctype, bdcdyh, dbsj)
+
+    def open_case(self, unit: str, qxdm: str, day: date) -> None:
+        """A case still 在办 at the end of the history (accepted in its last days)."""
+        ctype = self.case_mix.pick(self.rnd())
+        slsj = self.moment(day, _SL_WINDOW)
+        ywh = self.case_number(slsj)
+        gxsj = slsj
+        if self.rnd() < 0.6:
+            gxsj = slsj + self.minutes(10, 60)
+            self.writer.add(
+                "DJF_DJ_SH",
+                {"YWH": ywh, "SXH": 1, "JDMC": "初审", "SHRYBH": self.handler(unit, "审核"),
+                 "SHKSSJ": gxsj, "SHJSSJ": None, "CZJG": None, "SHYJ": None, "GXSJ": gxsj},
+            )
+        self.writer.add(
+            "DJT_DJ_SL",
+            {"YWH": ywh, "DJJG": unit, "QXDM": qxdm, "DJDL": ctype.djdl,
+             "DJXL": ctype.djxl, "QLLX": ctype.qllx,
+             "BDCDYH": self.unit_number(qxdm, ctype.land_only), "SQFS": self._sqfs(unit, ctype),
+             "SLRYBH": self.handler(unit, "受理"), "SLSJ": slsj, "AJZT": 1, "JSSJ": None,
+             "GQTS": 0, "GXSJ": gxsj},
+        )
+
+    # -- certificates -------------------------------------------------------------------
+    def paper(
+        self,
+        case: _Case,
+        szsj: datetime | None = None,
+        holders: tuple[list[str], list[str]] | None = None,
+    ) -> _Issue:
+        """The paper certificate/proof of a case, printed minutes to hours after 登簿."""
+        zslx = case.ctype.zslx
+        assert zslx is not None, "this case type issues no certificate"
+        szsj = szsj or case.dbsj + self.minutes(5, 180)
+        names, ids = holders or self.holders()
+        place = _PLACE.get(case.unit, _CITY_PLACE)
+        row = {
+            "ZSID": f"ZS{self.next_seq('zs'):012d}",
+            "YWH": case.ywh,
+            "ZSLX": zslx,
+            "BDCQZH": self.certificate_number(szsj.year, zslx, place),
+            "YSXLH": f"1403{self.next_seq('ysxlh'):010d}",
+            "BDCDYH": case.bdcdyh,
+            "QLRMC": "、".join(names),
+            "QLRZJH": "、".join(ids),
+            "DJJG": case.unit,
+            "SZSJ": szsj,
+            "ZSZT": 1,
+            "ZXSJ": None,
+            "ZXYWH": None,
+            "GXSJ": szsj,
+        }
+        return _Issue(case, row)
+
+    def issue(
+        self,
+        unit: str,
+        dbsj_day: date,
+        ctype: _CaseType | None = None,
+        holder_count: int | None = None,
+    ) -> _Issue:
+        """A registered case on working day ``dbsj_day`` and its (unwritten) paper."""
+        qxdm = self.qxdm_of(unit)
+        ctype = ctype or self.case_mix.pick(self.rnd())
+        case = self.case(unit, qxdm, ctype, self.moment(dbsj_day, _DB_WINDOW))
+        return self.paper(case, holders=self.holders(holder_count) if holder_count else None)
+
+    def ecert_row(
+        self,
+        *,
+        unit: str,
+        qxdm: str,
+        zslx: int,
+        bdcqzh: str,
+        bdcdyh: str,
+        czzt: str,
+        czztdm: str,
+        zzbfrq: datetime,
+        letter_check: bool = False,
+    ) -> dict[str, Any]:
+        zzlxdm = self.type_codes[zslx]
+        return {
+            "ZZID": self.time_ordered_id(zzbfrq),
+            "ZZBS": self.ecert_identifier(zzlxdm, qxdm, letter_check),
+            "ZZLXDM": zzlxdm,
+            "BDCQZH": bdcqzh,
+            "BDCDYH": bdcdyh,
+            "CZZT": czzt,
+            "CZZTDM": czztdm,
+            "ZZBFJGDM": unit,
+            "ZZBFRQ": zzbfrq,
+            "ZZZT": 1,
+            "ZXSJ": None,
+            "ZXYY": None,
+            "GXSJ": zzbfrq,
+        }
+
+    def ecert(
+        self, issue: _Issue, zzbfrq: datetime | None = None, letter_check: bool = False
+    ) -> dict[str, Any]:
+        """The e-certificate rendering a paper, issued minutes to hours after 登簿."""
+        paper = issue.paper
+        return self.ecert_row(
+            unit=issue.case.unit,
+            qxdm=issue.case.qxdm,
+            zslx=paper["ZSLX"],
+            bdcqzh=paper["BDCQZH"],
+            bdcdyh=paper["BDCDYH"],
+            czzt=paper["QLRMC"],
+            czztdm=paper["QLRZJH"],
+            zzbfrq=zzbfrq or issue.case.dbsj + self.minutes(2, 240),
+            letter_check=letter_check,
+        )
+
+    @staticmethod
+    def revoke(ecert: dict[str, Any], at: datetime, reason: int = 1) -> None:
+        """注销 an e-certificate (reason 1: normal business, 2: signing error)."""
+        ecert.update(ZZZT=2, ZXSJ=at, ZXYY=reason, GXSJ=max(ecert["GXSJ"], at))
+
+    def transfer(
+        self,
+        old: _Issue,
+        dbsj: datetime,
+        zxsj: datetime | None = None,
+        suffix: str | None = None,
+    ) -> tuple[_Issue, dict[str, Any]] | None:
+        """A later case on the same unit that cancels ``old``'s paper.
+
+        Property certificates are transferred (a 200 case printing a new certificate to the
+        buyers, returned with its e-certificate); proofs are released (a 400 case printing
+        nothing, None returned). The old paper is 注销 just after the new 登簿, or at
+        ``zxsj``; its number gets ``suffix`` (e.g. "(销)") when one is given. The old
+        e-certificate is the caller's business: revoking it is what the rules check.
+        """
+        old_case = old.case
+        ctype = self.transfer_type if old.paper["ZSLX"] == 1 else self.release
+        case = self.case(old_case.unit, old_case.qxdm, ctype, dbsj, bdcdyh=old.paper["BDCDYH"])
+        zxsj = zxsj or dbsj + self.minutes(1, 20)
+        paper = old.paper
+        paper.update(ZSZT=2, ZXSJ=zxsj, ZXYWH=case.ywh, GXSJ=max(paper["GXSJ"], zxsj))
+        if suffix:
+            paper["BDCQZH"] += suffix
+        if ctype.zslx is None:
+            return None
+        new = self.paper(case)
+        return new, self.ecert(new)
+
+    def write(self, issue: _Issue | None = None, *ecerts: dict[str, Any]) -> None:
+        if issue is not None:
+            self.writer.add("BDC_ZS", issue.paper)
+        for row in ecerts:
+            self.writer.add("BDC_DZZZ_ZZXX", row)
+
+
+# --------------------------------------------------------------------------------------
+# The clean bulk
+# --------------------------------------------------------------------------------------
+
+
+class _NormalStream:
+    """Clean certificates day by day, with later transfers/releases cancelling some.
+
+    ``total`` paper certificates exactly: fresh ones fill each working day up to a
+    cumulative target, and a transfer (which prints a new certificate) is only started
+    while the total leaves room for it.
+    """
+
+    TRANSFER_SHARE = 0.06  # property certificates later transferred
+    RELEASE_SHARE = 0.10  # mortgage proofs later released
+    SUFFIX_SHARE = 0.5  # cancelled paper numbers that carry (销)
+
+    def __init__(self, f: _RowFactory, total: int, days: list[date], last_day: date) -> None:
+        self.f = f
+        self.total = total
+        self.days = days
+        self.last_day = last_day
+        self.emitted = 0
+        self._day_index = {day: i for i, day in enumerate(days)}
+
+    def fill(self, day: date) -> None:
+        """Generate the fresh certificates of working day ``day``."""
+        index = self._day_index.get(day)
+        if index is None:
+            return
+        target = self.total * (index + 1) // len(self.days)
+        while self.emitted < target:
+            unit, qxdm = self.f.pick_unit()
+            ctype = self.f.case_mix.pick(self.f.rnd())
+            case = self.f.case(unit, qxdm, ctype, self.f.moment(day, _DB_WINDOW))
+            self._certify(self.f.paper(case))
+
+    def _certify(self, issue: _Issue) -> None:
+        self.emitted += 1
+        ecert = self.f.ecert(issue)
+        self._maybe_cancel(issue, ecert)
+        self.f.write(issue, ecert)
+
+    def _maybe_cancel(self, issue: _Issue, ecert: dict[str, Any]) -> None:
+        f = self.f
+        ctype = issue.case.ctype
+        # Flats are sold on (a new certificate) and mortgages released (none); land-only
+        # certificates and 预告 proofs stay as they are in this demo.
+        if ctype is f.mortgage:
+            share, prints_successor = self.RELEASE_SHARE, False
+        elif ctype.zslx == 1 and not ctype.land_only:
+            share, prints_successor = self.TRANSFER_SHARE, True
+        else:
+            return
+        if f.rnd() >= share:
+            return
+        day = f.cal.on_or_after(issue.paper["SZSJ"].date() + timedelta(days=f.randint(7, 75)))
+        if day > self.last_day or (prints_successor and self.emitted >= self.total):
+            return
+        suffix = "(销)" if f.rnd() < self.SUFFIX_SHARE else None
+        successor = f.transfer(issue, f.moment(day, _DB_WINDOW), suffix=suffix)
+        f.revoke(ecert, issue.paper["ZXSJ"] + f.minutes(1, 180))
+        if successor is not None:
+            self._certify(successor[0])  # the buyers' certificate may be cancelled in turn
+
+
+# --------------------------------------------------------------------------------------
+# Planted problems, traps and quarantine rows
+# --------------------------------------------------------------------------------------
+
+
+# The quarantine rows: kind -> (table, column, bad value or a function of the good one).
+# Values every dialect stores; each is out of the domain the reference schema documents.
+_QUARANTINE: dict[str, tuple[str, str, Any]] = {
+    "q_zszt": ("BDC_ZS", "ZSZT", 9),
+    "q_zslx": ("BDC_ZS", "ZSLX", 7),
+    "q_bdcdyh_short": ("BDC_ZS", "BDCDYH", lambda good: good[:27]),
+    "q_bdcdyh_blank": ("BDC_ZS", "BDCDYH", ""),
+    "q_zzzt": ("BDC_DZZZ_ZZXX", "ZZZT", 5),
+    "q_blank_number": ("BDC_DZZZ_ZZXX", "BDCQZH", ""),
+}
+
+
+class _Spec(NamedTuple):
+    day: date
+    order: int  # tie-breaker keeping the plan's order within a day
+    kind: str
+    unit: str
+    variant: int
+
+
+class _Planted(NamedTuple):
+    """What a planted problem makes a correct engine report."""
+
+    rule_code: str
+    subject_id: str
+    unit_code: str
+    table: str
+    key: str
+    note: str
+
+
+@dataclass(frozen=True)
+class _Kind:
+    name: str
+    build: Callable[[_Spec], None]
+    count: int
+    papers: int  # paper certificates each instance writes (for the exact total)
+    window: str  # which days it is anchored on (see _Specials._windows)
+    variants: int = 1  # instance i is variant i % variants
+
+
+class _Specials:
+    """Builds every non-clean row and records it in the ground truth.
+
+    Each planted builder makes one problem anchored on a day and returns what it should
+    trigger; the same builders anchored just before period_start make the
+    "outside the period" traps, so the two can never drift apart.
+    """
+
+    def __init__(self, f: _RowFactory, truth: GroundTruth) -> None:
+        self.f = f
+        self.truth = truth
+        self.ps = truth.period_start
+        self.as_of = truth.as_of
+        self.delay = timedelta(hours=f.policy.ecert_max_delay_hours)
+        self.windows = self._windows()
+        self.kinds = self._kinds(truth.size)
+        self._by_name = {kind.name: kind for kind in self.kinds}
+
+    def _windows(self) -> dict[str, list[date]]:
+        """Candidate anchor days per window, validated non-empty."""
+        cal, as_of_day = self.f.cal, self.as_of.date()
+        period = cal.workdays(self.ps, as_of_day - timedelta(days=7))
+        last_before = cal.shift(self.ps, -1)
+        windows = {
+            # In the period, early enough that 登簿 + 4 days is still before as-of.
+            "period": period,
+            # Days before as-of (the period's last working days if a holiday covers them).
+            "period_tail": cal.workdays(as_of_day - timedelta(days=7), as_of_day - timedelta(days=3))
+            or period[-3:],
+            "before": [cal.shift(last_before, -i) for i in range(3)],
+            "eve": [as_of_day - timedelta(days=1)],
+            "lead_in": cal.workdays(self.ps - timedelta(days=60), self.ps - timedelta(days=15)),
+        }
+        for window, days in windows.items():
+            if not days:
+                raise ValueError(
+                    f"no working day in the {window!r} window of {self.ps}..{self.truth.period_end}: "
+                    "the period is too short or lies within a holiday"
+                )
+        return windows
+
+    def _kinds(self, size: int) -> list[_Kind]:
+        """The plan's table: what is built, how often, and where in time."""
+        per_rule = max(2, round(size * PLANTED_SHARE / 7))
+        per_trap = max(2, size // TRAPS_PER_CERTIFICATES)
+        as_of_cases = max(2, per_rule // 10)
+        kinds: list[_Kind] = []
+        planted: list[tuple[str, Callable[[_Spec], _Planted], int, int]] = [
+            # name, builder, papers, variants
+            ("missing", self._missing, 1, 1),
+            ("late", self._late, 1, 1),
+            ("not_revoked", self._not_revoked, 2, 1),
+            ("mismatch", self._mismatch, 1, 4),
+            ("duplicate", self._duplicate, 1, 1),
+            ("orphan", self._orphan, 0, 1),
+            ("bad_id", self._bad_id, 1, 2),
+        ]
+        for name, builder, papers, variants in planted:
+            kinds.append(_Kind(name, self._as_finding(builder), max(per_rule, variants), papers, "period", variants))
+            kinds.append(
+                _Kind(f"before_{name}", self._as_before_trap(builder), max(per_trap, variants), papers, "before", variants)
+            )
+        traps: list[tuple[str, Callable[[_Spec], None], int, int, int, str]] = [
+            # name, builder, count, papers, variants, window
+            ("width", self._trap_width, per_trap, 1, 4, "period"),
+            ("suffix", self._trap_suffix, per_trap, 2, 2, "period"),
+            ("holder_format", self._trap_holder_format, per_trap, 1, 5, "period"),
+            ("grace", self._trap_grace, per_trap, 1, 1, "period"),
+            ("fresh_paper", self._trap_fresh_paper, per_trap, 1, 1, "eve"),
+            ("fresh_cancel", self._trap_fresh_cancel, per_trap, 2, 1, "eve"),
+            ("signing_error", self._trap_signing_error, per_trap, 1, 2, "period"),
+            ("letter_check", self._trap_letter_check, per_trap, 1, 1, "period"),
+            ("asof_revoked", self._asof_revoked, as_of_cases, 2, 1, "period"),
+            ("asof_issued", self._asof_issued, as_of_cases, 1, 1, "period_tail"),
+        ]
+        for name, build, count, papers, variants, window in traps:
+            kinds.append(_Kind(name, build, max(count, variants), papers, window, variants))
+        for name in _QUARANTINE:
+            kinds.append(_Kind(name, self._quarantine_row, 1, 1, "lead_in"))
+        return kinds
+
+    @property
+    def papers(self) -> int:
+        return sum(kind.count * kind.papers for kind in self.kinds)
+
+    def plan(self) -> list[_Spec]:
+        """Every special instance, anchored and sorted by day (small: O(planted))."""
+        units = [u.code for u in self.f.units]
+        specs: list[_Spec] = []
+        for k_index, kind in enumerate(self.kinds):
+            days = self.windows[kind.window]
+            for i in range(kind.count):
+                specs.append(
+                    _Spec(
+                        day=self.f.pick(days),
+                        order=len(specs),
+                        kind=kind.name,
+                        unit=units[(i + k_index) % len(units)],
+                        variant=i % kind.variants,
+                    )
+                )
+        specs.sort()
+        return specs
+
+    def build(self, spec: _Spec) -> None:
+        self._by_name[spec.kind].build(spec)
+
+    # -- recording ----------------------------------------------------------------------
+    def _as_finding(self, builder: Callable[[_Spec], _Planted]) -> Callable[[_Spec], None]:
+        def build(spec: _Spec) -> None:
+            planted = builder(spec)
+            self.truth.findings.append(Finding(planted.rule_code, planted.subject_id, planted.unit_code))
+
+        return build
+
+    def _as_before_trap(self, builder: Callable[[_Spec], _Planted]) -> Callable[[_Spec], None]:
+        def build(spec: _Spec) -> None:
+            p = builder(spec)
+            self._trap(
+                f"before_period_{p.rule_code.lower()}", p.table, p.key,
+                f"{p.note}, just before period_start: outside the period, not a finding ({p.subject_id})",
+            )
+
+        return build
+
+    def _trap(self, kind: str, table: str, key: str, note: str) -> None:
+        self.truth.traps.append(Trap(kind, table, key, note))
+
+    def _earlier_issue(self, spec: _Spec) -> _Issue:
+        """A property certificate printed 20–60 days before the spec's day (to cancel)."""
+        day = self.f.cal.on_or_before(spec.day - timedelta(days=self.f.randint(20, 60)))
+        return self.f.issue(spec.unit, day, self.f.transfer_type)
+
+    # -- planted problems (one rule each) -----------------------------------------------
+    def _missing(self, spec: _Spec) -> _Planted:
+        issue = self.f.issue(spec.unit, spec.day)
+        self.f.write(issue)
+        return _Planted("ECERT_MISSING", issue.subject, spec.unit, "BDC_ZS",
+                        issue.paper["ZSID"], "paper certificate with no e-certificate at all")
+
+    def _late(self, spec: _Spec) -> _Planted:
+        issue = self.f.issue(spec.unit, spec.day)
+        ecert = self.f.ecert(issue, issue.case.dbsj + self.f.minutes(48 * 60, 96 * 60))
+        self.f.write(issue, ecert)
+        hours = (ecert["ZZBFRQ"] - issue.case.dbsj) / timedelta(hours=1)
+        return _Planted("ECERT_LATE", issue.subject, spec.unit, "BDC_DZZZ_ZZXX", ecert["ZZID"],
+                        f"e-certificate issued {hours:.0f} h after 登簿")
+
+    def _not_revoked(self, spec: _Spec) -> _Planted:
+        old = self._earlier_issue(spec)
+        old_ecert = self.f.ecert(old)
+        successor = self.f.transfer(old, self.f.moment(spec.day, _DB_WINDOW), suffix="(销)" if spec.order % 2 else None)
+        assert successor is not None
+        self.f.write(old, old_ecert)
+        self.f.write(*successor)
+        return _Planted("ECERT_NOT_REVOKED", old.subject, spec.unit, "BDC_DZZZ_ZZXX", old_ecert["ZZID"],
+                        "paper certificate cancelled, its e-certificate still 现势")
+
+    def _mismatch(self, spec: _Spec) -> _Planted:
+        variant = spec.variant
+        issue = self.f.issue(spec.unit, spec.day, self.f.transfer_type, holder_count=2 if variant == 2 else None)
+        ecert = self.f.ecert(issue)
+        if variant == 0:
+            ecert["BDCDYH"] = self.f.other_unit_number(ecert["BDCDYH"])
+            note = "e-certificate carries another flat's 不动产单元号"
+        elif variant == 1:
+            names = ecert["CZZT"].split("、")
+            names[-1] = self.f.misspell(names[-1], names)
+            ecert["CZZT"] = "、".join(names)
+            note = "a holder's name is misspelt on the e-certificate"
+        elif variant == 2:
+            ecert["CZZT"] = ecert["CZZT"].split("、")[0]
+            ecert["CZZTDM"] = ecert["CZZTDM"].split("、")[0]
+            note = "a holder is missing from the e-certificate"
+        else:
+            # The other type, with an identifier built for that type, so only the type is wrong.
+            other = self.f.type_codes[2 if issue.paper["ZSLX"] == 1 else 1]
+            ecert["ZZLXDM"] = other
+            ecert["ZZBS"] = self.f.ecert_identifier(other, issue.case.qxdm)
+            note = "e-certificate of the other type (证明 for a 证书)"
+        self.f.write(issue, ecert)
+        return _Planted("ECERT_MISMATCH", issue.subject, spec.unit, "BDC_DZZZ_ZZXX", ecert["ZZID"], note)
+
+    def _duplicate(self, spec: _Spec) -> _Planted:
+        issue = self.f.issue(spec.unit, spec.day)
+        first = self.f.ecert(issue, issue.case.dbsj + self.f.minutes(2, 60))
+        second = self.f.ecert(issue, first["ZZBFRQ"] + self.f.minutes(30, 180))
+        self.f.write(issue, first, second)
+        return _Planted("ECERT_DUPLICATE", issue.subject, spec.unit, "BDC_DZZZ_ZZXX", second["ZZID"],
+                        "issued twice, neither revoked")
+
+    def _orphan(self, spec: _Spec) -> _Planted:
+        # The number is drawn from the real sequence and then never printed on paper.
+        f = self.f
+        qxdm = f.qxdm_of(spec.unit)
+        zzbfrq = f.moment(spec.day, (9 * 60, 17 * 60))
+        names, ids = f.holders()
+        ecert = f.ecert_row(
+            unit=spec.unit, qxdm=qxdm, zslx=1,
+            bdcqzh=f.certificate_number(zzbfrq.year, 1, _PLACE.get(spec.unit, _CITY_PLACE)),
+            bdcdyh=f.unit_number(qxdm), czzt="、".join(names), czztdm="、".join(ids), zzbfrq=zzbfrq,
+        )
+        f.write(None, ecert)
+        return _Planted("ECERT_ORPHAN", ecert["ZZID"], spec.unit, "BDC_DZZZ_ZZXX", ecert["ZZID"],
+                        f"e-certificate {ecert['BDCQZH']} has no paper certificate")
+
+    def _bad_id(self, spec: _Spec) -> _Planted:
+        issue = self.f.issue(spec.unit, spec.day)
+        ecert = self.f.ecert(issue)
+        zzbs = ecert["ZZBS"]
+        if spec.variant == 0:
+            wrong = _ALNUM36[(_ALNUM36.index(zzbs[-1]) + self.f.randint(1, 35)) % 36]
+            ecert["ZZBS"] = zzbs[:-1] + wrong
+            note = f"证照标识 check character {wrong} should be {zzbs[-1]}"
+        else:
+            parts = zzbs.split(".")
+            parts[-3] = parts[-3][1:]  # an 8-digit serial
+            ecert["ZZBS"] = ".".join(parts)
+            note = "证照标识 serial has 8 digits instead of 9"
+        self.f.write(issue, ecert)
+        return _Planted("ECERT_BAD_ID", ecert["ZZID"], spec.unit, "BDC_DZZZ_ZZXX", ecert["ZZID"], note)
+
+    # -- traps: look wrong, are not ------------------------------------------------------
+    def _trap_width(self, spec: _Spec) -> None:
+        issue = self.f.issue(spec.unit, spec.day)
+        ecert = self.f.ecert(issue)
+        number = issue.paper["BDCQZH"]
+        if spec.variant == 0:
+            ecert["BDCQZH"] = number.translate(_FULLWIDTH_PARENS)
+            table, key, note = "BDC_DZZZ_ZZXX", ecert["ZZID"], "full-width parentheses on the e-certificate only"
+        elif spec.variant == 1:
+            issue.paper["BDCQZH"] = number.translate(_FULLWIDTH_DIGITS)
+            table, key, note = "BDC_ZS", issue.paper["ZSID"], "full-width digits on the paper record only"
+        elif spec.variant == 2:
+            ecert["BDCQZH"] = number.replace(")", ") ").replace("第", " 第 ")
+            table, key, note = "BDC_DZZZ_ZZXX", ecert["ZZID"], "inner spaces on the e-certificate only"
+        else:
+            place_end = number.index(_CERT_WORD[issue.paper["ZSLX"]])
+            paper_number = number[:place_end] + "\u3000" + number[place_end:]
+            issue.paper["BDCQZH"] = paper_number.translate(_FULLWIDTH_PARENS)
+            table, key, note = "BDC_ZS", issue.paper["ZSID"], "full-width parentheses and an ideographic space on the paper only"
+        self.f.write(issue, ecert)
+        self._trap("number_format", table, key, f"{note}; same number once normalized ({issue.subject})")
+
+    def _trap_suffix(self, spec: _Spec) -> None:
+        old = self._earlier_issue(spec)
+        old_ecert = self.f.ecert(old)
+        suffix = "(销)" if spec.variant == 0 else "（销）"
+        successor = self.f.transfer(old, self.f.moment(spec.day, _DB_WINDOW), suffix=suffix)
+        assert successor is not None
+        self.f.revoke(old_ecert, old.paper["ZXSJ"] + self.f.minutes(5, 180))
+        self.f.write(old, old_ecert)
+        self.f.write(*successor)
+        self._trap("cancelled_suffix", "BDC_ZS", old.paper["ZSID"],
+                   f"cancelled paper number ends in {suffix}, e-certificate revoked in time ({old.subject})")
+
+    def _trap_holder_format(self, spec: _Spec) -> None:
+        issue = self.f.issue(spec.unit, spec.day, holder_count=2 + spec.order % 2)
+        ecert = self.f.ecert(issue)
+        names, ids = ecert["CZZT"].split("、"), ecert["CZZTDM"].split("、")
+        separator, reverse = [("、", True), ("，", False), ("；", True), (" , ", False), ("; ", True)][spec.variant]
+        if reverse:
+            names, ids = names[::-1], ids[::-1]
+        ecert["CZZT"], ecert["CZZTDM"] = separator.join(names), separator.join(ids)
+        self.f.write(issue, ecert)
+        self._trap("holder_format", "BDC_DZZZ_ZZXX", ecert["ZZID"],
+                   f"holders written {ecert['CZZT']!r} vs {issue.paper['QLRMC']!r}: same set ({issue.subject})")
+
+    def _trap_grace(self, spec: _Spec) -> None:
+        issue = self.f.issue(spec.unit, spec.day)
+        ecert = self.f.ecert(issue, issue.case.dbsj + self.delay - self.f.minutes(10, 60))
+        self.f.write(issue, ecert)
+        self._trap("late_within_grace", "BDC_DZZZ_ZZXX", ecert["ZZID"],
+                   f"e-certificate issued 23–24 h after 登簿, inside the grace ({issue.subject})")
+
+    def _eve_dbsj(self, moment: datetime) -> datetime:
+        """A 登簿 moment on the last working day up to ``moment``, and before it."""
+        f = self.f
+        db_day = f.cal.on_or_before(moment.date())
+        latest = _DB_WINDOW[1]
+        if db_day == moment.date():
+            latest = min(latest, moment.hour * 60 + moment.minute - 10)
+        return f.moment(db_day, (_DB_WINDOW[0], latest))
+
+    def _trap_fresh_paper(self, spec: _Spec) -> None:
+        f = self.f
+        szsj = f.moment(spec.day, _ASOF_EVE_WINDOW)  # < 24 h before as-of
+        case = f.case(spec.unit, f.qxdm_of(spec.unit), f.transfer_type, self._eve_dbsj(szsj))
+        issue = f.paper(case, szsj=szsj)
+        f.write(issue)
+        self._trap("fresh_paper", "BDC_ZS", issue.paper["ZSID"],
+                   f"printed {(self.as_of - szsj) / timedelta(hours=1):.1f} h before as-of, "
+                   f"no e-certificate yet ({issue.subject})")
+
+    def _trap_fresh_cancel(self, spec: _Spec) -> None:
+        f = self.f
+        old = self._earlier_issue(spec)
+        old_ecert = f.ecert(old)
+        zxsj = f.moment(spec.day, _ASOF_EVE_WINDOW)  # < 24 h before as-of
+        successor = f.transfer(old, self._eve_dbsj(zxsj), zxsj=zxsj)
+        assert successor is not None
+        f.revoke(old_ecert, self.as_of + f.minutes(60, 360))  # after as-of, within 24 h of zxsj
+        f.write(old, old_ecert)
+        f.write(*successor)
+        self._trap("fresh_cancel", "BDC_ZS", old.paper["ZSID"],
+                   f"cancelled {(self.as_of - zxsj) / timedelta(hours=1):.1f} h before as-of, "
+                   f"e-certificate still 现势 then ({old.subject})")
+
+    def _trap_signing_error(self, spec: _Spec) -> None:
+        f = self.f
+        issue = f.issue(spec.unit, spec.day)
+        wrong = f.ecert(issue, issue.case.dbsj + f.minutes(2, 60))
+        if spec.variant == 0:
+            wrong["CZZT"] = f.misspell(wrong["CZZT"].split("、")[0])
+            wrong["CZZTDM"] = wrong["CZZTDM"].split("、")[0]
+        else:
+            wrong["BDCDYH"] = f.other_unit_number(wrong["BDCDYH"])
+        f.revoke(wrong, wrong["ZZBFRQ"] + f.minutes(20, 120), reason=2)
+        reissue = f.ecert(issue, wrong["ZXSJ"] + f.minutes(5, 60))
+        f.write(issue, wrong, reissue)
+        self._trap("signing_error_reissue", "BDC_DZZZ_ZZXX", wrong["ZZID"],
+                   f"wrong e-certificate revoked for a signing error (ZXYY 2) and reissued: one valid, no duplicate, no mismatch ({issue.subject})")
+
+    def _trap_letter_check(self, spec: _Spec) -> None:
+        issue = self.f.issue(spec.unit, spec.day)
+        ecert = self.f.ecert(issue, letter_check=True)
+        self.f.write(issue, ecert)
+        self._trap("letter_check_character", "BDC_DZZZ_ZZXX", ecert["ZZID"],
+                   f"valid 证照标识 whose check character is the letter {ecert['ZZBS'][-1]}")
+
+    # -- as-of cases: findings only because the rules look at as-of ---------------------
+    def _asof_revoked(self, spec: _Spec) -> None:
+        f = self.f
+        old = self._earlier_issue(spec)
+        old_ecert = f.ecert(old)
+        successor = f.transfer(old, f.moment(spec.day, _DB_WINDOW))
+        assert successor is not None
+        f.revoke(old_ecert, self.as_of + f.minutes(120, 72 * 60))
+        f.write(old, old_ecert)
+        f.write(*successor)
+        self.truth.findings.append(Finding("ECERT_NOT_REVOKED", old.subject, spec.unit))
+        self._trap("asof_revoked_after_asof", "BDC_DZZZ_ZZXX", old_ecert["ZZID"],
+                   f"paper cancelled {old.paper['ZXSJ']:%Y-%m-%d}, e-certificate revoked only after as-of: "
+                   f"IS ECERT_NOT_REVOKED as of as-of ({old.subject})")
+
+    def _asof_issued(self, spec: _Spec) -> None:
+        issue = self.f.issue(spec.unit, spec.day)
+        ecert = self.f.ecert(issue, self.as_of + self.f.minutes(60, 48 * 60))
+        self.f.write(issue, ecert)
+        self.truth.findings.append(Finding("ECERT_MISSING", issue.subject, spec.unit))
+        self._trap("asof_issued_after_asof", "BDC_DZZZ_ZZXX", ecert["ZZID"],
+                   f"paper printed {issue.paper['SZSJ']:%Y-%m-%d}, e-certificate issued only after as-of: "
+                   f"IS ECERT_MISSING as of as-of ({issue.subject})")
+
+    # -- quarantine: out-of-domain values, placed before the period ----------------------
+    def _quarantine_row(self, spec: _Spec) -> None:
+        """One bad row, with its counterparts before the period so nothing cascades.
+
+        Excluded or not, it triggers no rule: its paper and e-certificate both date from
+        before period_start. Its GXSJ falls in the period (the bad edit), so incremental
+        extraction of the period meets it.
+        """
+        f = self.f
+        issue = f.issue(spec.unit, spec.day, f.transfer_type)
+        ecert = f.ecert(issue)
+        edited = f.moment(f.cal.on_or_after(self.ps + timedelta(days=2)), (9 * 60, 17 * 60))
+        table, column, value = _QUARANTINE[spec.kind]
+        row = issue.paper if table == "BDC_ZS" else ecert
+        if callable(value):
+            value = value(row[column])
+        row[column] = value
+        row["GXSJ"] = edited
+        key = row["ZSID"] if table == "BDC_ZS" else row["ZZID"]
+        f.write(issue, ecert)
+        self.truth.quarantine.append(QuarantinedRow(table, key, column))
+
+
+# --------------------------------------------------------------------------------------
+# Orchestration
+# --------------------------------------------------------------------------------------
+
+
+def _tables_by_system() -> dict[str, list[str]]:
+    systems: dict[str, list[str]] = {REGISTRATION: [], ECERT: [], STAFF: []}
+    for table in SOURCE_TABLES.values():
+        systems[table.system].append(table.name)
+    return systems
+
+
+def _fast_sqlite(engine: Engine) -> None:
+    """Demo loads only: WAL and no fsync per commit (a crash means regenerating)."""
+
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=OFF")
+        cursor.close()
+
+
+def _open_targets(
+    urls: dict[str, str], metadata: MetaData, drop_existing: bool
+) -> tuple[list[Engine], dict[str, Connection], dict[str, tuple[Table, Connection]]]:
+    """One engine and connection per distinct URL; each system's tables (re)created there."""
+    engines: dict[str, Engine] = {}
+    connections: dict[str, Connection] = {}
+    targets: dict[str, tuple[Table, Connection]] = {}
+    for system, names in _tables_by_system().items():
+        url = urls[system]
+        if url not in engines:
+            engine = create_engine(url)
+            if engine.dialect.name == "sqlite":
+                _fast_sqlite(engine)
+            engines[url] = engine
+        engine = engines[url]
+        tables = [metadata.tables[name] for name in names]
+        if drop_existing:
+            metadata.drop_all(engine, tables=tables, checkfirst=True)
+        metadata.create_all(engine, tables=tables, checkfirst=True)
+        if url not in connections:
+            connections[url] = engine.connect()
+        for table in tables:
+            targets[table.name] = (table, connections[url])
+    return list(engines.values()), connections, targets
+
+
+def _close(engines: Iterable[Engine], connections: dict[str, Connection]) -> None:
+    # Idle pooled connections (from create_all) first: SQLite leaves WAL only when alone.
+    for engine in engines:
+        engine.dispose()
+    for conn in connections.values():
+        if conn.in_transaction():
+            conn.rollback()
+        if conn.dialect.name == "sqlite":
+            # Fold the WAL back so that the demo database is one self-contained file.
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            conn.exec_driver_sql("PRAGMA journal_mode=DELETE")
+            conn.commit()
+        conn.close()
+
+
+def _days(first: date, last: date) -> Iterator[date]:
+    day = first
+    while day <= last:
+        yield day
+        day += timedelta(days=1)
+
+
+def generate(
+    registration_url: str,
+    ecert_url: str,
+    staff_url: str,
+    *,
+    size: int = 500,
+    seed: int = 20261125,
+    period_start: date,
+    period_end: date,
+    drop_existing: bool = True,
+    policy: Policy | None = None,
+    batch_size: int = 10_000,
+) -> GroundTruth:
+    """Fill the three source systems with demo data and return its ground truth.
+
+    Args:
+        registration_url, ecert_url, staff_url: SQLAlchemy URLs (the same or different
+            databases; SQLite, PostgreSQL, MySQL via ``mysql+pymysql``).
+        size: number of paper certificates (BDC_ZS rows) in all, planted ones included.
+        seed: the only source of randomness; same arguments give identical rows.
+        period_start, period_end: the audit period [start, end) the ground truth judges,
+            as of period_end 00:00. At least 14 days. History runs from ~3 months before
+            the period to 10 days after it.
+        drop_existing: drop the systems' tables first (else create missing ones and add).
+        policy: the supervision policy (default: ``load_policy()``).
+        batch_size: rows per INSERT transaction.
+
+    Raises:
+        ValueError: the period is too short or ``size`` too small to hold the plan.
+    """
+    if (period_end - period_start).days < MIN_PERIOD_DAYS:
+        raise ValueError(f"the period must be at least {MIN_PERIOD_DAYS} days, got {period_start}..{period_end}")
+    policy = policy or load_policy()
+    rng = random.Random(seed)
+    as_of = datetime.combine(period_end, time())
+    history_start = period_start - timedelta(days=LEAD_IN_DAYS)
+    last_day = period_end + timedelta(days=TAIL_DAYS - 1)
+    truth = GroundTruth(period_start, period_end, as_of, seed, size)
+    calendar = _WorkCalendar()
+
+    metadata = build_metadata()
+    urls = {REGISTRATION: registration_url, ECERT: ecert_url, STAFF: staff_url}
+    engines, connections, targets = _open_targets(urls, metadata, drop_existing)
+    try:
+        writer = _BatchWriter(targets, batch_size)
+        factory = _RowFactory(rng, policy, writer, calendar, history_start)
+        specials = _Specials(factory, truth)
+        clean = size - specials.papers
+        if clean < specials.papers:
+            raise ValueError(
+                f"size {size} is too small: the planted rows alone take {specials.papers} "
+                f"certificates; use at least {2 * specials.papers}"
+            )
+        factory.write_staff(period_start, as_of, last_day)
+        plan = specials.plan()
+        # Certificates need their 登簿 before history's end; the last days only hold open cases.
+        stream = _NormalStream(factory, clean, calendar.workdays(history_start, last_day - timedelta(days=5)), last_day)
+        open_days = set(calendar.workdays(last_day - timedelta(days=4), last_day))
+        open_per_day = max(1, size // max(1, len(stream.days)) // 3)
+        next_spec = 0
+        for day in _days(history_start, last_day):
+            stream.fill(day)
+            while next_spec < len(plan) and plan[next_spec].day == day:
+                specials.build(plan[next_spec])
+                next_spec += 1
+            if day in open_days:
+                for _ in range(open_per_day):
+                    factory.open_case(*factory.pick_unit(), day)
+        if next_spec != len(plan) or stream.emitted != clean:
+            raise RuntimeError("demo plan and history window disagree (generator bug)")
+        writer.flush_all()
+    finally:
+        _close(engines, connections)
+    if writer.counts["BDC_ZS"] != size:
+        raise RuntimeError(f"wrote {writer.counts['BDC_ZS']} certificates instead of {size} (generator bug)")
+    truth.findings.sort()
+    return truth
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line: ``python -m bdcwatch.demo.generator --registration-url URL ...``."""
+    parser = argparse.ArgumentParser(
+        prog="python -m bdcwatch.demo.generator",
+        description="Fill demo source databases (registration, e-certificates, staff) for bdcwatch.",
+    )
+    parser.add_argument("--registration-url", required=True, help="SQLAlchemy URL of the registration system")
+    parser.add_argument("--ecert-url", help="e-certificate system URL (default: the registration URL)")
+    parser.add_argument("--staff-url", help="staff registry URL (default: the registration URL)")
+    parser.add_argument("--size", type=int, default=500, help="paper certificates in all (default 500)")
+    parser.add_argument("--seed", type=int, default=20261125)
+    parser.add_argument("--period-start", type=date.fromisoformat, required=True, help="ISO date, inclusive")
+    parser.add_argument("--period-end", type=date.fromisoformat, required=True, help="ISO date, exclusive (as-of)")
+    parser.add_argument("--truth", type=Path, help="write the ground truth JSON here")
+    parser.add_argument("--keep-existing", action="store_true", help="do not drop existing tables first")
+    args = parser.parse_args(argv)
+    try:
+        truth = generate(
+            args.registration_url,
+            args.ecert_url or args.registration_url,
+            args.staff_url or args.registration_url,
+            size=args.size,
+            seed=args.seed,
+            period_start=args.period_start,
+            period_end=args.period_end,
+            drop_existing=not args.keep_existing,
+        )
+    except ValueError as exc:
+        parser.error(str(exc))
+    if args.truth:
+        truth.write(args.truth)
+    print(
+        f"{truth.size} certificates; {len(truth.findings)} findings, {len(truth.traps)} traps, "
+        f"{len(truth.quarantine)} quarantine rows for {truth.period_start}..{truth.period_end}"
+        + (f"; ground truth in {args.truth}" if args.truth else "")
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

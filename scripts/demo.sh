@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# The embedded demo: SQLite everywhere, LocalExecutor, a local SMTP sink writing .eml files.
+# Everything lives under var/ and listens on 127.0.0.1 only.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+VAR="$ROOT/var"
+BIN="$ROOT/.venv/bin"
+PORT=${DEMO_PORT:-8080}
+SMTP_PORT=${DEMO_SMTP_PORT:-8025}
+SIZE=${DEMO_SIZE:-3000}
+# The demo judges the last full calendar month (the monthly view a head would get).
+PERIOD_END=$(date +%Y-%m-01)
+PERIOD_START=$(date -d "$PERIOD_END -1 month" +%Y-%m-01)
+
+export AIRFLOW_HOME="$VAR/airflow"
+export AIRFLOW__CORE__DAGS_FOLDER="$ROOT/dags"
+export AIRFLOW__CORE__LOAD_EXAMPLES=False
+export AIRFLOW__CORE__EXECUTOR=LocalExecutor
+export AIRFLOW__CORE__DEFAULT_TIMEZONE=Asia/Shanghai
+export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin"
+export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE="$AIRFLOW_HOME/passwords.json"
+export AIRFLOW__API__BASE_URL="http://127.0.0.1:$PORT"
+export AIRFLOW__API__HOST=127.0.0.1
+export AIRFLOW__API__PORT="$PORT"
+export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://127.0.0.1:$PORT/execution/"
+export AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL=30
+export AIRFLOW_CONN_REGISTRATION_DB="sqlite:///$VAR/demo/registration.db"
+export AIRFLOW_CONN_ECERT_DB="sqlite:///$VAR/demo/ecert.db"
+export AIRFLOW_CONN_STAFF_REGISTRY_DB="sqlite:///$VAR/demo/staff.db"
+export AIRFLOW_CONN_SUPERVISION_DB="sqlite:///$VAR/demo/supervision.db"
+export AIRFLOW_CONN_SMTP_DEFAULT="smtp://127.0.0.1:$SMTP_PORT?disable_ssl=true&disable_tls=true&from_email=bdcwatch%40example.org&timeout=10"
+
+start_bg() {  # name, command...
+  local name=$1; shift
+  nohup "$@" >"$VAR/logs/$name.log" 2>&1 &
+  echo $! >"$VAR/run/$name.pid"
+}
+
+stop() {
+  for pidfile in "$VAR"/run/*.pid; do
+    [ -f "$pidfile" ] || continue
+    pid=$(cat "$pidfile")
+    if kill -0 "$pid" 2>/dev/null; then
+      kill "$pid" 2>/dev/null || true
+      for _ in $(seq 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+      kill -9 "$pid" 2>/dev/null || true
+    fi
+    rm -f "$pidfile"
+  done
+}
+
+start() {
+  stop
+  mkdir -p "$VAR/demo" "$VAR/mail" "$VAR/logs" "$VAR/run" "$AIRFLOW_HOME"
+  echo '{"admin": "admin"}' >"$AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"
+
+  echo "==> Demo source data: $SIZE certificates, planted problems for $PERIOD_START .. $PERIOD_END"
+  rm -f "$VAR"/demo/*.db*
+  "$BIN/python" -m bdcwatch.demo.generator \
+    --registration-url "$AIRFLOW_CONN_REGISTRATION_DB" --ecert-url "$AIRFLOW_CONN_ECERT_DB" \
+    --staff-url "$AIRFLOW_CONN_STAFF_REGISTRY_DB" --size "$SIZE" \
+    --period-start "$PERIOD_START" --period-end "$PERIOD_END" --truth "$VAR/demo/ground_truth.json"
+
+  echo "==> SMTP sink on 127.0.0.1:$SMTP_PORT writing to $VAR/mail"
+  start_bg mailsink "$BIN/python" -m bdcwatch.mailsink --dir "$VAR/mail" --port "$SMTP_PORT"
+
+  echo "==> Airflow metadata database"
+  "$BIN/airflow" db migrate >"$VAR/logs/db-migrate.log" 2>&1
+
+  echo "==> First run: ecert_completeness for $PERIOD_START .. $PERIOD_END"
+  "$BIN/airflow" dags test ecert_completeness "$PERIOD_END" \
+    -c "{\"period_start\": \"$PERIOD_START\", \"period_end\": \"$PERIOD_END\"}" >"$VAR/logs/first-run.log" 2>&1 \
+    || { echo "first run failed, see $VAR/logs/first-run.log"; tail -30 "$VAR/logs/first-run.log"; exit 1; }
+
+  echo "==> Starting Airflow (api-server, scheduler, dag-processor, triggerer)"
+  start_bg api-server "$BIN/airflow" api-server --host 127.0.0.1 --port "$PORT"
+  start_bg scheduler "$BIN/airflow" scheduler
+  start_bg dag-processor "$BIN/airflow" dag-processor
+  start_bg triggerer "$BIN/airflow" triggerer
+  for _ in $(seq 90); do
+    if curl -fsS "http://127.0.0.1:$PORT/api/v2/monitor/health" >/dev/null 2>&1; then break; fi
+    sleep 2
+  done
+  curl -fsS "http://127.0.0.1:$PORT/api/v2/monitor/health" >/dev/null 2>&1 \
+    || { echo "Airflow did not come up, see $VAR/logs/api-server.log"; exit 1; }
+
+  findings=$("$BIN/python" - <<PY
+import sqlite3
+c = sqlite3.connect("$VAR/demo/supervision.db")
+print(c.execute("select count(*) from finding").fetchone()[0])
+PY
+)
+  cat <<MSG
+
+  bdcwatch demo is running.
+    Airflow UI      http://127.0.0.1:$PORT   (login: admin / admin)
+    First run       ecert_completeness, $PERIOD_START .. $PERIOD_END: $findings findings in the ledger
+    Emails          $(ls "$VAR/mail" | wc -l) digest(s) as .eml files in $VAR/mail
+    Ground truth    $VAR/demo/ground_truth.json (what the generator planted)
+    Logs            $VAR/logs
+    Stop            make stop
+
+MSG
+}
+
+case "${1:-start}" in
+  start) start ;;
+  stop) stop; echo "demo stopped" ;;
+  *) echo "usage: $0 start|stop"; exit 2 ;;
+esac
