@@ -46,8 +46,8 @@ def ecert_completeness():
 
         context = get_current_context()
         policy = cached_policy()
-        run_date = context["logical_date"].in_timezone(policy.timezone.key).date()
-        return pipeline.resolve_run(context["params"], pipeline.rolling_window(run_date, ROLLING_DAYS), policy)
+        today = pipeline.run_date(context, policy)
+        return pipeline.resolve_run(context["params"], pipeline.rolling_window(today, ROLLING_DAYS), policy)
 
     @task
     def prepare_supervision_db() -> str:

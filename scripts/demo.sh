@@ -16,6 +16,7 @@ PERIOD_START=$(date -d "$PERIOD_END -1 month" +%Y-%m-01)
 export AIRFLOW_HOME="$VAR/airflow"
 export AIRFLOW__CORE__DAGS_FOLDER="$ROOT/dags"
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
+export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=False
 export AIRFLOW__CORE__EXECUTOR=LocalExecutor
 export AIRFLOW__CORE__DEFAULT_TIMEZONE=Asia/Shanghai
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin"

@@ -79,6 +79,13 @@ def resolve_run(params: dict[str, Any], default_period: Period, policy: Policy) 
     return spec.as_dict()
 
 
+def run_date(context: Any, policy: Policy) -> date:
+    """The local date a run stands for: its logical date, or for a manual run triggered
+    without one (Airflow 3 allows that) the moment it was asked to run."""
+    moment = context.get("logical_date") or context["dag_run"].run_after
+    return moment.astimezone(policy.timezone).date()
+
+
 def rolling_window(run_date: date, days: int) -> Period:
     """[run_date - days, run_date): for daily DAGs whose rules wait out a grace period."""
     return Period(run_date - timedelta(days=days), run_date)

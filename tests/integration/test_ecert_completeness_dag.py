@@ -74,7 +74,7 @@ def test_ecert_completeness_matches_ground_truth_and_mails_each_unit_once(airflo
     # One digest per unit with findings, to exactly that unit's heads, about that unit only.
     policy = load_policy()
     by_unit: dict[str, set[str]] = defaultdict(set)
-    for rule_code, subject, unit in found:
+    for _rule, subject, unit in found:
         by_unit[unit].add(subject)
     assert len(smtp_server.received) == len(by_unit)
     for mail in smtp_server.received:
