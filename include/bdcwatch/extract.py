@@ -169,24 +169,25 @@ def _masked_row(raw: dict[str, Any]) -> str:
 
 def _python_columns(frame: pd.DataFrame, kinds: dict[str, str]) -> dict[str, list[Any]]:
     """Column-wise conversion of a coerced chunk to plain Python values for the driver
-    (missing → None, timestamps → datetime, dates → date, integers → int)."""
+    (missing → None, timestamps → datetime, dates → date, integers → int). Vectorised
+    per column: element-wise access to pandas arrays costs more than the load itself."""
     out: dict[str, list[Any]] = {}
     for name, kind in kinds.items():
         if name not in frame:
             continue
         series = frame[name]
         missing = series.isna().tolist()
-        if kind == "timestamp":
-            items = [None if m else v.to_pydatetime() for v, m in zip(series, missing, strict=True)]
-        elif kind == "date":
-            items = [None if m else v.date() for v, m in zip(series, missing, strict=True)]
+        if kind in ("timestamp", "date"):
+            values = list(series.dt.to_pydatetime())
+            if kind == "date":
+                values = [v if m else v.date() for v, m in zip(values, missing, strict=True)]
         elif kind == "int":
-            items = [None if m else int(v) for v, m in zip(series, missing, strict=True)]
+            values = series.fillna(0).astype("int64").tolist()
         elif kind == "number":
-            items = [None if m else float(v) for v, m in zip(series, missing, strict=True)]
+            values = series.astype("float64").tolist()
         else:
-            items = [None if m else v for v, m in zip(series, missing, strict=True)]
-        out[name] = items
+            values = series.tolist()
+        out[name] = [None if m else v for v, m in zip(values, missing, strict=True)]
     return out
 
 
@@ -261,7 +262,6 @@ def load_table(
 
         keys = list(zip(*(frame[k] for k in key_columns), strict=True))
         bad_keys = {p.key for p in problems}
-        raw_records = raw.to_dict("records")
         values = _python_columns(frame, kinds)
         lower_names = [name.lower() for name in values]
         good_rows: list[dict[str, Any]] = []
@@ -277,7 +277,9 @@ def load_table(
             rows_loaded += len(good_rows)
             if problems:
                 rows_quarantined += len(bad_keys)
-                _quarantine(conn, table_name, problems, raw_records, keys, load_id, started)
+                bad_positions = [i for i, key in enumerate(keys) if key in bad_keys]
+                bad_raw = raw.iloc[bad_positions].to_dict("records")
+                _quarantine(conn, table_name, problems, bad_raw, [keys[i] for i in bad_positions], load_id, started)
                 rows_deleted += _delete_keys(conn, staging, key_columns, bad_keys)
             _resolve_quarantine(conn, table_name, [k for k in keys if k not in bad_keys], started)
 

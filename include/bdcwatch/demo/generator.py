@@ -356,11 +356,15 @@ class _TableInserter:
 class _BatchWriter:
     """Buffers rows per table and inserts each full buffer in its own transaction."""
 
-    def __init__(self, targets: dict[str, tuple[Table, Connection]], batch_size: int) -> None:
-        self._inserters = {name: _TableInserter(table, conn) for name, (table, conn) in targets.items()}
+    def __init__(self, batch_size: int) -> None:
         self._batch_size = batch_size
-        self._buffers: dict[str, list[dict[str, Any]]] = {name: [] for name in targets}
-        self.counts: dict[str, int] = dict.fromkeys(targets, 0)
+        self._inserters: dict[str, _TableInserter] = {}
+        self._buffers: dict[str, list[dict[str, Any]]] = {name: [] for name in SOURCE_TABLES}
+        self.counts: dict[str, int] = dict.fromkeys(SOURCE_TABLES, 0)
+
+    def bind(self, targets: dict[str, tuple[Table, Connection]]) -> None:
+        """Attach each table to the connection of its system (before the first row)."""
+        self._inserters = {name: _TableInserter(table, conn) for name, (table, conn) in targets.items()}
 
     def add(self, table: str, row: dict[str, Any]) -> None:
         buffer = self._buffers[table]
@@ -567,11 +571,10 @@ class _RowFactory:
                 return zzbs
 
     def time_ordered_id(self, at: datetime) -> str:
-        """A UUIDv7-style id: ``at`` in ms, then random bits.
+        """A time-ordered UUID (version 7 layout): ``at`` in ms, then seeded random bits.
 
-        Time-ordered ids are what current provincial platforms issue, and they keep bulk
-        inserts appending to the primary-key index instead of splitting random pages
-        (about 15% of a million-certificate run).
+        Current platforms issue such ids; derived from the issue time (never the clock),
+        they stay deterministic and sort roughly by issue.
         """
         millis = (at - _EPOCH) // _MILLISECOND
         value = (millis << 80) | (0x7 << 76) | (self.rng.getrandbits(12) << 64) | (0b10 << 62) | self.rng.getrandbits(62)
@@ -1482,25 +1485,26 @@ def generate(
     truth = GroundTruth(period_start, period_end, as_of, seed, size)
     calendar = _WorkCalendar()
 
-    metadata = build_metadata()
+    writer = _BatchWriter(batch_size)
+    factory = _RowFactory(rng, policy, writer, calendar, history_start)
+    specials = _Specials(factory, truth)
+    clean = size - specials.papers
+    if clean < specials.papers:  # checked before any table is dropped
+        raise ValueError(
+            f"size {size} is too small: the planted rows alone take {specials.papers} "
+            f"certificates; use at least {2 * specials.papers}"
+        )
+    plan = specials.plan()
+    # Certificates need their 登簿 before the history ends: its last days hold open cases.
+    stream = _NormalStream(factory, clean, calendar.workdays(history_start, last_day - timedelta(days=5)), last_day)
+    open_days = set(calendar.workdays(last_day - timedelta(days=4), last_day))
+    open_per_day = max(1, size // max(1, len(stream.days)) // 3)
+
     urls = {REGISTRATION: registration_url, ECERT: ecert_url, STAFF: staff_url}
-    engines, connections, targets = _open_targets(urls, metadata, drop_existing)
+    engines, connections, targets = _open_targets(urls, build_metadata(), drop_existing)
     try:
-        writer = _BatchWriter(targets, batch_size)
-        factory = _RowFactory(rng, policy, writer, calendar, history_start)
-        specials = _Specials(factory, truth)
-        clean = size - specials.papers
-        if clean < specials.papers:
-            raise ValueError(
-                f"size {size} is too small: the planted rows alone take {specials.papers} "
-                f"certificates; use at least {2 * specials.papers}"
-            )
+        writer.bind(targets)
         factory.write_staff(period_start, as_of, last_day)
-        plan = specials.plan()
-        # Certificates need their 登簿 before history's end; the last days only hold open cases.
-        stream = _NormalStream(factory, clean, calendar.workdays(history_start, last_day - timedelta(days=5)), last_day)
-        open_days = set(calendar.workdays(last_day - timedelta(days=4), last_day))
-        open_per_day = max(1, size // max(1, len(stream.days)) // 3)
         next_spec = 0
         for day in _days(history_start, last_day):
             stream.fill(day)

@@ -1,0 +1,124 @@
+"""E-certificate reconciliation at scale: the engine's path against a one-query baseline.
+
+    python benchmarks/ecert_scale.py --n 1000000
+
+1. The demo generator writes N paper certificates (and their e-certificates, with the
+   planted problems) to a SQLite source (not timed in the ratio).
+2. Extraction loads them through the GX gate into supervision_db (timed, reported).
+3. In the same run, on the same staged data, each in its own process so peak memory is
+   its own:
+   * engine:   ECERT_MISSING through ``run_rules`` — the reconciliation proper, with the
+               ledger upsert and audit entries;
+   * engine+:  all seven ECERT rules (informative: six more checks than the baseline does);
+   * baseline: one anti-join query counting paper certificates without an e-certificate.
+Prints times, the engine/baseline ratio and peak RSS. Target (issue 2): ratio ≤ 2 and
+peak < 1 GB at N = 1,000,000 on SQLite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing as mp
+import resource
+import sys
+import tempfile
+import time
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+PERIOD_START, PERIOD_END = date(2026, 1, 1), date(2027, 1, 1)
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _engine_phase(url: str, rule_codes: list[str], out: mp.Queue) -> None:
+    from bdcwatch.config import load_policy
+    from bdcwatch.db import make_engine
+    from bdcwatch.ledger import RunContext
+    from bdcwatch.periods import Period
+    from bdcwatch.rules import run_rules
+    from bdcwatch.rules.registry import ALL_RULES
+    from bdcwatch.workdays import WorkCalendar
+
+    engine = make_engine(url)
+    with engine.begin() as conn:  # a fresh ledger each time so both phases insert, not update
+        conn.exec_driver_sql("DELETE FROM finding_event")
+        conn.exec_driver_sql("DELETE FROM finding")
+        conn.exec_driver_sql("UPDATE audit_head SET last_hash = '" + "0" * 64 + "', last_event_id = NULL")
+    started = time.perf_counter()
+    outcomes = run_rules(
+        engine, [ALL_RULES[c] for c in rule_codes], period=Period(PERIOD_START, PERIOD_END), policy=load_policy(),
+        calendar=WorkCalendar(), ctx=RunContext("benchmark", f"bench-{len(rule_codes)}", datetime(2027, 1, 2, 1)),
+    )
+    out.put((time.perf_counter() - started, sum(o.detected for o in outcomes), _peak_mb()))
+
+
+def _baseline_phase(url: str, out: mp.Queue) -> None:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    started = time.perf_counter()
+    with engine.connect() as conn:
+        missing = conn.execute(text(
+            "SELECT COUNT(*) FROM stg_bdc_zs z WHERE NOT EXISTS "
+            "(SELECT 1 FROM stg_bdc_dzzz_zzxx e WHERE e.bdcqzh_norm = z.bdcqzh_norm)"
+        )).scalar_one()
+    out.put((time.perf_counter() - started, missing, _peak_mb()))
+
+
+def _in_child(target, *args):  # type: ignore[no-untyped-def]
+    queue: mp.Queue = mp.Queue()
+    process = mp.get_context("fork").Process(target=target, args=(*args, queue))
+    process.start()
+    result = queue.get()
+    process.join()
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
+    parser.add_argument("--n", type=int, default=1_000_000, help="paper certificates")
+    parser.add_argument("--workdir", type=Path, default=None)
+    args = parser.parse_args(argv)
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bdcwatch-bench-"))
+    workdir.mkdir(parents=True, exist_ok=True)
+    source_url = f"sqlite:///{workdir / 'source.db'}"
+    supervision_url = f"sqlite:///{workdir / 'supervision.db'}"
+
+    from bdcwatch.db import make_engine, migrate
+    from bdcwatch.demo.generator import generate
+    from bdcwatch.extract import load_table
+    from sqlalchemy import create_engine
+
+    print(f"N = {args.n:,} paper certificates, SQLite files in {workdir}", flush=True)
+    started = time.perf_counter()
+    generate(source_url, source_url, source_url, size=args.n, seed=1,
+             period_start=PERIOD_START + timedelta(days=90), period_end=PERIOD_END)
+    print(f"generate      {time.perf_counter() - started:8.1f} s", flush=True)
+
+    supervision = make_engine(supervision_url)
+    migrate(supervision)
+    source = create_engine(source_url)
+    started = time.perf_counter()
+    for table in ("BDC_ZS", "DJF_DJ_DB", "BDC_DZZZ_ZZXX"):
+        result = load_table(source, supervision, table, run_id="bench", full_scan=True)
+        print(f"  load {table:<14} {result.rows_loaded:>10,} rows, {result.rows_quarantined} quarantined", flush=True)
+    print(f"extract+gate  {time.perf_counter() - started:8.1f} s   (peak RSS so far {_peak_mb():.0f} MB)", flush=True)
+
+    base_s, base_missing, base_mb = _in_child(_baseline_phase, supervision_url)
+    missing_s, missing_n, missing_mb = _in_child(_engine_phase, supervision_url, ["ECERT_MISSING"])
+    from bdcwatch.rules.ecert import ECERT_RULES
+
+    all_s, all_n, all_mb = _in_child(_engine_phase, supervision_url, [r.code for r in ECERT_RULES])
+    print(f"baseline      {base_s:8.2f} s   {base_missing:>8,} without e-certificate (any time)   peak {base_mb:6.0f} MB")
+    print(f"engine        {missing_s:8.2f} s   {missing_n:>8,} ECERT_MISSING findings recorded   peak {missing_mb:6.0f} MB")
+    print(f"engine (all 7 ECERT rules) {all_s:8.2f} s   {all_n:,} findings   peak {all_mb:6.0f} MB")
+    ratio = missing_s / base_s if base_s else float("inf")
+    print(f"ratio engine/baseline = {ratio:.2f}  (target <= 2.0)   all-rules/baseline = {all_s / base_s:.2f}")
+    return 0 if ratio <= 2.0 and max(missing_mb, all_mb) < 1024 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
