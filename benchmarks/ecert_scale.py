@@ -87,10 +87,11 @@ def main(argv: list[str] | None = None) -> int:
     source_url = f"sqlite:///{workdir / 'source.db'}"
     supervision_url = f"sqlite:///{workdir / 'supervision.db'}"
 
+    from sqlalchemy import create_engine
+
     from bdcwatch.db import make_engine, migrate
     from bdcwatch.demo.generator import generate
     from bdcwatch.extract import load_table
-    from sqlalchemy import create_engine
 
     print(f"N = {args.n:,} paper certificates, SQLite files in {workdir}", flush=True)
     started = time.perf_counter()

@@ -1,0 +1,10 @@
+# Production-like image: the official Airflow image plus bdcwatch and its pinned dependencies.
+FROM apache/airflow:3.3.2-python3.11
+USER airflow
+COPY --chown=airflow:root requirements.lock pyproject.toml README.md /opt/bdcwatch/
+COPY --chown=airflow:root include /opt/bdcwatch/include
+COPY --chown=airflow:root expectations /opt/bdcwatch/expectations
+RUN pip install --no-cache-dir --require-hashes -r /opt/bdcwatch/requirements.lock \
+ && pip install --no-cache-dir --no-deps -e /opt/bdcwatch
+COPY --chown=airflow:root dags /opt/airflow/dags
+COPY --chown=airflow:root plugins /opt/airflow/plugins

@@ -1,0 +1,74 @@
+"""``bdcwatch`` command line for operators.
+
+    bdcwatch migrate [--url URL]                  create/upgrade supervision_db
+    bdcwatch audit verify [--url URL]             check the hash chain of the audit trail
+    bdcwatch finding set-status ID... --to closed --actor 张三 --note "已整改并核实" [--url URL]
+
+Without ``--url`` the ``supervision_db`` Airflow connection is used (e.g. the
+``AIRFLOW_CONN_SUPERVISION_DB`` variable).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from sqlalchemy import Engine
+
+
+def _engine(url: str | None) -> Engine:
+    from .db import make_engine
+
+    if url is None:
+        from .airflow_io import SUPERVISION_DB, database_url
+
+        url = database_url(SUPERVISION_DB).render_as_string(hide_password=False)
+    return make_engine(url)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bdcwatch", description="bdcwatch operator commands")
+    parser.add_argument("--url", help="supervision_db SQLAlchemy URL (default: the supervision_db connection)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("migrate", help="create or upgrade supervision_db")
+    audit = commands.add_parser("audit", help="audit trail").add_subparsers(dest="action", required=True)
+    audit.add_parser("verify", help="detect edited, deleted or reordered audit entries")
+    finding = commands.add_parser("finding", help="findings").add_subparsers(dest="action", required=True)
+    set_status = finding.add_parser("set-status", help="move findings along open → rectifying → closed")
+    set_status.add_argument("ids", nargs="+", type=int)
+    set_status.add_argument("--to", required=True, choices=["open", "rectifying", "closed", "reopened"])
+    set_status.add_argument("--actor", required=True, help="your name (recorded in the audit trail)")
+    set_status.add_argument("--note", required=True, help="why (recorded in the audit trail)")
+    args = parser.parse_args(argv)
+    engine = _engine(args.url)
+
+    if args.command == "migrate":
+        from .db import migrate
+
+        print(f"supervision_db at revision {migrate(engine)}")
+        return 0
+    if args.command == "audit":
+        from .ledger import verify_chain
+
+        with engine.connect() as conn:
+            problems = verify_chain(conn)
+        for problem in problems:
+            print(f"TAMPERED: {problem}")
+        print("audit trail intact" if not problems else f"{len(problems)} problem(s) in the audit trail")
+        return 0 if not problems else 1
+    if args.command == "finding":
+        from datetime import datetime
+
+        from .config import cached_policy
+        from .ledger import change_status
+
+        now = datetime.now(cached_policy().timezone).replace(tzinfo=None, microsecond=0)
+        with engine.begin() as conn:
+            moved = change_status(conn, args.ids, args.to, actor=args.actor, note=args.note, now=now)
+        print(f"{moved} finding(s) moved to {args.to}")
+        return 0
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
