@@ -34,7 +34,8 @@ export AIRFLOW_CONN_SMTP_DEFAULT="smtp://127.0.0.1:$SMTP_PORT?disable_ssl=true&d
 
 start_bg() {  # name, command...
   local name=$1; shift
-  nohup "$@" >"$VAR/logs/$name.log" 2>&1 &
+  # Own process group, so stop can end the children too (the scheduler forks serve-logs).
+  setsid nohup "$@" >"$VAR/logs/$name.log" 2>&1 &
   echo $! >"$VAR/run/$name.pid"
 }
 
@@ -43,9 +44,9 @@ stop() {
     [ -f "$pidfile" ] || continue
     pid=$(cat "$pidfile")
     if kill -0 "$pid" 2>/dev/null; then
-      kill "$pid" 2>/dev/null || true
+      kill -- "-$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true
       for _ in $(seq 20); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-      kill -9 "$pid" 2>/dev/null || true
+      kill -9 -- "-$pid" 2>/dev/null || true
     fi
     rm -f "$pidfile"
   done

@@ -3,8 +3,8 @@
 Used by the demo-data generator to create source databases on any dialect (SQLAlchemy
 picks DATETIME on MySQL where the reference text says TIMESTAMP, as the contract asks) and
 by extraction to know each table's key, update stamp and column kinds. Names are written
-upper case as in the contract; SQLAlchemy quotes nothing for these, so PostgreSQL folds
-them to lower case exactly as the reference DDL would.
+upper case as in the contract but marked never to be quoted, so PostgreSQL folds them to
+lower case (bdc_zs.zsid) exactly as the unquoted reference DDL would.
 """
 
 from __future__ import annotations
@@ -23,131 +23,142 @@ from sqlalchemy import (
     String,
     Table,
 )
+from sqlalchemy.sql.elements import quoted_name
 
 REGISTRATION = "registration_db"
 ECERT = "ecert_db"
 STAFF = "staff_registry_db"
 
 
+def _table(name: str, metadata: MetaData, *columns: Column) -> Table:
+    """A table whose name is never quoted (see the module docstring)."""
+    return Table(quoted_name(name, False), metadata, *columns)
+
+
+def _column(name: str, *args: object, **kwargs: object) -> Column:
+    """A column whose name is never quoted; its key stays the reference name."""
+    return Column(quoted_name(name, False), *args, key=name, **kwargs)
+
+
 def _ts(name: str, nullable: bool = True) -> Column:
-    return Column(name, DateTime, nullable=nullable)
+    return _column(name, DateTime, nullable=nullable)
 
 
 def build_metadata() -> MetaData:
     """Return a fresh MetaData holding the reference schema's ten tables."""
     md = MetaData()
-    Table(
+    _table(
         "DJT_DJ_SL", md,
-        Column("YWH", String(32), primary_key=True),
-        Column("DJJG", String(16), nullable=False),
-        Column("QXDM", CHAR(6), nullable=False),
-        Column("DJDL", CHAR(3), nullable=False),
-        Column("DJXL", CHAR(7)),
-        Column("QLLX", String(4)),
-        Column("BDCDYH", CHAR(28)),
-        Column("SQFS", SmallInteger, nullable=False),
-        Column("SLRYBH", String(32)),
+        _column("YWH", String(32), primary_key=True),
+        _column("DJJG", String(16), nullable=False),
+        _column("QXDM", CHAR(6), nullable=False),
+        _column("DJDL", CHAR(3), nullable=False),
+        _column("DJXL", CHAR(7)),
+        _column("QLLX", String(4)),
+        _column("BDCDYH", CHAR(28)),
+        _column("SQFS", SmallInteger, nullable=False),
+        _column("SLRYBH", String(32)),
         _ts("SLSJ", nullable=False),
-        Column("AJZT", SmallInteger, nullable=False),
+        _column("AJZT", SmallInteger, nullable=False),
         _ts("JSSJ"),
-        Column("GQTS", Integer, nullable=False, server_default="0"),
+        _column("GQTS", Integer, nullable=False, server_default="0"),
         _ts("GXSJ", nullable=False),
     )
-    Table(
+    _table(
         "DJF_DJ_SH", md,
-        Column("YWH", String(32), primary_key=True),
-        Column("SXH", Integer, primary_key=True),
-        Column("JDMC", String(32), nullable=False),
-        Column("SHRYBH", String(32)),
+        _column("YWH", String(32), primary_key=True),
+        _column("SXH", Integer, primary_key=True),
+        _column("JDMC", String(32), nullable=False),
+        _column("SHRYBH", String(32)),
         _ts("SHKSSJ"),
         _ts("SHJSSJ"),
-        Column("CZJG", SmallInteger),
-        Column("SHYJ", String(500)),
+        _column("CZJG", SmallInteger),
+        _column("SHYJ", String(500)),
         _ts("GXSJ", nullable=False),
     )
-    Table(
+    _table(
         "DJF_DJ_DB", md,
-        Column("YWH", String(32), primary_key=True),
-        Column("DBRYBH", String(32)),
+        _column("YWH", String(32), primary_key=True),
+        _column("DBRYBH", String(32)),
         _ts("DBSJ", nullable=False),
         _ts("GXSJ", nullable=False),
     )
-    Table(
+    _table(
         "BDC_ZS", md,
-        Column("ZSID", String(40), primary_key=True),
-        Column("YWH", String(32), nullable=False),
-        Column("ZSLX", SmallInteger, nullable=False),
-        Column("BDCQZH", String(64), nullable=False),
-        Column("YSXLH", String(20)),
-        Column("BDCDYH", CHAR(28), nullable=False),
-        Column("QLRMC", String(200), nullable=False),
-        Column("QLRZJH", String(200)),
-        Column("DJJG", String(16), nullable=False),
+        _column("ZSID", String(40), primary_key=True),
+        _column("YWH", String(32), nullable=False),
+        _column("ZSLX", SmallInteger, nullable=False),
+        _column("BDCQZH", String(64), nullable=False),
+        _column("YSXLH", String(20)),
+        _column("BDCDYH", CHAR(28), nullable=False),
+        _column("QLRMC", String(200), nullable=False),
+        _column("QLRZJH", String(200)),
+        _column("DJJG", String(16), nullable=False),
         _ts("SZSJ", nullable=False),
-        Column("ZSZT", SmallInteger, nullable=False),
+        _column("ZSZT", SmallInteger, nullable=False),
         _ts("ZXSJ"),
-        Column("ZXYWH", String(32)),
+        _column("ZXYWH", String(32)),
         _ts("GXSJ", nullable=False),
     )
-    Table(
+    _table(
         "BDC_BYSL", md,
-        Column("ID", String(40), primary_key=True),
-        Column("YWH", String(32), nullable=False),
-        Column("BDCDYH", CHAR(28)),
+        _column("ID", String(40), primary_key=True),
+        _column("YWH", String(32), nullable=False),
+        _column("BDCDYH", CHAR(28)),
         _ts("THSJ", nullable=False),
-        Column("THYYDM", String(8)),
-        Column("THYY", String(500)),
-        Column("CZRYBH", String(32)),
+        _column("THYYDM", String(8)),
+        _column("THYY", String(500)),
+        _column("CZRYBH", String(32)),
         _ts("GXSJ", nullable=False),
     )
-    Table(
+    _table(
         "QLF_QL_CFDJ", md,
-        Column("YWH", String(32), primary_key=True),
-        Column("BDCDYH", CHAR(28), nullable=False),
-        Column("CFJG", String(100)),
+        _column("YWH", String(32), primary_key=True),
+        _column("BDCDYH", CHAR(28), nullable=False),
+        _column("CFJG", String(100)),
         _ts("CFKSSJ", nullable=False),
         _ts("JFSJ"),
         _ts("GXSJ", nullable=False),
     )
-    Table(
+    _table(
         "BDC_DZZZ_ZZXX", md,
-        Column("ZZID", String(40), primary_key=True),
-        Column("ZZBS", String(80), nullable=False),
-        Column("ZZLXDM", String(24), nullable=False),
-        Column("BDCQZH", String(64), nullable=False),
-        Column("BDCDYH", CHAR(28)),
-        Column("CZZT", String(200)),
-        Column("CZZTDM", String(200)),
-        Column("ZZBFJGDM", String(16)),
+        _column("ZZID", String(40), primary_key=True),
+        _column("ZZBS", String(80), nullable=False),
+        _column("ZZLXDM", String(24), nullable=False),
+        _column("BDCQZH", String(64), nullable=False),
+        _column("BDCDYH", CHAR(28)),
+        _column("CZZT", String(200)),
+        _column("CZZTDM", String(200)),
+        _column("ZZBFJGDM", String(16)),
         _ts("ZZBFRQ", nullable=False),
-        Column("ZZZT", SmallInteger, nullable=False),
+        _column("ZZZT", SmallInteger, nullable=False),
         _ts("ZXSJ"),
-        Column("ZXYY", SmallInteger),
+        _column("ZXYY", SmallInteger),
         _ts("GXSJ", nullable=False),
     )
-    Table(
+    _table(
         "RY_JBXX", md,
-        Column("RYBH", String(32), primary_key=True),
-        Column("XM", String(50), nullable=False),
-        Column("ZJH", String(18)),
-        Column("DWDM", String(16)),
-        Column("YGLX", SmallInteger),
-        Column("GW", String(16)),
-        Column("SGSJ", Date),
-        Column("GWKSSJ", Date),
-        Column("ZT", SmallInteger, nullable=False),
-        Column("LGSJ", Date),
-        Column("LZCNSJ", Date),
+        _column("RYBH", String(32), primary_key=True),
+        _column("XM", String(50), nullable=False),
+        _column("ZJH", String(18)),
+        _column("DWDM", String(16)),
+        _column("YGLX", SmallInteger),
+        _column("GW", String(16)),
+        _column("SGSJ", Date),
+        _column("GWKSSJ", Date),
+        _column("ZT", SmallInteger, nullable=False),
+        _column("LGSJ", Date),
+        _column("LZCNSJ", Date),
         _ts("GXSJ", nullable=False),
     )
-    Table(
+    _table(
         "RY_PXJL", md,
-        Column("ID", String(40), primary_key=True),
-        Column("RYBH", String(32), nullable=False),
-        Column("PXMC", String(200)),
-        Column("PXRQ", Date, nullable=False),
-        Column("XS", Numeric(6, 1), nullable=False),
-        Column("KHJG", SmallInteger, nullable=False),
+        _column("ID", String(40), primary_key=True),
+        _column("RYBH", String(32), nullable=False),
+        _column("PXMC", String(200)),
+        _column("PXRQ", Date, nullable=False),
+        _column("XS", Numeric(6, 1), nullable=False),
+        _column("KHJG", SmallInteger, nullable=False),
         _ts("GXSJ", nullable=False),
     )
     return md
