@@ -28,6 +28,9 @@ def make_engine(url: str) -> Engine:
             # WAL lets the Airflow UI read the ledger while a task writes; the busy timeout
             # makes parallel tasks wait for the write lock instead of failing at once.
             cursor.execute("PRAGMA journal_mode=WAL")
+            # In WAL mode NORMAL never corrupts the file; at worst a power cut loses the last
+            # commit, which a rerun of the run redoes (every write is keyed for reruns).
+            cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute("PRAGMA busy_timeout=60000")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()

@@ -118,9 +118,11 @@ stg_bdc_zs = Table(
     Column("zxywh", String(32)),
     Column("gxsj", Timestamp, nullable=False),
     *_load_columns(),
-    Index("ix_stg_bdc_zs_norm", "bdcqzh_norm"),
-    Index("ix_stg_bdc_zs_szsj", "szsj"),
-    Index("ix_stg_bdc_zs_zxsj", "zxsj"),
+    # Period scans read (time, number) from the index alone and defer the row lookup to the
+    # few rows that become findings: several times faster than a time-only index at 1M rows.
+    Index("ix_stg_bdc_zs_norm_szsj", "bdcqzh_norm", "szsj"),
+    Index("ix_stg_bdc_zs_szsj_norm", "szsj", "bdcqzh_norm"),
+    Index("ix_stg_bdc_zs_zxsj_norm", "zxsj", "bdcqzh_norm"),
 )
 stg_bdc_bysl = Table(
     "stg_bdc_bysl", metadata,
@@ -163,7 +165,8 @@ stg_bdc_dzzz_zzxx = Table(
     Column("zxyy", SmallInteger),
     Column("gxsj", Timestamp, nullable=False),
     *_load_columns(),
-    Index("ix_stg_dzzz_norm", "bdcqzh_norm"),
+    # Covers "is there an e-certificate with this number that existed / was valid as of T".
+    Index("ix_stg_dzzz_norm_asof", "bdcqzh_norm", "zzbfrq", "zzzt", "zxsj"),
     Index("ix_stg_dzzz_zzbfrq", "zzbfrq"),
 )
 # ZJH is kept only as what the rules need: present, valid, and a masked form for reports.
@@ -268,6 +271,7 @@ finding = Table(
     Column("notified_outbox_id", Integer),
     Index("ix_finding_unit_status", "unit_code", "status"),
     Index("ix_finding_first_run", "first_run_id"),
+    Index("ix_finding_rule_last_run", "rule_code", "last_run_id"),
 )
 
 # Append-only, hash-chained: each row's hash covers the previous row's hash, so an edited,

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from ..config import Policy
 from ..ledger import RunContext, record_findings
@@ -33,10 +34,40 @@ class RuleInput:
     period: Period
     policy: Policy
     dialect: Dialect
+    engine: Engine | None = None
+    _shares: dict[tuple[str, str], float] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def base_params(self) -> dict[str, Any]:
         return {"ps": self.period.start_at, "pe": self.period.as_of, "asof": self.period.as_of}
+
+    def period_share(self, table: str, column: str) -> float:
+        """The share (0..1) of ``table``'s time span, by ``column``, that the period covers.
+
+        SQLite plans without range statistics: for a period covering most of the archive
+        (a yearly cycle, a benchmark) a scan in key order beats the time index, for a
+        daily window the reverse. Rules use this to choose; ``table`` and ``column`` are
+        code constants. Read once per run from the column's index (min/max).
+        """
+        key = (table, column)
+        if key not in self._shares:
+            share = 0.0
+            if self.engine is not None:
+                with self.engine.connect() as conn:
+                    # Two statements: SQLite answers a lone MIN or MAX from the index, not both.
+                    low = conn.execute(text(f"SELECT MIN({column}) FROM {table}")).scalar()
+                    high = conn.execute(text(f"SELECT MAX({column}) FROM {table}")).scalar()
+                if low is not None and high is not None:
+                    low, high = _as_datetime(low), _as_datetime(high)
+                    span = (high - low).total_seconds() or 1.0
+                    overlap = (min(high, self.period.as_of) - max(low, self.period.start_at)).total_seconds()
+                    share = max(0.0, min(1.0, overlap / span))
+            self._shares[key] = share
+        return self._shares[key]
+
+
+def _as_datetime(value: Any) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
 
 
 @dataclass(frozen=True)
@@ -71,7 +102,7 @@ def run_rules(
     units: Sequence[str] | None = None,
 ) -> list[RuleOutcome]:
     """Run each rule over the whole population of the period and record its findings."""
-    rule_input = RuleInput(period, policy, Dialect(engine.dialect.name))
+    rule_input = RuleInput(period, policy, Dialect(engine.dialect.name), engine)
     outcomes = []
     for rule in rules:
         select_sql = rule.sql(rule_input)
