@@ -72,7 +72,9 @@ def ecert_completeness():
     def compose_digests(run: dict, evaluation: dict) -> list:
         from bdcwatch import pipeline
 
-        return pipeline.compose_ecert_digests(run, evaluation, dag_id=DAG_ID, run_id=get_current_context()["run_id"])
+        return pipeline.compose_ecert_digests(
+            run, evaluation, dag_id=DAG_ID, run_id=get_current_context()["run_id"], source_tables=SOURCE_TABLES
+        )
 
     @task(retries=3)
     def send_digests(outbox_ids: list) -> dict:

@@ -56,6 +56,39 @@ def pg_database(pg_admin) -> Iterator[callable]:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+MYSQL_ADMIN_URL = "mysql+pymysql://root@127.0.0.1:3306/test?charset=utf8mb4"
+
+
+@pytest.fixture(scope="session")
+def mysql_admin() -> Iterator[object]:
+    try:
+        engine = create_engine(MYSQL_ADMIN_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as error:  # any failure means: no server to test against
+        pytest.skip(f"MySQL/MariaDB at 127.0.0.1:3306 is not reachable ({type(error).__name__}: {error})")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def mysql_database(mysql_admin) -> Iterator[callable]:
+    """Factory for fresh MySQL/MariaDB databases, dropped after the test."""
+    created: list[str] = []
+
+    def make() -> str:
+        name = f"bdcw_{uuid.uuid4().hex[:12]}"
+        with mysql_admin.begin() as conn:
+            conn.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
+        created.append(name)
+        return f"mysql+pymysql://root@127.0.0.1:3306/{name}?charset=utf8mb4"
+
+    yield make
+    with mysql_admin.begin() as conn:
+        for name in created:
+            conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+
+
 @pytest.fixture
 def sqlite_url(tmp_path: Path):
     def make(name: str = "db") -> str:

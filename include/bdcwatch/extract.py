@@ -330,7 +330,9 @@ def _quarantine(
         value = raw_row.get(problem.column)
         shown = codes.mask(str(value)) if problem.column in PERSONAL_COLUMNS and value is not None else value
         key_text = _key_text(table_name, problem.key)
-        reason = f"{table_name} [{key_text}] column {problem.column}: value {shown!r} — {problem.description}"
+        reason = codes.mask_id_numbers(
+            f"{table_name} [{key_text}] column {problem.column}: value {shown!r} — {problem.description}"
+        )
         log.warning("quarantined %s", reason)
         rows.append(
             {

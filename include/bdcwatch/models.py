@@ -325,7 +325,8 @@ outbox_attachment = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("outbox_id", Integer, ForeignKey("outbox.id"), nullable=False),
     Column("filename", String(200), nullable=False),
-    Column("content", LargeBinary, nullable=False),
+    # 16 MiB: on MySQL a plain BLOB stops at 64 KiB, less than a big unit's workbook.
+    Column("content", LargeBinary(length=16 * 1024 * 1024), nullable=False),
 )
 
 inspection = Table(

@@ -136,9 +136,12 @@ def calendar_warning(fallback_years: Sequence[int]) -> str | None:
             "相关期限可能不准确。请运维人员在策略文件 calendar 中补充。")
 
 
-def compose_ecert_digests(run: dict[str, Any], evaluation: dict[str, Any], *, dag_id: str, run_id: str) -> list[int]:
-    """Queue one e-certificate digest per unit with new findings (headline: coverage)."""
-    from .digest.compose import compose_unit_digests
+def compose_ecert_digests(
+    run: dict[str, Any], evaluation: dict[str, Any], *, dag_id: str, run_id: str, source_tables: Sequence[str]
+) -> list[int]:
+    """Queue one e-certificate digest per unit with new findings (headline: coverage), and
+    a notice to operations when source rows are held in quarantine."""
+    from .digest.compose import compose_quarantine_report, compose_unit_digests
     from .digest.render import DigestContext
     from .rules.ecert import ecert_coverage
 
@@ -160,11 +163,10 @@ def compose_ecert_digests(run: dict[str, Any], evaluation: dict[str, Any], *, da
             headline=(("电子证照覆盖率", share, "#2e7d32"), ("期内缮证数", total, "#1f4e79")),
         )
 
-    result = compose_unit_digests(
-        engine, policy, ctx=RunContext(dag_id, run_id, local_now(policy)), units=spec.units,
-        context_for_unit=context_for,
-    )
-    return result.queued
+    ctx = RunContext(dag_id, run_id, local_now(policy))
+    result = compose_unit_digests(engine, policy, ctx=ctx, units=spec.units, context_for_unit=context_for)
+    notice = compose_quarantine_report(engine, policy, ctx=ctx, tables=source_tables)
+    return result.queued + ([notice] if notice is not None else [])
 
 
 def send_outbox(ids: Sequence[int] | None = None) -> dict[str, Any]:

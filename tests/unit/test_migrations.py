@@ -27,3 +27,9 @@ def test_postgres_migration_matches_models(pg_database):
     engine = make_engine(pg_database())
     migrate(engine)
     assert _diffs(engine) == []
+
+
+def test_mysql_migration_matches_models(mysql_database):
+    engine = make_engine(mysql_database())
+    migrate(engine)
+    assert _diffs(engine) == []

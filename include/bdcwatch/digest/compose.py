@@ -18,9 +18,9 @@ from sqlalchemy import Engine, select, update
 
 from ..config import Person, Policy
 from ..ledger import RunContext
-from ..models import finding
+from ..models import finding, quarantine
 from ..outbox import OutgoingMessage, enqueue
-from .render import DigestContext, FindingRow, render_unit_digest
+from .render import DigestContext, FindingRow, QuarantineRow, render_quarantine_report, render_unit_digest
 
 log = logging.getLogger(__name__)
 
@@ -98,3 +98,31 @@ def compose_unit_digests(
         announced += len(rows)
         log.info("queued digest %s for %s: %d finding(s) to %d head(s)", outbox_id, unit_code, len(rows), len(heads))
     return ComposeResult(queued, [str(u) for u in by_unit], announced)
+
+
+def compose_quarantine_report(
+    engine: Engine, policy: Policy, *, ctx: RunContext, tables: Sequence[str]
+) -> int | None:
+    """Queue one notice to operations listing the open quarantine entries of ``tables``,
+    unless the same set was already reported (the dedup key is the set of entry ids)."""
+    query = (
+        select(quarantine)
+        .where(quarantine.c.source_table.in_(list(tables)))
+        .where(quarantine.c.resolved_at.is_(None))
+        .order_by(quarantine.c.source_table, quarantine.c.row_key)
+    )
+    with engine.connect() as conn:
+        rows = list(conn.execute(query))
+    if not rows:
+        return None
+    report = render_quarantine_report(
+        [QuarantineRow(r.source_table, r.row_key, r.column_name, r.reason, r.first_seen_at) for r in rows],
+        dag_id=ctx.dag_id, run_id=ctx.run_id,
+    )
+    ids = hashlib.sha256(",".join(str(r.id) for r in rows).encode()).hexdigest()[:16]
+    message = OutgoingMessage(
+        dedup_key=f"{ctx.dag_id}|quarantine|{ids}", kind="quarantine_report", dag_id=ctx.dag_id, run_id=ctx.run_id,
+        period=None, unit_code=None, recipients=(policy.operations_email,), subject=report.subject, html=report.html,
+    )
+    with engine.begin() as conn:
+        return enqueue(conn, message, ctx.now)

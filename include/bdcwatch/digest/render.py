@@ -181,3 +181,22 @@ def render_unit_digest(
     workbook = findings_workbook(findings, f"{unit_code} {context.period_label}".replace(":", "")[:31])
     filename = f"{context.dag_id}_{unit_code}_{context.period_label.replace('..', '_')}.xlsx"
     return RenderedDigest(mask_id_numbers(subject), mask_id_numbers(html), (Attachment(filename, workbook),))
+
+
+@dataclass(frozen=True)
+class QuarantineRow:
+    source_table: str
+    row_key: str
+    column_name: str
+    reason: str
+    first_seen_at: datetime
+
+
+def render_quarantine_report(rows: Sequence[QuarantineRow], *, dag_id: str, run_id: str) -> RenderedDigest:
+    """The operations notice of source rows held back by the quality gate."""
+    tables = "、".join(sorted({r.source_table for r in rows}))
+    subject = f"【bdcwatch 数据质量】{len(rows)} 条源数据被隔离（{tables}）"
+    html = _environment().get_template("quarantine_report.html.j2").render(
+        subject=subject, rows=rows, dag_id=dag_id, run_id=run_id
+    )
+    return RenderedDigest(mask_id_numbers(subject), mask_id_numbers(html), ())

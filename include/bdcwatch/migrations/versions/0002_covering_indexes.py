@@ -1,4 +1,4 @@
-"""covering indexes for the e-certificate rules at millions of rows
+"""covering indexes for the e-certificate rules at millions of rows; 16 MiB attachments on MySQL
 
 Revision ID: 0002
 Revises: 0001
@@ -7,6 +7,7 @@ Create Date: 2026-11-25 23:40:00
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from alembic import op
 
 revision = "0002"
@@ -28,6 +29,9 @@ def upgrade() -> None:
         batch.create_index("ix_stg_dzzz_norm_asof", ["bdcqzh_norm", "zzbfrq", "zzzt", "zxsj"])
     with op.batch_alter_table("finding") as batch:
         batch.create_index("ix_finding_rule_last_run", ["rule_code", "last_run_id"])
+    if op.get_bind().dialect.name in ("mysql", "mariadb"):
+        op.alter_column("outbox_attachment", "content", type_=sa.LargeBinary(length=16 * 1024 * 1024),
+                        existing_nullable=False)
 
 
 def downgrade() -> None:
