@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
@@ -243,6 +244,7 @@ def load_table(
     staging_columns = {c.name for c in staging.columns}
     load_id = uuid.uuid4().hex
     started = now or datetime.now()
+    clock = time.perf_counter()
     validator = validator_for(table_name, key_columns)
 
     with target.connect() as conn:
@@ -285,15 +287,24 @@ def load_table(
 
     with target.begin() as conn:
         if full_scan:
-            # Rows the source no longer has (or that are bad now) leave staging.
+            # Rows the source no longer has (or that are bad now) leave staging, and a
+            # quarantined row the source no longer has is no longer an open problem.
             rows_deleted += conn.execute(delete(staging).where(staging.c._load_id != load_id)).rowcount or 0
+            conn.execute(
+                update(quarantine)
+                .where(quarantine.c.source_table == table_name)
+                .where(quarantine.c.last_load_id != load_id)
+                .where(quarantine.c.resolved_at.is_(None))
+                .values(resolved_at=started)
+            )
         if newest is not None:
             upsert(conn, watermark, [{"source_table": table_name, "gxsj": newest, "updated_at": started}], ["source_table"])
         conn.execute(
             load_log.insert().values(
                 load_id=load_id, run_id=run_id, source_table=table_name, full_scan=int(full_scan),
                 rows_read=rows_read, rows_loaded=rows_loaded, rows_quarantined=rows_quarantined,
-                rows_deleted=rows_deleted, started_at=started, finished_at=datetime.now(),
+                rows_deleted=rows_deleted, started_at=started,
+                finished_at=started + timedelta(seconds=time.perf_counter() - clock),
             )
         )
     result = LoadResult(
@@ -350,9 +361,12 @@ def _quarantine(
             .where(quarantine.c.row_key.in_({r["row_key"] for r in rows}))
         )
     }
+    unique: dict[tuple[str, str, str], dict[str, Any]] = {}
     for row in rows:
-        row["first_seen_at"] = existing.get((row["row_key"], row["column_name"], row["expectation"]), now)
-    upsert(conn, quarantine, rows, ["source_table", "row_key", "column_name", "expectation"])
+        identity = (row["row_key"], row["column_name"], row["expectation"])
+        row["first_seen_at"] = existing.get(identity, now)
+        unique[identity] = row  # one entry per row, column and expectation, even for odd keys
+    upsert(conn, quarantine, list(unique.values()), ["source_table", "row_key", "column_name", "expectation"])
 
 
 def _delete_keys(conn: Connection, staging: Any, key_columns: tuple[str, ...], keys: set[tuple[Any, ...]]) -> int:

@@ -130,3 +130,15 @@ def test_postgres_folded_names_and_padded_char_columns(pg_database):
     assert (result.rows_loaded, result.rows_quarantined) == (1, 0)
     with target.connect() as conn:
         assert conn.execute(select(stg_bdc_zs.c.bdcdyh)).scalar_one() == "140302001001GB00001F00010001"
+
+
+def test_full_scan_resolves_quarantine_of_rows_the_source_dropped(engines):
+    source, target, metadata = engines
+    with source.begin() as conn:
+        conn.execute(metadata.tables["BDC_ZS"].insert(), [zs_row("1"), zs_row("2", ZSZT=9)])
+    load_table(source, target, "BDC_ZS", run_id="r1", full_scan=True)
+    with source.begin() as conn:
+        conn.execute(text("DELETE FROM BDC_ZS WHERE ZSID = '2'"))
+    load_table(source, target, "BDC_ZS", run_id="r2", full_scan=True)
+    with target.connect() as conn:
+        assert conn.execute(select(quarantine.c.resolved_at)).scalar_one() is not None
