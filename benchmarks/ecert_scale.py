@@ -30,6 +30,14 @@ PERIOD_START, PERIOD_END = date(2026, 1, 1), date(2027, 1, 1)
 
 
 def _peak_mb() -> float:
+    """Peak resident memory of this process image. VmHWM restarts at exec (ru_maxrss
+    would carry over the parent's peak into a spawned child on Linux)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
