@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -14,79 +14,71 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-PG_ADMIN_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+
+@dataclass(frozen=True)
+class Server:
+    """A database server the tests may create throwaway databases on."""
+
+    label: str
+    admin_url: str
+    create: str  # SQL with {name}
+    drop: str
+    url: str  # SQLAlchemy URL of a database {name}
+
+    def reachable(self) -> str | None:
+        try:
+            engine = create_engine(self.admin_url, connect_args={"connect_timeout": 3})
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            engine.dispose()
+            return None
+        except Exception as error:  # any failure means: no server to test against
+            return f"{self.label} is not reachable ({type(error).__name__}: {error})"
 
 
-def _pg_available() -> str | None:
-    try:
-        engine = create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3})
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        engine.dispose()
-        return None
-    except Exception as error:  # any failure means: no server to test against
-        return f"PostgreSQL at 127.0.0.1:5432 is not reachable ({type(error).__name__}: {error})"
+POSTGRES = Server(
+    "PostgreSQL at 127.0.0.1:5432", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres",
+    'CREATE DATABASE "{name}"', 'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
+    "postgresql+psycopg2://postgres@127.0.0.1:5432/{name}",
+)
+MYSQL = Server(
+    "MySQL/MariaDB at 127.0.0.1:3306", "mysql+pymysql://root@127.0.0.1:3306/test?charset=utf8mb4",
+    "CREATE DATABASE `{name}` CHARACTER SET utf8mb4", "DROP DATABASE IF EXISTS `{name}`",
+    "mysql+pymysql://root@127.0.0.1:3306/{name}?charset=utf8mb4",
+)
 
 
-@pytest.fixture(scope="session")
-def pg_admin() -> Iterator[object]:
-    reason = _pg_available()
+def _throwaway_databases(server: Server) -> Iterator[Callable[[], str]]:
+    reason = server.reachable()
     if reason:
         pytest.skip(reason)
-    engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    yield engine
-    engine.dispose()
+    admin = create_engine(server.admin_url, isolation_level="AUTOCOMMIT")
+    created: list[str] = []
+
+    def make() -> str:
+        name = f"bdcw_{uuid.uuid4().hex[:12]}"
+        with admin.connect() as conn:
+            conn.execute(text(server.create.format(name=name)))
+        created.append(name)
+        return server.url.format(name=name)
+
+    yield make
+    with admin.connect() as conn:
+        for name in created:
+            conn.execute(text(server.drop.format(name=name)))
+    admin.dispose()
 
 
 @pytest.fixture
-def pg_database(pg_admin) -> Iterator[callable]:
+def pg_database() -> Iterator[Callable[[], str]]:
     """Factory for fresh PostgreSQL databases, dropped after the test."""
-    created: list[str] = []
-
-    def make() -> str:
-        name = f"bdcw_{uuid.uuid4().hex[:12]}"
-        with pg_admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        created.append(name)
-        return f"postgresql+psycopg2://postgres@127.0.0.1:5432/{name}"
-
-    yield make
-    with pg_admin.connect() as conn:
-        for name in created:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-MYSQL_ADMIN_URL = "mysql+pymysql://root@127.0.0.1:3306/test?charset=utf8mb4"
-
-
-@pytest.fixture(scope="session")
-def mysql_admin() -> Iterator[object]:
-    try:
-        engine = create_engine(MYSQL_ADMIN_URL, connect_args={"connect_timeout": 3})
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception as error:  # any failure means: no server to test against
-        pytest.skip(f"MySQL/MariaDB at 127.0.0.1:3306 is not reachable ({type(error).__name__}: {error})")
-    yield engine
-    engine.dispose()
+    yield from _throwaway_databases(POSTGRES)
 
 
 @pytest.fixture
-def mysql_database(mysql_admin) -> Iterator[callable]:
+def mysql_database() -> Iterator[Callable[[], str]]:
     """Factory for fresh MySQL/MariaDB databases, dropped after the test."""
-    created: list[str] = []
-
-    def make() -> str:
-        name = f"bdcw_{uuid.uuid4().hex[:12]}"
-        with mysql_admin.begin() as conn:
-            conn.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
-        created.append(name)
-        return f"mysql+pymysql://root@127.0.0.1:3306/{name}?charset=utf8mb4"
-
-    yield make
-    with mysql_admin.begin() as conn:
-        for name in created:
-            conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+    yield from _throwaway_databases(MYSQL)
 
 
 @pytest.fixture
