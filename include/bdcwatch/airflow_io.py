@@ -13,10 +13,12 @@ from typing import Any
 from sqlalchemy.engine import URL
 
 from .mail import SmtpSettings
+from .source_schema import ECERT as ECERT_DB
+from .source_schema import REGISTRATION as REGISTRATION_DB
+from .source_schema import STAFF as STAFF_REGISTRY_DB
 
-REGISTRATION_DB = "registration_db"
-ECERT_DB = "ecert_db"
-STAFF_REGISTRY_DB = "staff_registry_db"
+__all__ = ["ECERT_DB", "REGISTRATION_DB", "SMTP_DEFAULT", "STAFF_REGISTRY_DB", "SUPERVISION_DB"]
+
 SUPERVISION_DB = "supervision_db"
 SMTP_DEFAULT = "smtp_default"
 
@@ -65,6 +67,14 @@ def connection_url(conn: Any) -> URL:
 
 def database_url(conn_id: str) -> URL:
     return connection_url(_connection(conn_id))
+
+
+def read_only(url: URL) -> URL:
+    """Sources are never written to: open SQLite files in read-only mode. Server databases
+    rely on the read-only account the operator configures in the connection."""
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return url
+    return URL.create("sqlite", database=f"file:{url.database}?mode=ro", query={"uri": "true"})
 
 
 def smtp_settings(conn_id: str = SMTP_DEFAULT) -> SmtpSettings:

@@ -13,32 +13,27 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, create_engine
 
 from . import airflow_io
 from .config import Policy, cached_policy
 from .db import make_engine, migrate
 from .ledger import RunContext
 from .periods import Period
-from .source_schema import ECERT, REGISTRATION, SOURCE_TABLES, STAFF
+from .source_schema import SOURCE_TABLES
 from .workdays import WorkCalendar, calendar_from_policy
 
 log = logging.getLogger(__name__)
 
-SYSTEM_CONNECTIONS = {
-    REGISTRATION: airflow_io.REGISTRATION_DB,
-    ECERT: airflow_io.ECERT_DB,
-    STAFF: airflow_io.STAFF_REGISTRY_DB,
-}
-
-
 @lru_cache(maxsize=8)
-def engine_for(conn_id: str) -> Engine:
-    return make_engine(airflow_io.database_url(conn_id).render_as_string(hide_password=False))
+def source_engine(conn_id: str) -> Engine:
+    """A read-only engine on a source system (SQLite files are opened read-only)."""
+    return create_engine(airflow_io.read_only(airflow_io.database_url(conn_id)), pool_pre_ping=True)
 
 
+@lru_cache(maxsize=1)
 def supervision_engine() -> Engine:
-    return engine_for(airflow_io.SUPERVISION_DB)
+    return make_engine(airflow_io.database_url(airflow_io.SUPERVISION_DB).render_as_string(hide_password=False))
 
 
 def local_now(policy: Policy) -> datetime:
@@ -101,8 +96,7 @@ def prepare_supervision_db() -> str:
 def load_source_table(table_name: str, *, run_id: str, full_scan: bool) -> dict[str, Any]:
     from .extract import load_table
 
-    spec = SOURCE_TABLES[table_name]
-    source = engine_for(SYSTEM_CONNECTIONS[spec.system])
+    source = source_engine(SOURCE_TABLES[table_name].system)  # the system name is its connection id
     policy = cached_policy()
     return load_table(
         source, supervision_engine(), table_name, run_id=run_id, full_scan=full_scan, now=local_now(policy)

@@ -36,3 +36,23 @@ def test_run_date_in_local_time_with_or_without_logical_date():
     assert run_date(scheduled, policy) == date(2026, 11, 26)
     manual = {"logical_date": None, "dag_run": SimpleNamespace(run_after=datetime(2026, 11, 25, 3, 0, tzinfo=UTC))}
     assert run_date(manual, policy) == date(2026, 11, 25)
+
+
+def test_sources_open_read_only(tmp_path):
+    import sqlite3
+
+    import pytest
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import OperationalError
+
+    from bdcwatch.airflow_io import read_only
+
+    path = tmp_path / "registration.db"
+    sqlite3.connect(path).execute("CREATE TABLE t (x INTEGER)").connection.commit()
+    engine = create_engine(read_only(make_url(f"sqlite:///{path}")))
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM t")).scalar_one() == 0
+        with pytest.raises(OperationalError, match="readonly"):
+            conn.execute(text("INSERT INTO t VALUES (1)"))
+    assert read_only(make_url("postgresql://u@h/db")) == make_url("postgresql://u@h/db")
