@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, func, select, text
@@ -142,3 +143,21 @@ def test_full_scan_resolves_quarantine_of_rows_the_source_dropped(engines):
     load_table(source, target, "BDC_ZS", run_id="r2", full_scan=True)
     with target.connect() as conn:
         assert conn.execute(select(quarantine.c.resolved_at)).scalar_one() is not None
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[2] / "expectations").glob("*.json")),
+                         ids=lambda p: p.name)
+def test_every_suite_names_real_columns_and_checks_the_whole_column_set(path):
+    from bdcwatch.extract import column_kinds
+    from bdcwatch.validate import INVALID_SUFFIX
+
+    suite = json.loads(path.read_text(encoding="utf-8"))
+    table = path.stem.upper()
+    reference = set(column_kinds(table))
+    (column_set,) = [e for e in suite["expectations"] if e["type"] == "expect_table_columns_to_match_set"]
+    assert set(column_set["kwargs"]["column_set"]) == reference
+    for expectation in suite["expectations"]:
+        column = expectation["kwargs"].get("column")
+        if column:
+            assert column.removesuffix(INVALID_SUFFIX) in reference, (path.name, column)
+        assert expectation["meta"]["level"] in ("row", "table") and expectation["meta"]["why"]

@@ -1,0 +1,116 @@
+"""Returns and seizure rules on tiny fixtures, through the real extraction and gate."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date, datetime, timedelta
+
+import pytest
+from sqlalchemy import create_engine, select
+
+from bdcwatch.config import load_policy
+from bdcwatch.db import make_engine, migrate
+from bdcwatch.extract import load_table
+from bdcwatch.ledger import RunContext
+from bdcwatch.models import finding
+from bdcwatch.periods import Period
+from bdcwatch.rules import run_rules
+from bdcwatch.rules.cases import CASE_RULES
+from bdcwatch.source_schema import build_metadata
+from bdcwatch.workdays import WorkCalendar
+
+START, END = date(2026, 3, 1), date(2026, 4, 1)
+T = datetime(2026, 3, 10, 10, 0)
+UNIT = "140302001001GB00001F00010001"
+OTHER_UNIT = "140302001001GB00002F00010001"
+
+
+class Cases:
+    def __init__(self, source_url: str, supervision_url: str) -> None:
+        self.source = create_engine(source_url)
+        self.metadata = build_metadata()
+        self.metadata.create_all(self.source)
+        self.supervision = make_engine(supervision_url)
+        migrate(self.supervision)
+        self._ids = itertools.count(1)
+
+    def _insert(self, table: str, row: dict) -> None:
+        with self.source.begin() as conn:
+            conn.execute(self.metadata.tables[table].insert(), [row])
+
+    def case(self, *, djjg: str = "YQ00", bdcdyh: str = UNIT, qllx: str | None = None, djdl: str = "200",
+             dbsj: datetime | None = None) -> str:
+        ywh = f"YWH{next(self._ids):06d}"
+        self._insert("DJT_DJ_SL", {
+            "YWH": ywh, "DJJG": djjg, "QXDM": "140302", "DJDL": djdl, "QLLX": qllx, "BDCDYH": bdcdyh, "SQFS": 1,
+            "SLRYBH": "R1", "SLSJ": T - timedelta(days=2), "AJZT": 2 if dbsj else 3, "JSSJ": dbsj, "GQTS": 0,
+            "GXSJ": T})
+        if dbsj:
+            self._insert("DJF_DJ_DB", {"YWH": ywh, "DBRYBH": "R2", "DBSJ": dbsj, "GXSJ": dbsj})
+        return ywh
+
+    def returned(self, ywh: str, *, thsj: datetime, code: str | None = "01", bdcdyh: str = UNIT) -> str:
+        ident = f"TH{next(self._ids):06d}"
+        self._insert("BDC_BYSL", {"ID": ident, "YWH": ywh, "BDCDYH": bdcdyh, "THSJ": thsj, "THYYDM": code,
+                                  "THYY": "测试", "CZRYBH": "R1", "GXSJ": thsj})
+        return ident
+
+    def seizure(self, *, bdcdyh: str = UNIT, cfkssj: datetime, jfsj: datetime | None = None) -> None:
+        self._insert("QLF_QL_CFDJ", {"YWH": f"CF{next(self._ids):06d}", "BDCDYH": bdcdyh, "CFJG": "阳泉市中级人民法院",
+                                     "CFKSSJ": cfkssj, "JFSJ": jfsj, "GXSJ": jfsj or cfkssj})
+
+    def run(self) -> set[tuple[str, str, str | None]]:
+        for table in ("DJT_DJ_SL", "DJF_DJ_DB", "BDC_BYSL", "QLF_QL_CFDJ"):
+            load_table(self.source, self.supervision, table, run_id="t", full_scan=True)
+        run_rules(self.supervision, CASE_RULES, period=Period(START, END), policy=load_policy(),
+                  calendar=WorkCalendar(), ctx=RunContext("monthly_quality_check", "t", datetime(2026, 4, 1, 1)))
+        with self.supervision.connect() as conn:
+            return {(r.rule_code, r.subject_id, r.unit_code) for r in conn.execute(select(finding))}
+
+
+@pytest.fixture(params=["sqlite", "postgresql", "mysql"])
+def cases(request, sqlite_url) -> Cases:
+    """The same rules must give the same findings on every supported supervision_db."""
+    if request.param == "sqlite":
+        return Cases(sqlite_url("source"), sqlite_url("supervision"))
+    make = request.getfixturevalue("pg_database" if request.param == "postgresql" else "mysql_database")
+    return Cases(make(), make())
+
+
+def test_return_without_lawful_reason(cases):
+    lawful = cases.returned(cases.case(), thsj=T, code="03")
+    missing = cases.returned(cases.case(djjg="YQ21"), thsj=T, code=None)
+    blank = cases.returned(cases.case(), thsj=T, code="  ")
+    unknown = cases.returned(cases.case(), thsj=T, code="99")
+    outside = cases.returned(cases.case(), thsj=datetime(2026, 2, 27), code=None)
+    found = {(s, u) for r, s, u in cases.run() if r == "RETURN_UNJUSTIFIED"}
+    assert found == {(missing, "YQ21"), (blank, "YQ00"), (unknown, "YQ00")}
+    assert lawful and outside
+
+
+def test_repeated_returns_flag_the_second_and_later_by_the_same_unit(cases):
+    first = cases.returned(cases.case(), thsj=T - timedelta(days=20))
+    second = cases.returned(cases.case(), thsj=T)
+    third = cases.returned(cases.case(), thsj=T + timedelta(days=5))
+    # a different registration unit returning the same unit number is not a repeat
+    other_djjg = cases.returned(cases.case(djjg="YQGX"), thsj=T + timedelta(days=1))
+    # more than 30 days after the previous return is not a repeat
+    cases.returned(cases.case(bdcdyh=OTHER_UNIT), thsj=datetime(2026, 1, 20), bdcdyh=OTHER_UNIT)
+    late = cases.returned(cases.case(bdcdyh=OTHER_UNIT), thsj=datetime(2026, 3, 2), bdcdyh=OTHER_UNIT)
+    found = {s for r, s, _ in cases.run() if r == "RETURN_REPEATED"}
+    assert found == {second, third}
+    assert first and other_djjg and late
+
+
+def test_mortgage_registered_on_seized_property(cases):
+    cases.seizure(cfkssj=T - timedelta(days=10))
+    sealed = cases.case(qllx="37", dbsj=T)
+    lifted_before = cases.case(qllx="37", dbsj=T, bdcdyh=OTHER_UNIT)
+    cases.seizure(bdcdyh=OTHER_UNIT, cfkssj=T - timedelta(days=10), jfsj=T - timedelta(hours=1))
+    not_mortgage = cases.case(qllx="4", dbsj=T + timedelta(hours=2))
+    third_unit = "140302001001GB00003F00010001"
+    seized_after = cases.case(qllx="23", dbsj=datetime(2026, 3, 15, 10), bdcdyh=third_unit)
+    cases.seizure(bdcdyh=third_unit, cfkssj=datetime(2026, 3, 20, 9))
+    found = {s for r, s, _ in cases.run() if r == "MORTGAGE_WHILE_SEALED"}
+    assert found == {sealed}
+    assert lifted_before and not_mortgage and seized_after
