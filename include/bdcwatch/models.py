@@ -77,6 +77,8 @@ stg_djt_dj_sl = Table(
     Column("gqts", Integer, nullable=False),
     Column("gxsj", Timestamp, nullable=False),
     *_load_columns(),
+    Index("ix_stg_djt_dj_sl_slsj", "slsj"),
+    Index("ix_stg_djt_dj_sl_jssj", "jssj"),
 )
 stg_djf_dj_sh = Table(
     "stg_djf_dj_sh", metadata,
@@ -327,6 +329,19 @@ outbox_attachment = Table(
     Column("filename", String(200), nullable=False),
     # 16 MiB: on MySQL a plain BLOB stops at 64 KiB, less than a big unit's workbook.
     Column("content", LargeBinary(length=16 * 1024 * 1024), nullable=False),
+)
+
+# The working-day calendar as a table, so deadlines are a join, not a Python loop. seq
+# counts working days from the table's first day; next_seq is the seq of the day itself if
+# it is a working day, else of the next one. Rebuilt by the run that needs it.
+work_calendar = Table(
+    "work_calendar", metadata,
+    Column("day", Date, primary_key=True),
+    Column("is_workday", SmallInteger, nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("next_seq", Integer, nullable=False),
+    Column("source", String(20), nullable=False),  # chinese-calendar | override | weekend-fallback
+    Index("ix_work_calendar_seq", "seq", "is_workday"),
 )
 
 inspection = Table(

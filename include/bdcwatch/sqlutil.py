@@ -29,6 +29,14 @@ class Dialect:
             return f"({column} + make_interval(hours => CAST(:{hours_param} AS integer)))"
         return f"DATE_ADD({column}, INTERVAL :{hours_param} HOUR)"
 
+    def to_date(self, column: str) -> str:
+        """The calendar day of a timestamp column."""
+        if self.name == "sqlite":
+            return f"date({column})"
+        if self.name == "postgresql":
+            return f"CAST({column} AS date)"
+        return f"DATE({column})"
+
     def concat(self, *parts: str) -> str:
         if self.name == "mysql":
             return "CONCAT(" + ", ".join(parts) + ")"

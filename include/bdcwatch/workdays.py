@@ -51,6 +51,16 @@ class WorkCalendar:
     overrides: dict[int, YearOverride] = field(default_factory=dict)
     fallback_years: set[int] = field(default_factory=set)
 
+    def source_of(self, day: date) -> str:
+        """Where the answer for ``day`` comes from (for the calendar table and reports)."""
+        if day.year in self.overrides:
+            return "override"
+        try:
+            chinese_calendar.is_workday(day)
+            return "chinese-calendar"
+        except NotImplementedError:
+            return "weekend-fallback"
+
     def is_workday(self, day: date) -> bool:
         override = self.overrides.get(day.year)
         if override is not None:
@@ -102,3 +112,20 @@ class WorkCalendar:
 
 def calendar_from_policy(raw_policy: Mapping[str, Any]) -> WorkCalendar:
     return WorkCalendar(parse_overrides(raw_policy.get("calendar")))
+
+
+def calendar_rows(calendar: WorkCalendar, first: date, last: date) -> list[dict[str, Any]]:
+    """Rows of the work_calendar table for [first, last] (see models.work_calendar)."""
+    days = []
+    day, seq = first, 0
+    while day <= last:
+        workday = calendar.is_workday(day)
+        seq += workday
+        days.append({"day": day, "is_workday": int(workday), "seq": seq, "source": calendar.source_of(day)})
+        day += timedelta(days=1)
+    upcoming = None
+    for row in reversed(days):  # next_seq: the seq of this day if a working day, else of the next one
+        if row["is_workday"]:
+            upcoming = row["seq"]
+        row["next_seq"] = upcoming if upcoming is not None else seq + 1
+    return days

@@ -39,11 +39,13 @@ class Cases:
             conn.execute(self.metadata.tables[table].insert(), [row])
 
     def case(self, *, djjg: str = "YQ00", bdcdyh: str = UNIT, qllx: str | None = None, djdl: str = "200",
-             dbsj: datetime | None = None) -> str:
+             dbsj: datetime | None = None, slsj: datetime | None = None, ajzt: int | None = None,
+             jssj: datetime | None = None, gqts: int = 0) -> str:
         ywh = f"YWH{next(self._ids):06d}"
+        slsj = slsj or (dbsj or T) - timedelta(hours=3)
         self._insert("DJT_DJ_SL", {
             "YWH": ywh, "DJJG": djjg, "QXDM": "140302", "DJDL": djdl, "QLLX": qllx, "BDCDYH": bdcdyh, "SQFS": 1,
-            "SLRYBH": "R1", "SLSJ": T - timedelta(days=2), "AJZT": 2 if dbsj else 3, "JSSJ": dbsj, "GQTS": 0,
+            "SLRYBH": "R1", "SLSJ": slsj, "AJZT": ajzt or (2 if dbsj else 3), "JSSJ": jssj or dbsj, "GQTS": gqts,
             "GXSJ": T})
         if dbsj:
             self._insert("DJF_DJ_DB", {"YWH": ywh, "DBRYBH": "R2", "DBSJ": dbsj, "GXSJ": dbsj})
@@ -59,10 +61,10 @@ class Cases:
         self._insert("QLF_QL_CFDJ", {"YWH": f"CF{next(self._ids):06d}", "BDCDYH": bdcdyh, "CFJG": "阳泉市中级人民法院",
                                      "CFKSSJ": cfkssj, "JFSJ": jfsj, "GXSJ": jfsj or cfkssj})
 
-    def run(self) -> set[tuple[str, str, str | None]]:
+    def run(self, start: date = START, end: date = END) -> set[tuple[str, str, str | None]]:
         for table in ("DJT_DJ_SL", "DJF_DJ_DB", "BDC_BYSL", "QLF_QL_CFDJ"):
             load_table(self.source, self.supervision, table, run_id="t", full_scan=True)
-        run_rules(self.supervision, CASE_RULES, period=Period(START, END), policy=load_policy(),
+        run_rules(self.supervision, CASE_RULES, period=Period(start, end), policy=load_policy(),
                   calendar=WorkCalendar(), ctx=RunContext("monthly_quality_check", "t", datetime(2026, 4, 1, 1)))
         with self.supervision.connect() as conn:
             return {(r.rule_code, r.subject_id, r.unit_code) for r in conn.execute(select(finding))}
@@ -114,3 +116,51 @@ def test_mortgage_registered_on_seized_property(cases):
     found = {s for r, s, _ in cases.run() if r == "MORTGAGE_WHILE_SEALED"}
     assert found == {sealed}
     assert lifted_before and not_mortgage and seized_after
+
+
+def at(day: str, hour: int = 10) -> datetime:
+    return datetime.fromisoformat(day).replace(hour=hour)
+
+
+def test_overdue_against_the_contract_deadline_vectors(cases):
+    on_time = [
+        cases.case(djdl="200", slsj=at("2025-09-30"), jssj=at("2025-10-11", 16), ajzt=2),  # makeup Saturday
+        cases.case(djdl="700", slsj=at("2026-02-14"), jssj=at("2026-02-24", 16), ajzt=2),
+        cases.case(djdl="700", slsj=at("2026-10-03"), jssj=at("2026-10-09", 16), ajzt=2),
+        cases.case(djdl="100", slsj=at("2026-04-30"), jssj=at("2026-05-11", 16), ajzt=2),
+    ]
+    late = [
+        cases.case(djdl="200", slsj=at("2025-09-30"), jssj=at("2025-10-13", 9), ajzt=2),
+        cases.case(djdl="700", slsj=at("2026-02-14"), jssj=at("2026-02-25", 9), ajzt=2),
+        cases.case(djdl="700", slsj=at("2026-10-03"), jssj=at("2026-10-10", 9), ajzt=2),  # makeup Saturday, 1 day late
+        cases.case(djdl="100", slsj=at("2026-04-30"), jssj=at("2026-05-12", 9), ajzt=2),
+    ]
+    found = {s for r, s, _ in cases.run(date(2025, 9, 1), date(2026, 11, 1)) if r == "CASE_OVERDUE"}
+    assert found == set(late)
+    assert on_time
+
+
+def test_limit_classes_and_suspension(cases):
+    # A mortgage (QLLX 37) filed under DJDL 100 has the mortgage limit (1), not 首次's 5.
+    mortgage_late = cases.case(djdl="100", qllx="37", slsj=at("2026-03-02"), jssj=at("2026-03-04"), ajzt=2)
+    first_registration = cases.case(djdl="100", slsj=at("2026-03-02"), jssj=at("2026-03-04"), ajzt=2)
+    # 查封 is done on the day: limit 0.
+    seizure_next_day = cases.case(djdl="800", qllx="37", slsj=at("2026-03-02"), jssj=at("2026-03-03"), ajzt=2)
+    # GQTS suspended working days extend the limit: 200 (3) + 2 → Monday 2 March ⇒ Monday 9 March.
+    suspended = cases.case(djdl="200", slsj=at("2026-03-02"), jssj=at("2026-03-09"), ajzt=2, gqts=2)
+    not_suspended = cases.case(djdl="200", slsj=at("2026-03-02"), jssj=at("2026-03-09"), ajzt=2)
+    found = {s for r, s, _ in cases.run() if r == "CASE_OVERDUE"}
+    assert found == {mortgage_late, seizure_next_day, not_suspended}
+    assert first_registration and suspended
+
+
+def test_overdue_open_is_judged_as_of_period_end(cases):
+    open_late = cases.case(djdl="200", slsj=at("2026-03-20"), ajzt=1)  # deadline 25 March
+    open_in_time = cases.case(djdl="200", slsj=at("2026-03-30"), ajzt=1)  # deadline 2 April
+    done_after_as_of = cases.case(djdl="200", slsj=at("2026-03-20"), ajzt=2, jssj=at("2026-04-03"))
+    suspended_now = cases.case(djdl="200", slsj=at("2026-03-20"), ajzt=4)
+    ancient = cases.case(djdl="100", slsj=at("2025-01-06"), ajzt=1)
+    accepted_after_as_of = cases.case(djdl="200", slsj=at("2026-04-02"), ajzt=1)
+    found = {s for r, s, _ in cases.run() if r == "CASE_OVERDUE_OPEN"}
+    assert found == {open_late, done_after_as_of, ancient}
+    assert open_in_time and suspended_now and accepted_after_as_of

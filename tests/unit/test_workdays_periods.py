@@ -81,3 +81,15 @@ def test_previous_periods():
     assert previous_period("half", today).label == "2026-H1"
     assert previous_period("year", today).label == "2025"
     assert previous_period("week", today).start == date(2026, 11, 16)
+
+
+def test_calendar_rows_number_working_days_and_point_weekends_forward():
+    from bdcwatch.workdays import calendar_rows
+
+    rows = {r["day"]: r for r in calendar_rows(WorkCalendar(), date(2025, 9, 29), date(2025, 10, 12))}
+    assert rows[date(2025, 9, 30)]["seq"] == 2 and rows[date(2025, 9, 30)]["is_workday"] == 1
+    assert rows[date(2025, 10, 1)]["is_workday"] == 0 and rows[date(2025, 10, 1)]["next_seq"] == 3
+    assert rows[date(2025, 10, 9)]["seq"] == 3  # first working day after the National Day holidays
+    assert rows[date(2025, 10, 11)]["is_workday"] == 1 and rows[date(2025, 10, 11)]["seq"] == 5  # makeup Saturday
+    assert rows[date(2025, 10, 12)]["next_seq"] == 6  # past the table's end: the next, unwritten one
+    assert {r["source"] for r in rows.values()} == {"chinese-calendar"}

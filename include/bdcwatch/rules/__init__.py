@@ -79,6 +79,7 @@ class Rule:
     sql: Callable[[RuleInput], str]
     params: Callable[[RuleInput], dict[str, Any]]
     description: str
+    needs_calendar: bool = False  # reads supervision_db.work_calendar (deadlines)
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,13 @@ def run_rules(
 ) -> list[RuleOutcome]:
     """Run each rule over the whole population of the period and record its findings."""
     rule_input = RuleInput(period, policy, Dialect(engine.dialect.name), engine)
+    if any(rule.needs_calendar for rule in rules):
+        from ..calendar_table import refresh_work_calendar
+
+        with engine.begin() as conn:
+            first, last = refresh_work_calendar(conn, calendar, period.as_of)
+        log.info("working-day calendar %s..%s written%s", first, last,
+                 f" (weekend fallback for {sorted(calendar.fallback_years)})" if calendar.fallback_years else "")
     outcomes = []
     for rule in rules:
         select_sql = rule.sql(rule_input)

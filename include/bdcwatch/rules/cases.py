@@ -12,6 +12,39 @@ from typing import Any
 from . import Rule, RuleInput
 
 RETURN_IN_PERIOD = "b.thsj >= :ps AND b.thsj < :pe"
+# Limit classes that DJDL decides before the mortgage test (CONTRACT §5, first match wins).
+DJDL_FIRST_CLASSES = ("800", "600", "700")
+
+
+def _limits(ri: RuleInput) -> dict[str, Any]:
+    limits = {str(k): int(v) for k, v in ri.policy.raw["time_limits_working_days"].items()}
+    params: dict[str, Any] = {f"limit_{cls}": limits[cls] for cls in DJDL_FIRST_CLASSES if cls in limits}
+    params["limit_mortgage"] = limits["mortgage"]
+    for index, (djdl, days) in enumerate(sorted((k, v) for k, v in limits.items() if k.isdigit())):
+        params[f"djdl_{index}"], params[f"djdl_limit_{index}"] = djdl, days
+    return {**params, **_mortgage_codes(ri)}
+
+
+def limit_days_sql(ri: RuleInput, case: str = "s") -> str:
+    """The case's time limit in working days by its limit class (CONTRACT §5)."""
+    limits = {str(k) for k in ri.policy.raw["time_limits_working_days"]}
+    first = " ".join(
+        f"WHEN {case}.djdl = '{cls}' THEN :limit_{cls}" for cls in DJDL_FIRST_CLASSES if cls in limits
+    )
+    by_djdl = " ".join(
+        f"WHEN :djdl_{i} THEN :djdl_limit_{i}" for i in range(sum(1 for k in limits if k.isdigit()))
+    )
+    return (f"(CASE {first} WHEN {case}.qllx IN :mortgage_codes THEN :limit_mortgage "
+            f"ELSE (CASE {case}.djdl {by_djdl} END) END)")
+
+
+def deadline_join(ri: RuleInput, case: str = "s") -> str:
+    """Joins giving ``dl.day``: the (limit + GQTS)-th working day after the start day
+    (acceptance day, or the next working day). NULL when beyond the calendar (after as-of)."""
+    return f"""
+        JOIN work_calendar st ON st.day = {ri.dialect.to_date(f"{case}.slsj")}
+        LEFT JOIN work_calendar dl ON dl.is_workday = 1
+             AND dl.seq = st.next_seq + {limit_days_sql(ri, case)} + {case}.gqts"""
 
 
 def _reason_codes(ri: RuleInput) -> dict[str, Any]:
@@ -74,7 +107,41 @@ def _sealed_sql(ri: RuleInput) -> str:
         GROUP BY s.ywh"""
 
 
+def _overdue_sql(ri: RuleInput) -> str:
+    finished = ri.dialect.to_date("s.jssj")
+    detail = ri.dialect.json_object(
+        [("slsj", "MIN(s.slsj)"), ("jssj", "MIN(s.jssj)"), ("deadline", "MIN(dl.day)"), ("djdl", "MIN(s.djdl)"),
+         ("gqts", "MIN(s.gqts)")]
+    )
+    return f"""
+        SELECT s.ywh AS subject_id, MIN(s.djjg) AS unit_code, {detail} AS detail
+        FROM stg_djt_dj_sl s
+        {deadline_join(ri)}
+        WHERE s.ajzt = 2 AND s.jssj >= :ps AND s.jssj < :pe AND dl.day IS NOT NULL AND {finished} > dl.day
+        GROUP BY s.ywh"""
+
+
+def _overdue_open_sql(ri: RuleInput) -> str:
+    as_of_day = ri.dialect.to_date(":asof")
+    detail = ri.dialect.json_object(
+        [("slsj", "MIN(s.slsj)"), ("deadline", "MIN(dl.day)"), ("djdl", "MIN(s.djdl)"), ("gqts", "MIN(s.gqts)")]
+    )
+    # 在办 at as-of: still AJZT 1, or finished (办结/退件/撤回) only at or after as-of.
+    return f"""
+        SELECT s.ywh AS subject_id, MIN(s.djjg) AS unit_code, {detail} AS detail
+        FROM stg_djt_dj_sl s
+        {deadline_join(ri)}
+        WHERE s.slsj < :asof
+          AND (s.ajzt = 1 OR (s.ajzt IN (2, 3, 5) AND s.jssj >= :asof))
+          AND dl.day IS NOT NULL AND dl.day < {as_of_day}
+        GROUP BY s.ywh"""
+
+
 CASE_RULES: tuple[Rule, ...] = (
+    Rule("CASE_OVERDUE", "medium", "YWH", False, _overdue_sql, _limits,
+         "办结超过法定时限（工作日）", needs_calendar=True),
+    Rule("CASE_OVERDUE_OPEN", "high", "YWH", False, _overdue_open_sql, _limits,
+         "在办案件已超过办理时限", needs_calendar=True),
     Rule("RETURN_UNJUSTIFIED", "medium", "BDC_BYSL.ID", False, _unjustified_sql, _reason_codes,
          "退件未注明法定理由（随意退件）"),
     Rule("RETURN_REPEATED", "medium", "BDC_BYSL.ID", False, _repeated_sql, _repeat_window,
