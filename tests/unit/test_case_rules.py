@@ -164,3 +164,24 @@ def test_overdue_open_is_judged_as_of_period_end(cases):
     found = {s for r, s, _ in cases.run() if r == "CASE_OVERDUE_OPEN"}
     assert found == {open_late, done_after_as_of, ancient}
     assert open_in_time and suspended_now and accepted_after_as_of
+
+
+def test_online_share_by_unit_level_and_minimum(cases):
+    def batch(djjg: str, online: int, window: int, **kind) -> None:
+        for i in range(online + window):
+            ywh = cases.case(djjg=djjg, slsj=T + timedelta(minutes=i), ajzt=1, **kind)
+            if i < online:
+                with cases.source.begin() as conn:
+                    conn.execute(cases.metadata.tables["DJT_DJ_SL"].update()
+                                 .where(ywh == cases.metadata.tables["DJT_DJ_SL"].c.YWH).values(SQFS=2))
+
+    batch("YQ00", online=9, window=11, djdl="700")  # city: 45 % < 50 %
+    batch("YQ11", online=6, window=14, djdl="100", qllx="37")  # county: exactly 30 % is not below
+    batch("YQ21", online=5, window=15, djdl="700")  # county: 25 % < 30 %
+    batch("YQ22", online=0, window=19, djdl="700")  # 19 cases: below the minimum, not judged
+    batch("YQGX", online=0, window=20, djdl="200")  # 转移 cases are out of scope
+    found = {(s, u) for r, s, u in cases.run() if r == "ONLINE_RATIO_LOW"}
+    assert found == {("YQ00", "YQ00"), ("YQ21", "YQ21")}
+    with cases.supervision.connect() as conn:
+        periods = set(conn.execute(select(finding.c.period).where(finding.c.rule_code == "ONLINE_RATIO_LOW")).scalars())
+    assert periods == {"2026-03"}

@@ -7,6 +7,7 @@ non-grouped column is aggregated.
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any
 
 from . import Rule, RuleInput
@@ -137,6 +138,43 @@ def _overdue_open_sql(ri: RuleInput) -> str:
         GROUP BY s.ywh"""
 
 
+PRESALE_DJDL = "700"  # 预告 (incl. 预抵押): with mortgages, the scope of plan item 12
+
+
+def _online_params(ri: RuleInput) -> dict[str, Any]:
+    online = ri.policy.raw["online_handling"]
+    params: dict[str, Any] = {
+        "online_sqfs": [int(v) for v in online["online_sqfs"]],
+        "min_cases": int(online["min_cases"]),
+        **_mortgage_codes(ri),
+    }
+    for index, unit in enumerate(sorted(ri.policy.units.values(), key=lambda u: u.code)):
+        # The target as an exact fraction: comparing online × den < num × total avoids
+        # float noise right at the threshold (0.3 × 20 is not 6 in binary).
+        target = Fraction(str(online["targets"][unit.level]))
+        params[f"unit_{index}"] = unit.code
+        params[f"num_{index}"], params[f"den_{index}"] = target.numerator, target.denominator
+    return params
+
+
+def _online_sql(ri: RuleInput) -> str:
+    count = len(ri.policy.units)
+    numerator = " ".join(f"WHEN :unit_{i} THEN :num_{i}" for i in range(count))
+    denominator = " ".join(f"WHEN :unit_{i} THEN :den_{i}" for i in range(count))
+    online = "SUM(CASE WHEN s.sqfs IN :online_sqfs THEN 1 ELSE 0 END)"
+    detail = ri.dialect.json_object(
+        [("cases", "COUNT(*)"), ("online", online),
+         ("target", f"CAST((CASE s.djjg {numerator} END) AS float) / (CASE s.djjg {denominator} END)")]
+    )
+    return f"""
+        SELECT s.djjg AS subject_id, s.djjg AS unit_code, {detail} AS detail
+        FROM stg_djt_dj_sl s
+        WHERE s.slsj >= :ps AND s.slsj < :pe AND (s.djdl = '{PRESALE_DJDL}' OR s.qllx IN :mortgage_codes)
+        GROUP BY s.djjg
+        HAVING COUNT(*) >= :min_cases
+           AND {online} * (CASE s.djjg {denominator} END) < (CASE s.djjg {numerator} END) * COUNT(*)"""
+
+
 CASE_RULES: tuple[Rule, ...] = (
     Rule("CASE_OVERDUE", "medium", "YWH", False, _overdue_sql, _limits,
          "办结超过法定时限（工作日）", needs_calendar=True),
@@ -148,4 +186,6 @@ CASE_RULES: tuple[Rule, ...] = (
          "同一不动产单元短期内被同一机构重复退件"),
     Rule("MORTGAGE_WHILE_SEALED", "high", "YWH", False, _sealed_sql, _mortgage_codes,
          "查封期间办理了抵押登记"),
+    Rule("ONLINE_RATIO_LOW", "medium", "DJJG", True, _online_sql, _online_params,
+         "预告、抵押登记“一网通办”比例低于目标"),
 )
