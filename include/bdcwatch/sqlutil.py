@@ -37,6 +37,14 @@ class Dialect:
             return f"CAST({column} AS date)"
         return f"DATE({column})"
 
+    def month_key(self, column: str) -> str:
+        """A value identifying the calendar month of a timestamp (comparable within a dialect)."""
+        if self.name == "sqlite":
+            return f"substr({column}, 1, 7)"
+        if self.name == "postgresql":
+            return f"to_char({column}, 'YYYY-MM')"
+        return f"EXTRACT(YEAR_MONTH FROM {column})"
+
     def concat(self, *parts: str) -> str:
         if self.name == "mysql":
             return "CONCAT(" + ", ".join(parts) + ")"

@@ -185,3 +185,34 @@ def test_online_share_by_unit_level_and_minimum(cases):
     with cases.supervision.connect() as conn:
         periods = set(conn.execute(select(finding.c.period).where(finding.c.rule_code == "ONLINE_RATIO_LOW")).scalars())
     assert periods == {"2026-03"}
+
+
+def test_queue_jump_needs_both_speed_and_overtaking(cases):
+    # Ordinary 转移 cases of March: accepted on working days, registered 2-4 working days later.
+    for day in (2, 3, 4, 5, 6, 9, 10, 11):
+        cases.case(djdl="200", slsj=at(f"2026-03-{day:02d}", 9), dbsj=at(f"2026-03-{day + 3:02d}", 15))
+    # Waiting in the queue when B arrives: accepted 10-11 March, registered 16-17 March.
+    for day, done in ((10, 16), (10, 17), (11, 16)):
+        cases.case(djdl="200", slsj=at(f"2026-03-{day:02d}", 14), dbsj=at(f"2026-03-{done:02d}", 11))
+    jumper = cases.case(djdl="200", slsj=at("2026-03-12", 9), dbsj=at("2026-03-12", 16))
+    # Just as fast, but only two earlier cases were still waiting: not enough overtaken.
+    cases.case(djdl="200", djjg="YQ21", slsj=at("2026-03-09", 9), dbsj=at("2026-03-11", 15))
+    cases.case(djdl="200", djjg="YQ21", slsj=at("2026-03-09", 10), dbsj=at("2026-03-11", 15))
+    cases.case(djdl="200", djjg="YQ21", slsj=at("2026-03-11", 9), dbsj=at("2026-03-16", 15))
+    cases.case(djdl="200", djjg="YQ21", slsj=at("2026-03-11", 10), dbsj=at("2026-03-16", 15))
+    fast_but_few = cases.case(djdl="200", djjg="YQ21", slsj=at("2026-03-12", 9), dbsj=at("2026-03-12", 16))
+    # 查封 is done on the spot by law: exempt however many it overtakes.
+    for day in (2, 3, 4):
+        cases.case(djdl="800", slsj=at(f"2026-03-{day:02d}", 9), dbsj=at("2026-03-20", 9))
+    seizure = cases.case(djdl="800", slsj=at("2026-03-05", 9), dbsj=at("2026-03-05", 10))
+    found = {s for r, s, _ in cases.run() if r == "CASE_QUEUE_JUMP"}
+    assert found == {jumper}
+    assert fast_but_few and seizure
+
+
+def test_no_queue_jump_when_everyone_is_fast(cases):
+    # A quiet month where everything is registered on the day: median 0, nothing is "fast".
+    for hour in range(9, 16):
+        cases.case(djdl="200", slsj=at("2026-03-10", hour), dbsj=at("2026-03-10", 16))
+    cases.case(djdl="200", slsj=at("2026-03-10", 16), dbsj=at("2026-03-10", 16))
+    assert {r for r, _, _ in cases.run()} == set()

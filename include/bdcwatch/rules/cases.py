@@ -39,6 +39,12 @@ def limit_days_sql(ri: RuleInput, case: str = "s") -> str:
             f"ELSE (CASE {case}.djdl {by_djdl} END) END)")
 
 
+def limit_class_sql(case: str = "s") -> str:
+    """The case's limit class (CONTRACT §5): 800, 600, 700, mortgage, else its DJDL."""
+    first = " ".join(f"WHEN {case}.djdl = '{cls}' THEN '{cls}'" for cls in DJDL_FIRST_CLASSES)
+    return f"(CASE {first} WHEN {case}.qllx IN :mortgage_codes THEN 'mortgage' ELSE {case}.djdl END)"
+
+
 def deadline_join(ri: RuleInput, case: str = "s") -> str:
     """Joins giving ``dl.day``: the (limit + GQTS)-th working day after the start day
     (acceptance day, or the next working day). NULL when beyond the calendar (after as-of)."""
@@ -138,6 +144,61 @@ def _overdue_open_sql(ri: RuleInput) -> str:
         GROUP BY s.ywh"""
 
 
+def _queue_params(ri: RuleInput) -> dict[str, Any]:
+    queue = ri.policy.raw["queue_jump"]
+    fraction = Fraction(str(queue["max_fraction_of_median"]))
+    return {
+        "exempt_classes": [str(c) for c in queue["exempt_classes"]],
+        "min_overtaken": int(queue["min_overtaken"]),
+        "fraction_num": fraction.numerator,
+        "fraction_den": fraction.denominator,
+        "lookback_hours": 90 * 24,
+        **_mortgage_codes(ri),
+    }
+
+
+def _queue_jump_sql(ri: RuleInput) -> str:
+    d = ri.dialect
+    b_class, a_class = limit_class_sql("s"), limit_class_sql("sa")
+    lookback_end = d.add_hours("sa.slsj", "lookback_hours")
+    detail = d.json_object(
+        [("slsj", "MIN(b.slsj)"), ("dbsj", "MIN(b.dbsj)"), ("elapsed", "MIN(b.elapsed)"),
+         ("median", "MIN(m.median_x2) / 2.0"), ("overtaken", "COUNT(DISTINCT sa.ywh)"), ("limit_class", "MIN(b.cls)")]
+    )
+    # Every case registered before as-of with its limit class, month and elapsed working days:
+    # the days d with start < d <= date(DBSJ), i.e. seq(DBSJ day) - seq(start), never below 0.
+    registered = f"""
+            SELECT s.ywh, s.djjg, {b_class} AS cls, s.slsj, d.dbsj, {d.month_key("d.dbsj")} AS month,
+                   CASE WHEN e.seq > st.next_seq THEN e.seq - st.next_seq ELSE 0 END AS elapsed
+            FROM stg_djt_dj_sl s
+            JOIN stg_djf_dj_db d ON d.ywh = s.ywh AND d.dbsj < :asof
+            JOIN work_calendar st ON st.day = {d.to_date("s.slsj")}
+            JOIN work_calendar e ON e.day = {d.to_date("d.dbsj")}"""
+    # The month median comes from ROW_NUMBER/COUNT windows: the middle row, or the two
+    # middle rows, are those with 2*rn in (n, n+1, n+2); median_x2 = twice the median, exact.
+    return f"""
+        SELECT b.ywh AS subject_id, MIN(b.djjg) AS unit_code, {detail} AS detail
+        FROM ({registered}) b
+        JOIN (
+            SELECT djjg, cls, month, SUM(elapsed) * (3 - COUNT(*)) AS median_x2
+            FROM (
+                SELECT r.djjg, r.cls, r.month, r.elapsed,
+                       ROW_NUMBER() OVER (PARTITION BY r.djjg, r.cls, r.month ORDER BY r.elapsed) AS rn,
+                       COUNT(*) OVER (PARTITION BY r.djjg, r.cls, r.month) AS n
+                FROM ({registered}) r
+            ) ranked
+            WHERE 2 * rn IN (n, n + 1, n + 2)
+            GROUP BY djjg, cls, month
+        ) m ON m.djjg = b.djjg AND m.cls = b.cls AND m.month = b.month
+        JOIN stg_djt_dj_sl sa ON sa.djjg = b.djjg AND sa.slsj < b.slsj AND {lookback_end} >= b.slsj
+        JOIN stg_djf_dj_db da ON da.ywh = sa.ywh AND da.dbsj > b.dbsj
+        WHERE b.dbsj >= :ps AND b.dbsj < :pe AND b.cls NOT IN :exempt_classes
+          AND {a_class} = b.cls
+          AND 2 * b.elapsed * :fraction_den < :fraction_num * m.median_x2
+        GROUP BY b.ywh
+        HAVING COUNT(DISTINCT sa.ywh) >= :min_overtaken"""
+
+
 PRESALE_DJDL = "700"  # 预告 (incl. 预抵押): with mortgages, the scope of plan item 12
 
 
@@ -180,6 +241,8 @@ CASE_RULES: tuple[Rule, ...] = (
          "办结超过法定时限（工作日）", needs_calendar=True),
     Rule("CASE_OVERDUE_OPEN", "high", "YWH", False, _overdue_open_sql, _limits,
          "在办案件已超过办理时限", needs_calendar=True),
+    Rule("CASE_QUEUE_JUMP", "high", "YWH", False, _queue_jump_sql, _queue_params,
+         "疑似插队：办理用时远低于同类案件中位数且超越多件先受理案件", needs_calendar=True),
     Rule("RETURN_UNJUSTIFIED", "medium", "BDC_BYSL.ID", False, _unjustified_sql, _reason_codes,
          "退件未注明法定理由（随意退件）"),
     Rule("RETURN_REPEATED", "medium", "BDC_BYSL.ID", False, _repeated_sql, _repeat_window,
