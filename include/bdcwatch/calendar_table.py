@@ -7,7 +7,7 @@ first row, and a deadline after as-of never decides a finding (it is simply "not
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import Connection, delete, func, select
 
@@ -17,10 +17,13 @@ from .workdays import WorkCalendar, calendar_rows
 EARLIEST = date(2004, 1, 1)  # the first year the State Council calendar data cover
 
 
-def refresh_work_calendar(conn: Connection, calendar: WorkCalendar, as_of: datetime) -> tuple[date, date]:
-    """Rewrite work_calendar for [earliest acceptance, as-of]; returns the range written."""
+def refresh_work_calendar(
+    conn: Connection, calendar: WorkCalendar, as_of: datetime, *, days_after: int = 0
+) -> tuple[date, date]:
+    """Rewrite work_calendar for [earliest acceptance, as-of + days_after]; returns the
+    range written. Only due-soon alerts look past as-of (``days_after``)."""
     earliest = conn.execute(select(func.min(stg_djt_dj_sl.c.slsj))).scalar()
-    last = as_of.date()
+    last = as_of.date() + timedelta(days=days_after)
     first = max(EARLIEST, min(earliest.date() if earliest else last, last.replace(month=1, day=1)))
     conn.execute(delete(work_calendar))
     rows = calendar_rows(calendar, first, last)

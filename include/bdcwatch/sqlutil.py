@@ -65,15 +65,16 @@ def upsert(conn: Connection, table: Table, rows: list[dict[str, Any]], key: Iter
     if not rows:
         return
     key = list(key)
+    given = set(rows[0])  # only the columns the caller gives are written (never a surrogate id)
     name = conn.dialect.name
     if name in ("sqlite", "postgresql"):
         module = sqlite if name == "sqlite" else postgresql
         stmt = module.insert(table)
-        updates = {c.name: stmt.excluded[c.name] for c in table.columns if c.name not in key}
+        updates = {c.name: stmt.excluded[c.name] for c in table.columns if c.name in given and c.name not in key}
         conn.execute(stmt.on_conflict_do_update(index_elements=key, set_=updates), rows)
     elif name in ("mysql", "mariadb"):
         stmt = mysql.insert(table)
-        updates = {c.name: stmt.inserted[c.name] for c in table.columns if c.name not in key}
+        updates = {c.name: stmt.inserted[c.name] for c in table.columns if c.name in given and c.name not in key}
         conn.execute(stmt.on_duplicate_key_update(**updates), rows)
     else:
         raise ValueError(f"upsert is not implemented for dialect {name}")

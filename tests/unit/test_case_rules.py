@@ -216,3 +216,21 @@ def test_no_queue_jump_when_everyone_is_fast(cases):
         cases.case(djdl="200", slsj=at("2026-03-10", hour), dbsj=at("2026-03-10", 16))
     cases.case(djdl="200", slsj=at("2026-03-10", 16), dbsj=at("2026-03-10", 16))
     assert {r for r, _, _ in cases.run()} == set()
+
+
+def test_due_soon_alert_counts_working_days_left(cases):
+    from bdcwatch.rules import RuleInput
+    from bdcwatch.rules.cases import due_soon_cases
+    from bdcwatch.sqlutil import Dialect
+
+    # As of Wednesday 1 April 2026 00:00; 转移 limit 3 working days.
+    due_today = cases.case(djdl="200", slsj=at("2026-03-27"), ajzt=1)  # deadline Wed 1 April
+    due_tomorrow = cases.case(djdl="200", slsj=at("2026-03-30"), ajzt=1)  # deadline Thu 2 April
+    later = cases.case(djdl="200", slsj=at("2026-03-31"), ajzt=1)  # deadline Fri 3 April: 2 left
+    overdue = cases.case(djdl="200", slsj=at("2026-03-20"), ajzt=1)  # past due: an overdue finding instead
+    done = cases.case(djdl="200", slsj=at("2026-03-30"), ajzt=2, jssj=at("2026-03-31"))
+    cases.run()
+    ri = RuleInput(Period(START, END), load_policy(), Dialect(cases.supervision.dialect.name), cases.supervision)
+    alerts = {row["ywh"]: row["days_left"] for row in due_soon_cases(cases.supervision, ri, WorkCalendar())}
+    assert alerts == {due_today: 0, due_tomorrow: 1}
+    assert later and overdue and done

@@ -252,3 +252,31 @@ CASE_RULES: tuple[Rule, ...] = (
     Rule("ONLINE_RATIO_LOW", "medium", "DJJG", True, _online_sql, _online_params,
          "预告、抵押登记“一网通办”比例低于目标"),
 )
+
+
+DUE_SOON_HORIZON_DAYS = 45  # calendar days written past as-of: covers the longest limit plus holidays
+
+
+def due_soon_cases(engine: Any, ri: RuleInput, calendar: Any) -> list[dict[str, Any]]:
+    """CASE_DUE_SOON (an alert, not a finding): cases in progress at as-of with at most
+    due_soon_working_days working days left (0 = due on the as-of day)."""
+    from sqlalchemy import text
+
+    from ..calendar_table import refresh_work_calendar
+    from ..ledger import bind_typed
+
+    with engine.begin() as conn:
+        refresh_work_calendar(conn, calendar, ri.period.as_of, days_after=DUE_SOON_HORIZON_DAYS)
+    sql = f"""
+        SELECT s.ywh, s.djjg, s.djdl, s.slsj, dl.day AS deadline, dl.seq - td.next_seq AS days_left
+        FROM stg_djt_dj_sl s
+        {deadline_join(ri)}
+        JOIN work_calendar td ON td.day = :today
+        WHERE s.slsj < :asof AND (s.ajzt = 1 OR (s.ajzt IN (2, 3, 5) AND s.jssj >= :asof))
+          AND dl.day >= :today AND dl.seq - td.next_seq <= :due_soon
+        ORDER BY s.djjg, dl.day, s.ywh"""
+    params = {**ri.base_params, **_limits(ri), "today": ri.period.as_of.date(),
+              "due_soon": int(ri.policy.raw["due_soon_working_days"])}
+    with engine.connect() as conn:
+        rows = conn.execute(bind_typed(text(sql), params), params)
+        return [dict(row._mapping) for row in rows]
