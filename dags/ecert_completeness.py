@@ -19,12 +19,12 @@ from __future__ import annotations
 from airflow.sdk import Param, dag, get_current_context, task
 
 from bdcwatch.dag_defaults import START_DATE, audit_params, default_args
+from bdcwatch.tasks import evaluate, load, prepare_supervision_db, resolve_run, send_mail
 
 DAG_ID = "ecert_completeness"
 SOURCE_TABLES = ["BDC_ZS", "DJF_DJ_DB", "BDC_DZZZ_ZZXX"]
 RULES = ["ECERT_MISSING", "ECERT_LATE", "ECERT_NOT_REVOKED", "ECERT_MISMATCH",
          "ECERT_DUPLICATE", "ECERT_ORPHAN", "ECERT_BAD_ID"]
-ROLLING_DAYS = 7
 
 
 @dag(
@@ -40,35 +40,6 @@ ROLLING_DAYS = 7
 )
 def ecert_completeness():
     @task
-    def resolve_run() -> dict:
-        from bdcwatch import pipeline
-        from bdcwatch.config import cached_policy
-
-        context = get_current_context()
-        policy = cached_policy()
-        today = pipeline.run_date(context, policy)
-        return pipeline.resolve_run(context["params"], pipeline.rolling_window(today, ROLLING_DAYS), policy)
-
-    @task
-    def prepare_supervision_db() -> str:
-        from bdcwatch import pipeline
-
-        return pipeline.prepare_supervision_db()
-
-    @task(max_active_tis_per_dagrun=1)  # SQLite allows one writer: load tables one at a time
-    def load(table_name: str) -> dict:
-        from bdcwatch import pipeline
-
-        context = get_current_context()
-        return pipeline.load_source_table(table_name, run_id=context["run_id"], full_scan=context["params"]["full_scan"])
-
-    @task
-    def evaluate(run: dict, loads: list) -> dict:
-        from bdcwatch import pipeline
-
-        return pipeline.evaluate_rules(RULES, run, dag_id=DAG_ID, run_id=get_current_context()["run_id"])
-
-    @task
     def compose_digests(run: dict, evaluation: dict) -> list:
         from bdcwatch import pipeline
 
@@ -76,20 +47,10 @@ def ecert_completeness():
             run, evaluation, dag_id=DAG_ID, run_id=get_current_context()["run_id"], source_tables=SOURCE_TABLES
         )
 
-    @task(retries=3)
-    def send_digests(outbox_ids: list) -> dict:
-        from bdcwatch import pipeline
-
-        # Sends everything pending, not only this run's: a digest left over from an
-        # SMTP outage goes out with the next run.
-        return pipeline.send_outbox()
-
-    run = resolve_run()
-    ready = prepare_supervision_db()
+    run = resolve_run("rolling", 7)
     loads = load.expand(table_name=SOURCE_TABLES)
-    ready >> loads
-    evaluation = evaluate(run, loads)
-    send_digests(compose_digests(run, evaluation))
+    prepare_supervision_db() >> loads
+    send_mail(compose_digests(run, evaluate(RULES, run, loads)))
 
 
 ecert_completeness()

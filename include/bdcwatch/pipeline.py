@@ -6,8 +6,9 @@ small JSON-able values (XCom carries counts, ids and period labels, never data).
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
@@ -16,7 +17,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine
 
 from . import airflow_io
-from .config import Policy, cached_policy
+from .config import Person, Policy, cached_policy
 from .db import make_engine, migrate
 from .ledger import RunContext
 from .periods import Period
@@ -130,37 +131,186 @@ def calendar_warning(fallback_years: Sequence[int]) -> str | None:
             "相关期限可能不准确。请运维人员在策略文件 calendar 中补充。")
 
 
+def compose_digests(
+    run: dict[str, Any],
+    evaluation: dict[str, Any],
+    *,
+    dag_id: str,
+    run_id: str,
+    source_tables: Sequence[str],
+    title: str,
+    plan_items: str,
+    headline_for: Callable[[str], Sequence[tuple[str, Any, str]]] = lambda unit: (),
+    attachments_for: Callable[[str], Sequence[Any]] | None = None,
+    always_units: Sequence[str] = (),
+) -> list[int]:
+    """Queue each unit's digest of new findings of this DAG (and a notice to operations
+    when source rows are held in quarantine); returns the outbox ids queued."""
+    from .digest.compose import compose_quarantine_report, compose_unit_digests
+    from .digest.render import DigestContext
+
+    policy = cached_policy()
+    spec = RunSpec(**run)
+    warning = calendar_warning(evaluation.get("calendar_fallback_years", []))
+
+    def context_for(unit_code: str) -> DigestContext:
+        supervisor = policy.supervisors[policy.units[unit_code].supervisor].name if unit_code in policy.units else "运维"
+        return DigestContext(
+            dag_id=dag_id, run_id=run_id, period_label=spec.period_label,
+            period_text=f"{spec.period_start} 至 {spec.period_end}（不含）期间", as_of=spec.period.as_of,
+            plan_items=plan_items, title=title, supervisor_name=supervisor, ui_url=airflow_io.ui_url(dag_id),
+            calendar_warning=warning, headline=tuple(headline_for(unit_code)),
+        )
+
+    engine = supervision_engine()
+    ctx = RunContext(dag_id, run_id, local_now(policy))
+    result = compose_unit_digests(
+        engine, policy, ctx=ctx, units=spec.units, context_for_unit=context_for,
+        attachments_for_unit=attachments_for, always_units=always_units,
+    )
+    notice = compose_quarantine_report(engine, policy, ctx=ctx, tables=source_tables)
+    return result.queued + ([notice] if notice is not None else [])
+
+
 def compose_ecert_digests(
     run: dict[str, Any], evaluation: dict[str, Any], *, dag_id: str, run_id: str, source_tables: Sequence[str]
 ) -> list[int]:
-    """Queue one e-certificate digest per unit with new findings (headline: coverage), and
-    a notice to operations when source rows are held in quarantine."""
-    from .digest.compose import compose_quarantine_report, compose_unit_digests
-    from .digest.render import DigestContext
+    """E-certificate digests, headlined by each unit's e-certificate coverage."""
     from .rules.ecert import ecert_coverage
+
+    coverage = ecert_coverage(supervision_engine(), RunSpec(**run).period, cached_policy())
+
+    def headline(unit_code: str) -> list[tuple[str, Any, str]]:
+        total, covered = coverage.get(unit_code, (0, 0))
+        return [("电子证照覆盖率", f"{covered / total:.1%}" if total else "—", "#2e7d32"), ("期内缮证数", total, "#1f4e79")]
+
+    return compose_digests(
+        run, evaluation, dag_id=dag_id, run_id=run_id, source_tables=source_tables,
+        title="电子证照完整性核查", plan_items="16", headline_for=headline,
+    )
+
+
+def run_units(run: dict[str, Any]) -> list[str]:
+    return list(run["units"]) or sorted(cached_policy().units)
+
+
+def draw_quality_samples(run: dict[str, Any], *, dag_id: str, run_id: str, rule_codes: Sequence[str]) -> dict[str, Any]:
+    """Draw each unit's stratified, reproducible sample of completed cases (item 32) and
+    record the inspection rows; returns {unit: {population, sample, inspection_id}}."""
+    from .cycles import completed_cases, cycle_seed, record_inspection, sample_size, stratified_sample
 
     policy = cached_policy()
     spec = RunSpec(**run)
     engine = supervision_engine()
-    coverage = ecert_coverage(engine, spec.period, policy)
-    warning = calendar_warning(evaluation.get("calendar_fallback_years", []))
-
-    def context_for(unit_code: str) -> DigestContext:
-        total, covered = coverage.get(unit_code, (0, 0))
-        share = f"{covered / total:.1%}" if total else "—"
-        supervisor = policy.supervisors[policy.units[unit_code].supervisor].name if unit_code in policy.units else "运维"
-        return DigestContext(
-            dag_id=dag_id, run_id=run_id, period_label=spec.period_label,
-            period_text=f"{spec.period_start} 至 {spec.period_end}（不含）期间",
-            as_of=spec.period.as_of, plan_items="16", title="电子证照完整性核查", supervisor_name=supervisor,
-            ui_url=airflow_io.ui_url(dag_id), calendar_warning=warning,
-            headline=(("电子证照覆盖率", share, "#2e7d32"), ("期内缮证数", total, "#1f4e79")),
+    drawn = {}
+    for unit_code in run_units(run):
+        started = local_now(policy)
+        population = completed_cases(engine, spec.period, unit_code)
+        seed = cycle_seed(dag_id, unit_code, spec.period_label)
+        sample = stratified_sample(population, sample_size(len(population), policy), seed)
+        inspection_id = record_inspection(
+            engine, cycle=dag_id, unit_code=unit_code, period=spec.period, population=population, sample=sample,
+            seed=seed, rule_codes=rule_codes, run_id=run_id, started=started, finished=local_now(policy),
         )
+        drawn[unit_code] = {"population": len(population), "sample": len(sample), "inspection_id": inspection_id}
+        log.info("%s %s: sampled %d of %d completed cases (seed %s)", dag_id, unit_code, len(sample), len(population), seed)
+    return drawn
 
-    ctx = RunContext(dag_id, run_id, local_now(policy))
-    result = compose_unit_digests(engine, policy, ctx=ctx, units=spec.units, context_for_unit=context_for)
-    notice = compose_quarantine_report(engine, policy, ctx=ctx, tables=source_tables)
-    return result.queued + ([notice] if notice is not None else [])
+
+def compose_quality_digests(
+    run: dict[str, Any], evaluation: dict[str, Any], samples: dict[str, Any], *, dag_id: str, run_id: str,
+    source_tables: Sequence[str],
+) -> list[int]:
+    """Monthly quality check: each unit gets its new findings and its hand-review checklist."""
+    from sqlalchemy import select
+
+    from .digest.render import quality_checklist
+    from .models import inspection_sample
+
+    spec = RunSpec(**run)
+    engine = supervision_engine()
+
+    def checklist(unit_code: str) -> list[Any]:
+        if unit_code not in samples:
+            return []
+        with engine.connect() as conn:
+            rows = conn.execute(
+                select(inspection_sample.c.ywh, inspection_sample.c.djdl)
+                .where(inspection_sample.c.inspection_id == samples[unit_code]["inspection_id"])
+                .order_by(inspection_sample.c.ywh)
+            ).all()
+        return [quality_checklist([(r.ywh, r.djdl) for r in rows], unit_code, spec.period_label)]
+
+    def headline(unit_code: str) -> list[tuple[str, Any, str]]:
+        drawn = samples.get(unit_code, {"population": 0, "sample": 0})
+        return [("期内办结", drawn["population"], "#1f4e79"), ("抽查评查", drawn["sample"], "#2e7d32")]
+
+    return compose_digests(
+        run, evaluation, dag_id=dag_id, run_id=run_id, source_tables=source_tables, title="月度质量评查",
+        plan_items="32", headline_for=headline, attachments_for=checklist,
+        always_units=[u for u, d in samples.items() if d["sample"]],
+    )
+
+
+def compose_watch_lists(run: dict[str, Any], evaluation: dict[str, Any], *, dag_id: str, run_id: str) -> list[int]:
+    """Daily time-limit warnings: per unit, cases overdue and cases due soon as of the run."""
+    from sqlalchemy import select
+
+    from .digest.render import DigestContext, render_watch_list
+    from .models import finding
+    from .outbox import OutgoingMessage, enqueue
+    from .rules import RuleInput
+    from .rules.cases import due_soon_cases
+    from .sqlutil import Dialect
+
+    policy = cached_policy()
+    spec = RunSpec(**run)
+    engine = supervision_engine()
+    calendar = work_calendar(policy)
+    alerts = due_soon_cases(engine, RuleInput(spec.period, policy, Dialect(engine.dialect.name), engine), calendar)
+    with engine.connect() as conn:
+        overdue = conn.execute(
+            select(finding.c.unit_code, finding.c.subject_id, finding.c.detail)
+            .where(finding.c.rule_code == "CASE_OVERDUE_OPEN", finding.c.last_run_id == run_id)
+            .where(finding.c.status != "closed")
+        ).all()
+    overdue_by_unit: dict[str, list[dict[str, Any]]] = {}
+    for row in overdue:
+        detail = json.loads(row.detail)
+        overdue_by_unit.setdefault(row.unit_code, []).append(
+            {"ywh": row.subject_id, "djdl": detail.get("djdl"), "slsj": detail.get("slsj"), "deadline": detail.get("deadline")}
+        )
+    soon_by_unit: dict[str, list[dict[str, Any]]] = {}
+    for alert in alerts:
+        soon_by_unit.setdefault(alert["djjg"], []).append(alert)
+    warning = calendar_warning(sorted(set(evaluation.get("calendar_fallback_years", [])) | calendar.fallback_years))
+    ctx_now = local_now(policy)
+    queued = []
+    for unit_code in sorted(set(overdue_by_unit) | set(soon_by_unit), key=str):
+        if spec.units and unit_code not in spec.units:
+            continue
+        unit = policy.units.get(unit_code)
+        heads = unit.heads if unit else (Person("运维值班", "operations", policy.operations_email),)
+        context = DigestContext(
+            dag_id=dag_id, run_id=run_id, period_label=spec.period_label, period_text="", as_of=spec.period.as_of,
+            plan_items="14、33", title="办件时限预警", supervisor_name="", calendar_warning=warning,
+        )
+        digest = render_watch_list(
+            unit_code=unit_code, unit_name=unit.name if unit else f"未登记机构 {unit_code}", heads=heads,
+            overdue=sorted(overdue_by_unit.get(unit_code, []), key=lambda r: str(r["ywh"])),
+            due_soon=soon_by_unit.get(unit_code, []),
+            due_soon_days=int(policy.raw["due_soon_working_days"]), context=context,
+        )
+        message = OutgoingMessage(
+            dedup_key=f"{dag_id}|{spec.period_label}|{unit_code}|watch", kind="watch_list", dag_id=dag_id,
+            run_id=run_id, period=spec.period_label, unit_code=unit_code, recipients=tuple(h.email for h in heads),
+            subject=digest.subject, html=digest.html, attachments=digest.attachments,
+        )
+        with engine.begin() as conn:
+            outbox_id = enqueue(conn, message, ctx_now)
+        if outbox_id is not None:
+            queued.append(outbox_id)
+    return queued
 
 
 def send_outbox(ids: Sequence[int] | None = None) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
-CONTRACT_DAG_IDS = {"ecert_completeness"}  # grows as the cycles land (CONTRACT §2)
+CONTRACT_DAG_IDS = {"ecert_completeness", "case_timeliness_watch", "monthly_quality_check"}  # grows as the cycles land
 HEAVY = {"pandas", "great_expectations", "sqlalchemy", "yagmail", "openpyxl", "numpy"}
 
 
@@ -46,11 +46,12 @@ def test_dag_settings(dagbag):
             assert task.on_failure_callback, (dag_id, task.task_id)
 
 
-def test_ecert_schedule_is_daily_at_one():
-    from airflow.dag_processing.dagbag import DagBag
-
-    dag = DagBag(dag_folder=str(DAGS / "ecert_completeness.py")).dags["ecert_completeness"]
-    assert dag.timetable.expression == "0 1 * * *"
+@pytest.mark.parametrize(
+    ("dag_id", "cron"),
+    [("ecert_completeness", "0 1 * * *"), ("case_timeliness_watch", "30 7 * * *"), ("monthly_quality_check", "0 3 1 * *")],
+)
+def test_contract_schedules(dagbag, dag_id, cron):
+    assert dagbag.dags[dag_id].timetable.expression == cron
 
 
 @pytest.mark.parametrize("path", sorted(DAGS.glob("*.py")), ids=lambda p: p.name)

@@ -18,6 +18,7 @@ from sqlalchemy import Engine, select, update
 
 from ..config import Person, Policy
 from ..ledger import RunContext
+from ..mail import Attachment
 from ..models import finding, quarantine
 from ..outbox import OutgoingMessage, enqueue
 from .render import DigestContext, FindingRow, QuarantineRow, render_quarantine_report, render_unit_digest
@@ -59,9 +60,14 @@ def compose_unit_digests(
     ctx: RunContext,
     units: Sequence[str] | None,
     context_for_unit: Callable[[str], DigestContext],
+    attachments_for_unit: Callable[[str], Sequence[Attachment]] | None = None,
+    always_units: Sequence[str] = (),
 ) -> ComposeResult:
-    """Queue one digest per unit that has unannounced findings of this DAG."""
+    """Queue one digest per unit that has unannounced findings of this DAG, and to each of
+    ``always_units`` even without (e.g. the monthly checklist must reach every unit)."""
     by_unit: dict[str | None, list[FindingRow]] = defaultdict(list)
+    for unit_code in always_units:
+        by_unit[unit_code] = []
     for row in _rows(engine, ctx.dag_id, units):
         by_unit[row.unit_code].append(row)
     queued: list[int] = []
@@ -78,12 +84,13 @@ def compose_unit_digests(
             name = f"未登记机构 {unit_code or '（空）'}"
         context = context_for_unit(unit_code or "")
         digest = render_unit_digest(rows, unit_code=unit_code, unit_name=name, heads=heads, context=context)
+        extra = tuple(attachments_for_unit(unit_code or "")) if attachments_for_unit else ()
         content_key = hashlib.sha256(",".join(str(r.id) for r in rows).encode()).hexdigest()[:16]
         message = OutgoingMessage(
             dedup_key=f"{ctx.dag_id}|{context.period_label}|{unit_code}|{content_key}",
             kind="unit_digest", dag_id=ctx.dag_id, run_id=ctx.run_id, period=context.period_label,
             unit_code=unit_code, recipients=tuple(p.email for p in heads), subject=digest.subject,
-            html=digest.html, attachments=digest.attachments,
+            html=digest.html, attachments=digest.attachments + extra,
         )
         with engine.begin() as conn:
             outbox_id = enqueue(conn, message, ctx.now)

@@ -200,3 +200,59 @@ def render_quarantine_report(rows: Sequence[QuarantineRow], *, dag_id: str, run_
         subject=subject, rows=rows, dag_id=dag_id, run_id=run_id
     )
     return RenderedDigest(mask_id_numbers(subject), mask_id_numbers(html), ())
+
+
+def render_watch_list(
+    *,
+    unit_code: str,
+    unit_name: str,
+    heads: Sequence[Person],
+    overdue: Sequence[dict[str, Any]],
+    due_soon: Sequence[dict[str, Any]],
+    due_soon_days: int,
+    context: DigestContext,
+) -> RenderedDigest:
+    """The daily time-limit warning of one unit: cases already overdue and cases due within
+    ``due_soon_days`` working days (rows: ywh, djdl, slsj, deadline[, days_left])."""
+    overdue_rows = [(r["ywh"], r["djdl"], str(r["slsj"])[:16], str(r["deadline"])) for r in overdue]
+    soon_rows = [(r["ywh"], r["djdl"], str(r["slsj"])[:16], str(r["deadline"]), r["days_left"]) for r in due_soon]
+    sections = [
+        {"title": "已超期在办", "columns": ("业务号", "登记大类", "受理时间", "办理期限"), "rows": overdue_rows},
+        {"title": "即将到期", "columns": ("业务号", "登记大类", "受理时间", "办理期限", "剩余工作日"), "rows": soon_rows},
+    ]
+    subject = (f"【不动产登记监督】{unit_name} 办件时限预警（{context.as_of:%Y-%m-%d}）："
+               f"超期 {len(overdue_rows)} 件，即将到期 {len(soon_rows)} 件")
+    html = _environment().get_template("watch_list.html.j2").render(
+        subject=subject, unit_name=unit_name, heads=heads, overdue=overdue_rows, due_soon=soon_rows,
+        due_soon_days=due_soon_days, as_of=context.as_of.strftime("%Y-%m-%d %H:%M"), sections=sections,
+        calendar_warning=context.calendar_warning, dag_id=context.dag_id, run_id=context.run_id,
+    )
+    import pandas as pd
+
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
+        for section in sections:
+            pd.DataFrame(section["rows"], columns=list(section["columns"])).to_excel(
+                writer, sheet_name=section["title"], index=False
+            )
+    filename = f"{context.dag_id}_{unit_code}_{context.as_of:%Y%m%d}.xlsx"
+    return RenderedDigest(mask_id_numbers(subject), mask_id_numbers(html), (Attachment(filename, buffer.getvalue()),))
+
+
+def quality_checklist(sample: Sequence[tuple[str, str]], unit_code: str, period_label: str) -> Attachment:
+    """The hand-review checklist of a monthly quality check: one row per sampled case,
+    with empty columns for the reviewer's verdict (item 32)."""
+    import pandas as pd
+
+    frame = pd.DataFrame(
+        [{"序号": i, "业务号": ywh, "登记大类": djdl, "评查结论（合格/不合格）": "", "问题描述": "", "评查人": "",
+          "评查日期": ""} for i, (ywh, djdl) in enumerate(sample, start=1)],
+        columns=["序号", "业务号", "登记大类", "评查结论（合格/不合格）", "问题描述", "评查人", "评查日期"],
+    )
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
+        frame.to_excel(writer, sheet_name="抽查清单", index=False)
+        sheet = writer.sheets["抽查清单"]
+        for column, width in zip("ABCDEFG", (6, 24, 10, 24, 40, 10, 12), strict=True):
+            sheet.column_dimensions[column].width = width
+    return Attachment(f"质量评查抽查清单_{unit_code}_{period_label}.xlsx", buffer.getvalue())

@@ -1,0 +1,119 @@
+"""monthly_quality_check and case_timeliness_watch end to end on generated data, on SQLite
+and PostgreSQL: case findings equal the ground truth, every unit's sample is at least 10 %
+(and 5), stratified and identical on a rerun, checklists and warnings reach the right heads,
+and a rerun adds and sends nothing."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from collections import Counter
+from datetime import date
+from pathlib import Path
+
+import openpyxl
+import pytest
+from sqlalchemy import create_engine, func, select
+
+from bdcwatch.config import load_policy
+from bdcwatch.demo.generator import generate
+from bdcwatch.models import finding, inspection, inspection_sample, stg_djt_dj_sl
+from tests.integration.test_ecert_completeness_dag import SYSTEMS, airflow_uri
+
+pytestmark = pytest.mark.integration
+
+PERIOD_START, PERIOD_END = date(2026, 3, 1), date(2026, 4, 1)
+CONF = json.dumps({"period_start": PERIOD_START.isoformat(), "period_end": PERIOD_END.isoformat()})
+CASE_RULES = {"CASE_OVERDUE", "CASE_OVERDUE_OPEN", "CASE_QUEUE_JUMP", "RETURN_UNJUSTIFIED", "RETURN_REPEATED",
+              "MORTGAGE_WHILE_SEALED", "ONLINE_RATIO_LOW"}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def world(request, tmp_path: Path, smtp_server):
+    if request.param == "sqlite":
+        urls = {name: f"sqlite:///{tmp_path / (name + '.db')}" for name in SYSTEMS}
+    else:
+        make = request.getfixturevalue("pg_database")
+        urls = {name: make() for name in SYSTEMS}
+    truth = generate(urls["registration"], urls["ecert"], urls["staff"], size=600, seed=11,
+                     period_start=PERIOD_START, period_end=PERIOD_END)
+    connections = {f"{name}_db" if name != "staff" else "staff_registry_db": airflow_uri(url) for name, url in urls.items()}
+    connections["smtp_default"] = smtp_server.airflow_uri()
+    return urls, truth, connections
+
+
+def test_monthly_quality_check(airflow_env, world, smtp_server):
+    urls, truth, connections = world
+    airflow_env.run_dag("monthly_quality_check", PERIOD_END.isoformat(), CONF, connections)
+    supervision = create_engine(urls["supervision"])
+    policy = load_policy()
+    with supervision.connect() as conn:
+        found = {(r.rule_code, r.subject_id, r.unit_code) for r in conn.execute(select(finding))}
+        inspections = {r.unit_code: r for r in conn.execute(select(inspection))}
+        samples = {
+            unit: [(s.ywh, s.djdl) for s in conn.execute(
+                select(inspection_sample).where(inspection_sample.c.inspection_id == row.id).order_by(inspection_sample.c.ywh)
+            )]
+            for unit, row in inspections.items()
+        }
+        completed = {
+            unit: Counter(r.djdl for r in conn.execute(
+                select(stg_djt_dj_sl.c.djdl).where(stg_djt_dj_sl.c.djjg == unit, stg_djt_dj_sl.c.ajzt == 2)
+                .where(stg_djt_dj_sl.c.jssj >= PERIOD_START, stg_djt_dj_sl.c.jssj < PERIOD_END)
+            ))
+            for unit in policy.units
+        }
+    expected = {(f.rule_code, f.subject_id, f.unit_code) for f in truth.findings if f.rule_code in CASE_RULES}
+    assert found == expected
+
+    assert set(inspections) == set(policy.units)
+    for unit, row in inspections.items():
+        population = sum(completed[unit].values())
+        assert row.population_size == population and population > 0
+        assert row.sample_size == len(samples[unit]) == min(population, max(math.ceil(0.1 * population), 5))
+        # stratified: every 登记大类 with at least 10 cases is represented
+        drawn = Counter(djdl for _, djdl in samples[unit])
+        assert all(drawn[djdl] >= 1 for djdl, n in completed[unit].items() if n >= 10), (unit, drawn, completed[unit])
+
+    checklists = {m.message["Subject"]: m for m in smtp_server.received if any(
+        name.startswith("质量评查抽查清单") for name in m.attachments)}
+    assert len(checklists) == len(policy.units)
+    for mail in checklists.values():
+        unit_code = next(code for code, unit in policy.units.items() if unit.name in mail.message["Subject"])
+        assert sorted(mail.envelope_to) == sorted(h.email for h in policy.units[unit_code].heads)
+        (name,) = [n for n in mail.attachments if n.startswith("质量评查抽查清单")]
+        sheet = openpyxl.load_workbook(io.BytesIO(mail.attachments[name])).active
+        rows = list(sheet.iter_rows(values_only=True))
+        assert "评查结论（合格/不合格）" in rows[0]
+        assert sorted(r[1] for r in rows[1:]) == [ywh for ywh, _ in samples[unit_code]]
+
+    sent = len(smtp_server.received)
+    airflow_env.run_dag("monthly_quality_check", PERIOD_END.isoformat(), CONF, connections)
+    with supervision.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(finding)).scalar_one() == len(found)
+        again = {
+            unit: [s.ywh for s in conn.execute(
+                select(inspection_sample).where(inspection_sample.c.inspection_id == row.id).order_by(inspection_sample.c.ywh)
+            )]
+            for unit, row in inspections.items()
+        }
+    assert again == {unit: [ywh for ywh, _ in rows] for unit, rows in samples.items()}
+    assert len(smtp_server.received) == sent, "a rerun sent mail again"
+
+
+def test_case_timeliness_watch(airflow_env, world, smtp_server):
+    urls, truth, connections = world
+    conf = json.dumps({"period_start": "2026-03-31", "period_end": PERIOD_END.isoformat()})
+    airflow_env.run_dag("case_timeliness_watch", PERIOD_END.isoformat(), conf, connections)
+    supervision = create_engine(urls["supervision"])
+    with supervision.connect() as conn:
+        open_overdue = {r.subject_id for r in conn.execute(select(finding).where(finding.c.rule_code == "CASE_OVERDUE_OPEN"))}
+    expected = {f.subject_id for f in truth.findings if f.rule_code == "CASE_OVERDUE_OPEN"}
+    assert open_overdue == expected
+    warnings = [m for m in smtp_server.received if "办件时限预警" in m.message["Subject"]]
+    for subject in open_overdue:
+        assert any(subject in m.html for m in warnings), f"{subject} missing from the warning lists"
+    sent = len(smtp_server.received)
+    airflow_env.run_dag("case_timeliness_watch", PERIOD_END.isoformat(), conf, connections)
+    assert len(smtp_server.received) == sent
