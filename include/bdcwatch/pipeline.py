@@ -219,9 +219,9 @@ def draw_quality_samples(run: dict[str, Any], *, dag_id: str, run_id: str, rule_
 
 def compose_quality_digests(
     run: dict[str, Any], evaluation: dict[str, Any], samples: dict[str, Any], *, dag_id: str, run_id: str,
-    source_tables: Sequence[str],
+    source_tables: Sequence[str], title: str = "月度质量评查", plan_items: str = "32",
 ) -> list[int]:
-    """Monthly quality check: each unit gets its new findings and its hand-review checklist."""
+    """A sampling cycle's digests: each unit gets its new findings and its hand-review checklist."""
     from sqlalchemy import select
 
     from .digest.render import quality_checklist
@@ -246,8 +246,8 @@ def compose_quality_digests(
         return [("期内办结", drawn["population"], "#1f4e79"), ("抽查评查", drawn["sample"], "#2e7d32")]
 
     return compose_digests(
-        run, evaluation, dag_id=dag_id, run_id=run_id, source_tables=source_tables, title="月度质量评查",
-        plan_items="32", headline_for=headline, attachments_for=checklist,
+        run, evaluation, dag_id=dag_id, run_id=run_id, source_tables=source_tables, title=title,
+        plan_items=plan_items, headline_for=headline, attachments_for=checklist,
         always_units=[u for u, d in samples.items() if d["sample"]],
     )
 

@@ -117,3 +117,26 @@ def test_case_timeliness_watch(airflow_env, world, smtp_server):
     sent = len(smtp_server.received)
     airflow_env.run_dag("case_timeliness_watch", PERIOD_END.isoformat(), conf, connections)
     assert len(smtp_server.received) == sent
+
+
+def test_county_self_inspection_for_one_unit(airflow_env, world, smtp_server):
+    urls, truth, connections = world
+    conf = json.dumps({"period_start": "2026-01-01", "period_end": "2026-04-01", "units": ["YQ21"]})
+    airflow_env.run_dag("county_self_inspection", PERIOD_END.isoformat(), conf, connections)
+    supervision = create_engine(urls["supervision"])
+    policy = load_policy()
+    with supervision.connect() as conn:
+        found = {(r.rule_code, r.subject_id, r.unit_code) for r in conn.execute(select(finding))}
+        (row,) = conn.execute(select(inspection)).all()
+    assert (row.cycle, row.unit_code, row.period) == ("county_self_inspection", "YQ21", "2026-Q1")
+    assert row.sample_size >= max(math.ceil(0.1 * row.population_size), 5)
+    assert {unit for _, _, unit in found} <= {"YQ21"}
+    # The quarter contains the generated month: its YQ21 problems are all found (a share
+    # judged per period, ONLINE_RATIO_LOW, is a different question for a quarter).
+    march = {(f.rule_code, f.subject_id, f.unit_code) for f in truth.findings
+             if f.unit_code == "YQ21" and f.rule_code != "ONLINE_RATIO_LOW"}
+    assert march <= found
+    assert smtp_server.received and all(
+        sorted(m.envelope_to) in (sorted(h.email for h in policy.units["YQ21"].heads), [policy.operations_email])
+        for m in smtp_server.received
+    )
