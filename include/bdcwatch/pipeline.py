@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -194,7 +195,9 @@ def run_units(run: dict[str, Any]) -> list[str]:
     return list(run["units"]) or sorted(cached_policy().units)
 
 
-def draw_quality_samples(run: dict[str, Any], *, dag_id: str, run_id: str, rule_codes: Sequence[str]) -> dict[str, Any]:
+def draw_quality_samples(
+    run: dict[str, Any], *, dag_id: str, run_id: str, rule_codes: Sequence[str], units: Sequence[str] | None = None
+) -> dict[str, Any]:
     """Draw each unit's stratified, reproducible sample of completed cases (item 32) and
     record the inspection rows; returns {unit: {population, sample, inspection_id}}."""
     from .cycles import completed_cases, cycle_seed, record_inspection, sample_size, stratified_sample
@@ -203,7 +206,7 @@ def draw_quality_samples(run: dict[str, Any], *, dag_id: str, run_id: str, rule_
     spec = RunSpec(**run)
     engine = supervision_engine()
     drawn = {}
-    for unit_code in run_units(run):
+    for unit_code in units if units is not None else run_units(run):
         started = local_now(policy)
         population = completed_cases(engine, spec.period, unit_code)
         seed = cycle_seed(dag_id, unit_code, spec.period_label)
@@ -215,6 +218,22 @@ def draw_quality_samples(run: dict[str, Any], *, dag_id: str, run_id: str, rule_
         drawn[unit_code] = {"population": len(population), "sample": len(sample), "inspection_id": inspection_id}
         log.info("%s %s: sampled %d of %d completed cases (seed %s)", dag_id, unit_code, len(sample), len(population), seed)
     return drawn
+
+
+def draw_spot_check(run: dict[str, Any], *, dag_id: str, run_id: str, rule_codes: Sequence[str]) -> dict[str, Any]:
+    """A provincial-style spot check: a seeded random half of the units (at least one) is
+    drawn, then cases within each drawn unit as in every cycle. The rules themselves have
+    already run on every unit."""
+    import random
+
+    from .cycles import cycle_seed
+
+    spec = RunSpec(**run)
+    candidates = run_units(run)
+    rng = random.Random(cycle_seed(dag_id, "CITY", spec.period_label))
+    chosen = sorted(rng.sample(candidates, max(1, math.ceil(len(candidates) / 2))))
+    log.info("%s %s: units drawn for the spot check: %s", dag_id, spec.period_label, chosen)
+    return draw_quality_samples(run, dag_id=dag_id, run_id=run_id, rule_codes=rule_codes, units=chosen)
 
 
 def compose_quality_digests(
@@ -250,6 +269,58 @@ def compose_quality_digests(
         plan_items=plan_items, headline_for=headline, attachments_for=checklist,
         always_units=[u for u, d in samples.items() if d["sample"]],
     )
+
+
+CITY_SUPERVISOR = "CITY_BUREAU"  # CONTRACT §6: city-level reports go to this body's heads
+
+
+def compose_city_report(
+    run: dict[str, Any], evaluation: dict[str, Any], samples: dict[str, Any], *, dag_id: str, run_id: str,
+    rule_codes: Sequence[str], title: str,
+) -> list[int]:
+    """One city report of a cycle to CITY_BUREAU's heads: every unit's line and all findings
+    of the cycle's rules detected by this run (new or again)."""
+    from sqlalchemy import select
+
+    from .digest.render import DigestContext, FindingRow, UnitSummary, render_city_report
+    from .models import finding
+    from .outbox import OutgoingMessage, enqueue
+
+    policy = cached_policy()
+    spec = RunSpec(**run)
+    engine = supervision_engine()
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(finding).where(finding.c.last_run_id == run_id, finding.c.rule_code.in_(list(rule_codes)))
+            .order_by(finding.c.id)
+        ).all()
+    by_unit: dict[str | None, list[FindingRow]] = {}
+    for r in rows:
+        by_unit.setdefault(r.unit_code, []).append(FindingRow(
+            r.id, r.rule_code, r.severity, r.unit_code, r.subject_type, r.subject_id, r.period, r.detail, r.status,
+            r.first_detected_at, r.due_date))
+    summaries = [
+        UnitSummary(code, policy.units[code].name, samples.get(code, {}).get("population", 0),
+                    samples.get(code, {}).get("sample", 0), by_unit.get(code, []))
+        for code in run_units(run)
+    ]
+    bureau = policy.supervisors[CITY_SUPERVISOR]
+    context = DigestContext(
+        dag_id=dag_id, run_id=run_id, period_label=spec.period_label,
+        period_text=f"{spec.period_start} 至 {spec.period_end}（不含）期间", as_of=spec.period.as_of, plan_items="34",
+        title=title, supervisor_name=bureau.name,
+        calendar_warning=calendar_warning(evaluation.get("calendar_fallback_years", [])),
+    )
+    report = render_city_report(summaries, heads=bureau.heads, title=title, context=context)
+    message = OutgoingMessage(
+        dedup_key=f"{dag_id}|{spec.period_label}|{CITY_SUPERVISOR}|{','.join(run_units(run))}", kind="city_report",
+        dag_id=dag_id, run_id=run_id, period=spec.period_label, unit_code=None,
+        recipients=tuple(h.email for h in bureau.heads), subject=report.subject, html=report.html,
+        attachments=report.attachments,
+    )
+    with engine.begin() as conn:
+        outbox_id = enqueue(conn, message, local_now(policy))
+    return [outbox_id] if outbox_id is not None else []
 
 
 def compose_watch_lists(run: dict[str, Any], evaluation: dict[str, Any], *, dag_id: str, run_id: str) -> list[int]:

@@ -140,3 +140,43 @@ def test_county_self_inspection_for_one_unit(airflow_env, world, smtp_server):
         sorted(m.envelope_to) in (sorted(h.email for h in policy.units["YQ21"].heads), [policy.operations_email])
         for m in smtp_server.received
     )
+
+
+def test_city_check_reports_to_the_bureau_and_each_unit(airflow_env, world, smtp_server):
+    urls, truth, connections = world
+    conf = json.dumps({"period_start": "2026-01-01", "period_end": "2026-07-01"})
+    airflow_env.run_dag("city_check", "2026-07-01", conf, connections)
+    policy = load_policy()
+    bureau = sorted(h.email for h in policy.supervisors["CITY_BUREAU"].heads)
+    (report,) = [m for m in smtp_server.received if sorted(m.envelope_to) == bureau]
+    assert "市级排查" in report.message["Subject"]
+    for unit in policy.units.values():
+        assert unit.name in report.html
+    (workbook,) = report.attachments.values()
+    sheet = openpyxl.load_workbook(io.BytesIO(workbook)).active
+    supervision = create_engine(urls["supervision"])
+    with supervision.connect() as conn:
+        detected = conn.execute(select(func.count()).select_from(finding)).scalar_one()
+        assert {r.unit_code for r in conn.execute(select(inspection))} == set(policy.units)
+    assert sheet.max_row - 1 == detected  # every finding of the check is in the bureau's list
+    unit_mails = [m for m in smtp_server.received if any(n.startswith("质量评查抽查清单") for n in m.attachments)]
+    assert len(unit_mails) == len(policy.units)
+    sent = len(smtp_server.received)
+    airflow_env.run_dag("city_check", "2026-07-01", conf, connections)
+    assert len(smtp_server.received) == sent
+
+
+def test_provincial_spot_check_draws_units_reproducibly(airflow_env, world, smtp_server):
+    urls, truth, connections = world
+    conf = json.dumps({"period_start": "2026-01-01", "period_end": "2027-01-01"})
+    airflow_env.run_dag("provincial_spot_check", "2027-01-02", conf, connections)
+    policy = load_policy()
+    supervision = create_engine(urls["supervision"])
+    with supervision.connect() as conn:
+        drawn = sorted(r.unit_code for r in conn.execute(select(inspection)))
+    assert len(drawn) == math.ceil(len(policy.units) / 2)
+    bureau = sorted(h.email for h in policy.supervisors["CITY_BUREAU"].heads)
+    assert [sorted(m.envelope_to) for m in smtp_server.received if m.envelope_to != [policy.operations_email]] == [bureau]
+    airflow_env.run_dag("provincial_spot_check", "2027-01-02", conf, connections)
+    with supervision.connect() as conn:
+        assert sorted(r.unit_code for r in conn.execute(select(inspection))) == drawn

@@ -19,7 +19,7 @@ from sqlalchemy import Engine, select, update
 from ..config import Person, Policy
 from ..ledger import RunContext
 from ..mail import Attachment
-from ..models import finding, quarantine
+from ..models import finding, outbox, quarantine
 from ..outbox import OutgoingMessage, enqueue
 from .render import DigestContext, FindingRow, QuarantineRow, render_quarantine_report, render_unit_digest
 
@@ -85,9 +85,11 @@ def compose_unit_digests(
         context = context_for_unit(unit_code or "")
         digest = render_unit_digest(rows, unit_code=unit_code, unit_name=name, heads=heads, context=context)
         extra = tuple(attachments_for_unit(unit_code or "")) if attachments_for_unit else ()
-        content_key = hashlib.sha256(",".join(str(r.id) for r in rows).encode()).hexdigest()[:16]
+        dedup_key = _digest_key(engine, ctx.dag_id, context.period_label, unit_code, rows, unit_code in always_units)
+        if dedup_key is None:
+            continue
         message = OutgoingMessage(
-            dedup_key=f"{ctx.dag_id}|{context.period_label}|{unit_code}|{content_key}",
+            dedup_key=dedup_key,
             kind="unit_digest", dag_id=ctx.dag_id, run_id=ctx.run_id, period=context.period_label,
             unit_code=unit_code, recipients=tuple(p.email for p in heads), subject=digest.subject,
             html=digest.html, attachments=digest.attachments + extra,
@@ -105,6 +107,23 @@ def compose_unit_digests(
         announced += len(rows)
         log.info("queued digest %s for %s: %d finding(s) to %d head(s)", outbox_id, unit_code, len(rows), len(heads))
     return ComposeResult(queued, [str(u) for u in by_unit], announced)
+
+
+def _digest_key(
+    engine: Engine, dag_id: str, period: str, unit_code: str | None, rows: Sequence[FindingRow], always: bool
+) -> str | None:
+    """The outbox key of a unit digest. A digest of new findings is keyed by those findings;
+    a cycle's unit mail (``always``: it carries the checklist) is sent once per period, and
+    after that only when new findings appear. None: nothing to send."""
+    base = f"{dag_id}|{period}|{unit_code}"
+    content = f"{base}|{hashlib.sha256(','.join(str(r.id) for r in rows).encode()).hexdigest()[:16]}"
+    if not always:
+        return content
+    with engine.connect() as conn:
+        cycle_sent = conn.execute(select(outbox.c.id).where(outbox.c.dedup_key == f"{base}|cycle")).first()
+    if cycle_sent is None:
+        return f"{base}|cycle"
+    return content if rows else None
 
 
 def compose_quarantine_report(

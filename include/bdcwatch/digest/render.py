@@ -256,3 +256,40 @@ def quality_checklist(sample: Sequence[tuple[str, str]], unit_code: str, period_
         for column, width in zip("ABCDEFG", (6, 24, 10, 24, 40, 10, 12), strict=True):
             sheet.column_dimensions[column].width = width
     return Attachment(f"质量评查抽查清单_{unit_code}_{period_label}.xlsx", buffer.getvalue())
+
+
+@dataclass(frozen=True)
+class UnitSummary:
+    code: str
+    name: str
+    population: int
+    sample: int
+    findings: Sequence[FindingRow]
+
+
+def render_city_report(
+    units: Sequence[UnitSummary], *, heads: Sequence[Person], title: str, context: DigestContext
+) -> RenderedDigest:
+    """A city-level cycle report (city check, provincial spot check) for the bureau:
+    one line per unit, the full list of the cycle's findings as XLSX."""
+    rows = []
+    for unit in units:
+        by_rule: dict[str, int] = {}
+        for f in unit.findings:
+            by_rule[f.rule_code] = by_rule.get(f.rule_code, 0) + 1
+        top = "；".join(f"{rule_title(code)} {n}" for code, n in sorted(by_rule.items(), key=lambda i: -i[1])[:3])
+        rows.append({"name": unit.name, "population": unit.population, "sample": unit.sample,
+                     "findings": len(unit.findings), "high": sum(f.severity == "high" for f in unit.findings),
+                     "top": top or "无"})
+    everything = [f for unit in units for f in unit.findings]
+    subject = f"【不动产登记监督】全市{title}报告（{context.period_label}）：发现问题 {len(everything)} 条"
+    html = _environment().get_template("city_report.html.j2").render(
+        subject=subject, title=title, heads=heads, period_label=context.period_label,
+        period_text=context.period_text, as_of=context.as_of.strftime("%Y-%m-%d %H:%M"), units=rows,
+        total_findings=len(everything), total_high=sum(f.severity == "high" for f in everything),
+        total_sample=sum(u.sample for u in units), calendar_warning=context.calendar_warning,
+        dag_id=context.dag_id, run_id=context.run_id,
+    )
+    workbook = findings_workbook(everything, f"全市 {context.period_label}")
+    filename = f"{context.dag_id}_city_{context.period_label.replace('..', '_')}.xlsx"
+    return RenderedDigest(mask_id_numbers(subject), mask_id_numbers(html), (Attachment(filename, workbook),))

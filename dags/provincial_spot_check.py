@@ -1,0 +1,62 @@
+"""
+### 省级抽查（演练）· provincial spot check rehearsal (plan item 34, 1× a year)
+
+On 2 January at 06:00 (Asia/Shanghai) the city rehearses the provincial spot check of the
+year just ended, as a provincial team would make it: every automated case and
+e-certificate rule runs on the whole year for all units, then a seeded random half of the
+units is drawn and, in each drawn unit, a stratified sample of at least max(10 %, 5)
+completed cases for file review. The report goes to CITY_BUREAU's heads (a line per unit,
+the draw, every finding as XLSX). Recorded in `inspection` / `inspection_sample`.
+
+**Params** `period_start`/`period_end` (default: the year just ended), `units`, `full_scan`.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import Param, dag, get_current_context, task
+
+from bdcwatch.dag_defaults import START_DATE, audit_params, default_args
+from bdcwatch.tasks import evaluate, load, prepare_supervision_db, resolve_run, send_mail
+
+DAG_ID = "provincial_spot_check"
+SOURCE_TABLES = ["DJT_DJ_SL", "DJF_DJ_DB", "BDC_BYSL", "QLF_QL_CFDJ", "BDC_ZS", "BDC_DZZZ_ZZXX"]
+RULES = ["CASE_OVERDUE", "CASE_OVERDUE_OPEN", "CASE_QUEUE_JUMP", "RETURN_UNJUSTIFIED", "RETURN_REPEATED",
+         "MORTGAGE_WHILE_SEALED", "ONLINE_RATIO_LOW", "ECERT_MISSING", "ECERT_LATE", "ECERT_NOT_REVOKED",
+         "ECERT_MISMATCH", "ECERT_DUPLICATE", "ECERT_ORPHAN", "ECERT_BAD_ID"]
+
+
+@dag(
+    dag_id=DAG_ID,
+    schedule="0 6 2 1 *",
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    tags=["bdcwatch", "item-34", "cycle"],
+    default_args=default_args(),
+    doc_md=__doc__,
+    params=audit_params(full_scan=Param(False, type="boolean", description="re-read the source tables completely")),
+)
+def provincial_spot_check():
+    @task
+    def draw_samples(run: dict, evaluation: dict) -> dict:
+        from bdcwatch import pipeline
+
+        return pipeline.draw_spot_check(run, dag_id=DAG_ID, run_id=get_current_context()["run_id"], rule_codes=RULES)
+
+    @task
+    def compose(run: dict, evaluation: dict, samples: dict) -> list:
+        from bdcwatch import pipeline
+
+        return pipeline.compose_city_report(
+            run, evaluation, samples, dag_id=DAG_ID, run_id=get_current_context()["run_id"], rule_codes=RULES,
+            title="省级抽查（演练）",
+        )
+
+    run = resolve_run("year")
+    loads = load.expand(table_name=SOURCE_TABLES)
+    prepare_supervision_db() >> loads
+    evaluation = evaluate(RULES, run, loads)
+    send_mail(compose(run, evaluation, draw_samples(run, evaluation)))
+
+
+provincial_spot_check()
