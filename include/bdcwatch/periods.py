@@ -86,3 +86,25 @@ def previous_period(kind: str, today: date) -> Period:
     if kind == "year":
         return Period(date(today.year - 1, 1, 1), date(today.year, 1, 1))
     raise ValueError(f"unknown period kind {kind!r}")
+
+
+def parse_period_label(label: str) -> Period:
+    """The inverse of ``period_label``: ``2026-03``, ``2026-Q1``, ``2026-H1``, ``2026``,
+    ``2026-03-01..2026-04-15``."""
+    text = label.strip()
+    if ".." in text:
+        start, end = text.split("..", 1)
+        return Period.parse(start, end)
+    parts = text.split("-")
+    year = int(parts[0])
+    if len(parts) == 1:
+        return Period(date(year, 1, 1), date(year + 1, 1, 1))
+    part = parts[1].upper()
+    if part.startswith("Q"):
+        first = date(year, (int(part[1:]) - 1) * 3 + 1, 1)
+        return Period(first, _add_months(first, 3))
+    if part.startswith("H"):
+        first = date(year, 1 if part == "H1" else 7, 1)
+        return Period(first, _add_months(first, 6))
+    first = date(year, int(part), 1)
+    return Period(first, _add_months(first, 1))

@@ -144,6 +144,7 @@ def compose_digests(
     headline_for: Callable[[str], Sequence[tuple[str, Any, str]]] = lambda unit: (),
     attachments_for: Callable[[str], Sequence[Any]] | None = None,
     always_units: Sequence[str] = (),
+    finding_ids: Sequence[int] | None = None,
 ) -> list[int]:
     """Queue each unit's digest of new findings of this DAG (and a notice to operations
     when source rows are held in quarantine); returns the outbox ids queued."""
@@ -167,7 +168,7 @@ def compose_digests(
     ctx = RunContext(dag_id, run_id, local_now(policy))
     result = compose_unit_digests(
         engine, policy, ctx=ctx, units=spec.units, context_for_unit=context_for,
-        attachments_for_unit=attachments_for, always_units=always_units,
+        attachments_for_unit=attachments_for, always_units=always_units, finding_ids=finding_ids,
     )
     notice = compose_quarantine_report(engine, policy, ctx=ctx, tables=source_tables)
     return result.queued + ([notice] if notice is not None else [])
@@ -268,6 +269,33 @@ def compose_quality_digests(
         run, evaluation, dag_id=dag_id, run_id=run_id, source_tables=source_tables, title=title,
         plan_items=plan_items, headline_for=headline, attachments_for=checklist,
         always_units=[u for u, d in samples.items() if d["sample"]],
+    )
+
+
+def run_look_back(run: dict[str, Any], *, dag_id: str, run_id: str) -> dict[str, Any]:
+    """回头看 over the findings closed in the period; returns counts and the reopened ids."""
+    from .lookback import look_back
+
+    policy = cached_policy()
+    spec = RunSpec(**run)
+    calendar = work_calendar(policy)
+    result = look_back(
+        supervision_engine(), period=spec.period, policy=policy, calendar=calendar,
+        ctx=RunContext(dag_id, run_id, local_now(policy)), units=spec.units or None,
+    )
+    return {"verified": result.verified, "reopened": result.reopened,
+            "calendar_fallback_years": sorted(calendar.fallback_years)}
+
+
+def compose_look_back(run: dict[str, Any], outcome: dict[str, Any], *, dag_id: str, run_id: str,
+                      source_tables: Sequence[str]) -> list[int]:
+    """Each unit is told which of its closed findings the look-back reopened."""
+    if not outcome["reopened"]:
+        return []
+    return compose_digests(
+        run, outcome, dag_id=dag_id, run_id=run_id, source_tables=source_tables, title="回头看：已销号问题复发",
+        plan_items="34", finding_ids=outcome["reopened"],
+        headline_for=lambda unit: [("本年复核已销号问题", outcome["verified"], "#1f4e79")],
     )
 
 

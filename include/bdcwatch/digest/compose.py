@@ -33,14 +33,15 @@ class ComposeResult:
     findings_announced: int
 
 
-def _rows(engine: Engine, dag_id: str, units: Sequence[str] | None) -> list[FindingRow]:
-    query = (
-        select(finding)
-        .where(finding.c.dag_id == dag_id)
-        .where(finding.c.notified_outbox_id.is_(None))
-        .where(finding.c.status != "closed")
-        .order_by(finding.c.id)
+def _rows(
+    engine: Engine, dag_id: str, units: Sequence[str] | None, finding_ids: Sequence[int] | None = None
+) -> list[FindingRow]:
+    query = select(finding).where(finding.c.notified_outbox_id.is_(None)).where(finding.c.status != "closed")
+    # A DAG announces what it detected, or (look-back) exactly the findings it names.
+    query = query.where(finding.c.id.in_(list(finding_ids))) if finding_ids is not None else query.where(
+        finding.c.dag_id == dag_id
     )
+    query = query.order_by(finding.c.id)
     if units:
         query = query.where(finding.c.unit_code.in_(list(units)))
     with engine.connect() as conn:
@@ -62,13 +63,14 @@ def compose_unit_digests(
     context_for_unit: Callable[[str], DigestContext],
     attachments_for_unit: Callable[[str], Sequence[Attachment]] | None = None,
     always_units: Sequence[str] = (),
+    finding_ids: Sequence[int] | None = None,
 ) -> ComposeResult:
     """Queue one digest per unit that has unannounced findings of this DAG, and to each of
     ``always_units`` even without (e.g. the monthly checklist must reach every unit)."""
     by_unit: dict[str | None, list[FindingRow]] = defaultdict(list)
     for unit_code in always_units:
         by_unit[unit_code] = []
-    for row in _rows(engine, ctx.dag_id, units):
+    for row in _rows(engine, ctx.dag_id, units, finding_ids):
         by_unit[row.unit_code].append(row)
     queued: list[int] = []
     announced = 0

@@ -138,3 +138,24 @@ def run_rules(
         outcomes.append(RuleOutcome(rule.code, detected, new))
     return outcomes
 
+
+
+def detect_subjects(
+    engine: Engine, rule: Rule, *, period: Period, policy: Policy, calendar: WorkCalendar
+) -> set[str]:
+    """The subjects ``rule`` flags for ``period`` on the current staging data, without
+    touching the ledger (look-back verification)."""
+    from sqlalchemy import text
+
+    from ..ledger import bind_typed
+
+    rule_input = RuleInput(period, policy, Dialect(engine.dialect.name), engine)
+    if rule.needs_calendar:
+        from ..calendar_table import refresh_work_calendar
+
+        with engine.begin() as conn:
+            refresh_work_calendar(conn, calendar, period.as_of)
+    params = {**rule_input.base_params, **rule.params(rule_input)}
+    statement = text(f"SELECT r.subject_id FROM ({rule.sql(rule_input)}) r")
+    with engine.connect() as conn:
+        return {str(row[0]) for row in conn.execute(bind_typed(statement, params), params)}

@@ -1,0 +1,47 @@
+"""回头看: a closed finding whose problem is still there is reopened, with an audit entry;
+one that was really fixed stays closed."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import select
+
+from bdcwatch.ledger import RunContext, change_status, verify_chain
+from bdcwatch.lookback import look_back
+from bdcwatch.models import finding, finding_event
+from bdcwatch.periods import Period, parse_period_label
+from bdcwatch.workdays import WorkCalendar
+from tests.ecert_world import World
+
+T = datetime(2026, 3, 10, 10, 0)
+
+
+def test_period_labels_parse_back():
+    for label in ("2026-03", "2026-Q1", "2026-H2", "2026", "2026-03-01..2026-04-15"):
+        assert parse_period_label(label).label == label
+
+
+def test_look_back_reopens_only_what_is_still_wrong(sqlite_url):
+    world = World(sqlite_url("source"), sqlite_url("supervision"))
+    fixed = world.cert(1, szsj=T)
+    still_missing = world.cert(2, szsj=T)
+    world.run(date(2026, 3, 1), date(2026, 4, 1))
+    with world.supervision.begin() as conn:
+        ids = dict(conn.execute(select(finding.c.subject_id, finding.c.id)).all())
+        change_status(conn, [ids[fixed], ids[still_missing]], "closed", actor="刘科长", note="已补发电子证照",
+                      now=datetime(2026, 5, 6, 10))
+    # Only the first one was really fixed at the source.
+    world.ecert(fixed, zzbfrq=datetime(2026, 5, 5, 9))
+    world.run(date(2026, 5, 1), date(2026, 6, 1))  # reload staging (nothing new in May)
+
+    result = look_back(world.supervision, period=Period(date(2026, 1, 1), date(2027, 1, 1)), policy=world.policy,
+                       calendar=WorkCalendar(), ctx=RunContext("look_back", "lb1", datetime(2027, 1, 3, 7)))
+    assert result.verified == 2 and result.reopened == [ids[still_missing]]
+    with world.supervision.connect() as conn:
+        statuses = dict(conn.execute(select(finding.c.subject_id, finding.c.status)).all())
+        last = conn.execute(select(finding_event).order_by(finding_event.c.id.desc())).first()
+        assert verify_chain(conn) == []
+    assert statuses == {fixed: "closed", still_missing: "reopened"}
+    assert (last.from_status, last.to_status, last.actor) == ("closed", "reopened", "bdcwatch:look_back")
+    assert "回头看" in last.note
