@@ -78,6 +78,7 @@ stg_djt_dj_sl = Table(
     Column("gxsj", Timestamp, nullable=False),
     *_load_columns(),
     Index("ix_stg_djt_dj_sl_slsj", "slsj"),
+    Index("ix_stg_djt_dj_sl_djjg_slsj", "djjg", "slsj"),  # queue jump: a unit's cases accepted in a window
     Index("ix_stg_djt_dj_sl_jssj", "jssj"),
 )
 stg_djf_dj_sh = Table(

@@ -22,9 +22,9 @@ class Dialect:
         self.name = "mysql" if name == "mariadb" else name
 
     def add_hours(self, column: str, hours_param: str) -> str:
-        """``column + :hours_param hours`` as a timestamp."""
+        """``column + :hours_param hours`` as a timestamp (the parameter may be negative)."""
         if self.name == "sqlite":
-            return f"datetime({column}, '+' || :{hours_param} || ' hours')"
+            return f"datetime({column}, :{hours_param} || ' hours')"
         if self.name == "postgresql":
             return f"({column} + make_interval(hours => CAST(:{hours_param} AS integer)))"
         return f"DATE_ADD({column}, INTERVAL :{hours_param} HOUR)"

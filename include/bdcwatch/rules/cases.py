@@ -152,7 +152,7 @@ def _queue_params(ri: RuleInput) -> dict[str, Any]:
         "min_overtaken": int(queue["min_overtaken"]),
         "fraction_num": fraction.numerator,
         "fraction_den": fraction.denominator,
-        "lookback_hours": 90 * 24,
+        "lookback_hours": -90 * 24,
         **_mortgage_codes(ri),
     }
 
@@ -160,7 +160,7 @@ def _queue_params(ri: RuleInput) -> dict[str, Any]:
 def _queue_jump_sql(ri: RuleInput) -> str:
     d = ri.dialect
     b_class, a_class = limit_class_sql("s"), limit_class_sql("sa")
-    lookback_end = d.add_hours("sa.slsj", "lookback_hours")
+    lookback_start = d.add_hours("b.slsj", "lookback_hours")
     detail = d.json_object(
         [("slsj", "MIN(b.slsj)"), ("dbsj", "MIN(b.dbsj)"), ("elapsed", "MIN(b.elapsed)"),
          ("median", "MIN(m.median_x2) / 2.0"), ("overtaken", "COUNT(DISTINCT sa.ywh)"), ("limit_class", "MIN(b.cls)")]
@@ -190,7 +190,7 @@ def _queue_jump_sql(ri: RuleInput) -> str:
             WHERE 2 * rn IN (n, n + 1, n + 2)
             GROUP BY djjg, cls, month
         ) m ON m.djjg = b.djjg AND m.cls = b.cls AND m.month = b.month
-        JOIN stg_djt_dj_sl sa ON sa.djjg = b.djjg AND sa.slsj < b.slsj AND {lookback_end} >= b.slsj
+        JOIN stg_djt_dj_sl sa ON sa.djjg = b.djjg AND sa.slsj < b.slsj AND sa.slsj >= {lookback_start}
         JOIN stg_djf_dj_db da ON da.ywh = sa.ywh AND da.dbsj > b.dbsj
         WHERE b.dbsj >= :ps AND b.dbsj < :pe AND b.cls NOT IN :exempt_classes
           AND {a_class} = b.cls

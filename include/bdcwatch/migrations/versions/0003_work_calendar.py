@@ -29,9 +29,11 @@ def upgrade() -> None:
     op.create_index("ix_work_calendar_seq", "work_calendar", ["seq", "is_workday"])
     op.create_index("ix_stg_djt_dj_sl_slsj", "stg_djt_dj_sl", ["slsj"])
     op.create_index("ix_stg_djt_dj_sl_jssj", "stg_djt_dj_sl", ["jssj"])
+    op.create_index("ix_stg_djt_dj_sl_djjg_slsj", "stg_djt_dj_sl", ["djjg", "slsj"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_stg_djt_dj_sl_djjg_slsj", table_name="stg_djt_dj_sl")
     op.drop_index("ix_stg_djt_dj_sl_jssj", table_name="stg_djt_dj_sl")
     op.drop_index("ix_stg_djt_dj_sl_slsj", table_name="stg_djt_dj_sl")
     op.drop_index("ix_work_calendar_seq", table_name="work_calendar")
