@@ -70,10 +70,12 @@ start() {
   echo "==> Airflow metadata database"
   "$BIN/airflow" db migrate >"$VAR/logs/db-migrate.log" 2>&1
 
-  echo "==> First run: ecert_completeness for $PERIOD_START .. $PERIOD_END"
-  "$BIN/airflow" dags test ecert_completeness "$PERIOD_END" \
-    -c "{\"period_start\": \"$PERIOD_START\", \"period_end\": \"$PERIOD_END\"}" >"$VAR/logs/first-run.log" 2>&1 \
-    || { echo "first run failed, see $VAR/logs/first-run.log"; tail -30 "$VAR/logs/first-run.log"; exit 1; }
+  for dag_id in ecert_completeness monthly_quality_check; do
+    echo "==> First run: $dag_id for $PERIOD_START .. $PERIOD_END"
+    "$BIN/airflow" dags test "$dag_id" "$PERIOD_END" \
+      -c "{\"period_start\": \"$PERIOD_START\", \"period_end\": \"$PERIOD_END\"}" >"$VAR/logs/first-run-$dag_id.log" 2>&1 \
+      || { echo "first run failed, see $VAR/logs/first-run-$dag_id.log"; tail -30 "$VAR/logs/first-run-$dag_id.log"; exit 1; }
+  done
 
   echo "==> Starting Airflow (api-server, scheduler, dag-processor, triggerer)"
   start_bg api-server "$BIN/airflow" api-server --host 127.0.0.1 --port "$PORT"
@@ -97,7 +99,7 @@ PY
 
   bdcwatch demo is running.
     Airflow UI      http://127.0.0.1:$PORT   (login: admin / admin)
-    First run       ecert_completeness, $PERIOD_START .. $PERIOD_END: $findings findings in the ledger
+    First runs      ecert_completeness and monthly_quality_check, $PERIOD_START .. $PERIOD_END: $findings findings in the ledger
     Emails          $(ls "$VAR/mail" | wc -l) digest(s) as .eml files in $VAR/mail
     Ground truth    $VAR/demo/ground_truth.json (what the generator planted)
     Logs            $VAR/logs
