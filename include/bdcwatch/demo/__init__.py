@@ -2,8 +2,8 @@
 
 ``generate(...)`` fills a registration system, an e-certificate system and a staff registry
 (any SQLAlchemy URL: SQLite, PostgreSQL, MySQL) with realistic Yangquan data, plants a
-known set of e-certificate problems, traps and quarantine rows, and returns the
-``GroundTruth`` that the engine's answers can be compared with. See ``generator``.
+known set of problems of every e-certificate and case rule, traps and quarantine rows, and
+returns the ``GroundTruth`` that the engine's answers can be compared with. See ``generator``.
 """
 
 from __future__ import annotations

@@ -1,11 +1,12 @@
 """Deterministic demo data for Yangquan's three source systems, with a ground truth.
 
 The generator writes what the engine reads (CONTRACT §1): the registration system (cases,
-review steps, 登簿, paper certificates; returns and seizures stay empty), the provincial
-e-certificate system and the staff registry, for the five units of the policy. The bulk is
-clean; on top of it, it plants a known set of e-certificate problems (every ECERT_* rule),
-traps that a correct engine must not flag, and a handful of out-of-domain rows that the
-quality gate should quarantine. ``GroundTruth`` lists all three.
+review steps, 登簿, paper certificates, returns, seizures), the provincial e-certificate
+system and the staff registry, for the five units of the policy. The bulk is clean; on top
+of it, it plants a known set of problems of every ECERT_* and case rule (CASE_*, RETURN_*,
+MORTGAGE_WHILE_SEALED, ONLINE_RATIO_LOW), traps that a correct engine must not flag, and a
+handful of out-of-domain rows that the quality gate should quarantine. ``GroundTruth``
+lists all three.
 
 Design choices worth knowing:
 
@@ -14,10 +15,18 @@ Design choices worth knowing:
 * Flat memory: rows are produced day by day and written in batches of ``batch_size`` rows,
   one transaction per batch. What is kept in memory is proportional to the planted
   problems (the ground truth itself), never to the bulk.
-* Clean means clean for every rule of CONTRACT §3, not only the e-certificate ones: each
-  case is registered 1..3 working days after acceptance (never the same day, never past its
-  time limit, so no overdue case and no queue jump), online shares of mortgage/预告 cases
-  stay far above the targets, and every handler is on the roster, trained and in post.
+* Clean means clean for every rule of CONTRACT §3: each bulk case is registered 1..3
+  working days after acceptance (never the same day, never past its time limit, so no
+  overdue case and no queue jump), online shares of mortgage/预告 cases stay far above the
+  targets, and every handler is on the roster, trained and in post. The bulk has no returns
+  and no seizures: those rows are all planted, on unit numbers of their own.
+* Planted case problems print no certificate (the certificate count stays exact and no
+  ECERT rule is touched). Each triggers only its own rule: no registered case, planted or
+  not, takes more than 1/max_fraction_of_median working days (4), so no month's median can
+  make a case of one working day or more look fast; the only same-day cases are the planted
+  queue jumpers (with ordinary peers in their month), exempt 查封/异议 and the busy-day trap
+  in class 900, which nothing else uses. Seizures of the sealed-mortgage plants date from
+  before the period's first month, away from the period's 查封 statistics.
 * Timestamps are whole seconds (MySQL DATETIME keeps no fraction by default) and local
   time, as the reference schema says.
 """
@@ -26,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import random
 import sys
 import uuid
@@ -34,6 +44,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from fractions import Fraction
 from itertools import accumulate
 from operator import itemgetter
 from pathlib import Path
@@ -188,6 +199,8 @@ _GIVEN = (
 )
 _ID_AREAS = ("140302", "140302", "140303", "140311", "140321", "140322", "140300")
 _SHYJ = ("经审核，符合登记条件，同意登记。", "材料齐全，符合法定形式，同意。", "同意登簿。")
+_COURTS = ("阳泉市中级人民法院", "阳泉市城区人民法院", "阳泉市郊区人民法院", "平定县人民法院", "盂县人民法院")
+_LOOSE_RETURN_REASONS = ("材料需进一步补充", "系统原因，请重新申报", "请到窗口咨询", "资料不全")
 _COURSES = (
     "不动产登记业务规范",
     "《不动产登记暂行条例》实施细则",
@@ -208,6 +221,9 @@ _OPEN, _CLOSE = 8 * 60 + 30, 17 * 60 + 30
 _SL_WINDOW = (_OPEN, 16 * 60)  # acceptance: leaves the first review room within the day
 _DB_WINDOW = (10 * 60 + 30, 16 * 60 + 30)  # 登簿: leaves room for the final review before it
 _ASOF_EVE_WINDOW = (11 * 60, _CLOSE)  # "less than 24 h before as-of" events, after a 登簿
+_AFTERNOON = (14 * 60 + 30, 16 * 60 + 30)  # 登簿 after a planted same-day case's (12:00-14:00)
+_TH_WINDOW = (11 * 60, 17 * 60)  # 退件 (leaves room for acceptance and review before it)
+_JUMP_PEERS = 3  # ordinary cases planted beside each queue jumper in its month
 
 _ALNUM36 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _EPOCH, _MILLISECOND = datetime(1970, 1, 1), timedelta(milliseconds=1)
@@ -238,6 +254,8 @@ class _CaseType:
     djxl: str  # 登记小类, informative
     max_elapsed: int  # working days from acceptance to 登簿: 1..min(3, time limit)
     online_scope: bool  # counted by the online-handling share (item 12)
+    limit_class: str  # CONTRACT §5
+    limit: int  # its time limit in working days
 
 
 # --------------------------------------------------------------------------------------
@@ -264,6 +282,15 @@ class _WorkCalendar:
                 known = day.weekday() < 5
             self._cache[day] = known
         return known
+
+    @staticmethod
+    def is_named_holiday(day: date) -> bool:
+        """A day off of a statutory holiday (Spring Festival, National Day ...), not a plain weekend."""
+        try:
+            off, name = chinese_calendar.get_holiday_detail(day)
+        except NotImplementedError:
+            return False
+        return bool(off) and name is not None
 
     def on_or_after(self, day: date) -> date:
         while not self.is_workday(day):
@@ -398,6 +425,17 @@ class _Case:
     dbsj: datetime
 
 
+class _CaseRef(NamedTuple):
+    """A planted case as written."""
+
+    ywh: str
+    unit: str
+    bdcdyh: str
+    slsj: datetime
+    dbsj: datetime | None
+    jssj: datetime | None
+
+
 @dataclass(slots=True)
 class _Issue:
     """A registered case and the paper certificate it printed (row not yet written)."""
@@ -440,7 +478,19 @@ class _RowFactory:
         # Online share of in-scope cases, spread evenly (Bresenham) so every run of 20 or
         # more of a unit's cases clears the highest target with room to spare.
         self._online_share = min(0.95, max(float(t) for t in online["targets"].values()) + 0.25)
-        self._online_seen: dict[str, int] = {}
+        self._online_seen: dict[tuple[str, bool], int] = {}
+        # Per (unit, accepted in the period) overrides of that share (see configure_online).
+        self._online_shares: dict[tuple[str, bool], float] = {}
+        self._online_window = (datetime.min, datetime.min)
+        # In-scope cases accepted in the period, per unit: [cases, online ones].
+        self.online_tally: dict[str, list[int]] = {}
+        queue = raw["queue_jump"]
+        self.min_overtaken = int(queue["min_overtaken"])
+        self.exempt_classes = [str(c) for c in queue["exempt_classes"]]
+        fraction = Fraction(str(queue["max_fraction_of_median"]))
+        # No group median can exceed the slowest registered case: while every case takes at
+        # most 1/fraction working days, a case taking 1 or more is never "fast".
+        self.max_slow = math.floor(1 / fraction) if fraction > 0 else 10**6
         self._ordinary_sqfs = _Weighted([(1, 0.45), (2, 0.35), (3, 0.08), (4, 0.12)])
 
         mortgage = self._mortgage_codes[0]
@@ -451,6 +501,15 @@ class _RowFactory:
         self.mortgage = self._case_type("100", mortgage, 2)
         self.presale = self._case_type("700", "4", 2)
         self.release = self._case_type("400", mortgage, None)
+        # Case types only the planted case problems use (no certificate printed).
+        other_mortgage = self._mortgage_codes[1 % len(self._mortgage_codes)]
+        self.mortgage_alt = self._case_type("100", other_mortgage, None, bulk=False)
+        self.seizure = self._case_type("800", "4", None, bulk=False)
+        self.objection = self._case_type("600", "4", None, bulk=False)
+        self.other = self._case_type("900", "4", None, bulk=False)
+        self.returnable = _Weighted(
+            [(self.first, 0.25), (self.transfer_type, 0.4), (self.change, 0.1), (self.mortgage, 0.2), (self.presale, 0.05)]
+        )
         self.case_mix = _Weighted(
             [
                 (self.first, 0.20),
@@ -461,7 +520,7 @@ class _RowFactory:
                 (self.presale, 0.06),
             ]
         )
-        self._seq = {"ywh": 0, "zs": 0, "ysxlh": 0, "zzbs": 0, "px": 0}
+        self._seq = {"ywh": 0, "zs": 0, "ysxlh": 0, "zzbs": 0, "px": 0, "dyh": 0, "th": 0}
         self._cert_serial: dict[tuple[int, int, str], int] = {}
         self._history_start = history_start
         self.staff: dict[str, dict[str, list[str]]] = {}  # unit -> post -> RYBH list
@@ -649,31 +708,60 @@ class _RowFactory:
         return self.pick(self.staff[unit][post])
 
     # -- cases --------------------------------------------------------------------------
-    def _case_type(self, djdl: str, qllx: str, zslx: int | None, land_only: bool = False) -> _CaseType:
-        # Limit class of CONTRACT §5, first match wins.
-        if djdl in ("800", "600", "700"):
-            limit_class = djdl
-        elif qllx in self._mortgage_codes:
-            limit_class = "mortgage"
-        else:
-            limit_class = djdl
+    def _case_type(
+        self, djdl: str, qllx: str, zslx: int | None, land_only: bool = False, bulk: bool = True
+    ) -> _CaseType:
+        limit_class = self.limit_class(djdl, qllx)
         limit = self._limits[limit_class]
-        if limit < 1:
+        if bulk and limit < 1:
             raise ValueError(f"demo cases need a time limit of at least 1 working day ({limit_class})")
         return _CaseType(
             djdl, qllx, zslx, land_only,
             djxl=f"{djdl}{qllx:0>2}01",
-            max_elapsed=min(3, limit),
+            max_elapsed=min(3, limit, self.max_slow),
             online_scope=djdl == "700" or qllx in self._mortgage_codes,
+            limit_class=limit_class,
+            limit=limit,
         )
 
-    def _sqfs(self, unit: str, ctype: _CaseType) -> int:
+    def limit_class(self, djdl: str, qllx: str | None) -> str:
+        """Limit class of CONTRACT §5, first match wins."""
+        if djdl in ("800", "600", "700"):
+            return djdl
+        return "mortgage" if qllx in self._mortgage_codes else djdl
+
+    def configure_online(
+        self, start_at: datetime, as_of: datetime, shares: dict[str, float]
+    ) -> None:
+        """Online shares of in-scope cases accepted in [start_at, as_of), by unit (others: high)."""
+        self._online_window = (start_at, as_of)
+        self._online_shares = {(unit, True): share for unit, share in shares.items()}
+
+    def _in_online_window(self, slsj: datetime) -> bool:
+        return self._online_window[0] <= slsj < self._online_window[1]
+
+    def _sqfs(self, unit: str, ctype: _CaseType, slsj: datetime) -> int:
         if ctype.online_scope:
-            seen = self._online_seen.get(unit, 0)
-            self._online_seen[unit] = seen + 1
-            online = int((seen + 1) * self._online_share) > int(seen * self._online_share)
+            # Bresenham per unit and side of the period: every run of a unit's cases keeps
+            # its share, whatever the other units and plants do.
+            key = (unit, self._in_online_window(slsj))
+            share = self._online_shares.get(key, self._online_share)
+            seen = self._online_seen.get(key, 0)
+            self._online_seen[key] = seen + 1
+            online = int((seen + 1) * share) > int(seen * share)
             return self._online_sqfs[0] if online else self.pick(self._offline_sqfs)
         return self._ordinary_sqfs.pick(self.rnd())
+
+    def add_case_row(self, row: dict[str, Any]) -> None:
+        """Write one DJT_DJ_SL row, keeping the tally of the online-handling rule's population."""
+        self.writer.add("DJT_DJ_SL", row)
+        if (row["DJDL"] == "700" or row["QLLX"] in self._mortgage_codes) and self._in_online_window(row["SLSJ"]):
+            tally = self.online_tally.setdefault(row["DJJG"], [0, 0])
+            tally[0] += 1
+            tally[1] += row["SQFS"] in self._online_sqfs
+
+    def online_sqfs(self, online: bool) -> int:
+        return self._online_sqfs[0] if online else self.pick(self._offline_sqfs)
 
     def case(
         self, unit: str, qxdm: str, ctype: _CaseType, dbsj: datetime, bdcdyh: str | None = None
@@ -689,8 +777,7 @@ class _RowFactory:
         bdcdyh = bdcdyh or self.unit_number(qxdm, ctype.land_only)
         jssj = dbsj + self.minutes(1, 30)
         add = self.writer.add
-        add(
-            "DJT_DJ_SL",
+        self.add_case_row(
             {
                 "YWH": ywh,
                 "DJJG": unit,
@@ -699,7 +786,7 @@ class _RowFactory:
                 "DJXL": ctype.djxl,
                 "QLLX": ctype.qllx,
                 "BDCDYH": bdcdyh,
-                "SQFS": self._sqfs(unit, ctype),
+                "SQFS": self._sqfs(unit, ctype, slsj),
                 "SLRYBH": self.handler(unit, "受理"),
                 "SLSJ": slsj,
                 "AJZT": 2,
@@ -745,13 +832,92 @@ class _RowFactory:
                 {"YWH": ywh, "SXH": 1, "JDMC": "初审", "SHRYBH": self.handler(unit, "审核"),
                  "SHKSSJ": gxsj, "SHJSSJ": None, "CZJG": None, "SHYJ": None, "GXSJ": gxsj},
             )
-        self.writer.add(
-            "DJT_DJ_SL",
+        self.add_case_row(
             {"YWH": ywh, "DJJG": unit, "QXDM": qxdm, "DJDL": ctype.djdl,
              "DJXL": ctype.djxl, "QLLX": ctype.qllx,
-             "BDCDYH": self.unit_number(qxdm, ctype.land_only), "SQFS": self._sqfs(unit, ctype),
+             "BDCDYH": self.unit_number(qxdm, ctype.land_only), "SQFS": self._sqfs(unit, ctype, slsj),
              "SLRYBH": self.handler(unit, "受理"), "SLSJ": slsj, "AJZT": 1, "JSSJ": None,
              "GQTS": 0, "GXSJ": gxsj},
+        )
+
+    # -- planted cases (case rules): no certificate, so the certificate count stays exact --
+    def planted_unit_number(self, qxdm: str) -> str:
+        """A flat's 不动产单元号 that no other row uses: 宗地顺序号 50000+ (the bulk stays below 3001)."""
+        n = self.next_seq("dyh")
+        parcel = f"{qxdm}{1 + (n // 50_000) % 12:03d}{self.randint(1, 30):03d}GB{50_000 + n % 50_000:05d}"
+        return f"{parcel}F{self.randint(1, 40):04d}{self.randint(1, 240):04d}"
+
+    def plant_case(
+        self,
+        unit: str,
+        ctype: _CaseType,
+        slsj: datetime,
+        *,
+        ajzt: int,
+        jssj: datetime | None = None,
+        dbsj: datetime | None = None,
+        gqts: int = 0,
+        bdcdyh: str | None = None,
+        sqfs: int | None = None,
+        review: str | None = "pass",
+    ) -> _CaseRef:
+        """Write one case exactly as told (the caller owns its timing), with its review step
+        ("pass", "return", "open" = started and not finished, None = none) and its 登簿 row."""
+        qxdm = bdcdyh[:6] if bdcdyh else self.qxdm_of(unit)
+        bdcdyh = bdcdyh or self.planted_unit_number(qxdm)
+        ywh = self.case_number(slsj)
+        stamps = [t for t in (slsj, jssj, dbsj) if t is not None]
+        if review is not None:
+            # Reviewed on the day of acceptance, or on the next working day if it came in on a day off.
+            first_day = self.cal.on_or_after(slsj.date())
+            begin = (
+                slsj + self.minutes(10, 40)
+                if first_day == slsj.date()
+                else self.moment(first_day, (9 * 60, 10 * 60))
+            )
+            end = None if review == "open" else begin + self.minutes(5, 20)
+            self.writer.add(
+                "DJF_DJ_SH",
+                {
+                    "YWH": ywh, "SXH": 1, "JDMC": "初审", "SHRYBH": self.handler(unit, "审核"),
+                    "SHKSSJ": begin, "SHJSSJ": end, "CZJG": None if end is None else 2 if review == "return" else 1,
+                    "SHYJ": None if end is None else "不符合受理条件，予以退回。" if review == "return" else self.pick(_SHYJ),
+                    "GXSJ": end or begin,
+                },
+            )
+            stamps.append(end or begin)
+        self.add_case_row(
+            {
+                "YWH": ywh, "DJJG": unit, "QXDM": qxdm, "DJDL": ctype.djdl, "DJXL": ctype.djxl,
+                "QLLX": ctype.qllx, "BDCDYH": bdcdyh,
+                "SQFS": self._sqfs(unit, ctype, slsj) if sqfs is None else sqfs,
+                "SLRYBH": self.handler(unit, "受理"), "SLSJ": slsj, "AJZT": ajzt, "JSSJ": jssj,
+                "GQTS": gqts, "GXSJ": max(stamps),
+            }
+        )
+        if dbsj is not None:
+            self.writer.add("DJF_DJ_DB", {"YWH": ywh, "DBRYBH": self.handler(unit, "登簿"), "DBSJ": dbsj, "GXSJ": dbsj})
+        return _CaseRef(ywh, unit, bdcdyh, slsj, dbsj, jssj)
+
+    def return_row(self, case: _CaseRef, thsj: datetime, code: str | None) -> str:
+        """The BDC_BYSL row of a returned case; returns its ID."""
+        ident = f"TH{thsj.year * 10000 + thsj.month * 100 + thsj.day}{self.next_seq('th'):08d}"
+        reasons = self.policy.raw["return_reason_codes"]
+        reason = reasons[code] if code in reasons else self.pick(_LOOSE_RETURN_REASONS)
+        self.writer.add(
+            "BDC_BYSL",
+            {"ID": ident, "YWH": case.ywh, "BDCDYH": case.bdcdyh, "THSJ": thsj, "THYYDM": code,
+             "THYY": reason, "CZRYBH": self.handler(case.unit, "受理"), "GXSJ": thsj},
+        )
+        return ident
+
+    def seizure_row(self, case: _CaseRef, jfsj: datetime | None) -> None:
+        """The QLF_QL_CFDJ row of a registered 查封 case: in force from its 登簿."""
+        assert case.dbsj is not None
+        self.writer.add(
+            "QLF_QL_CFDJ",
+            {"YWH": case.ywh, "BDCDYH": case.bdcdyh, "CFJG": self.pick(_COURTS), "CFKSSJ": case.dbsj,
+             "JFSJ": jfsj, "GXSJ": max(case.dbsj, jfsj or case.dbsj)},
         )
 
     # -- certificates -------------------------------------------------------------------
@@ -985,6 +1151,7 @@ class _Planted(NamedTuple):
     table: str
     key: str
     note: str
+    at: datetime | None = None  # the rule's defining timestamp (None: judged as of as-of)
 
 
 @dataclass(frozen=True)
@@ -1009,11 +1176,45 @@ class _Specials:
         self.f = f
         self.truth = truth
         self.ps = truth.period_start
+        self.start_at = datetime.combine(truth.period_start, time())
         self.as_of = truth.as_of
+        self.last_day = truth.period_end + timedelta(days=TAIL_DAYS - 1)
         self.delay = timedelta(hours=f.policy.ecert_max_delay_hours)
+        raw = f.policy.raw
+        self.repeat_days = int(raw["repeat_return_days"])
+        self._lawful_codes = sorted(str(code) for code in raw["return_reason_codes"])
+        self._unknown_code = next(c for c in ("99", "98", "XX") if c not in self._lawful_codes)
+        self._exempt_types = [t for t in (f.seizure, f.objection) if t.limit_class in f.exempt_classes]
+        if f.max_slow < max(2, f.transfer_type.limit + 1, f.mortgage.limit + 2) or min(f.other.limit, f.max_slow) < 2:
+            raise ValueError(
+                "the policy's time limits and queue_jump.max_fraction_of_median leave no room for the "
+                "demo's planted case problems"
+            )
+        self._months: dict[tuple[int, int], list[date]] = {}
+        self._makeup = [d for d in _days(self.ps, self.as_of.date() - timedelta(days=1))
+                        if d.weekday() >= 5 and f.cal.is_workday(d)]  # weekend 调休 working days
+        self._off = self._days_off()
+        self.online_low, self.online_exact = self._online_units()
         self.windows = self._windows()
         self.kinds = self._kinds(truth.size)
         self._by_name = {kind.name: kind for kind in self.kinds}
+
+    def _online_units(self) -> tuple[str, str | None]:
+        """The county unit planted below its online target, and another one exactly at it."""
+        f = self.f
+        counties = [u.code for u in f.units if u.level == "county"] or [u.code for u in f.units]
+        index = int(f.rnd() * len(counties))
+        low = counties[index]
+        exact = counties[(index + 1) % len(counties)] if len(counties) > 1 else None
+        shares = {low: float(self._online_target(low)) * 2 / 3}
+        if exact is not None:
+            shares[exact] = float(self._online_target(exact))
+        f.configure_online(self.start_at, self.as_of, shares)
+        return low, exact
+
+    def _online_target(self, unit: str) -> Fraction:
+        online = self.f.policy.raw["online_handling"]
+        return Fraction(str(online["targets"][self.f.policy.unit(unit).level]))
 
     def _windows(self) -> dict[str, list[date]]:
         """Candidate anchor days per window, validated non-empty."""
@@ -1076,6 +1277,41 @@ class _Specials:
             kinds.append(_Kind(name, build, max(count, variants), papers, window, variants))
         for name in _QUARANTINE:
             kinds.append(_Kind(name, self._quarantine_row, 1, 1, "lead_in"))
+        # Case rules: planted cases print no certificate (papers 0). ONLINE_RATIO_LOW is
+        # planted after the history, in finish().
+        case_planted: list[tuple[str, Callable[[_Spec], list[_Planted]], int, bool]] = [
+            # name, builder, variants, with a twin just before the period (a trap)
+            ("overdue", self._overdue, 4, True),
+            ("overdue_open", self._overdue_open, 4, False),
+            ("queue_jump", self._queue_jump, 2, True),
+            ("unjustified_return", self._unjustified_return, 3, True),
+            ("repeated_return", self._repeated_return, 2, True),
+            ("sealed_mortgage", self._sealed_mortgage, 3, True),
+        ]
+        for name, case_builder, variants, before in case_planted:
+            kinds.append(_Kind(name, self._as_case_findings(case_builder), max(per_rule, variants), 0, "period", variants))
+            if before:
+                kinds.append(
+                    _Kind(f"before_{name}", self._as_case_before_traps(case_builder), max(per_trap, variants), 0,
+                          "before", variants)
+                )
+        case_traps: list[tuple[str, Callable[[_Spec], None], int]] = [
+            # name, builder, variants
+            ("makeup_day_deadline", self._trap_makeup_day, 1),
+            ("holiday_acceptance", self._trap_holiday_acceptance, 1),
+            ("suspended_in_time", self._trap_suspended_in_time, 2),
+            ("exempt_fast", self._trap_exempt_fast, len(self._exempt_types)),
+            ("busy_day", self._trap_busy_day, 1),
+            ("lawful_return", self._trap_lawful_return, 1),
+            ("return_by_other_unit", self._trap_return_by_other_unit, 1),
+            ("return_after_window", self._trap_return_after_window, 1),
+            ("mortgage_after_release", self._trap_mortgage_after_release, 1),
+            ("seizure_after_mortgage", self._trap_seizure_after_mortgage, 1),
+            ("suspended_open", self._trap_suspended_open, 1),
+        ]
+        for name, build, variants in case_traps:
+            if variants:
+                kinds.append(_Kind(name, build, max(per_trap, variants), 0, "period", variants))
         return kinds
 
     @property
@@ -1119,6 +1355,26 @@ class _Specials:
                 f"before_period_{p.rule_code.lower()}", p.table, p.key,
                 f"{p.note}, just before period_start: outside the period, not a finding ({p.subject_id})",
             )
+
+        return build
+
+    def _as_case_findings(self, builder: Callable[[_Spec], list[_Planted]]) -> Callable[[_Spec], None]:
+        def build(spec: _Spec) -> None:
+            for p in builder(spec):
+                if p.at is None or self.start_at <= p.at < self.as_of:
+                    self.truth.findings.append(Finding(p.rule_code, p.subject_id, p.unit_code))
+                else:  # e.g. the earlier repeat of a return chain that starts before the period
+                    self._trap(f"before_period_{p.rule_code.lower()}", p.table, p.key,
+                               f"{p.note}, before period_start: outside the period, not a finding ({p.subject_id})")
+
+        return build
+
+    def _as_case_before_traps(self, builder: Callable[[_Spec], list[_Planted]]) -> Callable[[_Spec], None]:
+        def build(spec: _Spec) -> None:
+            for p in builder(spec):
+                assert p.at is not None and p.at < self.start_at, p
+                self._trap(f"before_period_{p.rule_code.lower()}", p.table, p.key,
+                           f"{p.note}, just before period_start: outside the period, not a finding ({p.subject_id})")
 
         return build
 
@@ -1351,6 +1607,376 @@ class _Specials:
                    f"paper printed {issue.paper['SZSJ']:%Y-%m-%d}, e-certificate issued only after as-of: "
                    f"IS ECERT_MISSING as of as-of ({issue.subject})")
 
+    # -- case rules: building blocks -----------------------------------------------------
+    # Every registered planted case takes at most f.max_slow working days, like the bulk,
+    # so no month's median can make a case of 1 working day or more look "fast": only the
+    # planted same-day cases can ever be queue jumps, and each is placed on purpose.
+
+    def _registered(
+        self,
+        unit: str,
+        ctype: _CaseType,
+        dbsj: datetime,
+        elapsed: int,
+        *,
+        gqts: int = 0,
+        bdcdyh: str | None = None,
+        sqfs: int | None = None,
+    ) -> _CaseRef:
+        """A case registered and completed at ``dbsj`` (on a working day), accepted
+        ``elapsed`` working days earlier (0: the same morning, ``dbsj`` from noon)."""
+        f = self.f
+        assert elapsed <= f.max_slow, elapsed
+        if elapsed == 0:
+            assert dbsj.hour >= 12, dbsj
+            slsj = f.moment(dbsj.date(), (_OPEN, 10 * 60))
+        else:
+            slsj = f.moment(f.cal.shift(dbsj.date(), -elapsed), _SL_WINDOW)
+        return f.plant_case(
+            unit, ctype, slsj, ajzt=2, jssj=dbsj + f.minutes(1, 30), dbsj=dbsj, gqts=gqts, bdcdyh=bdcdyh, sqfs=sqfs
+        )
+
+    def _seizure_case(
+        self, unit: str, dbsj: datetime, *, bdcdyh: str | None = None, jfsj: datetime | None = None
+    ) -> _CaseRef:
+        """A 查封 entered the day it came in (its limit is 0), with its QLF_QL_CFDJ row."""
+        case = self._registered(unit, self.f.seizure, dbsj, 0, bdcdyh=bdcdyh)
+        self.f.seizure_row(case, jfsj)
+        return case
+
+    def _seizure_day(self, before: date) -> date:
+        """A working day before ``before`` and before the period's first month: the seizures
+        of the sealed-mortgage plants stay out of the period's own 查封 month statistics."""
+        latest = min(before - timedelta(days=3), self.ps.replace(day=1) - timedelta(days=1))
+        return self.f.cal.on_or_before(latest - timedelta(days=self.f.randint(0, 40)))
+
+    def _returned(
+        self, unit: str, thsj: datetime, code: str | None, bdcdyh: str | None = None
+    ) -> tuple[_CaseRef, str]:
+        """A case returned at ``thsj`` (a working day, _TH_WINDOW): AJZT 3, JSSJ = THSJ, no 登簿."""
+        f = self.f
+        ctype = f.returnable.pick(f.rnd())
+        if f.rnd() < 0.5:
+            slsj = f.moment(thsj.date(), (_OPEN, thsj.hour * 60 + thsj.minute - 70))
+        else:
+            slsj = f.moment(f.cal.shift(thsj.date(), -1), _SL_WINDOW)
+        case = f.plant_case(unit, ctype, slsj, ajzt=3, jssj=thsj, bdcdyh=bdcdyh, review="return")
+        return case, f.return_row(case, thsj, code)
+
+    def _lawful_code(self) -> str:
+        return self.f.pick(self._lawful_codes)
+
+    def _month_workdays(self, day: date) -> list[date]:
+        key = (day.year, day.month)
+        if key not in self._months:
+            first = day.replace(day=1)
+            following = (first + timedelta(days=32)).replace(day=1)
+            self._months[key] = self.f.cal.workdays(first, following - timedelta(days=1))
+        return self._months[key]
+
+    def _overdue_by_as_of(self, ctype: _CaseType) -> date:
+        """An acceptance day whose deadline is before date(as-of)."""
+        f = self.f
+        last = f.cal.on_or_before(self.as_of.date() - timedelta(days=1))
+        return f.cal.shift(last, -(ctype.limit + 1 + f.randint(0, 6)))
+
+    # -- case rules: planted problems --------------------------------------------------------
+    def _overdue(self, spec: _Spec) -> list[_Planted]:
+        f = self.f
+        ctype, gqts = ((f.transfer_type, 0), (f.mortgage, 0), (f.presale, 0), (f.mortgage, 1))[spec.variant]
+        allowed = ctype.limit + gqts
+        elapsed = allowed + f.randint(1, max(1, f.max_slow - allowed))
+        case = self._registered(spec.unit, ctype, f.moment(spec.day, _DB_WINDOW), elapsed, gqts=gqts)
+        suspended = f" + {gqts} suspended" if gqts else ""
+        note = (f"{ctype.limit_class} case done {elapsed} working days after its start "
+                f"(limit {ctype.limit}{suspended}): {elapsed - allowed} day(s) late")
+        return [_Planted("CASE_OVERDUE", case.ywh, spec.unit, "DJT_DJ_SL", case.ywh, note, case.jssj)]
+
+    def _overdue_open(self, spec: _Spec) -> list[_Planted]:
+        f = self.f
+        variant = spec.variant
+        ctype = (f.transfer_type, f.first, f.mortgage, f.presale)[variant]
+        if variant == 1:  # "whatever its acceptance date": stuck since before the period
+            day = f.cal.on_or_before(self.ps - timedelta(days=f.randint(20, 70)))
+        else:
+            day = self._overdue_by_as_of(ctype)
+        slsj = f.moment(day, _SL_WINDOW)
+        if variant <= 1:
+            case = f.plant_case(spec.unit, ctype, slsj, ajzt=1, review="open")
+            how = "still 在办"
+        elif variant == 2:
+            dbsj = f.moment(f.cal.on_or_after(self.as_of.date()), _DB_WINDOW)
+            case = f.plant_case(spec.unit, ctype, slsj, ajzt=2, jssj=dbsj + f.minutes(1, 30), dbsj=dbsj)
+            how = f"registered only on {dbsj:%Y-%m-%d}, after as-of: 在办"
+        else:
+            jssj = f.moment(f.cal.on_or_after(self.as_of.date()), (9 * 60, 17 * 60))
+            case = f.plant_case(spec.unit, ctype, slsj, ajzt=5, jssj=jssj, review=None)
+            how = f"withdrawn only on {jssj:%Y-%m-%d}, after as-of: 在办"
+        deadline = f.cal.shift(f.cal.on_or_after(day), ctype.limit)
+        assert deadline < self.as_of.date()
+        note = f"{ctype.limit_class} case accepted {day}, deadline {deadline}, {how} at as-of"
+        return [_Planted("CASE_OVERDUE_OPEN", case.ywh, spec.unit, "DJT_DJ_SL", case.ywh, note)]
+
+    def _queue_jump(self, spec: _Spec) -> list[_Planted]:
+        f = self.f
+        ctype = f.transfer_type if spec.variant == 0 else f.mortgage
+        day, unit = spec.day, spec.unit
+        jumper = self._registered(unit, ctype, f.moment(day, (12 * 60, 14 * 60)), 0)
+        # The queue it jumps: accepted 1-2 working days before it, registered after it, in time.
+        queue = f.min_overtaken + 1
+        for _ in range(queue):
+            wait = f.randint(1, min(2, ctype.limit))
+            later = f.randint(0, ctype.limit - wait)
+            dbsj = (f.moment(day, _AFTERNOON) if later == 0
+                    else f.moment(f.cal.shift(day, later), _DB_WINDOW))
+            self._registered(unit, ctype, dbsj, wait + later)
+        # Ordinary peers registered in the same month: the month's median is an ordinary one.
+        month = [d for d in self._month_workdays(day) if d < self.as_of.date() and d != day] or [day]
+        for _ in range(_JUMP_PEERS):
+            peer_day = f.pick(month)
+            dbsj = f.moment(peer_day, _DB_WINDOW if peer_day != day else _AFTERNOON)
+            self._registered(unit, ctype, dbsj, f.randint(1, ctype.max_elapsed))
+        note = (f"{ctype.limit_class} case registered on its day of acceptance, ahead of {queue} cases "
+                "accepted 1-2 working days earlier")
+        return [_Planted("CASE_QUEUE_JUMP", jumper.ywh, unit, "DJT_DJ_SL", jumper.ywh, note, jumper.dbsj)]
+
+    def _unjustified_return(self, spec: _Spec) -> list[_Planted]:
+        code = (None, "  ", self._unknown_code)[spec.variant]
+        thsj = self.f.moment(spec.day, _TH_WINDOW)
+        _, ident = self._returned(spec.unit, thsj, code)
+        what = ("no reason code", "a blank reason code", f"code {code!r}, not a lawful reason")[spec.variant]
+        return [_Planted("RETURN_UNJUSTIFIED", ident, spec.unit, "BDC_BYSL", ident, f"return with {what}", thsj)]
+
+    def _repeated_return(self, spec: _Spec) -> list[_Planted]:
+        """Two (variant 0) or three (variant 1) returns of one unit number by one unit, each
+        within the window of the one before (gaps of at most 18 + 9 holiday days)."""
+        f = self.f
+        bdcdyh = f.planted_unit_number(f.qxdm_of(spec.unit))
+        days = [spec.day]
+        for _ in range(1 + spec.variant):
+            days.insert(0, f.cal.on_or_before(days[0] - timedelta(days=f.randint(3, 10 if spec.variant else 18))))
+        window = timedelta(days=self.repeat_days)
+        planted: list[_Planted] = []
+        earlier: list[datetime] = []
+        for day in days:
+            thsj = f.moment(day, _TH_WINDOW)
+            _, ident = self._returned(spec.unit, thsj, self._lawful_code(), bdcdyh)
+            if any(t + window >= thsj for t in earlier):
+                note = f"return no. {len(earlier) + 1} of {bdcdyh} by {spec.unit} within {self.repeat_days} days"
+                planted.append(_Planted("RETURN_REPEATED", ident, spec.unit, "BDC_BYSL", ident, note, thsj))
+            earlier.append(thsj)
+        return planted
+
+    def _sealed_mortgage(self, spec: _Spec) -> list[_Planted]:
+        f = self.f
+        bdcdyh = f.planted_unit_number(f.qxdm_of(spec.unit))
+        dbsj = f.moment(spec.day, _DB_WINDOW)
+        jfsj = None
+        if spec.variant == 1:  # lifted, but only after the mortgage was registered
+            lift_day = f.cal.on_or_before(min(self.last_day, spec.day + timedelta(days=f.randint(2, 40))))
+            jfsj = f.moment(lift_day, (9 * 60, 17 * 60)) if lift_day > spec.day else dbsj + f.minutes(30, 90)
+        seizure = self._seizure_case(spec.unit, f.moment(self._seizure_day(spec.day), _AFTERNOON),
+                                     bdcdyh=bdcdyh, jfsj=jfsj)
+        ctype = f.mortgage_alt if spec.variant == 2 else f.mortgage
+        mortgage = self._registered(spec.unit, ctype, dbsj, f.randint(1, ctype.max_elapsed), bdcdyh=bdcdyh)
+        lifted = f"lifted {jfsj:%Y-%m-%d}" if jfsj else "still in force"
+        note = f"mortgage (QLLX {ctype.qllx}) registered on a unit seized {seizure.dbsj:%Y-%m-%d} ({lifted})"
+        return [_Planted("MORTGAGE_WHILE_SEALED", mortgage.ywh, spec.unit, "DJT_DJ_SL", mortgage.ywh, note, dbsj)]
+
+    # -- case rules: traps -------------------------------------------------------------------
+    def _days_off(self) -> list[date]:
+        """Days off (statutory holidays if there are any, else weekends) from which a 转移
+        case's deadline, counted from the next working day, falls in the period."""
+        cal, limit = self.f.cal, self.f.transfer_type.limit
+        days = [d for d in _days(self.ps - timedelta(days=14), self.as_of.date() - timedelta(days=1))
+                if not cal.is_workday(d) and self.ps <= cal.shift(cal.on_or_after(d), limit) < self.as_of.date()]
+        if not days:
+            raise ValueError(
+                f"no day off in or just before {self.ps}..{self.truth.period_end} whose deadline falls in it: "
+                "the period is too short or lies within a holiday"
+            )
+        return [d for d in days if cal.is_named_holiday(d)] or days
+
+    def _trap_makeup_day(self, spec: _Spec) -> None:
+        f = self.f
+        if not self._makeup:  # the period has no weekend makeup day: nothing to plant
+            return
+        day = f.pick(self._makeup)
+        ctype = f.transfer_type
+        case = self._registered(spec.unit, ctype, f.moment(day, _DB_WINDOW), ctype.limit)
+        self._trap("deadline_on_makeup_day", "DJT_DJ_SL", case.ywh,
+                   f"accepted {case.slsj:%Y-%m-%d}, done on its deadline {day} ({day:%A}, a 调休 working day): in time")
+
+    def _trap_holiday_acceptance(self, spec: _Spec) -> None:
+        f = self.f
+        ctype = f.transfer_type
+        off = f.pick(self._off)
+        deadline = f.cal.shift(f.cal.on_or_after(off), ctype.limit)
+        slsj = f.moment(off, (9 * 60, 16 * 60))  # an online application on a day off
+        dbsj = f.moment(deadline, _DB_WINDOW)
+        case = f.plant_case(spec.unit, ctype, slsj, ajzt=2, jssj=dbsj + f.minutes(1, 30), dbsj=dbsj,
+                            sqfs=f.online_sqfs(True))
+        self._trap("accepted_on_day_off", "DJT_DJ_SL", case.ywh,
+                   f"accepted {off} (day off), start moves to {f.cal.on_or_after(off)}, done on its deadline {deadline}: in time")
+
+    def _trap_suspended_in_time(self, spec: _Spec) -> None:
+        f = self.f
+        ctype, gqts = ((f.mortgage, 2), (f.transfer_type, 1))[spec.variant]
+        elapsed = min(ctype.limit + f.randint(1, gqts), f.max_slow)
+        case = self._registered(spec.unit, ctype, f.moment(spec.day, _DB_WINDOW), elapsed, gqts=gqts)
+        self._trap("suspension_extends_limit", "DJT_DJ_SL", case.ywh,
+                   f"done {elapsed} working days after its start: past the limit {ctype.limit}, within {ctype.limit} + GQTS {gqts}")
+
+    def _trap_exempt_fast(self, spec: _Spec) -> None:
+        f = self.f
+        ctype = self._exempt_types[spec.variant]
+        day, unit = spec.day, spec.unit
+
+        def register(dbsj: datetime, elapsed: int) -> _CaseRef:
+            case = self._registered(unit, ctype, dbsj, elapsed, gqts=max(0, elapsed - ctype.limit))
+            if ctype is f.seizure:
+                f.seizure_row(case, None)
+            return case
+
+        fast = register(f.moment(day, (12 * 60, 14 * 60)), 0)
+        # Earlier ones, suspended (GQTS) while waiting and registered after it: in time.
+        waiting = f.min_overtaken + 2
+        for _ in range(waiting):
+            later = f.randint(0, 1)
+            dbsj = f.moment(day, _AFTERNOON) if later == 0 else f.moment(f.cal.shift(day, later), _DB_WINDOW)
+            register(dbsj, f.randint(1, 2) + later)
+        self._trap("exempt_class_fast", "DJT_DJ_SL", fast.ywh,
+                   f"{ctype.limit_class} case done on the spot ahead of {waiting} earlier ones: exempt class, not a queue jump")
+
+    def _trap_busy_day(self, spec: _Spec) -> None:
+        """Same-day 登簿 of most of a month's 其他 (900) cases: the median is 0, nobody is fast.
+        900 is a class only these traps use, so that month's median is theirs."""
+        f = self.f
+        ctype, day, unit = f.other, spec.day, spec.unit
+        waiting = f.min_overtaken
+        longest = min(ctype.limit, f.max_slow)
+        for _ in range(waiting):
+            elapsed = f.randint(2, longest)
+            later = f.randint(1, elapsed - 1)
+            self._registered(unit, ctype, f.moment(f.cal.shift(day, later), _DB_WINDOW), elapsed)
+        for _ in range(waiting + 2):
+            case = self._registered(unit, ctype, f.moment(day, _AFTERNOON), 0)
+            self._trap("busy_day_same_day", "DJT_DJ_SL", case.ywh,
+                       f"registered on its day of acceptance {day} ahead of {waiting} earlier cases, "
+                       "but most of the month's cases are: median 0, not fast")
+
+    def _trap_lawful_return(self, spec: _Spec) -> None:
+        code = self._lawful_code()
+        _, ident = self._returned(spec.unit, self.f.moment(spec.day, _TH_WINDOW), code)
+        self._trap("lawful_return", "BDC_BYSL", ident, f"returned with lawful reason code {code}")
+
+    def _neighbour(self, unit: str) -> tuple[str, str]:
+        """Another unit, one sharing a 区县 with ``unit`` if there is one, and that 区县."""
+        own = self.f.policy.unit(unit).qxdm
+        others = [u for u in self.f.units if u.code != unit]
+        for other in others:
+            shared = [q for q in own if q in other.qxdm]
+            if shared:
+                return other.code, shared[0]
+        return others[0].code, own[0]
+
+    def _trap_return_by_other_unit(self, spec: _Spec) -> None:
+        f = self.f
+        other, qxdm = self._neighbour(spec.unit)
+        bdcdyh = f.planted_unit_number(qxdm)
+        first = f.moment(f.cal.on_or_before(spec.day - timedelta(days=f.randint(2, 15))), _TH_WINDOW)
+        self._returned(other, first, self._lawful_code(), bdcdyh)
+        _, ident = self._returned(spec.unit, f.moment(spec.day, _TH_WINDOW), self._lawful_code(), bdcdyh)
+        self._trap("return_by_other_unit", "BDC_BYSL", ident,
+                   f"{bdcdyh} returned by {other} on {first:%Y-%m-%d} and now by {spec.unit}: not the same unit")
+
+    def _trap_return_after_window(self, spec: _Spec) -> None:
+        f = self.f
+        bdcdyh = f.planted_unit_number(f.qxdm_of(spec.unit))
+        gap = self.repeat_days + f.randint(1, 15)
+        first = f.moment(f.cal.on_or_before(spec.day - timedelta(days=gap)), _TH_WINDOW)
+        self._returned(spec.unit, first, self._lawful_code(), bdcdyh)
+        thsj = f.moment(spec.day, _TH_WINDOW)
+        _, ident = self._returned(spec.unit, thsj, self._lawful_code(), bdcdyh)
+        self._trap("return_after_window", "BDC_BYSL", ident,
+                   f"{bdcdyh} returned again {(thsj - first).days} days after the previous return")
+
+    def _trap_mortgage_after_release(self, spec: _Spec) -> None:
+        f = self.f
+        bdcdyh = f.planted_unit_number(f.qxdm_of(spec.unit))
+        seized = self._seizure_day(spec.day)
+        lift_day = f.cal.on_or_before(spec.day - timedelta(days=f.randint(1, 20)))
+        jfsj = f.moment(lift_day, (9 * 60, 17 * 60)) if lift_day > seized else f.moment(spec.day, (_OPEN, 10 * 60))
+        self._seizure_case(spec.unit, f.moment(seized, _AFTERNOON), bdcdyh=bdcdyh, jfsj=jfsj)
+        mortgage = self._registered(spec.unit, f.mortgage, f.moment(spec.day, _DB_WINDOW), 1, bdcdyh=bdcdyh)
+        self._trap("mortgage_after_release", "DJT_DJ_SL", mortgage.ywh,
+                   f"seized {seized}, lifted {jfsj:%Y-%m-%d %H:%M}, mortgage registered after: not sealed then")
+
+    def _trap_seizure_after_mortgage(self, spec: _Spec) -> None:
+        f = self.f
+        bdcdyh = f.planted_unit_number(f.qxdm_of(spec.unit))
+        mortgage = self._registered(spec.unit, f.mortgage, f.moment(spec.day, _DB_WINDOW), 1, bdcdyh=bdcdyh)
+        seizure = self._seizure_case(spec.unit, f.moment(f.cal.shift(spec.day, f.randint(1, 4)), _AFTERNOON),
+                                     bdcdyh=bdcdyh)
+        self._trap("seizure_after_mortgage", "DJT_DJ_SL", mortgage.ywh,
+                   f"mortgage registered {spec.day}, the unit seized only on {seizure.dbsj:%Y-%m-%d}")
+
+    def _trap_suspended_open(self, spec: _Spec) -> None:
+        f = self.f
+        ctype = f.transfer_type
+        day = self._overdue_by_as_of(ctype)
+        case = f.plant_case(spec.unit, ctype, f.moment(day, _SL_WINDOW), ajzt=4)
+        self._trap("suspended_past_deadline", "DJT_DJ_SL", case.ywh,
+                   f"accepted {day}, deadline passed, but 挂起 (AJZT 4) at as-of: not counted as 在办")
+
+    # -- online handling: after the history, from the tally of what was written ----------
+    def finish(self) -> None:
+        """Plant ONLINE_RATIO_LOW for one county unit and put another exactly at its target.
+
+        The stream already gave the low unit a low share in the period (and the exact one its
+        target share); withdrawn in-scope cases (AJZT 5, no 登簿) top up what small sizes
+        lack (at least min_cases) and make the exact unit's share exact. O(1) rows at any size.
+        """
+        f = self.f
+        min_cases = int(f.policy.raw["online_handling"]["min_cases"])
+        tally = f.online_tally
+        low, exact = self.online_low, self.online_exact
+        target = self._online_target(low)
+        while tally.get(low, [0, 0])[0] < min_cases:
+            self._withdrawn(low, None)  # the stream's (low) share
+        while tally[low][1] * target.denominator >= target.numerator * tally[low][0]:
+            self._withdrawn(low, f.online_sqfs(False))
+        self.truth.findings.append(Finding("ONLINE_RATIO_LOW", low, low))
+        if exact is not None:
+            target = self._online_target(exact)
+            total, online = tally.get(exact, [0, 0])
+            extra = max(0, min_cases - total)
+            while (total + extra) * target.numerator % target.denominator or not (
+                0 <= (total + extra) * target.numerator // target.denominator - online <= extra
+            ):
+                extra += 1
+                if extra > 100 * (total + min_cases + target.denominator):
+                    raise RuntimeError("cannot bring the online share to its target (generator bug)")
+            more_online = (total + extra) * target.numerator // target.denominator - online
+            for i in range(extra):
+                self._withdrawn(exact, f.online_sqfs(i < more_online))
+            total, online = tally[exact]
+            self._trap("online_share_at_target", "DJT_DJ_SL", exact,
+                       f"{online} of {total} 预告/抵押 cases online: exactly the target {target}, not below")
+        for unit, (total, online) in sorted(tally.items()):
+            target = self._online_target(unit)
+            below = total >= min_cases and online * target.denominator < target.numerator * total
+            at = online * target.denominator == target.numerator * total
+            if below != (unit == low) or (unit == exact and not at):
+                raise RuntimeError(f"online share of {unit} is {online}/{total} (generator bug)")
+
+    def _withdrawn(self, unit: str, sqfs: int | None) -> None:
+        """An in-scope case accepted in the period and withdrawn (AJZT 5) the same day."""
+        f = self.f
+        ctype = f.mortgage if f.rnd() < 0.75 else f.presale
+        slsj = f.moment(f.pick(self.windows["period"]), _SL_WINDOW)
+        f.plant_case(unit, ctype, slsj, ajzt=5, jssj=slsj + f.minutes(20, 90), sqfs=sqfs, review=None)
+
     # -- quarantine: out-of-domain values, placed before the period ----------------------
     def _quarantine_row(self, spec: _Spec) -> None:
         """One bad row, with its counterparts before the period so nothing cascades.
@@ -1516,6 +2142,7 @@ def generate(
                     factory.open_case(*factory.pick_unit(), day)
         if next_spec != len(plan) or stream.emitted != clean:
             raise RuntimeError("demo plan and history window disagree (generator bug)")
+        specials.finish()
         writer.flush_all()
     finally:
         _close(engines, connections)
