@@ -64,7 +64,8 @@ def test_ecert_completeness_matches_ground_truth_and_mails_each_unit_once(airflo
     with supervision.connect() as conn:
         found = {(r.rule_code, r.subject_id, r.unit_code) for r in conn.execute(select(finding))}
         quarantined = {(r.source_table, r.row_key, r.column_name) for r in conn.execute(select(quarantine))}
-    expected = {(f.rule_code, f.subject_id, f.unit_code) for f in truth.findings}
+    # The generator plants case problems too; this DAG answers for the ECERT rules only.
+    expected = {(f.rule_code, f.subject_id, f.unit_code) for f in truth.findings if f.rule_code.startswith("ECERT_")}
     assert {rule for rule, _, _ in expected} == {
         "ECERT_MISSING", "ECERT_LATE", "ECERT_NOT_REVOKED", "ECERT_MISMATCH", "ECERT_DUPLICATE", "ECERT_ORPHAN",
         "ECERT_BAD_ID",

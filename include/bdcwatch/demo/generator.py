@@ -1185,7 +1185,8 @@ class _Specials:
         self._lawful_codes = sorted(str(code) for code in raw["return_reason_codes"])
         self._unknown_code = next(c for c in ("99", "98", "XX") if c not in self._lawful_codes)
         self._exempt_types = [t for t in (f.seizure, f.objection) if t.limit_class in f.exempt_classes]
-        if f.max_slow < max(2, f.transfer_type.limit + 1, f.mortgage.limit + 2) or min(f.other.limit, f.max_slow) < 2:
+        slowest_plant = max(2, f.transfer_type.limit + 1, f.mortgage.limit + 2, f.presale.limit + 1)
+        if f.max_slow < slowest_plant or f.other.limit < 2:
             raise ValueError(
                 "the policy's time limits and queue_jump.max_fraction_of_median leave no room for the "
                 "demo's planted case problems"
@@ -1844,7 +1845,7 @@ class _Specials:
         for _ in range(waiting):
             later = f.randint(0, 1)
             dbsj = f.moment(day, _AFTERNOON) if later == 0 else f.moment(f.cal.shift(day, later), _DB_WINDOW)
-            register(dbsj, f.randint(1, 2) + later)
+            register(dbsj, f.randint(1 + later, min(2 + later, f.max_slow)))
         self._trap("exempt_class_fast", "DJT_DJ_SL", fast.ywh,
                    f"{ctype.limit_class} case done on the spot ahead of {waiting} earlier ones: exempt class, not a queue jump")
 
@@ -1942,7 +1943,8 @@ class _Specials:
         tally = f.online_tally
         low, exact = self.online_low, self.online_exact
         target = self._online_target(low)
-        while tally.get(low, [0, 0])[0] < min_cases:
+        tally.setdefault(low, [0, 0])
+        while tally[low][0] < min_cases:
             self._withdrawn(low, None)  # the stream's (low) share
         while tally[low][1] * target.denominator >= target.numerator * tally[low][0]:
             self._withdrawn(low, f.online_sqfs(False))
