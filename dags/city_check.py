@@ -15,14 +15,12 @@ from __future__ import annotations
 
 from airflow.sdk import Param, dag, get_current_context, task
 
-from bdcwatch.dag_defaults import START_DATE, audit_params, default_args
+from bdcwatch.dag_defaults import CYCLE_RULES, CYCLE_TABLES, START_DATE, audit_params, default_args
 from bdcwatch.tasks import evaluate, load, prepare_supervision_db, resolve_run, send_mail
 
 DAG_ID = "city_check"
-SOURCE_TABLES = ["DJT_DJ_SL", "DJF_DJ_DB", "BDC_BYSL", "QLF_QL_CFDJ", "BDC_ZS", "BDC_DZZZ_ZZXX"]
-RULES = ["CASE_OVERDUE", "CASE_OVERDUE_OPEN", "CASE_QUEUE_JUMP", "RETURN_UNJUSTIFIED", "RETURN_REPEATED",
-         "MORTGAGE_WHILE_SEALED", "ONLINE_RATIO_LOW", "ECERT_MISSING", "ECERT_LATE", "ECERT_NOT_REVOKED",
-         "ECERT_MISMATCH", "ECERT_DUPLICATE", "ECERT_ORPHAN", "ECERT_BAD_ID"]
+SOURCE_TABLES = CYCLE_TABLES
+RULES = CYCLE_RULES
 
 
 @dag(

@@ -18,13 +18,12 @@ from __future__ import annotations
 
 from airflow.sdk import Param, dag, get_current_context, task
 
-from bdcwatch.dag_defaults import START_DATE, audit_params, default_args
+from bdcwatch.dag_defaults import ECERT_RULES, ECERT_TABLES, START_DATE, audit_params, default_args
 from bdcwatch.tasks import evaluate, load, prepare_supervision_db, resolve_run, send_mail
 
 DAG_ID = "ecert_completeness"
-SOURCE_TABLES = ["BDC_ZS", "DJF_DJ_DB", "BDC_DZZZ_ZZXX"]
-RULES = ["ECERT_MISSING", "ECERT_LATE", "ECERT_NOT_REVOKED", "ECERT_MISMATCH",
-         "ECERT_DUPLICATE", "ECERT_ORPHAN", "ECERT_BAD_ID"]
+SOURCE_TABLES = ECERT_TABLES
+RULES = ECERT_RULES
 
 
 @dag(

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from airflow.sdk import Param, dag, get_current_context, task
 
-from bdcwatch.dag_defaults import START_DATE, audit_params, default_args
+from bdcwatch.dag_defaults import CYCLE_TABLES, START_DATE, audit_params, default_args
 from bdcwatch.tasks import load, prepare_supervision_db, resolve_run, send_mail
 
 DAG_ID = "look_back"
-SOURCE_TABLES = ["DJT_DJ_SL", "DJF_DJ_DB", "BDC_BYSL", "QLF_QL_CFDJ", "BDC_ZS", "BDC_DZZZ_ZZXX"]
+SOURCE_TABLES = CYCLE_TABLES
 
 
 @dag(

@@ -16,13 +16,12 @@ from __future__ import annotations
 
 from airflow.sdk import Param, dag, get_current_context, task
 
-from bdcwatch.dag_defaults import START_DATE, audit_params, default_args
+from bdcwatch.dag_defaults import CASE_RULES, CASE_TABLES, START_DATE, audit_params, default_args
 from bdcwatch.tasks import evaluate, load, prepare_supervision_db, resolve_run, send_mail
 
 DAG_ID = "monthly_quality_check"
-SOURCE_TABLES = ["DJT_DJ_SL", "DJF_DJ_DB", "BDC_BYSL", "QLF_QL_CFDJ"]
-RULES = ["CASE_OVERDUE", "CASE_OVERDUE_OPEN", "CASE_QUEUE_JUMP", "RETURN_UNJUSTIFIED", "RETURN_REPEATED",
-         "MORTGAGE_WHILE_SEALED", "ONLINE_RATIO_LOW"]
+SOURCE_TABLES = CASE_TABLES
+RULES = CASE_RULES
 
 
 @dag(

@@ -37,3 +37,14 @@ def audit_params(**extra: Param) -> dict[str, Param]:
         "units": Param([], type="array", items={"type": "string"}, description="DJJG codes; empty = all units"),
         **extra,
     }
+
+
+# What the DAGs load and judge, named once (CONTRACT §3 rule codes).
+ECERT_TABLES = ["BDC_ZS", "DJF_DJ_DB", "BDC_DZZZ_ZZXX"]
+CASE_TABLES = ["DJT_DJ_SL", "DJF_DJ_DB", "BDC_BYSL", "QLF_QL_CFDJ"]
+CYCLE_TABLES = [*CASE_TABLES, "BDC_ZS", "BDC_DZZZ_ZZXX"]
+ECERT_RULES = ["ECERT_MISSING", "ECERT_LATE", "ECERT_NOT_REVOKED", "ECERT_MISMATCH", "ECERT_DUPLICATE",
+               "ECERT_ORPHAN", "ECERT_BAD_ID"]
+CASE_RULES = ["CASE_OVERDUE", "CASE_OVERDUE_OPEN", "CASE_QUEUE_JUMP", "RETURN_UNJUSTIFIED", "RETURN_REPEATED",
+              "MORTGAGE_WHILE_SEALED", "ONLINE_RATIO_LOW"]
+CYCLE_RULES = [*CASE_RULES, *ECERT_RULES]
