@@ -15,9 +15,9 @@ calendar (CONTRACT §5); a year it does not know yet is flagged in the log and t
 
 from __future__ import annotations
 
-from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk import get_current_context, task
 
-from bdcwatch.dag_defaults import START_DATE, audit_params, default_args
+from bdcwatch.dag_defaults import audit_dag
 from bdcwatch.tasks import evaluate, load, prepare_supervision_db, resolve_run, send_mail
 
 DAG_ID = "case_timeliness_watch"
@@ -25,17 +25,7 @@ SOURCE_TABLES = ["DJT_DJ_SL", "DJF_DJ_DB"]
 RULES = ["CASE_OVERDUE", "CASE_OVERDUE_OPEN"]
 
 
-@dag(
-    dag_id=DAG_ID,
-    schedule="30 7 * * *",
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    tags=["bdcwatch", "item-14", "item-33", "cases"],
-    default_args=default_args(),
-    doc_md=__doc__,
-    params=audit_params(full_scan=Param(False, type="boolean", description="re-read the source tables completely")),
-)
+@audit_dag(DAG_ID, schedule="30 7 * * *", tags=["item-14", "item-33", "cases"], doc_md=__doc__)
 def case_timeliness_watch():
     @task
     def compose(run: dict, evaluation: dict) -> list:

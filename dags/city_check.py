@@ -13,9 +13,9 @@ get one city report (a line per unit, every finding of the check as XLSX). Recor
 
 from __future__ import annotations
 
-from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk import get_current_context, task
 
-from bdcwatch.dag_defaults import CYCLE_RULES, CYCLE_TABLES, START_DATE, audit_params, default_args
+from bdcwatch.dag_defaults import CYCLE_RULES, CYCLE_TABLES, audit_dag
 from bdcwatch.tasks import evaluate, load, prepare_supervision_db, resolve_run, send_mail
 
 DAG_ID = "city_check"
@@ -23,17 +23,7 @@ SOURCE_TABLES = CYCLE_TABLES
 RULES = CYCLE_RULES
 
 
-@dag(
-    dag_id=DAG_ID,
-    schedule="0 5 1 1,7 *",
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    tags=["bdcwatch", "item-34", "cycle"],
-    default_args=default_args(),
-    doc_md=__doc__,
-    params=audit_params(full_scan=Param(False, type="boolean", description="re-read the source tables completely")),
-)
+@audit_dag(DAG_ID, schedule="0 5 1 1,7 *", tags=["item-34", "cycle"], doc_md=__doc__)
 def city_check():
     @task
     def draw_samples(run: dict, evaluation: dict) -> dict:

@@ -12,9 +12,9 @@ the cycle is recorded in `inspection` / `inspection_sample`.
 
 from __future__ import annotations
 
-from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk import get_current_context, task
 
-from bdcwatch.dag_defaults import CYCLE_RULES, CYCLE_TABLES, START_DATE, audit_params, default_args
+from bdcwatch.dag_defaults import CYCLE_RULES, CYCLE_TABLES, audit_dag
 from bdcwatch.tasks import evaluate, load, prepare_supervision_db, resolve_run, send_mail
 
 DAG_ID = "county_self_inspection"
@@ -22,17 +22,7 @@ SOURCE_TABLES = CYCLE_TABLES
 RULES = CYCLE_RULES
 
 
-@dag(
-    dag_id=DAG_ID,
-    schedule="0 4 1 1,4,7,10 *",
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    tags=["bdcwatch", "item-34", "cycle"],
-    default_args=default_args(),
-    doc_md=__doc__,
-    params=audit_params(full_scan=Param(False, type="boolean", description="re-read the source tables completely")),
-)
+@audit_dag(DAG_ID, schedule="0 4 1 1,4,7,10 *", tags=["item-34", "cycle"], doc_md=__doc__)
 def county_self_inspection():
     @task
     def draw_samples(run: dict, evaluation: dict) -> dict:

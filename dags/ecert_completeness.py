@@ -16,9 +16,9 @@ the source tables completely (and drops staging rows the source no longer has).
 
 from __future__ import annotations
 
-from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk import get_current_context, task
 
-from bdcwatch.dag_defaults import ECERT_RULES, ECERT_TABLES, START_DATE, audit_params, default_args
+from bdcwatch.dag_defaults import ECERT_RULES, ECERT_TABLES, audit_dag
 from bdcwatch.tasks import evaluate, load, prepare_supervision_db, resolve_run, send_mail
 
 DAG_ID = "ecert_completeness"
@@ -26,17 +26,7 @@ SOURCE_TABLES = ECERT_TABLES
 RULES = ECERT_RULES
 
 
-@dag(
-    dag_id=DAG_ID,
-    schedule="0 1 * * *",
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    tags=["bdcwatch", "item-16", "e-certificate"],
-    default_args=default_args(),
-    doc_md=__doc__,
-    params=audit_params(full_scan=Param(False, type="boolean", description="re-read the source tables completely")),
-)
+@audit_dag(DAG_ID, schedule="0 1 * * *", tags=["item-16", "e-certificate"], doc_md=__doc__)
 def ecert_completeness():
     @task
     def compose_digests(run: dict, evaluation: dict) -> list:

@@ -13,26 +13,16 @@ year just ended), `units`, `full_scan`.
 
 from __future__ import annotations
 
-from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk import get_current_context, task
 
-from bdcwatch.dag_defaults import CYCLE_TABLES, START_DATE, audit_params, default_args
+from bdcwatch.dag_defaults import CYCLE_TABLES, audit_dag
 from bdcwatch.tasks import load, prepare_supervision_db, resolve_run, send_mail
 
 DAG_ID = "look_back"
 SOURCE_TABLES = CYCLE_TABLES
 
 
-@dag(
-    dag_id=DAG_ID,
-    schedule="0 7 3 1 *",
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    tags=["bdcwatch", "item-34", "cycle"],
-    default_args=default_args(),
-    doc_md=__doc__,
-    params=audit_params(full_scan=Param(False, type="boolean", description="re-read the source tables completely")),
-)
+@audit_dag(DAG_ID, schedule="0 7 3 1 *", tags=["item-34", "cycle"], doc_md=__doc__)
 def look_back():
     @task
     def verify(run: dict, loads: list) -> dict:

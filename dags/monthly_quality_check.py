@@ -14,9 +14,9 @@ unit ⇒ same sample).
 
 from __future__ import annotations
 
-from airflow.sdk import Param, dag, get_current_context, task
+from airflow.sdk import get_current_context, task
 
-from bdcwatch.dag_defaults import CASE_RULES, CASE_TABLES, START_DATE, audit_params, default_args
+from bdcwatch.dag_defaults import CASE_RULES, CASE_TABLES, audit_dag
 from bdcwatch.tasks import evaluate, load, prepare_supervision_db, resolve_run, send_mail
 
 DAG_ID = "monthly_quality_check"
@@ -24,17 +24,7 @@ SOURCE_TABLES = CASE_TABLES
 RULES = CASE_RULES
 
 
-@dag(
-    dag_id=DAG_ID,
-    schedule="0 3 1 * *",
-    start_date=START_DATE,
-    catchup=False,
-    max_active_runs=1,
-    tags=["bdcwatch", "item-32", "cases", "cycle"],
-    default_args=default_args(),
-    doc_md=__doc__,
-    params=audit_params(full_scan=Param(False, type="boolean", description="re-read the source tables completely")),
-)
+@audit_dag(DAG_ID, schedule="0 3 1 * *", tags=["item-32", "cases", "cycle"], doc_md=__doc__)
 def monthly_quality_check():
     @task
     def draw_samples(run: dict, evaluation: dict) -> dict:

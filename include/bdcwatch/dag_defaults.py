@@ -48,3 +48,20 @@ ECERT_RULES = ["ECERT_MISSING", "ECERT_LATE", "ECERT_NOT_REVOKED", "ECERT_MISMAT
 CASE_RULES = ["CASE_OVERDUE", "CASE_OVERDUE_OPEN", "CASE_QUEUE_JUMP", "RETURN_UNJUSTIFIED", "RETURN_REPEATED",
               "MORTGAGE_WHILE_SEALED", "ONLINE_RATIO_LOW"]
 CYCLE_RULES = [*CASE_RULES, *ECERT_RULES]
+
+
+def audit_dag(dag_id: str, *, schedule: str, tags: list[str], doc_md: str | None) -> Any:
+    """The @dag decorator with everything every bdcwatch DAG shares (DESIGN example 4)."""
+    from airflow.sdk import dag
+
+    return dag(
+        dag_id=dag_id,
+        schedule=schedule,
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        tags=["bdcwatch", *tags],
+        default_args=default_args(),
+        doc_md=doc_md,
+        params=audit_params(full_scan=Param(False, type="boolean", description="re-read the source tables completely")),
+    )
