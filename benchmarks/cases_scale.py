@@ -4,7 +4,8 @@
 
 Writes a year of synthetic cases straight into supervision_db staging (the rules are what
 is measured, not extraction): N cases over five units with realistic acceptance times,
-1–5 working-day processing, returns and seizures. Then, in the same run and on the same
+registration 1..limit working days after acceptance (the State Council calendar), 0.5 %
+same-day and 1 % overdue outliers, 2 % returns. Then, in the same run and on the same
 data, each in its own process:
   * baseline: CASE_QUEUE_JUMP, the heaviest rule, as one plain SELECT COUNT(*) query;
   * engine:   all seven case rules through ``run_rules`` (calendar table, ledger upserts,
@@ -47,8 +48,10 @@ def _pick(rng: random.Random, weighted: tuple[tuple[str, float], ...]) -> str:
 
 
 def populate(url: str, cases: int, seed: int = 1) -> None:
+    from bdcwatch.config import load_policy
     from bdcwatch.db import make_engine, migrate
     from bdcwatch.models import stg_bdc_bysl, stg_djf_dj_db, stg_djt_dj_sl
+    from bdcwatch.workdays import WorkCalendar
 
     engine = make_engine(url)
     migrate(engine)
@@ -68,6 +71,8 @@ def populate(url: str, cases: int, seed: int = 1) -> None:
         batch_db.clear()
         batch_th.clear()
 
+    calendar = WorkCalendar()
+    limits = {str(k): int(v) for k, v in load_policy().raw["time_limits_working_days"].items()}
     for i in range(cases):
         slsj = start + timedelta(seconds=rng.randrange(seconds))
         slsj = slsj.replace(hour=8 + slsj.hour % 9, microsecond=0)
@@ -75,10 +80,21 @@ def populate(url: str, cases: int, seed: int = 1) -> None:
         unit = _pick(rng, UNITS)
         ywh = f"B{i:09d}"
         qllx = "37" if djdl == "100" and rng.random() < 0.3 else None
+        limit = limits["mortgage"] if qllx else limits[djdl]
         returned = rng.random() < 0.02
-        # Most cases take 1-4 days; a few are done on the day (and 查封/异议 always are).
-        days = 0 if djdl in ("800", "600") or rng.random() < 0.03 else rng.choice((1, 2, 2, 3, 3, 4))
-        dbsj = None if returned else slsj + timedelta(days=days, hours=rng.random() * 4)
+        # Registered on a working day after acceptance, within the limit: a realistic
+        # office. Rare outliers give every rule work: same-day cases (queue-jump
+        # candidates; 查封/异议 always are) and cases past their limit.
+        u = rng.random()
+        if limit == 0 or u < 0.005:
+            days = 0
+        elif u < 0.015:
+            days = limit + rng.randint(1, 3)
+        else:
+            days = rng.randint(1, max(1, limit))
+        registered_on = calendar.add_working_days(calendar.on_or_after(slsj.date()), days)
+        dbsj = None if returned else datetime.combine(registered_on, slsj.time()) + timedelta(hours=rng.random() * 4)
+        dbsj = None if dbsj is None else max(dbsj, slsj + timedelta(minutes=30))
         batch_sl.append({
             "ywh": ywh, "djjg": unit, "qxdm": "140302", "djdl": djdl, "djxl": None, "qllx": qllx,
             "bdcdyh": f"140302{rng.randrange(10**6):06d}GB{rng.randrange(10**5):05d}F00010001", "sqfs": rng.choice((1, 2)),

@@ -78,7 +78,8 @@ stg_djt_dj_sl = Table(
     Column("gxsj", Timestamp, nullable=False),
     *_load_columns(),
     Index("ix_stg_djt_dj_sl_slsj", "slsj"),
-    Index("ix_stg_djt_dj_sl_djjg_slsj", "djjg", "slsj"),  # queue jump: a unit's cases accepted in a window
+    # Queue jump walks a unit's acceptances backwards in (slsj, ywh) order; covering (migration 0004).
+    Index("ix_stg_djt_dj_sl_queue", "djjg", "slsj", "ywh", "djdl", "qllx"),
     Index("ix_stg_djt_dj_sl_jssj", "jssj"),
 )
 stg_djf_dj_sh = Table(
@@ -93,6 +94,7 @@ stg_djf_dj_sh = Table(
     Column("shyj", String(500)),
     Column("gxsj", Timestamp, nullable=False),
     *_load_columns(),
+    Index("ix_stg_djf_dj_sh_shjssj", "shjssj"),
 )
 stg_djf_dj_db = Table(
     "stg_djf_dj_db", metadata,
@@ -101,6 +103,7 @@ stg_djf_dj_db = Table(
     Column("dbsj", Timestamp, nullable=False),
     Column("gxsj", Timestamp, nullable=False),
     *_load_columns(),
+    Index("ix_stg_djf_dj_db_dbsj", "dbsj"),
 )
 # QLRZJH is deliberately not staged: no rule needs holder ID numbers (item 29, least data).
 stg_bdc_zs = Table(
@@ -138,6 +141,8 @@ stg_bdc_bysl = Table(
     Column("czrybh", String(32)),
     Column("gxsj", Timestamp, nullable=False),
     *_load_columns(),
+    Index("ix_stg_bdc_bysl_bdcdyh_thsj", "bdcdyh", "thsj"),
+    Index("ix_stg_bdc_bysl_thsj", "thsj"),
 )
 stg_qlf_ql_cfdj = Table(
     "stg_qlf_ql_cfdj", metadata,
@@ -148,6 +153,7 @@ stg_qlf_ql_cfdj = Table(
     Column("jfsj", Timestamp),
     Column("gxsj", Timestamp, nullable=False),
     *_load_columns(),
+    Index("ix_stg_qlf_ql_cfdj_bdcdyh", "bdcdyh"),
 )
 # CZZTDM (holder ID numbers) is not staged either; ZZBS validity is computed on load.
 stg_bdc_dzzz_zzxx = Table(
@@ -200,6 +206,7 @@ stg_ry_pxjl = Table(
     Column("khjg", SmallInteger, nullable=False),
     Column("gxsj", Timestamp, nullable=False),
     *_load_columns(),
+    Index("ix_stg_ry_pxjl_rybh", "rybh", "pxrq"),
 )
 
 STAGING: dict[str, Table] = {

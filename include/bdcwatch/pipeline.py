@@ -142,6 +142,7 @@ def compose_digests(
     title: str,
     plan_items: str,
     headline_for: Callable[[str], Sequence[tuple[str, Any, str]]] = lambda unit: (),
+    tables_for: Callable[[str], Sequence[Any]] = lambda unit: (),
     attachments_for: Callable[[str], Sequence[Any]] | None = None,
     always_units: Sequence[str] = (),
     finding_ids: Sequence[int] | None = None,
@@ -161,7 +162,7 @@ def compose_digests(
             dag_id=dag_id, run_id=run_id, period_label=spec.period_label,
             period_text=f"{spec.period_start} 至 {spec.period_end}（不含）期间", as_of=spec.period.as_of,
             plan_items=plan_items, title=title, supervisor_name=supervisor, ui_url=airflow_io.ui_url(dag_id),
-            calendar_warning=warning, headline=tuple(headline_for(unit_code)),
+            calendar_warning=warning, headline=tuple(headline_for(unit_code)), tables=tuple(tables_for(unit_code)),
         )
 
     engine = supervision_engine()
@@ -189,6 +190,47 @@ def compose_ecert_digests(
     return compose_digests(
         run, evaluation, dag_id=dag_id, run_id=run_id, source_tables=source_tables,
         title="电子证照完整性核查", plan_items="16", headline_for=headline,
+    )
+
+
+def compose_staff_digests(
+    run: dict[str, Any], evaluation: dict[str, Any], *, dag_id: str, run_id: str, source_tables: Sequence[str]
+) -> list[int]:
+    """The weekly staff digest: each unit's new findings about its own people (ID numbers
+    masked) under a roster summary. Every unit gets it once a week, findings or not: the
+    roster is what its heads plan training and rotation with."""
+    from .digest.render import SummaryTable
+    from .roster import bucket_labels, roster_summary
+
+    policy = cached_policy()
+    spec = RunSpec(**run)
+    min_hours = float(policy.raw["staff"]["min_training_hours_per_year"])
+    rosters = roster_summary(supervision_engine(), spec.period.as_of, min_hours)
+
+    def roster_of(unit_code: str) -> Any:
+        from .roster import Roster
+
+        return rosters.get(unit_code, Roster())
+
+    def headline(unit_code: str) -> list[tuple[str, Any, str]]:
+        roster = roster_of(unit_code)
+        done = roster.hours_buckets.get(bucket_labels(min_hours)[-1], 0)
+        return [("在岗人数", roster.on_post, "#1f4e79"), ("本年人均已获学时", f"{roster.average_hours:.1f}", "#2e7d32"),
+                (f"已达{min_hours:g}学时", f"{done}/{roster.on_post}", "#546e7a")]
+
+    def tables(unit_code: str) -> list[SummaryTable]:
+        roster = roster_of(unit_code)
+        return [
+            SummaryTable("在岗人员构成（用工类型）", ("用工类型", "人数"), tuple(sorted(roster.by_type.items()))),
+            SummaryTable("在岗人员构成（岗位）", ("岗位", "人数"), tuple(sorted(roster.by_post.items()))),
+            SummaryTable(f"本年度培训学时分布（截至 {spec.period.as_of:%Y-%m-%d}，合格学时）", ("学时区间", "人数"),
+                         tuple((label, roster.hours_buckets.get(label, 0)) for label in bucket_labels(min_hours))),
+        ]
+
+    return compose_digests(
+        run, evaluation, dag_id=dag_id, run_id=run_id, source_tables=source_tables,
+        title="登记人员信息核查", plan_items="21、24、27、28", headline_for=headline, tables_for=tables,
+        always_units=run_units(run),
     )
 
 

@@ -45,6 +45,29 @@ class Dialect:
             return f"to_char({column}, 'YYYY-MM')"
         return f"EXTRACT(YEAR_MONTH FROM {column})"
 
+    def month_of(self, column: str) -> str:
+        """The month number (1-12) of a date or timestamp column."""
+        if self.name == "sqlite":
+            return f"CAST(strftime('%m', {column}) AS INTEGER)"
+        if self.name == "postgresql":
+            return f"CAST(EXTRACT(MONTH FROM {column}) AS integer)"
+        return f"MONTH({column})"
+
+    def day_of(self, column: str) -> str:
+        """The day of the month (1-31) of a date or timestamp column."""
+        if self.name == "sqlite":
+            return f"CAST(strftime('%d', {column}) AS INTEGER)"
+        if self.name == "postgresql":
+            return f"CAST(EXTRACT(DAY FROM {column}) AS integer)"
+        return f"DAYOFMONTH({column})"
+
+    @property
+    def materialized(self) -> str:
+        """``MATERIALIZED`` for a CTE that must be computed once before the main query uses
+        it (SQLite and PostgreSQL would otherwise inline a CTE used once); MySQL/MariaDB
+        have no such keyword and materialize derived tables with windows or grouping."""
+        return "" if self.name == "mysql" else "MATERIALIZED"
+
     def concat(self, *parts: str) -> str:
         if self.name == "mysql":
             return "CONCAT(" + ", ".join(parts) + ")"

@@ -4,6 +4,9 @@ Each expectation in a suite carries ``meta.level``:
 
 * ``row``   - a failing row is quarantined with a reason naming table, row key and column;
   the other rows go on to the rules.
+* ``finding`` - a failing row is kept and counted, not quarantined, because a rule of
+  CONTRACT §3 judges exactly that defect and reports it to the unit (a staff record whose
+  ID number fails GB 11643 is STAFF_RECORD_INCOMPLETE, not unreadable input).
 * ``table`` - a failure means the table as a whole cannot be trusted (a column is missing,
   too many rows are broken): the run stops with one error naming the table and the
   failed expectations.
@@ -29,6 +32,7 @@ EXPECTATIONS_ENV = "BDCWATCH_EXPECTATIONS"
 # The suites live at the project's top level (expectations/), next to include/.
 DEFAULT_EXPECTATIONS = Path(__file__).resolve().parents[2] / "expectations"
 INVALID_SUFFIX = "__invalid"
+LEVELS = ("row", "finding", "table")
 
 
 class QualityGateError(RuntimeError):
@@ -43,6 +47,7 @@ class RowProblem:
     column: str
     expectation: str
     description: str
+    level: str = "row"  # "row": quarantine the row; "finding": keep it, a rule reports it
 
 
 def expectations_dir() -> Path:
@@ -59,8 +64,8 @@ def load_suite_json(table: str) -> dict[str, Any]:
         suite = json.load(handle)
     for item in suite["expectations"]:
         level = item.get("meta", {}).get("level")
-        if level not in ("row", "table"):
-            raise ValueError(f"{path}: expectation {item['type']} needs meta.level 'row' or 'table'")
+        if level not in LEVELS:
+            raise ValueError(f"{path}: expectation {item['type']} needs meta.level one of {', '.join(LEVELS)}")
     return suite
 
 
@@ -75,6 +80,8 @@ class TableValidator:
     def __init__(self, table: str, key_columns: tuple[str, ...]) -> None:
         import great_expectations as gx
         from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        from . import gx_expectations  # noqa: F401  (registers the custom expectations)
 
         self.table = table
         self.key_columns = key_columns
@@ -121,7 +128,7 @@ class TableValidator:
                 continue
             for row in outcome.result.get("unexpected_index_list") or []:
                 key = tuple(row[name] for name in self.key_columns)
-                problems.append(RowProblem(key, column, config.type, why))
+                problems.append(RowProblem(key, column, config.type, why, meta.get("level", "row")))
         if table_failures:
             raise QualityGateError(
                 f"source table {self.table} failed its quality gate "

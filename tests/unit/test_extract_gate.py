@@ -12,9 +12,9 @@ from sqlalchemy import create_engine, func, select, text
 
 from bdcwatch.db import make_engine, migrate
 from bdcwatch.extract import load_table
-from bdcwatch.models import quarantine, stg_bdc_zs, watermark
+from bdcwatch.models import quarantine, stg_bdc_zs, stg_djt_dj_sl, stg_ry_jbxx, watermark
 from bdcwatch.source_schema import build_metadata
-from bdcwatch.validate import QualityGateError
+from bdcwatch.validate import LEVELS, QualityGateError
 
 T = datetime(2026, 3, 10, 10, 0)
 
@@ -160,4 +160,40 @@ def test_every_suite_names_real_columns_and_checks_the_whole_column_set(path):
         column = expectation["kwargs"].get("column")
         if column:
             assert column.removesuffix(INVALID_SUFFIX) in reference, (path.name, column)
-        assert expectation["meta"]["level"] in ("row", "table") and expectation["meta"]["why"]
+        assert expectation["meta"]["level"] in LEVELS and expectation["meta"]["why"]
+
+
+def test_null_text_stays_null_not_the_text_nan(engines):
+    """pandas 3 reads a text column with gaps as a string dtype whose missing value is NaN;
+    it must reach staging as NULL (a 'nan' handler id would be an unknown staff member)."""
+    source, target, metadata = engines
+    rows = [{"YWH": f"Y{n}", "DJJG": "YQ00", "QXDM": "140302", "DJDL": "200", "QLLX": "4" if n else None,
+             "BDCDYH": "140302001001GB00001F00010001", "SQFS": 1, "SLRYBH": None if n else "YQ00001",
+             "SLSJ": T, "AJZT": 1, "GQTS": 0, "GXSJ": T} for n in range(3)]
+    with source.begin() as conn:
+        conn.execute(metadata.tables["DJT_DJ_SL"].insert(), rows)
+    load_table(source, target, "DJT_DJ_SL", run_id="r1")
+    with target.connect() as conn:
+        loaded = {r.ywh: (r.slrybh, r.qllx) for r in conn.execute(select(stg_djt_dj_sl))}
+    assert loaded == {"Y0": ("YQ00001", None), "Y1": (None, "4"), "Y2": (None, "4")}
+
+
+def test_finding_level_rows_are_kept_counted_and_not_quarantined(engines, caplog):
+    """A staff record whose ID number fails GB 11643 is a STAFF_RECORD_INCOMPLETE finding:
+    the custom expectation flags it, the row still loads (masked), nothing is quarantined."""
+    source, target, metadata = engines
+    good, bad = "11010519491231002X", "110105194912310021"
+    with source.begin() as conn:
+        conn.execute(metadata.tables["RY_JBXX"].insert(), [
+            {"RYBH": rybh, "XM": "王芳", "ZJH": zjh, "DWDM": "YQ00", "YGLX": 1, "GW": "受理", "SGSJ": T.date(),
+             "GWKSSJ": T.date(), "ZT": 1, "GXSJ": T}
+            for rybh, zjh in (("A", good), ("B", bad), ("C", None))
+        ])
+    with caplog.at_level("WARNING"):
+        result = load_table(source, target, "RY_JBXX", run_id="r1")
+    assert (result.rows_loaded, result.rows_quarantined, result.rows_flagged) == (3, 0, 1)
+    with target.connect() as conn:
+        staged = {r.rybh: (r.zjh_masked, r.zjh_valid) for r in conn.execute(select(stg_ry_jbxx))}
+        assert conn.execute(select(func.count()).select_from(quarantine)).scalar_one() == 0
+    assert staged == {"A": ("110*************2X", 1), "B": ("110*************21", 0), "C": (None, 0)}
+    assert bad not in caplog.text and "1 rows kept" in caplog.text

@@ -31,7 +31,16 @@ DETAIL_LABELS = {
     "zzid": "电子证照ID", "zzbfrq": "颁发时间", "zxsj": "注销时间", "bdcdyh_differs": "单元号不一致",
     "holders_differ": "权利人不一致", "type_differs": "证照类型不一致", "valid_ecerts": "现势电子证照数",
     "first_zzid": "电子证照ID", "last_zzid": "电子证照ID", "zzbs": "证照标识", "problem": "问题",
+    # staff rules
+    "steps": "期内办件环节数", "first_step_at": "首次办件", "last_step_at": "末次办件", "example_case": "案件示例",
+    "first_passed_training": "首次培训合格日期", "units": "涉及机构数", "lgsj": "离岗日期",
+    "passed_hours": "合格学时", "required": "应达学时", "months": "计入月数", "year_from": "年度起",
+    "zjh": "身份证号", "zjh_missing": "缺身份证号", "zjh_invalid": "身份证号校验不通过", "dwdm_missing": "缺单位代码",
+    "yglx_missing": "缺用工类型", "gw_missing": "缺岗位", "sgsj_missing": "缺上岗时间",
+    "gw": "岗位", "gwkssj": "任现岗起", "due_since": "轮岗界限", "lzcnsj": "廉政承诺签订日期", "deadline": "签订期限",
 }
+# Detail keys that are yes/no flags: shown by their label when set, omitted when not.
+FLAG_KEYS = {"zjh_missing", "zjh_invalid", "dwdm_missing", "yglx_missing", "gw_missing", "sgsj_missing"}
 
 
 @dataclass(frozen=True)
@@ -52,6 +61,15 @@ class FindingRow:
 
 
 @dataclass(frozen=True)
+class SummaryTable:
+    """A small table shown under the headline (e.g. the staff roster summary)."""
+
+    title: str
+    header: tuple[str, ...]
+    rows: tuple[tuple[Any, ...], ...]
+
+
+@dataclass(frozen=True)
 class DigestContext:
     dag_id: str
     run_id: str
@@ -64,6 +82,7 @@ class DigestContext:
     ui_url: str | None = None
     calendar_warning: str | None = None
     headline: Sequence[tuple[str, Any, str]] = field(default_factory=tuple)  # (label, value, color)
+    tables: Sequence[SummaryTable] = field(default_factory=tuple)
 
 
 @dataclass(frozen=True)
@@ -81,10 +100,11 @@ def detail_text(detail_json: str) -> str:
         return mask_id_numbers(str(detail_json))
     parts = []
     for key, value in detail.items():
-        if value in (None, "", 0) and key.endswith(("differs", "differ")):
+        flag = key in FLAG_KEYS or key.endswith(("differs", "differ"))
+        if value in (None, "", 0) and flag:
             continue
         label = DETAIL_LABELS.get(key, key)
-        if key.endswith(("differs", "differ")):
+        if flag:
             parts.append(label)
         else:
             parts.append(f"{label}：{value}")
@@ -176,7 +196,7 @@ def render_unit_digest(
         as_of=context.as_of.strftime("%Y-%m-%d %H:%M"), calendar_warning=context.calendar_warning,
         headline=headline, findings=findings, rows=rows, truncated=len(findings) > len(rows),
         supervisor_name=context.supervisor_name, ui_url=context.ui_url, dag_id=context.dag_id,
-        run_id=context.run_id,
+        run_id=context.run_id, tables=context.tables,
     )
     workbook = findings_workbook(findings, f"{unit_code} {context.period_label}".replace(":", "")[:31])
     filename = f"{context.dag_id}_{unit_code}_{context.period_label.replace('..', '_')}.xlsx"

@@ -80,6 +80,14 @@ class Rule:
     params: Callable[[RuleInput], dict[str, Any]]
     description: str
     needs_calendar: bool = False  # reads supervision_db.work_calendar (deadlines)
+    # The period label of a per-period rule when it is not the run's period (a yearly
+    # obligation judged by a weekly run is labelled with its year).
+    label: Callable[[RuleInput], str] | None = None
+
+    def period_label(self, rule_input: RuleInput) -> str | None:
+        if not self.per_period:
+            return None
+        return self.label(rule_input) if self.label else rule_input.period.label
 
 
 @dataclass(frozen=True)
@@ -127,7 +135,7 @@ def run_rules(
                 rule_code=rule.code,
                 severity=rule.severity,
                 subject_type=rule.subject_type,
-                period=period.label if rule.per_period else None,
+                period=rule.period_label(rule_input),
                 due_date=due,
                 select_sql=select_sql,
                 params=params,

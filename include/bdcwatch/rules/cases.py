@@ -87,15 +87,17 @@ def _repeated_sql(ri: RuleInput) -> str:
     )
     # "Already returned within the previous N days": an earlier return of the same unit
     # number by the same DJJG at most N days before this one (same second: lower id first).
+    # The earlier return's unit is checked in EXISTS so that planners without statistics
+    # (SQLite) reach it through the unit number, not by scanning the unit's cases.
     return f"""
         SELECT b.id AS subject_id, MIN(s.djjg) AS unit_code, {detail} AS detail
         FROM stg_bdc_bysl b
         JOIN stg_djt_dj_sl s ON s.ywh = b.ywh
         JOIN stg_bdc_bysl p ON p.bdcdyh = b.bdcdyh AND p.id <> b.id
-        JOIN stg_djt_dj_sl ps ON ps.ywh = p.ywh AND ps.djjg = s.djjg
         WHERE {RETURN_IN_PERIOD} AND b.bdcdyh IS NOT NULL AND TRIM(b.bdcdyh) <> ''
           AND (p.thsj < b.thsj OR (p.thsj = b.thsj AND p.id < b.id))
           AND {window_end} >= b.thsj
+          AND EXISTS (SELECT 1 FROM stg_djt_dj_sl ps WHERE ps.ywh = p.ywh AND ps.djjg = s.djjg)
         GROUP BY b.id"""
 
 
@@ -147,56 +149,84 @@ def _overdue_open_sql(ri: RuleInput) -> str:
 def _queue_params(ri: RuleInput) -> dict[str, Any]:
     queue = ri.policy.raw["queue_jump"]
     fraction = Fraction(str(queue["max_fraction_of_median"]))
+    first_month = ri.period.start_at.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     return {
         "exempt_classes": [str(c) for c in queue["exempt_classes"]],
+        "overtaken_offset": max(int(queue["min_overtaken"]) - 1, 0),
         "min_overtaken": int(queue["min_overtaken"]),
         "fraction_num": fraction.numerator,
         "fraction_den": fraction.denominator,
         "lookback_hours": -90 * 24,
+        # Medians are only needed for the months the period's registrations fall in.
+        "median_from": first_month,
         **_mortgage_codes(ri),
     }
 
 
 def _queue_jump_sql(ri: RuleInput) -> str:
+    """CASE_QUEUE_JUMP in three steps, all in one statement.
+
+    1. ``registered``: each case registered from the first month of the period to as-of,
+       with limit class, month and elapsed working days (days d with start < d <= date(DBSJ)).
+    2. ``candidates``: registered in the period, not exempt, and faster than the fraction of
+       its (unit, class, month) median. Month medians come from ROW_NUMBER/COUNT windows: the
+       middle row, or the two middle rows, are those with 2*rn in (n, n+1, n+2); median_x2
+       is twice the median, exact.
+    3. Only for candidates: is there a min_overtaken-th earlier-accepted peer registered
+       later? A correlated subquery walks the (DJJG, SLSJ) index backwards from B's
+       acceptance and stops at that peer (LIMIT 1 OFFSET min_overtaken - 1), so the cost
+       grows with the few fast cases, not with cases x 90-day window. A non-jumping
+       candidate still walks its whole window; such candidates are rare by construction.
+    """
     d = ri.dialect
-    b_class, a_class = limit_class_sql("s"), limit_class_sql("sa")
-    lookback_start = d.add_hours("b.slsj", "lookback_hours")
+    a_class = limit_class_sql("sa")
+    lookback_start = d.add_hours("c.slsj", "lookback_hours")
     detail = d.json_object(
-        [("slsj", "MIN(b.slsj)"), ("dbsj", "MIN(b.dbsj)"), ("elapsed", "MIN(b.elapsed)"),
-         ("median", "MIN(m.median_x2) / 2.0"), ("overtaken", "COUNT(DISTINCT sa.ywh)"), ("limit_class", "MIN(b.cls)")]
+        [("slsj", "c.slsj"), ("dbsj", "c.dbsj"), ("elapsed", "c.elapsed"), ("median", "c.median_x2 / 2.0"),
+         ("overtaken_at_least", ":min_overtaken"), ("overtaken_example", "c.kth_overtaken"),
+         ("limit_class", "c.cls")]
     )
-    # Every case registered before as-of with its limit class, month and elapsed working days:
-    # the days d with start < d <= date(DBSJ), i.e. seq(DBSJ day) - seq(start), never below 0.
-    registered = f"""
-            SELECT s.ywh, s.djjg, {b_class} AS cls, s.slsj, d.dbsj, {d.month_key("d.dbsj")} AS month,
-                   CASE WHEN e.seq > st.next_seq THEN e.seq - st.next_seq ELSE 0 END AS elapsed
-            FROM stg_djt_dj_sl s
-            JOIN stg_djf_dj_db d ON d.ywh = s.ywh AND d.dbsj < :asof
-            JOIN work_calendar st ON st.day = {d.to_date("s.slsj")}
-            JOIN work_calendar e ON e.day = {d.to_date("d.dbsj")}"""
-    # The month median comes from ROW_NUMBER/COUNT windows: the middle row, or the two
-    # middle rows, are those with 2*rn in (n, n+1, n+2); median_x2 = twice the median, exact.
+    kth_overtaken = f"""(
+            SELECT sa.ywh FROM stg_djt_dj_sl sa
+            JOIN stg_djf_dj_db da ON da.ywh = sa.ywh
+            WHERE sa.djjg = c.djjg AND sa.slsj < c.slsj AND sa.slsj >= {lookback_start}
+              AND da.dbsj > c.dbsj AND {a_class} = c.cls
+            ORDER BY sa.slsj DESC, sa.ywh DESC
+            LIMIT 1 OFFSET :overtaken_offset)"""
     return f"""
-        SELECT b.ywh AS subject_id, MIN(b.djjg) AS unit_code, {detail} AS detail
-        FROM ({registered}) b
-        JOIN (
+        WITH registered AS (
+            SELECT s.ywh, s.djjg, {limit_class_sql("s")} AS cls, s.slsj, d.dbsj, {d.month_key("d.dbsj")} AS month,
+                   CASE WHEN e.seq > st.next_seq THEN e.seq - st.next_seq ELSE 0 END AS elapsed
+            FROM stg_djf_dj_db d
+            JOIN stg_djt_dj_sl s ON s.ywh = d.ywh
+            JOIN work_calendar st ON st.day = {d.to_date("s.slsj")}
+            JOIN work_calendar e ON e.day = {d.to_date("d.dbsj")}
+            WHERE d.dbsj >= :median_from AND d.dbsj < :asof
+        ),
+        medians AS (
             SELECT djjg, cls, month, SUM(elapsed) * (3 - COUNT(*)) AS median_x2
             FROM (
                 SELECT r.djjg, r.cls, r.month, r.elapsed,
                        ROW_NUMBER() OVER (PARTITION BY r.djjg, r.cls, r.month ORDER BY r.elapsed) AS rn,
                        COUNT(*) OVER (PARTITION BY r.djjg, r.cls, r.month) AS n
-                FROM ({registered}) r
+                FROM registered r
             ) ranked
             WHERE 2 * rn IN (n, n + 1, n + 2)
             GROUP BY djjg, cls, month
-        ) m ON m.djjg = b.djjg AND m.cls = b.cls AND m.month = b.month
-        JOIN stg_djt_dj_sl sa ON sa.djjg = b.djjg AND sa.slsj < b.slsj AND sa.slsj >= {lookback_start}
-        JOIN stg_djf_dj_db da ON da.ywh = sa.ywh AND da.dbsj > b.dbsj
-        WHERE b.dbsj >= :ps AND b.dbsj < :pe AND b.cls NOT IN :exempt_classes
-          AND {a_class} = b.cls
-          AND 2 * b.elapsed * :fraction_den < :fraction_num * m.median_x2
-        GROUP BY b.ywh
-        HAVING COUNT(DISTINCT sa.ywh) >= :min_overtaken"""
+        ),
+        candidates AS {d.materialized} (
+            SELECT b.ywh, b.djjg, b.cls, b.slsj, b.dbsj, b.elapsed, m.median_x2
+            FROM registered b
+            JOIN medians m ON m.djjg = b.djjg AND m.cls = b.cls AND m.month = b.month
+            WHERE b.dbsj >= :ps AND b.dbsj < :pe AND b.cls NOT IN :exempt_classes
+              AND 2 * b.elapsed * :fraction_den < :fraction_num * m.median_x2
+        ),
+        checked AS {d.materialized} (
+            SELECT c.*, {kth_overtaken} AS kth_overtaken FROM candidates c
+        )
+        SELECT c.ywh AS subject_id, c.djjg AS unit_code, {detail} AS detail
+        FROM checked c
+        WHERE c.kth_overtaken IS NOT NULL"""
 
 
 PRESALE_DJDL = "700"  # 预告 (incl. 预抵押): with mortgages, the scope of plan item 12

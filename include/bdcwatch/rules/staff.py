@@ -1,0 +1,274 @@
+"""Staff rules (plan items 21, 24, 27, 28), exactly as CONTRACT §3 words them.
+
+Two kinds:
+
+* Case-step rules (STAFF_UNTRAINED_ON_POST, STAFF_UNKNOWN_HANDLER, STAFF_INACTIVE_HANDLER)
+  join the steps of cases in the period to the registry. A step is (staff id, time):
+  SLRYBH at SLSJ, SHRYBH at SHJSSJ (else SHKSSJ), DBRYBH at DBSJ. Null or blank ids are not
+  steps. Step dates are compared with registry dates as calendar days.
+* Registry rules judge RY_JBXX/RY_PXJL as of as-of. "On post at as-of" (在岗) is ZT = 1,
+  already started (SGSJ before the as-of day, or unknown) and not yet gone (LGSJ null or
+  on/after the as-of day). "Passed" training is KHJG = 1.
+
+Findings are about a person (RYBH; for an unknown handler the id as written), so the
+ledger keeps one finding per person and rule, updated on every run. The yearly
+obligations carry a year label instead: STAFF_TRAINING_HOURS the finished year judged,
+STAFF_TRAINING_BEHIND and STAFF_PLEDGE_MISSING the as-of year, so next year's shortfall
+is a new finding and not a closed one found again.
+
+A person whose RY_JBXX row sits in quarantine (unreadable) is still "in RY_JBXX": their
+case steps are not reported as unknown handlers, which would blame the unit for a data
+defect already reported to operations.
+"""
+
+from __future__ import annotations
+
+import calendar as _calendar
+from datetime import date
+from typing import Any
+
+from . import Rule, RuleInput
+
+NOTHING = "1 = 0"  # the rule is not judged for this as-of (a yearly check, a deadline not yet passed)
+
+
+def _asof_day(ri: RuleInput) -> date:
+    return ri.period.as_of.date()
+
+
+def _year_start(ri: RuleInput) -> date:
+    return date(_asof_day(ri).year, 1, 1)
+
+
+def _years_before(day: date, years: int) -> date:
+    """The same month and day ``years`` earlier (29 Feb becomes 28 Feb)."""
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:
+        return day.replace(year=day.year - years, day=28)
+
+
+def _staff_policy(ri: RuleInput) -> dict[str, Any]:
+    return ri.policy.raw["staff"]
+
+
+def _on_post(p: str = "p") -> str:
+    return (f"{p}.zt = 1 AND ({p}.sgsj IS NULL OR {p}.sgsj < :asof_day) "
+            f"AND ({p}.lgsj IS NULL OR {p}.lgsj >= :asof_day)")
+
+
+def _blank(column: str) -> str:
+    return f"({column} IS NULL OR TRIM({column}) = '')"
+
+
+def _registry_params(ri: RuleInput) -> dict[str, Any]:
+    return {"asof_day": _asof_day(ri), "year_start": _year_start(ri)}
+
+
+def _steps_sql(ri: RuleInput) -> str:
+    """Every case step in the period: rybh, at, ywh, djjg (the case's unit, may be null)."""
+    review_at = "COALESCE(h.shjssj, h.shkssj)"
+    return f"""
+            SELECT s.slrybh AS rybh, s.slsj AS at, s.ywh, s.djjg
+            FROM stg_djt_dj_sl s
+            WHERE s.slsj >= :ps AND s.slsj < :pe AND {_present("s.slrybh")}
+            UNION ALL
+            SELECT h.shrybh, {review_at}, h.ywh, s.djjg
+            FROM stg_djf_dj_sh h LEFT JOIN stg_djt_dj_sl s ON s.ywh = h.ywh
+            WHERE ((h.shjssj >= :ps AND h.shjssj < :pe) OR (h.shjssj IS NULL AND h.shkssj >= :ps AND h.shkssj < :pe))
+              AND {_present("h.shrybh")}
+            UNION ALL
+            SELECT d.dbrybh, d.dbsj, d.ywh, s.djjg
+            FROM stg_djf_dj_db d LEFT JOIN stg_djt_dj_sl s ON s.ywh = d.ywh
+            WHERE d.dbsj >= :ps AND d.dbsj < :pe AND {_present("d.dbrybh")}"""
+
+
+def _present(column: str) -> str:
+    return f"{column} IS NOT NULL AND TRIM({column}) <> ''"
+
+
+def _step_detail(ri: RuleInput, extra: list[tuple[str, str]]) -> str:
+    return ri.dialect.json_object(
+        [("steps", "COUNT(*)"), ("first_step_at", "MIN(st.at)"), ("last_step_at", "MAX(st.at)"),
+         ("example_case", "MIN(st.ywh)"), *extra]
+    )
+
+
+def _registered_steps_sql(ri: RuleInput, *, condition: str, detail: list[tuple[str, str]], join: str = "") -> str:
+    """Registered people (RY_JBXX) with a step in the period meeting ``condition``; the
+    finding goes to the person's own unit (DWDM)."""
+    return f"""
+        SELECT p.rybh AS subject_id, MIN(p.dwdm) AS unit_code, {_step_detail(ri, detail)} AS detail
+        FROM ({_steps_sql(ri)}) st
+        JOIN stg_ry_jbxx p ON p.rybh = st.rybh{join}
+        WHERE {condition}
+        GROUP BY p.rybh"""
+
+
+def _untrained_sql(ri: RuleInput) -> str:
+    first_passed = """
+        LEFT JOIN (SELECT rybh, MIN(pxrq) AS first_passed FROM stg_ry_pxjl WHERE khjg = 1 GROUP BY rybh) t
+               ON t.rybh = p.rybh"""
+    return _registered_steps_sql(
+        ri, condition=f"t.first_passed IS NULL OR {ri.dialect.to_date('st.at')} < t.first_passed",
+        detail=[("first_passed_training", "MIN(t.first_passed)")], join=first_passed,
+    )
+
+
+def _unknown_sql(ri: RuleInput) -> str:
+    detail = _step_detail(ri, [("units", "COUNT(DISTINCT st.djjg)")])
+    return f"""
+        SELECT st.rybh AS subject_id, MIN(st.djjg) AS unit_code, {detail} AS detail
+        FROM ({_steps_sql(ri)}) st
+        LEFT JOIN stg_ry_jbxx p ON p.rybh = st.rybh
+        WHERE p.rybh IS NULL
+          AND NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.source_table = 'RY_JBXX'
+                          AND q.resolved_at IS NULL AND q.row_key = {ri.dialect.concat("'RYBH='", "st.rybh")})
+        GROUP BY st.rybh"""
+
+
+def _unknown_params(ri: RuleInput) -> dict[str, Any]:
+    return {}
+
+
+def _inactive_sql(ri: RuleInput) -> str:
+    return _registered_steps_sql(
+        ri, condition=f"p.lgsj IS NOT NULL AND {ri.dialect.to_date('st.at')} > p.lgsj", detail=[("lgsj", "MIN(p.lgsj)")]
+    )
+
+
+def _passed_hours(since: str, until: str) -> str:
+    return f"""(SELECT rybh, SUM(xs) AS hours FROM stg_ry_pxjl
+               WHERE khjg = 1 AND pxrq >= {since} AND pxrq < {until} GROUP BY rybh)"""
+
+
+def _hours_judged(ri: RuleInput) -> bool:
+    as_of = ri.period.as_of
+    return (as_of.month, as_of.day, as_of.hour, as_of.minute, as_of.second) == (1, 1, 0, 0, 0)
+
+
+def _hours_params(ri: RuleInput) -> dict[str, Any]:
+    year = _asof_day(ri).year - 1
+    return {**_registry_params(ri), "judged_from": date(year, 1, 1), "judged_to": date(year + 1, 1, 1),
+            "min_hours": float(_staff_policy(ri)["min_training_hours_per_year"])}
+
+
+def _hours_sql(ri: RuleInput) -> str:
+    detail = ri.dialect.json_object(
+        [("year_from", ":judged_from"), ("passed_hours", "COALESCE(t.hours, 0)"), ("required", ":min_hours")]
+    )
+    judged = "1 = 1" if _hours_judged(ri) else NOTHING
+    return f"""
+        SELECT p.rybh AS subject_id, p.dwdm AS unit_code, {detail} AS detail
+        FROM stg_ry_jbxx p
+        LEFT JOIN {_passed_hours(":judged_from", ":judged_to")} t ON t.rybh = p.rybh
+        WHERE {judged} AND {_on_post()} AND p.sgsj <= :judged_from AND p.lgsj IS NULL
+          AND COALESCE(t.hours, 0) < :min_hours"""
+
+
+def _hours_label(ri: RuleInput) -> str:
+    return str(_asof_day(ri).year - 1)
+
+
+def _year_label(ri: RuleInput) -> str:
+    return str(_asof_day(ri).year)
+
+
+def _behind_params(ri: RuleInput) -> dict[str, Any]:
+    day = _asof_day(ri)
+    return {**_registry_params(ri), "asof_month": day.month, "asof_dom": day.day,
+            "asof_is_month_end": int(day.day == _calendar.monthrange(day.year, day.month)[1]),
+            "min_hours": float(_staff_policy(ri)["min_training_hours_per_year"])}
+
+
+def _behind_sql(ri: RuleInput) -> str:
+    """m = whole months from start = max(1 Jan, SGSJ) to the as-of day. start and as-of
+    are in the same year, so m = month difference, minus one when start's day-of-month has
+    not come round yet; month addition clips to month end (31 Jan + 1 month = 28 Feb), so
+    on the last day of the as-of month it always has."""
+    d = ri.dialect
+    late_start = "(p.sgsj IS NOT NULL AND p.sgsj > :year_start)"
+    start_month = f"(CASE WHEN {late_start} THEN {d.month_of('p.sgsj')} ELSE 1 END)"
+    start_dom = f"(CASE WHEN {late_start} THEN {d.day_of('p.sgsj')} ELSE 1 END)"
+    months = (f"(:asof_month - {start_month} - CASE WHEN :asof_is_month_end = 0 AND {start_dom} > :asof_dom "
+              "THEN 1 ELSE 0 END)")
+    detail = d.json_object(
+        [("passed_hours", "COALESCE(t.hours, 0)"), ("months", months), ("required", f":min_hours * {months} / 12.0")]
+    )
+    return f"""
+        SELECT p.rybh AS subject_id, p.dwdm AS unit_code, {detail} AS detail
+        FROM stg_ry_jbxx p
+        LEFT JOIN {_passed_hours(":year_start", ":asof_day")} t ON t.rybh = p.rybh
+        WHERE {_on_post()} AND COALESCE(t.hours, 0) * 12 < :min_hours * {months}"""
+
+
+def _incomplete_sql(ri: RuleInput) -> str:
+    d = ri.dialect
+    flag = lambda condition: f"CASE WHEN {condition} THEN 1 ELSE 0 END"  # noqa: E731
+    detail = d.json_object([
+        ("zjh", "p.zjh_masked"),
+        ("zjh_missing", flag(_blank("p.zjh_masked"))),
+        ("zjh_invalid", flag("p.zjh_masked IS NOT NULL AND TRIM(p.zjh_masked) <> '' AND p.zjh_valid = 0")),
+        ("dwdm_missing", flag(_blank("p.dwdm"))), ("yglx_missing", flag("p.yglx IS NULL")),
+        ("gw_missing", flag(_blank("p.gw"))), ("sgsj_missing", flag("p.sgsj IS NULL")),
+    ])
+    return f"""
+        SELECT p.rybh AS subject_id, NULLIF(TRIM(p.dwdm), '') AS unit_code, {detail} AS detail
+        FROM stg_ry_jbxx p
+        WHERE {_on_post()}
+          AND ({_blank("p.zjh_masked")} OR p.zjh_valid = 0 OR {_blank("p.dwdm")} OR p.yglx IS NULL
+               OR {_blank("p.gw")} OR p.sgsj IS NULL)"""
+
+
+def _rotation_params(ri: RuleInput) -> dict[str, Any]:
+    staff = _staff_policy(ri)
+    return {**_registry_params(ri), "key_posts": [str(post) for post in staff["key_posts"]],
+            "rotation_cutoff": _years_before(_asof_day(ri), int(staff["rotation_years"]))}
+
+
+def _rotation_sql(ri: RuleInput) -> str:
+    detail = ri.dialect.json_object([("gw", "p.gw"), ("gwkssj", "p.gwkssj"), ("due_since", ":rotation_cutoff")])
+    return f"""
+        SELECT p.rybh AS subject_id, p.dwdm AS unit_code, {detail} AS detail
+        FROM stg_ry_jbxx p
+        WHERE {_on_post()} AND p.gw IN :key_posts AND p.gwkssj IS NOT NULL AND p.gwkssj < :rotation_cutoff"""
+
+
+def pledge_deadline(ri: RuleInput) -> date:
+    month, day = (int(part) for part in str(_staff_policy(ri)["pledge_deadline"]).split("-"))
+    return date(_asof_day(ri).year, month, day)
+
+
+def _pledge_sql(ri: RuleInput) -> str:
+    detail = ri.dialect.json_object([("lzcnsj", "p.lzcnsj"), ("deadline", ":pledge_deadline")])
+    judged = "1 = 1" if _asof_day(ri) > pledge_deadline(ri) else NOTHING
+    return f"""
+        SELECT p.rybh AS subject_id, p.dwdm AS unit_code, {detail} AS detail
+        FROM stg_ry_jbxx p
+        WHERE {judged} AND {_on_post()} AND (p.lzcnsj IS NULL OR p.lzcnsj < :year_start)"""
+
+
+def _pledge_params(ri: RuleInput) -> dict[str, Any]:
+    return {**_registry_params(ri), "pledge_deadline": pledge_deadline(ri)}
+
+
+STAFF_RULES: tuple[Rule, ...] = (
+    Rule("STAFF_UNTRAINED_ON_POST", "high", "RYBH", False, _untrained_sql, _unknown_params,
+         "未经岗前培训合格即上岗办件"),
+    Rule("STAFF_UNKNOWN_HANDLER", "high", "RYBH", False, _unknown_sql, _unknown_params,
+         "办件人员不在登记人员信息库（疑似非工作人员介入）"),
+    Rule("STAFF_INACTIVE_HANDLER", "high", "RYBH", False, _inactive_sql, _unknown_params,
+         "离岗人员仍在办件"),
+    Rule("STAFF_TRAINING_HOURS", "medium", "RYBH", True, _hours_sql, _hours_params,
+         "全年在岗人员年度培训学时不足", label=_hours_label),
+    Rule("STAFF_TRAINING_BEHIND", "low", "RYBH", True, _behind_sql, _behind_params,
+         "年度培训学时进度落后", label=_year_label),
+    Rule("STAFF_RECORD_INCOMPLETE", "low", "RYBH", False, _incomplete_sql, _registry_params,
+         "人员信息不完整或身份证号校验不通过"),
+    Rule("STAFF_ROTATION_DUE", "low", "RYBH", False, _rotation_sql, _rotation_params,
+         "关键岗位任职超过轮岗年限"),
+    Rule("STAFF_PLEDGE_MISSING", "low", "RYBH", True, _pledge_sql, _pledge_params,
+         "本年度廉政承诺书未签订", label=_year_label),
+)
+
+__all__ = ["STAFF_RULES", "pledge_deadline"]
