@@ -5,7 +5,8 @@
 Writes a year of synthetic cases straight into supervision_db staging (the rules are what
 is measured, not extraction): N cases over five units with realistic acceptance times,
 registration 1..limit working days after acceptance (the State Council calendar), 0.5 %
-same-day and 1 % overdue outliers, 2 % returns. Then, in the same run and on the same
+same-day and 1 % overdue outliers, 2 % returns, a seizure per 查封 and 1 % of mortgages on
+a seized unit. Then, in the same run and on the same
 data, each in its own process:
   * baseline: CASE_QUEUE_JUMP, the heaviest rule, as one plain SELECT COUNT(*) query;
   * engine:   all seven case rules through ``run_rules`` (calendar table, ledger upserts,
@@ -50,7 +51,7 @@ def _pick(rng: random.Random, weighted: tuple[tuple[str, float], ...]) -> str:
 def populate(url: str, cases: int, seed: int = 1) -> None:
     from bdcwatch.config import load_policy
     from bdcwatch.db import make_engine, migrate
-    from bdcwatch.models import stg_bdc_bysl, stg_djf_dj_db, stg_djt_dj_sl
+    from bdcwatch.models import stg_bdc_bysl, stg_djf_dj_db, stg_djt_dj_sl, stg_qlf_ql_cfdj
     from bdcwatch.workdays import WorkCalendar
 
     engine = make_engine(url)
@@ -58,7 +59,8 @@ def populate(url: str, cases: int, seed: int = 1) -> None:
     rng = random.Random(seed)
     start = datetime(2026, 1, 1, 8, 30)
     seconds = int((datetime(2026, 12, 31, 17, 30) - start).total_seconds())
-    batch_sl, batch_db, batch_th = [], [], []
+    batch_sl, batch_db, batch_th, batch_cf = [], [], [], []
+    sealed: list[str] = []  # unit numbers under a 查封 (the last few hundred)
 
     def flush() -> None:
         with engine.begin() as conn:
@@ -67,6 +69,9 @@ def populate(url: str, cases: int, seed: int = 1) -> None:
                 conn.execute(stg_djf_dj_db.insert(), batch_db)
             if batch_th:
                 conn.execute(stg_bdc_bysl.insert(), batch_th)
+            if batch_cf:
+                conn.execute(stg_qlf_ql_cfdj.insert(), batch_cf)
+        batch_cf.clear()
         batch_sl.clear()
         batch_db.clear()
         batch_th.clear()
@@ -95,14 +100,21 @@ def populate(url: str, cases: int, seed: int = 1) -> None:
         registered_on = calendar.add_working_days(calendar.on_or_after(slsj.date()), days)
         dbsj = None if returned else datetime.combine(registered_on, slsj.time()) + timedelta(hours=rng.random() * 4)
         dbsj = None if dbsj is None else max(dbsj, slsj + timedelta(minutes=30))
+        bdcdyh = f"140302{rng.randrange(10**6):06d}GB{rng.randrange(10**5):05d}F00010001"
+        if qllx and sealed and rng.random() < 0.01:  # a mortgage on a seized unit (the rule's finding)
+            bdcdyh = rng.choice(sealed)
         batch_sl.append({
             "ywh": ywh, "djjg": unit, "qxdm": "140302", "djdl": djdl, "djxl": None, "qllx": qllx,
-            "bdcdyh": f"140302{rng.randrange(10**6):06d}GB{rng.randrange(10**5):05d}F00010001", "sqfs": rng.choice((1, 2)),
+            "bdcdyh": bdcdyh, "sqfs": rng.choice((1, 2)),
             "slrybh": "R1", "slsj": slsj, "ajzt": 3 if returned else 2, "jssj": slsj + timedelta(hours=2) if returned else dbsj,
             "gqts": 0, "gxsj": slsj, "_load_id": "bench",
         })
         if dbsj:
             batch_db.append({"ywh": ywh, "dbrybh": "R2", "dbsj": dbsj, "gxsj": dbsj, "_load_id": "bench"})
+            if djdl == "800":  # 查封 registered: the unit stays sealed (most seizures outlast a year)
+                batch_cf.append({"ywh": ywh, "bdcdyh": bdcdyh, "cfjg": "阳泉市中级人民法院", "cfkssj": dbsj,
+                                 "jfsj": None, "gxsj": dbsj, "_load_id": "bench"})
+                sealed = [*sealed[-500:], bdcdyh]
         else:
             batch_th.append({"id": f"T{i:09d}", "ywh": ywh, "bdcdyh": batch_sl[-1]["bdcdyh"],
                              "thsj": slsj + timedelta(hours=2), "thyydm": rng.choice(("01", "03", None)), "thyy": None,

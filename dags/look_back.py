@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from airflow.sdk import get_current_context, task
 
-from bdcwatch.dag_defaults import CYCLE_TABLES, audit_dag
+from bdcwatch.dag_defaults import ALL_TABLES, audit_dag
 from bdcwatch.tasks import load, prepare_supervision_db, resolve_run, send_mail
 
 DAG_ID = "look_back"
-SOURCE_TABLES = CYCLE_TABLES
+SOURCE_TABLES = ALL_TABLES
 
 
 @audit_dag(DAG_ID, schedule="0 7 3 1 *", tags=["item-34", "cycle"], doc_md=__doc__)

@@ -52,6 +52,8 @@ CYCLE_RULES = [*CASE_RULES, *ECERT_RULES]
 STAFF_TABLES = ["DJT_DJ_SL", "DJF_DJ_SH", "DJF_DJ_DB", "RY_JBXX", "RY_PXJL"]
 STAFF_RULES = ["STAFF_UNTRAINED_ON_POST", "STAFF_UNKNOWN_HANDLER", "STAFF_INACTIVE_HANDLER", "STAFF_TRAINING_HOURS",
                "STAFF_TRAINING_BEHIND", "STAFF_RECORD_INCOMPLETE", "STAFF_ROTATION_DUE", "STAFF_PLEDGE_MISSING"]
+# Every table a rule reads (look_back re-runs any rule on fresh staging).
+ALL_TABLES = list(dict.fromkeys([*CYCLE_TABLES, *STAFF_TABLES]))
 
 
 def audit_dag(dag_id: str, *, schedule: str, tags: list[str], doc_md: str | None) -> Any:

@@ -81,6 +81,7 @@ stg_djt_dj_sl = Table(
     # Queue jump walks a unit's acceptances backwards in (slsj, ywh) order; covering (migration 0004).
     Index("ix_stg_djt_dj_sl_queue", "djjg", "slsj", "ywh", "djdl", "qllx"),
     Index("ix_stg_djt_dj_sl_jssj", "jssj"),
+    Index("ix_stg_djt_dj_sl_bdcdyh", "bdcdyh"),  # seizures → mortgages on the same unit number
 )
 stg_djf_dj_sh = Table(
     "stg_djf_dj_sh", metadata,

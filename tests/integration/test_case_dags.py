@@ -131,10 +131,11 @@ def test_county_self_inspection_for_one_unit(airflow_env, world, smtp_server):
     assert (row.cycle, row.unit_code, row.period) == ("county_self_inspection", "YQ21", "2026-Q1")
     assert row.sample_size >= max(math.ceil(0.1 * row.population_size), 5)
     assert {unit for _, _, unit in found} <= {"YQ21"}
-    # The quarter contains the generated month: its YQ21 problems are all found (a share
-    # judged per period, ONLINE_RATIO_LOW, is a different question for a quarter).
+    # The quarter contains the generated month: its YQ21 case and e-certificate problems are
+    # all found (a share judged per period, ONLINE_RATIO_LOW, is a different question for a
+    # quarter; staff problems belong to the weekly staff audit).
     march = {(f.rule_code, f.subject_id, f.unit_code) for f in truth.findings
-             if f.unit_code == "YQ21" and f.rule_code != "ONLINE_RATIO_LOW"}
+             if f.unit_code == "YQ21" and f.rule_code != "ONLINE_RATIO_LOW" and not f.rule_code.startswith("STAFF_")}
     assert march <= found
     assert smtp_server.received and all(
         sorted(m.envelope_to) in (sorted(h.email for h in policy.units["YQ21"].heads), [policy.operations_email])
@@ -180,3 +181,61 @@ def test_provincial_spot_check_draws_units_reproducibly(airflow_env, world, smtp
     airflow_env.run_dag("provincial_spot_check", "2027-01-02", conf, connections)
     with supervision.connect() as conn:
         assert sorted(r.unit_code for r in conn.execute(select(inspection))) == drawn
+
+
+def test_look_back_reopens_what_is_still_wrong_and_leaves_fixed_problems_closed(airflow_env, world, smtp_server):
+    """回头看 through `airflow dags test`: two findings are closed by an operator with the
+    CLI; the source fixes one of them; look_back reopens only the other, with an audit entry
+    and a note to its unit's heads; the audit chain stays intact; a rerun changes nothing."""
+    import subprocess
+    import sys
+    from datetime import datetime, timedelta
+
+    from sqlalchemy import update
+
+    from bdcwatch.ledger import verify_chain
+    from bdcwatch.models import finding_event
+    from bdcwatch.source_schema import build_metadata
+
+    urls, truth, connections = world
+    airflow_env.run_dag("monthly_quality_check", PERIOD_END.isoformat(), CONF, connections)
+    supervision = create_engine(urls["supervision"])
+    with supervision.connect() as conn:
+        returns = conn.execute(select(finding).where(finding.c.rule_code == "RETURN_UNJUSTIFIED")
+                               .order_by(finding.c.subject_id)).all()
+    assert len(returns) >= 2, "the generator plants several unjustified returns"
+    fixed, still = returns[0], returns[1]
+    cli = str(Path(sys.executable).with_name("bdcwatch"))
+    for status in ("rectifying", "closed"):
+        subprocess.run([cli, "--url", urls["supervision"], "finding", "set-status", str(fixed.id), str(still.id),
+                        "--to", status, "--actor", "王建国", "--note", "已整改并核实"], check=True, capture_output=True)
+    # The unit really fixed one return: its reason code is now a lawful one.
+    source = create_engine(urls["registration"])
+    bysl = build_metadata().tables["BDC_BYSL"]
+    with source.begin() as conn:
+        conn.execute(update(bysl).where(fixed.subject_id == bysl.c.ID)
+                     .values(THYYDM="01", THYY="申请材料不齐全", GXSJ=datetime.now().replace(microsecond=0)))
+
+    sent = len(smtp_server.received)
+    # Closing dates to look back on: the year so far (the findings were closed just now).
+    today = date.today()
+    conf = json.dumps({"period_start": f"{today.year}-01-01", "period_end": (today + timedelta(days=1)).isoformat()})
+    airflow_env.run_dag("look_back", (today + timedelta(days=1)).isoformat(), conf, connections)
+    with supervision.connect() as conn:
+        status = dict(conn.execute(select(finding.c.id, finding.c.status).where(finding.c.id.in_([fixed.id, still.id]))).all())
+        events = conn.execute(select(finding_event).where(finding_event.c.finding_id == still.id)
+                              .order_by(finding_event.c.id)).all()
+        assert verify_chain(conn) == []
+    assert status == {fixed.id: "closed", still.id: "reopened"}
+    assert [(e.from_status, e.to_status) for e in events][-1] == ("closed", "reopened")
+    new_mail = smtp_server.received[sent:]
+    policy = load_policy()
+    heads = sorted(h.email for h in policy.units[still.unit_code].heads)
+    (notice,) = [m for m in new_mail if sorted(m.envelope_to) == heads]
+    assert still.subject_id in notice.html and fixed.subject_id not in notice.html and "回头看" in notice.message["Subject"]
+
+    sent = len(smtp_server.received)
+    airflow_env.run_dag("look_back", (today + timedelta(days=1)).isoformat(), conf, connections)
+    with supervision.connect() as conn:
+        assert conn.execute(select(finding.c.status).where(finding.c.id == fixed.id)).scalar_one() == "closed"
+    assert len(smtp_server.received) == sent

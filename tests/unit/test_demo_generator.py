@@ -1,9 +1,9 @@
 """The demo-data generator: determinism, shape of every row, and a truthful ground truth.
 
-The ground truth is checked against a plain reading of the ECERT and case rules (CONTRACT
-§3 and §5, as of period_end 00:00) written here independently of the engine, so that a
-wrong plant or a trap that accidentally fires is caught by the generator's own tests; one
-test then runs the real engine on generated data, which is the final judge.
+The ground truth is checked against a plain reading of the ECERT, case and staff rules
+(CONTRACT §3 and §5, as of period_end 00:00) written here independently of the engine, so
+that a wrong plant or a trap that accidentally fires is caught by the generator's own tests;
+one test then runs the real engine on generated data, which is the final judge.
 """
 
 from __future__ import annotations
@@ -17,12 +17,14 @@ from collections import defaultdict
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import chinese_calendar
 import pytest
+from dateutil.relativedelta import relativedelta
 from sqlalchemy import create_engine, inspect, select
 
 from bdcwatch.codes import (
@@ -338,6 +340,236 @@ def engine_case_findings(source_url: str, supervision_url: str, truth: GroundTru
 
 
 # --------------------------------------------------------------------------------------
+# A plain reading of the staff rules, as of as-of
+# --------------------------------------------------------------------------------------
+
+STAFF_RULES = (
+    "STAFF_UNTRAINED_ON_POST",
+    "STAFF_UNKNOWN_HANDLER",
+    "STAFF_INACTIVE_HANDLER",
+    "STAFF_TRAINING_HOURS",
+    "STAFF_TRAINING_BEHIND",
+    "STAFF_RECORD_INCOMPLETE",
+    "STAFF_ROTATION_DUE",
+    "STAFF_PLEDGE_MISSING",
+)
+
+
+@dataclass(frozen=True)
+class StaffReading:
+    """The contract's reading of the staff rules; each knob is one plausible mistake."""
+
+    same_day_is_late: bool = False  # UNTRAINED: a step on the day of the first training counts
+    leaving_day_is_late: bool = False  # INACTIVE: a step on the LGSJ day counts
+    count_failed: bool = False  # KHJG 0 courses count as training
+    months_from_january: bool = False  # BEHIND: months counted from 1 January even for a later SGSJ
+    anyone_on_post_all_year: bool = False  # HOURS: whoever is on post at as-of is judged on the year
+    everyone_on_post: bool = False  # ZT, SGSJ and LGSJ ignored
+    rotation_inclusive: bool = False  # ROTATION: exactly rotation_years is already due
+    any_post_rotates: bool = False  # ROTATION: not only the key posts
+
+
+def _steps(rows: dict[str, list[dict[str, Any]]]) -> list[tuple[str | None, datetime, str]]:
+    """(staff id, time, YWH) of every case step (CONTRACT §3)."""
+    steps = [(c["SLRYBH"], c["SLSJ"], c["YWH"]) for c in rows["DJT_DJ_SL"]]
+    steps += [(s["SHRYBH"], s["SHJSSJ"] or s["SHKSSJ"], s["YWH"]) for s in rows["DJF_DJ_SH"]]
+    steps += [(d["DBRYBH"], d["DBSJ"], d["YWH"]) for d in rows["DJF_DJ_DB"]]
+    return steps
+
+
+def staff_reference_findings(
+    truth: GroundTruth,
+    rows: dict[str, list[dict[str, Any]]],
+    reading: StaffReading = StaffReading(),
+    exclude: Collection[tuple[str, str]] = (),
+) -> set[tuple[str, str, str]]:
+    """(rule_code, subject_id, unit_code) that CONTRACT §3 gives for the staff rules."""
+    staff = load_policy().raw["staff"]
+    minimum = Decimal(str(staff["min_training_hours_per_year"]))
+    today, start_at = truth.as_of.date(), datetime.combine(truth.period_start, time())
+    january = date(today.year, 1, 1)
+    month, day = (int(part) for part in staff["pledge_deadline"].split("-"))
+    rotation_limit = today - relativedelta(years=int(staff["rotation_years"]))
+    people = {p["RYBH"]: p for p in rows["RY_JBXX"] if ("RY_JBXX", p["RYBH"]) not in exclude}
+    courses: dict[str, list[tuple[date, Decimal]]] = defaultdict(list)
+    for t in rows["RY_PXJL"]:
+        if ("RY_PXJL", t["ID"]) not in exclude and (t["KHJG"] == 1 or (reading.count_failed and t["KHJG"] == 0)):
+            courses[t["RYBH"]].append((t["PXRQ"], Decimal(str(t["XS"]))))
+    unit_of = {c["YWH"]: c["DJJG"] for c in rows["DJT_DJ_SL"]}
+
+    found: set[tuple[str, str, str]] = set()
+    for rybh, when, ywh in _steps(rows):
+        if rybh is None or when is None or not start_at <= when < truth.as_of:
+            continue
+        person = people.get(rybh)
+        if person is None:
+            found.add(("STAFF_UNKNOWN_HANDLER", rybh, unit_of[ywh]))
+            continue
+        first = min((d for d, _ in courses[rybh]), default=None)
+        if first is None or when.date() < first or (reading.same_day_is_late and when.date() == first):
+            found.add(("STAFF_UNTRAINED_ON_POST", rybh, person["DWDM"]))
+        left = person["LGSJ"]
+        if left is not None and (when.date() > left or (reading.leaving_day_is_late and when.date() == left)):
+            found.add(("STAFF_INACTIVE_HANDLER", rybh, person["DWDM"]))
+
+    def hours(rybh: str, lo: date, hi: date) -> Decimal:
+        return sum((xs for d, xs in courses[rybh] if lo <= d < hi), Decimal(0))
+
+    for rybh, p in people.items():
+        sgsj, lgsj, unit = p["SGSJ"], p["LGSJ"], p["DWDM"]
+        on_post = p["ZT"] == 1 and (sgsj is None or sgsj < today) and (lgsj is None or lgsj >= today)
+        if not (on_post or reading.everyone_on_post):
+            continue
+        if today == january:
+            year = january - relativedelta(years=1)
+            all_year = reading.anyone_on_post_all_year or (sgsj is not None and sgsj <= year and lgsj is None)
+            if all_year and hours(rybh, year, january) < minimum:
+                found.add(("STAFF_TRAINING_HOURS", rybh, unit))
+        start = january if reading.months_from_january or sgsj is None else max(january, sgsj)
+        months = 0
+        while start + relativedelta(months=months + 1) <= today:
+            months += 1
+        if hours(rybh, january, today) < minimum * months / 12:
+            found.add(("STAFF_TRAINING_BEHIND", rybh, unit))
+        if any(p[c] is None or str(p[c]).strip() == "" for c in ("ZJH", "DWDM", "YGLX", "GW", "SGSJ")) or (
+            not is_valid_id_number(p["ZJH"])
+        ):
+            found.add(("STAFF_RECORD_INCOMPLETE", rybh, unit))
+        since = p["GWKSSJ"]
+        if (p["GW"] in staff["key_posts"] or reading.any_post_rotates) and since is not None and (
+            since < rotation_limit or (reading.rotation_inclusive and since == rotation_limit)
+        ):
+            found.add(("STAFF_ROTATION_DUE", rybh, unit))
+        if today > date(today.year, month, day) and (p["LZCNSJ"] is None or p["LZCNSJ"] < january):
+            found.add(("STAFF_PLEDGE_MISSING", rybh, unit))
+    return found
+
+
+# Periods the staff rules are checked on: the module's quarter (as-of 1 April), a month
+# ending 1 November (National Day inside) and a month ending 1 January (TRAINING_HOURS).
+STAFF_WORLDS = {"2026-Q1": None, "2026-10": (date(2026, 10, 1), date(2026, 11, 1), 8),
+                "2026-12": (date(2026, 12, 1), date(2027, 1, 1), 9)}
+STAFF_TRAPS = {
+    "pro_rata_training", "id_number_check_x", "trained_on_first_day", "step_on_leaving_day",
+    "left_without_pledge", "posted_after_as_of", "rotation_on_the_day", "rotation_non_key_post",
+    "null_staff_id", "failed_course_not_counted",
+}
+
+
+@pytest.fixture(scope="module")
+def staff_worlds(
+    tmp_path_factory: pytest.TempPathFactory, demo: Any
+) -> dict[str, tuple[GroundTruth, dict[str, list[dict[str, Any]]]]]:
+    worlds = {}
+    for name, spec in STAFF_WORLDS.items():
+        if spec is None:
+            worlds[name] = demo
+            continue
+        start, end, seed = spec
+        path = tmp_path_factory.mktemp("staff") / f"{name}.db"
+        url = f"sqlite:///{path}"
+        worlds[name] = (generate(url, url, url, size=200, seed=seed, period_start=start, period_end=end), _rows(path))
+    return worlds
+
+
+@pytest.mark.parametrize("world", list(STAFF_WORLDS))
+def test_staff_ground_truth_is_what_the_rules_give(staff_worlds: Any, world: str) -> None:
+    truth, rows = staff_worlds[world]
+    expected = _truth_set(truth, STAFF_RULES)
+    assert staff_reference_findings(truth, rows) == expected
+    # The staff plants leave the other rules' findings as they are.
+    assert reference_findings(truth, rows) == _truth_set(truth)
+    assert case_reference_findings(truth, rows) == _truth_set(truth, CASE_RULE_CODES)
+    planted = {rule for rule, _, _ in expected}
+    if truth.period_end.month == 1 and truth.period_end.day == 1:
+        # No whole month into the year, before the pledge deadline; the year just ended is judged.
+        assert planted == set(STAFF_RULES) - {"STAFF_TRAINING_BEHIND", "STAFF_PLEDGE_MISSING"}
+        assert {t.kind for t in truth.traps} >= {"pledge_before_deadline"}
+    else:
+        assert planted == set(STAFF_RULES) - {"STAFF_TRAINING_HOURS"}
+    for rule in planted:
+        units = {unit for r, _, unit in expected if r == rule}
+        assert len(units) >= 2, rule
+
+
+@pytest.mark.parametrize("world", list(STAFF_WORLDS))
+def test_staff_traps_are_there_and_are_no_findings(staff_worlds: Any, world: str) -> None:
+    truth, rows = staff_worlds[world]
+    traps = [t for t in truth.traps if t.kind in STAFF_TRAPS]
+    assert {t.kind for t in traps} == STAFF_TRAPS
+    subjects = {f.subject_id for f in truth.findings}
+    people = {p["RYBH"]: p for p in rows["RY_JBXX"]}
+    courses = {t["ID"]: t for t in rows["RY_PXJL"]}
+    for trap in traps:
+        if trap.kind == "failed_course_not_counted":  # the course does not count: its person IS a finding
+            course = courses[trap.key]
+            assert course["KHJG"] == 0 and course["RYBH"] in subjects
+        elif trap.kind == "null_staff_id":
+            assert trap.key not in subjects
+            assert any(rybh is None and ywh == trap.key for rybh, _, ywh in _steps(rows))
+        else:
+            assert trap.table == "RY_JBXX" and trap.key in people and trap.key not in subjects, trap
+    ids = [people[t.key]["ZJH"] for t in traps if t.kind == "id_number_check_x"]
+    assert ids and all(is_valid_id_number(n) and n.endswith("X") for n in ids)
+    # One unit per unknown id; no unknown id looks like a planted person's.
+    unknown = [f for f in truth.findings if f.rule_code == "STAFF_UNKNOWN_HANDLER"]
+    assert len({f.subject_id for f in unknown}) == len(unknown) and not {f.subject_id for f in unknown} & set(people)
+
+
+# Each trap, read with the one mistake it is built to catch, becomes a finding.
+STAFF_NEAR_MISSES = [
+    ("trained_on_first_day", StaffReading(same_day_is_late=True), "STAFF_UNTRAINED_ON_POST", None),
+    ("step_on_leaving_day", StaffReading(leaving_day_is_late=True), "STAFF_INACTIVE_HANDLER", None),
+    ("rotation_on_the_day", StaffReading(rotation_inclusive=True), "STAFF_ROTATION_DUE", None),
+    ("rotation_non_key_post", StaffReading(any_post_rotates=True), "STAFF_ROTATION_DUE", None),
+    ("pro_rata_training", StaffReading(months_from_january=True), "STAFF_TRAINING_BEHIND", False),
+    ("pro_rata_training", StaffReading(anyone_on_post_all_year=True), "STAFF_TRAINING_HOURS", True),
+    ("left_without_pledge", StaffReading(everyone_on_post=True), "STAFF_PLEDGE_MISSING", False),
+    ("posted_after_as_of", StaffReading(everyone_on_post=True), "STAFF_PLEDGE_MISSING", False),
+]
+
+
+@pytest.mark.parametrize("world", list(STAFF_WORLDS))
+@pytest.mark.parametrize(
+    ("kind", "reading", "rule", "on_new_year"), STAFF_NEAR_MISSES, ids=[f"{k}-{r}" for k, _, r, _ in STAFF_NEAR_MISSES]
+)
+def test_staff_traps_are_near_misses(
+    staff_worlds: Any, world: str, kind: str, reading: StaffReading, rule: str, on_new_year: bool | None
+) -> None:
+    truth, rows = staff_worlds[world]
+    if on_new_year is not None and on_new_year != ((truth.period_end.month, truth.period_end.day) == (1, 1)):
+        pytest.skip("this near miss exists only on the other kind of period end")
+    keys = {t.key for t in truth.traps if t.kind == kind}
+    assert keys
+    wrong = {subject for r, subject, _ in staff_reference_findings(truth, rows, reading) if r == rule}
+    assert keys <= wrong
+
+
+@pytest.mark.parametrize("world", list(STAFF_WORLDS))
+def test_failed_courses_are_what_puts_the_lapsed_under(staff_worlds: Any, world: str) -> None:
+    truth, rows = staff_worlds[world]
+    courses = {t["ID"]: t["RYBH"] for t in rows["RY_PXJL"]}
+    lapsed = {courses[t.key] for t in truth.traps if t.kind == "failed_course_not_counted"}
+    counted = staff_reference_findings(truth, rows, StaffReading(count_failed=True))
+    assert lapsed and not {s for r, s, _ in counted if r in ("STAFF_TRAINING_HOURS", "STAFF_TRAINING_BEHIND")} & lapsed
+
+
+@pytest.mark.parametrize("world", list(STAFF_WORLDS))
+def test_staff_quarantine_rows_are_out_of_domain_and_harmless(staff_worlds: Any, world: str) -> None:
+    truth, rows = staff_worlds[world]
+    staff = [q for q in truth.quarantine if q.table in ("RY_JBXX", "RY_PXJL")]
+    key_of = {"RY_JBXX": "RYBH", "RY_PXJL": "ID"}
+    values = {(q.table, q.column, next(r[q.column] for r in rows[q.table] if r[key_of[q.table]] == q.key))
+              for q in staff}
+    assert values == {("RY_PXJL", "KHJG", 5), ("RY_JBXX", "ZT", 3), ("RY_JBXX", "YGLX", 9)}
+    # Set aside or kept, they change no finding; the people take no case step.
+    excluded = {(q.table, q.key) for q in truth.quarantine}
+    assert staff_reference_findings(truth, rows, exclude=excluded) == _truth_set(truth, STAFF_RULES)
+    stepping = {rybh for rybh, _, _ in _steps(rows)}
+    assert not {q.key for q in staff if q.table == "RY_JBXX"} & stepping
+
+
+# --------------------------------------------------------------------------------------
 # Determinism
 # --------------------------------------------------------------------------------------
 
@@ -432,10 +664,13 @@ def test_ecert_identifiers_are_valid_except_the_planted_bad_ones(demo: Any) -> N
 
 
 def test_id_numbers_pass_the_gb11643_check(demo: Any) -> None:
-    _, rows = demo
+    truth, rows = demo
+    incomplete = {f.subject_id for f in truth.findings if f.rule_code == "STAFF_RECORD_INCOMPLETE"}
     numbers = [n for p in rows["BDC_ZS"] for n in p["QLRZJH"].split("、")]
     numbers += [n.strip() for e in rows["BDC_DZZZ_ZZXX"] for n in re.split(r"[、,，;；]", e["CZZTDM"])]
-    numbers += [r["ZJH"] for r in rows["RY_JBXX"]]
+    numbers += [r["ZJH"] for r in rows["RY_JBXX"] if r["RYBH"] not in incomplete]
+    planted = [r["ZJH"] for r in rows["RY_JBXX"] if r["RYBH"] in incomplete]
+    assert None in planted and any(n and len(n) == 18 and not is_valid_id_number(n) for n in planted)
     assert all(is_valid_id_number(n) and n[:4] == "1403" for n in numbers)
     assert any(n.endswith("X") for n in numbers)  # the letter check character occurs
     for paper in rows["BDC_ZS"]:
@@ -494,6 +729,7 @@ def test_ground_truth_has_every_rule_twice_and_lists_the_traps(demo: Any, tmp_pa
     assert {(q.table, q.column) for q in truth.quarantine} == {
         ("BDC_ZS", "ZSZT"), ("BDC_ZS", "ZSLX"), ("BDC_ZS", "BDCDYH"),
         ("BDC_DZZZ_ZZXX", "ZZZT"), ("BDC_DZZZ_ZZXX", "BDCQZH"),
+        ("RY_PXJL", "KHJG"), ("RY_JBXX", "ZT"), ("RY_JBXX", "YGLX"),
     }
     written = json.loads(truth.write(tmp_path / "truth.json").read_text(encoding="utf-8"))
     assert list(written) == ["period_start", "period_end", "as_of", "seed", "size", "findings", "quarantine", "traps"]
@@ -513,7 +749,8 @@ def test_quarantined_rows_neither_cascade_nor_count(demo: Any) -> None:
     assert reference_findings(truth, rows, exclude=excluded) == _truth_set(truth)
     zs = {p["ZSID"]: p for p in rows["BDC_ZS"]}
     zz = {e["ZZID"]: e for e in rows["BDC_DZZZ_ZZXX"]}
-    values = {(q.column, (zs if q.table == "BDC_ZS" else zz)[q.key][q.column]) for q in truth.quarantine}
+    values = {(q.column, (zs if q.table == "BDC_ZS" else zz)[q.key][q.column])
+              for q in truth.quarantine if q.table in ("BDC_ZS", "BDC_DZZZ_ZZXX")}
     assert {("ZSZT", 9), ("ZSLX", 7), ("ZZZT", 5), ("BDCQZH", ""), ("BDCDYH", "")} <= values
 
 
@@ -579,6 +816,7 @@ def test_case_ground_truth_holds_for_another_seed_and_a_spring_festival_month(tm
     rows = _rows(tmp_path / "feb.db")
     assert case_reference_findings(truth, rows) == _truth_set(truth, CASE_RULE_CODES)
     assert reference_findings(truth, rows) == _truth_set(truth)
+    assert staff_reference_findings(truth, rows) == _truth_set(truth, STAFF_RULES)
     holidays = [t for t in truth.traps if t.kind == "accepted_on_day_off"]
     assert holidays and all(chinese_calendar.is_holiday(_accepted(rows, t.key)) for t in holidays)
 
@@ -660,19 +898,26 @@ def test_online_shares_one_unit_below_one_at_the_target_the_rest_well_above(tmp_
 
 
 def test_staff_are_known_trained_and_in_post(demo: Any) -> None:
-    _, rows = demo
+    """Apart from the planted people (findings, traps, quarantine), every handler is clean."""
+    truth, rows = demo
+    planted = {f.subject_id for f in truth.findings if f.rule_code in STAFF_RULES}
+    planted |= {t.key for t in truth.traps if t.table == "RY_JBXX"} | {q.key for q in truth.quarantine}
     staff = {r["RYBH"]: r for r in rows["RY_JBXX"]}
     first_training: dict[str, date] = {}
     for t in rows["RY_PXJL"]:
         if t["KHJG"] == 1:
             first_training[t["RYBH"]] = min(t["PXRQ"], first_training.get(t["RYBH"], t["PXRQ"]))
-    steps = [(c["SLRYBH"], c["SLSJ"]) for c in rows["DJT_DJ_SL"]]
-    steps += [(s["SHRYBH"], s["SHJSSJ"] or s["SHKSSJ"]) for s in rows["DJF_DJ_SH"]]
-    steps += [(d["DBRYBH"], d["DBSJ"]) for d in rows["DJF_DJ_DB"]]
-    for rybh, when in steps:
-        assert rybh in staff and first_training[rybh] < when.date() and staff[rybh]["ZT"] == 1
-    for person in staff.values():
-        assert is_valid_id_number(person["ZJH"]) and person["LGSJ"] is None
+    null_steps = set()
+    for rybh, when, ywh in _steps(rows):
+        if rybh is None:
+            null_steps.add(ywh)
+        elif rybh not in planted:
+            assert rybh in staff and first_training[rybh] < when.date() and staff[rybh]["ZT"] == 1
+    assert null_steps == {t.key for t in truth.traps if t.kind == "null_staff_id"}
+    roster = [person for rybh, person in staff.items() if rybh not in planted]
+    assert len(roster) >= 5
+    for person in roster:
+        assert is_valid_id_number(person["ZJH"]) and person["LGSJ"] is None and person["ZT"] == 1
         assert all(person[c] is not None for c in ("DWDM", "YGLX", "GW", "SGSJ", "LZCNSJ"))
         assert person["LZCNSJ"].year == PERIOD["period_end"].year
 
@@ -690,6 +935,7 @@ def test_generation_at_2000_is_fast_and_truthful(tmp_path: Path) -> None:
     assert len(rows["BDC_ZS"]) == 2000
     assert reference_findings(truth, rows) == _truth_set(truth)
     assert case_reference_findings(truth, rows) == _truth_set(truth, CASE_RULE_CODES)
+    assert staff_reference_findings(truth, rows) == _truth_set(truth, STAFF_RULES)
     assert 0.01 <= len(truth.findings) / 2000 <= 0.05
 
 

@@ -4,9 +4,9 @@ The generator writes what the engine reads (CONTRACT §1): the registration syst
 review steps, 登簿, paper certificates, returns, seizures), the provincial e-certificate
 system and the staff registry, for the five units of the policy. The bulk is clean; on top
 of it, it plants a known set of problems of every ECERT_* and case rule (CASE_*, RETURN_*,
-MORTGAGE_WHILE_SEALED, ONLINE_RATIO_LOW), traps that a correct engine must not flag, and a
-handful of out-of-domain rows that the quality gate should quarantine. ``GroundTruth``
-lists all three.
+MORTGAGE_WHILE_SEALED, ONLINE_RATIO_LOW) and of every STAFF_* rule, traps that a correct
+engine must not flag, and a handful of out-of-domain rows that the quality gate should
+quarantine. ``GroundTruth`` lists all three.
 
 Design choices worth knowing:
 
@@ -27,6 +27,18 @@ Design choices worth knowing:
   queue jumpers (with ordinary peers in their month), exempt 查封/异议 and the busy-day trap
   in class 900, which nothing else uses. Seizures of the sealed-mortgage plants date from
   before the period's first month, away from the period's 查封 statistics.
+* Staff plants are people added beside the roster (RYBH numbers 101 and up, so the bulk
+  never picks them): untrained, departed or unknown (黄牛-style or mistyped) ids take case
+  steps on clean 转移 cases of their own (no certificate, registered in time, never fast);
+  the others (records, rotation, pledge, training hours) take no step and are judged as of
+  as-of. The staff rules depend on the period: TRAINING_HOURS exists only when period_end is
+  1 January, TRAINING_BEHIND only a whole month into the year, PLEDGE_MISSING only after the
+  pledge deadline. Each planted person is therefore judged by the generator's own reading of
+  CONTRACT §3 for the period given: a plant that would trigger a rule it is not built for
+  raises, and one whose rule the period does not judge is recorded as a trap instead.
+* Staff quarantine rows (an RY_PXJL course with KHJG 5, RY_JBXX rows with ZT 3 or YGLX 9)
+  are harmless whether kept or set aside: an extra course of a well-trained roster member,
+  people who take no case step and trigger no rule.
 * Timestamps are whole seconds (MySQL DATETIME keeps no fraction by default) and local
   time, as the reference schema says.
 """
@@ -40,7 +52,8 @@ import random
 import sys
 import uuid
 from bisect import bisect_right
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from calendar import monthrange
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -65,6 +78,7 @@ from sqlalchemy import (
 
 from bdcwatch.codes import (
     id_number_check_character,
+    is_valid_id_number,
     make_ecert_identifier,
     normalize_certificate_number,
 )
@@ -224,6 +238,7 @@ _ASOF_EVE_WINDOW = (11 * 60, _CLOSE)  # "less than 24 h before as-of" events, af
 _AFTERNOON = (14 * 60 + 30, 16 * 60 + 30)  # 登簿 after a planted same-day case's (12:00-14:00)
 _TH_WINDOW = (11 * 60, 17 * 60)  # 退件 (leaves room for acceptance and review before it)
 _JUMP_PEERS = 3  # ordinary cases planted beside each queue jumper in its month
+_INDUCTION = "不动产登记岗前培训"
 
 _ALNUM36 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _EPOCH, _MILLISECOND = datetime(1970, 1, 1), timedelta(milliseconds=1)
@@ -524,6 +539,7 @@ class _RowFactory:
         self._cert_serial: dict[tuple[int, int, str], int] = {}
         self._history_start = history_start
         self.staff: dict[str, dict[str, list[str]]] = {}  # unit -> post -> RYBH list
+        self.pledge_day = date.min  # set by write_staff
 
     # -- small random helpers -----------------------------------------------------------
     def randint(self, lo: int, hi: int) -> int:
@@ -645,6 +661,7 @@ class _RowFactory:
         rotation_days = int(self.policy.raw["staff"]["rotation_years"]) * 365
         pledge_year = as_of.year
         pledge_day = date(pledge_year, 1, self.randint(2, max(2, min(25, (last_day - date(pledge_year, 1, 1)).days))))
+        self.pledge_day = pledge_day  # the year's signing day, for the planted people too
         for unit in self.units:
             posts: dict[str, list[str]] = {}
             number = 0
@@ -656,53 +673,73 @@ class _RowFactory:
                     sgsj = period_start - timedelta(days=self.randint(3 * 365, 12 * 365))
                     # Within the rotation limit, so no STAFF_ROTATION_DUE on key posts.
                     gwkssj = max(sgsj, period_start - timedelta(days=self.randint(120, rotation_days // 2)))
-                    self.writer.add(
-                        "RY_JBXX",
-                        {
-                            "RYBH": rybh,
-                            "XM": self.person_name(),
-                            "ZJH": self.id_number(1965, 1998),
-                            "DWDM": unit.code,
-                            "YGLX": 1 if self.rnd() < 0.7 else 2,
-                            "GW": post,
-                            "SGSJ": sgsj,
-                            "GWKSSJ": gwkssj,
-                            "ZT": 1,
-                            "LGSJ": None,
-                            "LZCNSJ": pledge_day,
-                            "GXSJ": datetime.combine(pledge_day, time(10, 0)),
-                        },
-                    )
-                    self._write_training(rybh, sgsj, last_day)
+                    self.writer.add("RY_JBXX", self.staff_row(rybh, unit.code, post, sgsj, gwkssj, pledge_day))
+                    self.write_training(rybh, sgsj, last_day)
             self.staff[unit.code] = posts
 
-    def _write_training(self, rybh: str, sgsj: date, last_day: date) -> None:
-        # Induction before the first day on post, then 4 h early every month: 48 h a year,
-        # and never behind the pro-rata 40 h (hours by month m >= 4m > 40m/12).
-        self._training_row(rybh, sgsj - timedelta(days=self.randint(7, 30)), "不动产登记岗前培训", "24.0")
-        year, month = sgsj.year, sgsj.month
+    def staff_row(
+        self,
+        rybh: str,
+        unit: str,
+        post: str,
+        sgsj: date,
+        gwkssj: date,
+        lzcnsj: date | None,
+        *,
+        zt: int = 1,
+        lgsj: date | None = None,
+    ) -> dict[str, Any]:
+        """An RY_JBXX row with a valid ID number, edited last on its latest date."""
+        latest = max(d for d in (sgsj, gwkssj, lgsj, lzcnsj) if d is not None)
+        return {
+            "RYBH": rybh,
+            "XM": self.person_name(),
+            "ZJH": self.id_number(1965, 1998),
+            "DWDM": unit,
+            "YGLX": 1 if self.rnd() < 0.7 else 2,
+            "GW": post,
+            "SGSJ": sgsj,
+            "GWKSSJ": gwkssj,
+            "ZT": zt,
+            "LGSJ": lgsj,
+            "LZCNSJ": lzcnsj,
+            "GXSJ": datetime.combine(latest, time(10, 0)),
+        }
+
+    def write_training(self, rybh: str, sgsj: date, until: date) -> list[dict[str, Any]]:
+        """Induction before the first day on post, then 4 h early every month up to ``until``:
+        48 h a year, and never behind the pro-rata 40 h (hours by month m >= 4m > 40m/12)."""
+        first = self.training_row(rybh, sgsj - timedelta(days=self.randint(7, 30)), _INDUCTION, "24.0")
+        return [first, *self.monthly_training(rybh, sgsj, until)]
+
+    def monthly_training(self, rybh: str, after: date, until: date, hours: str = "4.0") -> list[dict[str, Any]]:
+        """A passed course early in every month after ``after``'s month, up to ``until``."""
+        rows = []
+        year, month = after.year, after.month
         while True:
             month += 1
             if month > 12:
                 year, month = year + 1, 1
             day = date(year, month, self.randint(3, 12))
-            if day > last_day:
-                return
-            self._training_row(rybh, day, _COURSES[(year * 12 + month) % len(_COURSES)], "4.0")
+            if day > until:
+                return rows
+            rows.append(self.training_row(rybh, day, _COURSES[(year * 12 + month) % len(_COURSES)], hours))
 
-    def _training_row(self, rybh: str, day: date, course: str, hours: str) -> None:
-        self.writer.add(
-            "RY_PXJL",
-            {
-                "ID": f"PX{self.next_seq('px'):08d}",
-                "RYBH": rybh,
-                "PXMC": course,
-                "PXRQ": day,
-                "XS": Decimal(hours),
-                "KHJG": 1,
-                "GXSJ": datetime.combine(day, time(17, 0)),
-            },
-        )
+    def training_row(
+        self, rybh: str, day: date, course: str, hours: str, khjg: int = 1, gxsj: datetime | None = None
+    ) -> dict[str, Any]:
+        """Write one RY_PXJL row (KHJG 1 合格, 0 不合格) and return it."""
+        row = {
+            "ID": f"PX{self.next_seq('px'):08d}",
+            "RYBH": rybh,
+            "PXMC": course,
+            "PXRQ": day,
+            "XS": Decimal(hours),
+            "KHJG": khjg,
+            "GXSJ": gxsj or datetime.combine(day, time(17, 0)),
+        }
+        self.writer.add("RY_PXJL", row)
+        return row
 
     def handler(self, unit: str, post: str) -> str:
         return self.pick(self.staff[unit][post])
@@ -860,9 +897,12 @@ class _RowFactory:
         bdcdyh: str | None = None,
         sqfs: int | None = None,
         review: str | None = "pass",
+        staff: dict[str, str | None] | None = None,
     ) -> _CaseRef:
         """Write one case exactly as told (the caller owns its timing), with its review step
-        ("pass", "return", "open" = started and not finished, None = none) and its 登簿 row."""
+        ("pass", "return", "open" = started and not finished, None = none) and its 登簿 row.
+        ``staff`` overrides the roster's handler of a step ("SL", "SH", "DB"; None: no id)."""
+        who = staff or {}
         qxdm = bdcdyh[:6] if bdcdyh else self.qxdm_of(unit)
         bdcdyh = bdcdyh or self.planted_unit_number(qxdm)
         ywh = self.case_number(slsj)
@@ -879,7 +919,8 @@ class _RowFactory:
             self.writer.add(
                 "DJF_DJ_SH",
                 {
-                    "YWH": ywh, "SXH": 1, "JDMC": "初审", "SHRYBH": self.handler(unit, "审核"),
+                    "YWH": ywh, "SXH": 1, "JDMC": "初审",
+                    "SHRYBH": who["SH"] if "SH" in who else self.handler(unit, "审核"),
                     "SHKSSJ": begin, "SHJSSJ": end, "CZJG": None if end is None else 2 if review == "return" else 1,
                     "SHYJ": None if end is None else "不符合受理条件，予以退回。" if review == "return" else self.pick(_SHYJ),
                     "GXSJ": end or begin,
@@ -891,12 +932,13 @@ class _RowFactory:
                 "YWH": ywh, "DJJG": unit, "QXDM": qxdm, "DJDL": ctype.djdl, "DJXL": ctype.djxl,
                 "QLLX": ctype.qllx, "BDCDYH": bdcdyh,
                 "SQFS": self._sqfs(unit, ctype, slsj) if sqfs is None else sqfs,
-                "SLRYBH": self.handler(unit, "受理"), "SLSJ": slsj, "AJZT": ajzt, "JSSJ": jssj,
-                "GQTS": gqts, "GXSJ": max(stamps),
+                "SLRYBH": who["SL"] if "SL" in who else self.handler(unit, "受理"),
+                "SLSJ": slsj, "AJZT": ajzt, "JSSJ": jssj, "GQTS": gqts, "GXSJ": max(stamps),
             }
         )
         if dbsj is not None:
-            self.writer.add("DJF_DJ_DB", {"YWH": ywh, "DBRYBH": self.handler(unit, "登簿"), "DBSJ": dbsj, "GXSJ": dbsj})
+            dbrybh = who["DB"] if "DB" in who else self.handler(unit, "登簿")
+            self.writer.add("DJF_DJ_DB", {"YWH": ywh, "DBRYBH": dbrybh, "DBSJ": dbsj, "GXSJ": dbsj})
         return _CaseRef(ywh, unit, bdcdyh, slsj, dbsj, jssj)
 
     def return_row(self, case: _CaseRef, thsj: datetime, code: str | None) -> str:
@@ -1132,6 +1174,49 @@ _QUARANTINE: dict[str, tuple[str, str, Any]] = {
     "q_zzzt": ("BDC_DZZZ_ZZXX", "ZZZT", 5),
     "q_blank_number": ("BDC_DZZZ_ZZXX", "BDCQZH", ""),
 }
+# Staff quarantine rows: kind -> (table, column, out-of-domain value).
+_STAFF_QUARANTINE: dict[str, tuple[str, str, int]] = {
+    "q_khjg": ("RY_PXJL", "KHJG", 5),
+    "q_zt": ("RY_JBXX", "ZT", 3),
+    "q_yglx": ("RY_JBXX", "YGLX", 9),
+}
+# Case steps (CONTRACT §3): who takes them, and the table that holds them.
+_STEP_ROLES = ("SL", "SH", "DB")
+_STEP_POST = {"SL": "受理", "SH": "审核", "DB": "登簿"}
+_STEP_TABLE = {"SL": "DJT_DJ_SL", "SH": "DJF_DJ_SH", "DB": "DJF_DJ_DB"}
+_QUIET_POSTS = ("缮证", "发证", "综合")  # posts that take no case step
+
+
+@dataclass(slots=True)
+class _Person:
+    """A planted person: the RY_JBXX row (written once settled), courses and step dates."""
+
+    row: dict[str, Any]
+    training: list[dict[str, Any]] = field(default_factory=list)
+    steps: list[date] = field(default_factory=list)
+
+    @property
+    def rybh(self) -> str:
+        return str(self.row["RYBH"])
+
+
+def _add_months(day: date, months: int) -> date:
+    """``day`` plus whole months, clipped to the month's end (as dateutil's relativedelta)."""
+    year, month = divmod(day.year * 12 + day.month - 1 + months, 12)
+    return date(year, month + 1, min(day.day, monthrange(year, month + 1)[1]))
+
+
+def _whole_months(start: date, end: date) -> int:
+    """The number of whole months m with start + m months <= end (0 if start > end)."""
+    months = max(0, (end.year - start.year) * 12 + end.month - start.month - 1)
+    while _add_months(start, months + 1) <= end:
+        months += 1
+    return months
+
+
+def _years_before(day: date, years: int) -> date:
+    """The same month and day ``years`` earlier (29 February becomes the 28th)."""
+    return date(day.year - years, day.month, 28 if (day.month, day.day) == (2, 29) else day.day)
 
 
 class _Spec(NamedTuple):
@@ -1191,6 +1276,14 @@ class _Specials:
                 "the policy's time limits and queue_jump.max_fraction_of_median leave no room for the "
                 "demo's planted case problems"
             )
+        staff = raw["staff"]
+        self.min_hours = int(staff["min_training_hours_per_year"])
+        self.rotation_years = int(staff["rotation_years"])
+        self.key_posts = [str(post) for post in staff["key_posts"]]
+        month, day = (int(part) for part in str(staff["pledge_deadline"]).split("-"))
+        self.pledge_deadline = date(self.as_of.year, month, day)
+        self._staff_numbers: dict[str, int] = {}  # unit -> last planted person's number
+        self._unknown_ids: set[str] = set()
         self._months: dict[tuple[int, int], list[date]] = {}
         self._makeup = [d for d in _days(self.ps, self.as_of.date() - timedelta(days=1))
                         if d.weekday() >= 5 and f.cal.is_workday(d)]  # weekend 调休 working days
@@ -1313,6 +1406,32 @@ class _Specials:
         for name, build, variants in case_traps:
             if variants:
                 kinds.append(_Kind(name, build, max(per_trap, variants), 0, "period", variants))
+        # Staff rules: a handful of people whatever the size (the roster does not grow with it).
+        # "period" kinds take case steps on their day; the others are judged as of as-of.
+        per_staff = min(per_rule, 2 + size // 200_000)
+        staff: list[tuple[str, Callable[[_Spec], None], int, str]] = [
+            # name, builder, variants, window
+            ("staff_untrained", self._staff_untrained, 2, "period"),
+            ("staff_unknown", self._staff_unknown, 2, "period"),
+            ("staff_inactive", self._staff_inactive, 2, "period"),
+            ("staff_lapsed", self._staff_lapsed, 1, "lead_in"),
+            ("staff_record", self._staff_record, 5, "lead_in"),
+            ("staff_rotation", self._staff_rotation, 2, "lead_in"),
+            ("staff_pledge", self._staff_pledge, 2, "lead_in"),
+            ("staff_pro_rata", self._staff_trap_pro_rata, 1, "lead_in"),
+            ("staff_id_x", self._staff_trap_id_x, 1, "lead_in"),
+            ("staff_first_day", self._staff_trap_first_day, 1, "period"),
+            ("staff_leaving_day", self._staff_trap_leaving_day, 1, "period"),
+            ("staff_left_without_pledge", self._staff_trap_left_without_pledge, 1, "lead_in"),
+            ("staff_posted_after_as_of", self._staff_trap_posted_after_as_of, 1, "lead_in"),
+            ("staff_rotation_day", self._staff_trap_rotation_day, 1, "lead_in"),
+            ("staff_rotation_non_key", self._staff_trap_rotation_non_key, 1, "lead_in"),
+            ("staff_null_id", self._staff_trap_null_id, len(_STEP_ROLES), "period"),
+        ]
+        for name, build, variants, window in staff:
+            kinds.append(_Kind(name, build, max(per_staff, variants), 0, window, variants))
+        for name in _STAFF_QUARANTINE:
+            kinds.append(_Kind(name, self._staff_quarantine_row, 1, 0, "lead_in"))
         return kinds
 
     @property
@@ -1623,6 +1742,7 @@ class _Specials:
         gqts: int = 0,
         bdcdyh: str | None = None,
         sqfs: int | None = None,
+        staff: dict[str, str | None] | None = None,
     ) -> _CaseRef:
         """A case registered and completed at ``dbsj`` (on a working day), accepted
         ``elapsed`` working days earlier (0: the same morning, ``dbsj`` from noon)."""
@@ -1634,7 +1754,8 @@ class _Specials:
         else:
             slsj = f.moment(f.cal.shift(dbsj.date(), -elapsed), _SL_WINDOW)
         return f.plant_case(
-            unit, ctype, slsj, ajzt=2, jssj=dbsj + f.minutes(1, 30), dbsj=dbsj, gqts=gqts, bdcdyh=bdcdyh, sqfs=sqfs
+            unit, ctype, slsj, ajzt=2, jssj=dbsj + f.minutes(1, 30), dbsj=dbsj, gqts=gqts, bdcdyh=bdcdyh, sqfs=sqfs,
+            staff=staff,
         )
 
     def _seizure_case(
@@ -1999,6 +2120,337 @@ class _Specials:
         row["GXSJ"] = edited
         key = row["ZSID"] if table == "BDC_ZS" else row["ZZID"]
         f.write(issue, ecert)
+        self.truth.quarantine.append(QuarantinedRow(table, key, column))
+
+    # -- staff rules (CONTRACT §3, item 21/24/28): building blocks --------------------------
+    # Planted people are RY_JBXX rows beside the roster; whether one is a finding depends on
+    # the period, so each is judged by _staff_rules_of when it is written (see the module
+    # docstring).
+
+    def _person(self, unit: str, post: str, sgsj: date, *, gwkssj: date | None = None) -> _Person:
+        """A new person on post from ``sgsj``, the year's pledge signed (on joining if later)."""
+        f = self.f
+        number = self._staff_numbers.get(unit, 100) + 1
+        if number > 999:
+            raise ValueError("too many planted staff for one unit: use a smaller size")
+        self._staff_numbers[unit] = number
+        pledge = max(sgsj, f.pledge_day)
+        return _Person(f.staff_row(f"{unit}{number:03d}", unit, post, sgsj, gwkssj or sgsj, pledge))
+
+    def _old_hand(
+        self,
+        unit: str,
+        post: str,
+        *,
+        gwkssj: date | None = None,
+        left: date | None = None,
+        trained_until: date | None = None,
+    ) -> _Person:
+        """Someone on post for years like the roster (or who left on ``left``), trained monthly
+        up to ``trained_until`` (default: the end of the history, or the leaving day)."""
+        f = self.f
+        if gwkssj is None:
+            sgsj = self.ps - timedelta(days=f.randint(3 * 365, 12 * 365))
+            gwkssj = max(sgsj, self.ps - timedelta(days=f.randint(120, self.rotation_years * 365 // 2)))
+        else:
+            sgsj = gwkssj - timedelta(days=f.randint(0, 3 * 365))
+        p = self._person(unit, post, sgsj, gwkssj=gwkssj)
+        if left is not None:
+            signed = left.year if left >= date(left.year, 1, 26) else left.year - 1
+            p.row.update(ZT=2, LGSJ=left, LZCNSJ=date(signed, 1, f.randint(2, 25)),
+                         GXSJ=datetime.combine(left, time(17, 0)))
+        p.training += f.write_training(p.rybh, sgsj, trained_until or left or self.last_day)
+        return p
+
+    def _train(self, p: _Person, day: date, hours: str, course: str = _INDUCTION, passed: bool = True) -> dict[str, Any]:
+        row = self.f.training_row(p.rybh, day, course, hours, khjg=1 if passed else 0)
+        p.training.append(row)
+        return row
+
+    def _staffed_case(self, p: _Person | None, unit: str, role: str, day: date, rybh: str | None) -> _CaseRef:
+        """A clean registered 转移 case whose ``role`` step (SL 受理, SH 审核, DB 登簿) on working
+        day ``day`` carries ``rybh``; every other step is the roster's."""
+        f = self.f
+        ctype = f.transfer_type
+        elapsed = f.randint(1, ctype.max_elapsed)
+        dbsj = f.moment(day if role == "DB" else f.cal.shift(day, elapsed), _DB_WINDOW)
+        case = self._registered(unit, ctype, dbsj, elapsed, staff={role: rybh})
+        if p is not None:
+            p.steps.append(day)
+        return case
+
+    def _staff_rules_of(self, p: _Person) -> list[str]:
+        """The staff rules the person triggers, read from CONTRACT §3 (as of as-of)."""
+        row, as_of = p.row, self.as_of.date()
+        year_start = date(as_of.year, 1, 1)
+        passed = [(t["PXRQ"], t["XS"]) for t in p.training if t["KHJG"] == 1]
+        first = min((day for day, _ in passed), default=None)
+        steps = [day for day in p.steps if self.ps <= day < as_of]
+        rules = []
+        if any(first is None or day < first for day in steps):
+            rules.append("STAFF_UNTRAINED_ON_POST")
+        if row["LGSJ"] is not None and any(day > row["LGSJ"] for day in steps):
+            rules.append("STAFF_INACTIVE_HANDLER")
+        sgsj, lgsj = row["SGSJ"], row["LGSJ"]
+        if not (row["ZT"] == 1 and (sgsj is None or sgsj < as_of) and (lgsj is None or lgsj >= as_of)):
+            return rules
+
+        def hours(lo: date, hi: date) -> Decimal:
+            return sum((xs for day, xs in passed if lo <= day < hi), Decimal(0))
+
+        # A missing SGSJ is read the strict way (on post all year, months from 1 January):
+        # the plants that lack one stay clean whichever way an engine reads it.
+        last_year = date(as_of.year - 1, 1, 1)
+        if (as_of == year_start and (sgsj is None or sgsj <= last_year) and lgsj is None
+                and hours(last_year, year_start) < self.min_hours):
+            rules.append("STAFF_TRAINING_HOURS")
+        months = _whole_months(max(year_start, sgsj or year_start), as_of)
+        if hours(year_start, as_of) * 12 < self.min_hours * months:
+            rules.append("STAFF_TRAINING_BEHIND")
+        if any(row[c] is None or not str(row[c]).strip() for c in ("ZJH", "DWDM", "YGLX", "GW", "SGSJ")) or (
+            not is_valid_id_number(row["ZJH"])
+        ):
+            rules.append("STAFF_RECORD_INCOMPLETE")
+        if (row["GW"] in self.key_posts and row["GWKSSJ"] is not None
+                and row["GWKSSJ"] < _years_before(as_of, self.rotation_years)):
+            rules.append("STAFF_ROTATION_DUE")
+        if as_of > self.pledge_deadline and (row["LZCNSJ"] is None or row["LZCNSJ"] < year_start):
+            rules.append("STAFF_PLEDGE_MISSING")
+        return rules
+
+    def _settle(self, p: _Person, allowed: Collection[str], what: str) -> list[str]:
+        """Write the person's row and record the findings it gives (only ``allowed`` ones)."""
+        self.f.writer.add("RY_JBXX", p.row)
+        rules = self._staff_rules_of(p)
+        if not set(rules) <= set(allowed):
+            raise RuntimeError(f"planted person {p.rybh} ({what}) triggers {rules} (generator bug)")
+        for rule in rules:
+            self.truth.findings.append(Finding(rule, p.rybh, p.row["DWDM"]))
+        return rules
+
+    def _staff_trap(self, p: _Person, kind: str, note: str) -> None:
+        self._settle(p, (), kind)
+        self._trap(kind, "RY_JBXX", p.rybh, note)
+
+    def _broker_id(self) -> str:
+        """An id off the units' RYBH pattern, as a 黄牛 (broker) account would be."""
+        while True:
+            ident = f"HN{self.f.randint(10_000, 99_999)}"
+            if ident not in self._unknown_ids:
+                return ident
+
+    # -- staff rules: planted problems ------------------------------------------------------
+    def _staff_untrained(self, spec: _Spec) -> None:
+        f, as_of = self.f, self.as_of.date()
+        if spec.variant == 0:  # posted, steps first, passed training only days later
+            role, day = _STEP_ROLES[spec.order % 3], spec.day
+            p = self._person(spec.unit, _STEP_POST[role], day - timedelta(days=f.randint(0, 5)))
+            trained = min(f.cal.shift(day, f.randint(1, 3)), as_of - timedelta(days=1))
+            self._train(p, trained, "24.0")
+            p.training += f.monthly_training(p.rybh, trained, self.last_day)
+            note = f"posted {p.row['SGSJ']}, {role} step on {day}, first passed training only on {trained}"
+        else:  # posted less than a month before as-of (no pro-rata hours due), only failed its course
+            role = "SL"
+            sgsj = max(self.ps, _add_months(as_of, -1) + timedelta(days=1)) + timedelta(days=f.randint(0, 3))
+            day = f.cal.on_or_after(sgsj + timedelta(days=f.randint(0, 2)))
+            if day >= as_of:
+                day = f.cal.on_or_before(as_of - timedelta(days=1))
+                sgsj = min(sgsj, day)
+            assert self.ps <= day < as_of, day
+            p = self._person(spec.unit, _STEP_POST[role], sgsj)
+            self._train(p, sgsj - timedelta(days=f.randint(1, 5)), "24.0", passed=False)
+            note = f"posted {sgsj}, {role} step on {day}, only a failed (KHJG 0) induction"
+        self._staffed_case(p, spec.unit, role, day, p.rybh)
+        self._settle(p, ("STAFF_UNTRAINED_ON_POST",), note)
+
+    def _staff_unknown(self, spec: _Spec) -> None:
+        f = self.f
+        ident, role = None, "SL"
+        if spec.variant == 1:  # a real colleague's id mistyped: a 0 typed as the letter O
+            role = ("SH", "DB")[spec.order % 2]
+            for real in f.staff[spec.unit][_STEP_POST[role]]:
+                number = real[len(spec.unit):]
+                typo = spec.unit + (number.replace("0", "O", 1) if "0" in number else number[:-1])
+                if typo not in self._unknown_ids:
+                    ident = typo
+                    break
+        ident = ident or self._broker_id()
+        self._unknown_ids.add(ident)
+        self._staffed_case(None, spec.unit, role, spec.day, ident)
+        # The subject is the id as written, the unit the case's DJJG (one unit per id).
+        self.truth.findings.append(Finding("STAFF_UNKNOWN_HANDLER", ident, spec.unit))
+
+    def _staff_inactive(self, spec: _Spec) -> None:
+        f, day = self.f, spec.day
+        if spec.variant == 0:  # left before the period
+            role, left = "DB", self.ps - timedelta(days=f.randint(3, 40))
+        else:  # left within the period (or the day before it), a step days later
+            role = "SH"
+            left = max(self.ps, day - timedelta(days=f.randint(1, 7))) if day > self.ps else day - timedelta(days=1)
+        p = self._old_hand(spec.unit, _STEP_POST[role], left=left)
+        self._staffed_case(p, spec.unit, role, day, p.rybh)
+        self._settle(p, ("STAFF_INACTIVE_HANDLER",), f"left {left}, {role} step on {day}")
+
+    def _staff_lapsed(self, spec: _Spec) -> None:
+        """An old hand who stopped training: short of the year's hours when period_end is
+        1 January (TRAINING_HOURS), else behind the pro-rata hours (TRAINING_BEHIND). Failed
+        courses would clear either threshold if they were counted."""
+        f, as_of = self.f, self.as_of.date()
+        year_start = date(as_of.year, 1, 1)
+        post = f.pick(_QUIET_POSTS)
+        if as_of == year_start:
+            judged = date(as_of.year - 1, 1, 1)
+            p = self._old_hand(spec.unit, post, trained_until=judged - timedelta(days=1))
+            months = f.randint(3, 8)
+            p.training += f.monthly_training(p.rybh, judged - timedelta(days=1), date(judged.year, months, 28))
+            failed_hours = 44 - 4 * months
+            failed_day = date(judged.year, f.randint(months + 1, 12), f.randint(13, 25))
+        else:
+            p = self._old_hand(spec.unit, post, trained_until=year_start - timedelta(days=1))
+            failed_hours = math.ceil(self.min_hours * _whole_months(year_start, as_of) / 12) + 4
+            failed_day = year_start + timedelta(days=f.randint(0, (as_of - year_start).days - 1))
+        failed = self._train(p, failed_day, f"{failed_hours}.0", f.pick(_COURSES), passed=False)
+        rules = self._settle(p, ("STAFF_TRAINING_HOURS", "STAFF_TRAINING_BEHIND"), "lapsed training")
+        if rules:
+            self._trap("failed_course_not_counted", "RY_PXJL", failed["ID"],
+                       f"{failed_hours} h failed (KHJG 0) on {failed_day}: counted, {p.rybh} would be clear; "
+                       f"not counted, {p.rybh} IS {' and '.join(rules)}")
+        else:
+            self._trap("training_not_yet_judged", "RY_JBXX", p.rybh,
+                       f"no passed training since {year_start - timedelta(days=1):%Y}, but as-of {as_of} is "
+                       "neither a 1 January period end nor a whole month into the year")
+
+    def _staff_record(self, spec: _Spec) -> None:
+        f = self.f
+        p = self._old_hand(spec.unit, f.pick(_QUIET_POSTS))
+        row = p.row
+        if spec.variant == 0:
+            row["ZJH"], what = None, "no ID number"
+        elif spec.variant == 1:
+            right = row["ZJH"][-1]
+            wrong = f.pick([c for c in "0123456789X" if c != right])
+            row["ZJH"], what = row["ZJH"][:-1] + wrong, f"ID number check character {wrong} should be {right}"
+        elif spec.variant == 2:
+            row["GW"], what = None, "no post (GW)"
+        elif spec.variant == 3:
+            row["YGLX"], what = None, "no employment type (YGLX)"
+        else:  # trained monthly all the same: clean for the training rules however SGSJ is read
+            row["SGSJ"], what = None, "no first day on post (SGSJ)"
+        self._settle(p, ("STAFF_RECORD_INCOMPLETE",), what)
+
+    def _staff_rotation(self, spec: _Spec) -> None:
+        f = self.f
+        due = _years_before(self.as_of.date(), self.rotation_years)
+        post = self.key_posts[spec.variant % len(self.key_posts)]
+        p = self._old_hand(spec.unit, post, gwkssj=due - timedelta(days=f.randint(1, 700)))
+        self._settle(p, ("STAFF_ROTATION_DUE",), f"{post} since {p.row['GWKSSJ']}")
+
+    def _staff_pledge(self, spec: _Spec) -> None:
+        f = self.f
+        p = self._old_hand(spec.unit, f.pick(_QUIET_POSTS))
+        if spec.variant == 0:
+            p.row["LZCNSJ"], what = None, "no 廉政承诺书 on file"
+        else:
+            p.row["LZCNSJ"] = date(self.as_of.year - 1, 1, f.randint(2, 25))
+            what = f"廉政承诺书 last signed {p.row['LZCNSJ']}"
+        if not self._settle(p, ("STAFF_PLEDGE_MISSING",), what):
+            self._trap("pledge_before_deadline", "RY_JBXX", p.rybh,
+                       f"{what}, but as-of {self.as_of.date()} is not after the deadline {self.pledge_deadline}")
+
+    # -- staff rules: traps -----------------------------------------------------------------
+    def _staff_trap_pro_rata(self, spec: _Spec) -> None:
+        """Joined this year: few hours, enough counted from SGSJ, not from 1 January (and,
+        as-of 1 January, joined last year: not on post all year, not judged on the year)."""
+        f, as_of = self.f, self.as_of.date()
+        year_start = date(as_of.year, 1, 1)
+        post = f.pick(_QUIET_POSTS)
+        if as_of.month == 1:
+            sgsj = date(as_of.year - 1, f.randint(6, 9), f.randint(1, 28))
+            p = self._person(spec.unit, post, sgsj)
+            self._train(p, sgsj - timedelta(days=f.randint(3, 10)), "8.0")
+            p.training += f.monthly_training(p.rybh, sgsj, self.last_day)
+            year_hours = sum(t["XS"] for t in p.training if t["PXRQ"].year == sgsj.year)
+            assert year_hours < self.min_hours, year_hours
+            note = f"joined {sgsj}: {year_hours} h in {sgsj.year}, but not on post all year"
+        else:
+            from_january = _whole_months(year_start, as_of)
+            sgsj = _add_months(as_of, -(from_january // 2)) - timedelta(days=f.randint(1, 20))
+            months = _whole_months(sgsj, as_of)
+            hours = max(2, math.ceil(self.min_hours * months / 12))
+            assert sgsj > year_start and hours * 12 < self.min_hours * from_january, (sgsj, hours)
+            p = self._person(spec.unit, post, sgsj)
+            self._train(p, sgsj - timedelta(days=f.randint(1, 7)), f"{hours}.0")
+            note = (f"joined {sgsj}: {hours} h, {months} whole month(s) on post this year; "
+                    f"counted from 1 January ({from_january} months) it would be behind")
+        self._staff_trap(p, "pro_rata_training", note)
+
+    def _staff_trap_id_x(self, spec: _Spec) -> None:
+        f = self.f
+        p = self._old_hand(spec.unit, f.pick(_QUIET_POSTS))
+        while not p.row["ZJH"].endswith("X"):
+            p.row["ZJH"] = f.id_number(1965, 1998)
+        self._staff_trap(p, "id_number_check_x", "valid ID number whose check character is X")
+
+    def _staff_trap_first_day(self, spec: _Spec) -> None:
+        day = spec.day
+        p = self._person(spec.unit, _STEP_POST["SL"], day)
+        self._train(p, day, "24.0")
+        p.training += self.f.monthly_training(p.rybh, day, self.last_day)
+        self._staffed_case(p, spec.unit, "SL", day, p.rybh)
+        self._staff_trap(p, "trained_on_first_day", f"posted, trained and first 受理 step all on {day}")
+
+    def _staff_trap_leaving_day(self, spec: _Spec) -> None:
+        p = self._old_hand(spec.unit, _STEP_POST["DB"], left=spec.day)
+        self._staffed_case(p, spec.unit, "DB", spec.day, p.rybh)
+        self._staff_trap(p, "step_on_leaving_day", f"last 登簿 step on the leaving day {spec.day}")
+
+    def _staff_trap_left_without_pledge(self, spec: _Spec) -> None:
+        left = self.ps - timedelta(days=self.f.randint(10, 60))
+        p = self._old_hand(spec.unit, self.f.pick(_QUIET_POSTS), left=left)
+        p.row["LZCNSJ"] = None
+        self._staff_trap(p, "left_without_pledge", f"no 廉政承诺书, but left on {left}: not on post")
+
+    def _staff_trap_posted_after_as_of(self, spec: _Spec) -> None:
+        f = self.f
+        sgsj = self.as_of.date() + timedelta(days=f.randint(1, TAIL_DAYS - 1))
+        p = self._person(spec.unit, _STEP_POST["SL"], sgsj)
+        p.row["LZCNSJ"] = None
+        self._train(p, sgsj - timedelta(days=f.randint(1, 3)), "24.0")
+        self._staff_trap(p, "posted_after_as_of", f"on the registry (ZT 1) but first day on post {sgsj}, after as-of")
+
+    def _staff_trap_rotation_day(self, spec: _Spec) -> None:
+        due = _years_before(self.as_of.date(), self.rotation_years)
+        post = self.key_posts[spec.order % len(self.key_posts)]
+        p = self._old_hand(spec.unit, post, gwkssj=due)
+        self._staff_trap(p, "rotation_on_the_day", f"{post} since {due}: exactly {self.rotation_years} years at as-of")
+
+    def _staff_trap_rotation_non_key(self, spec: _Spec) -> None:
+        f = self.f
+        post = next(p for p in (*_STEP_POST.values(), *_QUIET_POSTS) if p not in self.key_posts)
+        since = _years_before(self.as_of.date(), self.rotation_years) - timedelta(days=f.randint(365, 1500))
+        p = self._old_hand(spec.unit, post, gwkssj=since)
+        self._staff_trap(p, "rotation_non_key_post", f"{post} since {since}: not a key post")
+
+    def _staff_trap_null_id(self, spec: _Spec) -> None:
+        role = _STEP_ROLES[spec.variant]
+        case = self._staffed_case(None, spec.unit, role, spec.day, None)
+        self._trap("null_staff_id", _STEP_TABLE[role], case.ywh, f"{role} step on {spec.day} without a staff id")
+
+    # -- staff quarantine: out-of-domain codes on otherwise clean rows ---------------------
+    def _staff_quarantine_row(self, spec: _Spec) -> None:
+        """Kept or set aside, the row triggers nothing: an extra course of a roster member
+        (their monthly courses cover the hours), or a person with no case steps."""
+        f = self.f
+        table, column, value = _STAFF_QUARANTINE[spec.kind]
+        edited = f.moment(f.cal.on_or_after(self.ps + timedelta(days=2)), (9 * 60, 17 * 60))
+        if table == "RY_PXJL":
+            rybh = f.pick(f.staff[spec.unit]["缮证"])
+            key = f.training_row(rybh, spec.day, f.pick(_COURSES), "4.0", khjg=value, gxsj=edited)["ID"]
+        else:
+            p = self._old_hand(spec.unit, f.pick(_QUIET_POSTS))
+            p.row.update({column: value, "GXSJ": edited})
+            self._settle(p, (), spec.kind)
+            key = p.rybh
         self.truth.quarantine.append(QuarantinedRow(table, key, column))
 
 

@@ -29,6 +29,7 @@ PLAIN_INDEXES = {
     "ix_stg_bdc_bysl_thsj": ("stg_bdc_bysl", ["thsj"]),
     "ix_stg_qlf_ql_cfdj_bdcdyh": ("stg_qlf_ql_cfdj", ["bdcdyh"]),
     "ix_stg_djf_dj_db_dbsj": ("stg_djf_dj_db", ["dbsj"]),
+    "ix_stg_djt_dj_sl_bdcdyh": ("stg_djt_dj_sl", ["bdcdyh"]),
     "ix_stg_djf_dj_sh_shjssj": ("stg_djf_dj_sh", ["shjssj"]),
     "ix_stg_ry_pxjl_rybh": ("stg_ry_pxjl", ["rybh", "pxrq"]),
 }
