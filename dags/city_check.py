@@ -2,7 +2,7 @@
 ### 市级排查 · city check (plan item 34, 2× a year)
 
 On 1 January and 1 July at 05:00 (Asia/Shanghai) the city checks every registration unit's
-half-year: all automated case and e-certificate rules on the whole half-year, and a
+half-year: all automated case, e-certificate and staff rules on the whole half-year, and a
 stratified, reproducible sample of at least max(10 %, 5) completed cases per unit for file
 review. Each unit's heads get their part (new findings and checklist); CITY_BUREAU's heads
 get one city report (a line per unit, every finding of the check as XLSX). Recorded in

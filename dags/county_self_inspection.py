@@ -2,7 +2,7 @@
 ### 县级自查 · county self-inspection (plan item 34, 4× a year)
 
 On the 1st day of each quarter at 04:00 (Asia/Shanghai) every registration unit inspects
-its own quarter: all automated case and e-certificate rules run on the whole quarter, and
+its own quarter: all automated case, e-certificate and staff rules run on the whole quarter, and
 a stratified, reproducible sample of at least max(10 %, 5) of the unit's completed cases is
 drawn for file review by hand. Each unit's heads get their new findings and the checklist;
 the cycle is recorded in `inspection` / `inspection_sample`.

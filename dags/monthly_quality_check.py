@@ -1,5 +1,5 @@
 """
-### 月度质量评查 · monthly quality check (plan item 32)
+### 月度质量评查 · monthly quality check (plan items 26, 27, 32)
 
 On the 1st of each month at 03:00 (Asia/Shanghai): loads the month's cases, returns,
 seizures and 登簿 rows, runs **every** case rule on the whole month (automated checks
@@ -7,7 +7,8 @@ never sample), then draws for each unit a stratified (by 登记大类), reproduc
 at least max(10 %, 5) of its completed cases for review by hand. Each unit's heads get
 their new findings and the sample as an XLSX checklist with columns for the reviewer's
 verdict; the draw is recorded in `inspection` / `inspection_sample` (same month and
-unit ⇒ same sample).
+unit ⇒ same sample). CITY_BUREAU's heads get the monthly 六不准 report (items 26, 27): per
+unit and prohibition what the rules found, and a zero report where they found nothing.
 
 **Params** `period_start`/`period_end` (default: the month just ended), `units`, `full_scan`.
 """
@@ -36,9 +37,11 @@ def monthly_quality_check():
     def compose(run: dict, evaluation: dict, samples: dict) -> list:
         from bdcwatch import pipeline
 
-        return pipeline.compose_quality_digests(
-            run, evaluation, samples, dag_id=DAG_ID, run_id=get_current_context()["run_id"], source_tables=SOURCE_TABLES
+        run_id = get_current_context()["run_id"]
+        digests = pipeline.compose_quality_digests(
+            run, evaluation, samples, dag_id=DAG_ID, run_id=run_id, source_tables=SOURCE_TABLES
         )
+        return digests + pipeline.compose_six_prohibitions(run, dag_id=DAG_ID, run_id=run_id)
 
     run = resolve_run("month")
     loads = load.expand(table_name=SOURCE_TABLES)

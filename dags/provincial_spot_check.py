@@ -2,8 +2,8 @@
 ### 省级抽查（演练）· provincial spot check rehearsal (plan item 34, 1× a year)
 
 On 2 January at 06:00 (Asia/Shanghai) the city rehearses the provincial spot check of the
-year just ended, as a provincial team would make it: every automated case and
-e-certificate rule runs on the whole year for all units, then a seeded random half of the
+year just ended, as a provincial team would make it: every automated case,
+e-certificate and staff rule runs on the whole year for all units, then a seeded random half of the
 units is drawn and, in each drawn unit, a stratified sample of at least max(10 %, 5)
 completed cases for file review. The report goes to CITY_BUREAU's heads (a line per unit,
 the draw, every finding as XLSX). Recorded in `inspection` / `inspection_sample`.

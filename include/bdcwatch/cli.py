@@ -3,6 +3,12 @@
     bdcwatch migrate [--url URL]                  create/upgrade supervision_db
     bdcwatch audit verify [--url URL]             check the hash chain of the audit trail
     bdcwatch finding set-status ID... --to closed --actor 张三 --note "已整改并核实" [--url URL]
+    bdcwatch outbox list [--status unconfirmed] [--url URL]
+    bdcwatch outbox resend ID... --actor 张三 --note "收件人确认未收到" [--url URL]
+
+``outbox resend`` queues an ``unconfirmed`` message (its sender was killed mid-send, so
+the recipients may or may not have it) or a ``failed`` one again; the next send task
+delivers it. Who and why are kept in the message's ``resend_log``.
 
 Without ``--url`` the ``supervision_db`` Airflow connection is used (e.g. the
 ``AIRFLOW_CONN_SUPERVISION_DB`` variable).
@@ -39,6 +45,13 @@ def main(argv: list[str] | None = None) -> int:
     set_status.add_argument("--to", required=True, choices=["open", "rectifying", "closed", "reopened"])
     set_status.add_argument("--actor", required=True, help="your name (recorded in the audit trail)")
     set_status.add_argument("--note", required=True, help="why (recorded in the audit trail)")
+    mail = commands.add_parser("outbox", help="the email outbox").add_subparsers(dest="action", required=True)
+    listing = mail.add_parser("list", help="show queued, sent, failed and unconfirmed messages")
+    listing.add_argument("--status", choices=["pending", "sending", "sent", "failed", "unconfirmed"])
+    again = mail.add_parser("resend", help="queue unconfirmed or failed messages again (deliberately)")
+    again.add_argument("ids", nargs="+", type=int)
+    again.add_argument("--actor", required=True, help="your name (recorded with the message)")
+    again.add_argument("--note", required=True, help="why (recorded with the message)")
     args = parser.parse_args(argv)
     engine = _engine(args.url)
 
@@ -67,7 +80,40 @@ def main(argv: list[str] | None = None) -> int:
             moved = change_status(conn, args.ids, args.to, actor=args.actor, note=args.note, now=now)
         print(f"{moved} finding(s) moved to {args.to}")
         return 0
+    if args.command == "outbox":
+        return _outbox(engine, args)
     return 2
+
+
+def _outbox(engine: Engine, args: argparse.Namespace) -> int:
+    import json
+
+    from .outbox import list_messages, resend
+
+    if args.action == "list":
+        with engine.connect() as conn:
+            rows = list_messages(conn, args.status)
+        for row in rows:
+            print("\t".join([
+                str(row.id), row.status, f"{row.created_at:%Y-%m-%d %H:%M:%S}", row.subject,
+                ", ".join(json.loads(row.recipients)),
+            ]))
+        print(f"{len(rows)} message(s)")
+        return 0
+    from datetime import datetime
+
+    from .config import cached_policy
+
+    if not args.actor.strip() or not args.note.strip():
+        print("--actor and --note must not be empty", file=sys.stderr)
+        return 2
+    now = datetime.now(cached_policy().timezone).replace(tzinfo=None, microsecond=0)
+    with engine.begin() as conn:
+        result = resend(conn, args.ids, actor=args.actor, note=args.note, now=now)
+    for outbox_id, why in result.skipped.items():
+        print(f"outbox {outbox_id} not resent: {why} (only unconfirmed or failed messages can be resent)")
+    print(f"{len(result.moved)} message(s) queued again; the next send task delivers them")
+    return 0 if not result.skipped else 1
 
 
 if __name__ == "__main__":

@@ -12,8 +12,11 @@ from __future__ import annotations
 import io
 import logging
 import smtplib
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from .codes import mask_id_numbers
 
@@ -32,10 +35,19 @@ class SmtpSettings:
     timeout: int = 30
 
 
+INLINE_PREFIX = "inline/"  # an attachment stored under this name travels as an inline image
+
+
 @dataclass(frozen=True)
 class Attachment:
     filename: str
     content: bytes
+
+    @property
+    def inline(self) -> bool:
+        """An image shown in the body (CID) rather than a file to open. Marked by its name,
+        so the outbox stores it like any attachment and needs no extra column."""
+        return self.filename.startswith(INLINE_PREFIX)
 
 
 class SendError(RuntimeError):
@@ -71,9 +83,27 @@ def send_message(
     subject = mask_id_numbers(subject)
     files = []
     for item in attachments:
+        if item.inline:
+            continue
         handle = io.BytesIO(item.content)
         handle.name = item.filename
         files.append(handle)
+    with tempfile.TemporaryDirectory(prefix="bdcwatch-inline-") as folder:
+        # yagmail embeds an inline image from a file path and places it after the content
+        # before it: the digest's HTML ends with the chart's caption, so the picture follows.
+        contents: list[Any] = [html]
+        for item in attachments:
+            if item.inline:
+                path = Path(folder) / Path(item.filename).name
+                path.write_bytes(item.content)
+                contents.append(yagmail.inline(str(path)))
+        _send(settings, to=to, subject=subject, contents=contents, files=files, message_id=message_id)
+
+
+def _send(settings: SmtpSettings, *, to: Sequence[str], subject: str, contents: list[Any], files: list[Any],
+          message_id: str | None) -> None:
+    import yagmail
+
     user = settings.login or settings.from_email
     try:
         client = yagmail.SMTP(
@@ -89,12 +119,17 @@ def send_message(
         )
         # prettify_html would rewrite the table markup the digest was tested with.
         result = client.send(
-            to=list(to), subject=subject, contents=[html], attachments=files or None,
+            to=list(to), subject=subject, contents=contents, attachments=files or None,
             prettify_html=False, message_id=message_id,
         )
-        client.close()
     except (OSError, smtplib.SMTPException) as error:
         raise _classify(error) from error
+    try:
+        client.close()
+    except (OSError, smtplib.SMTPException) as error:
+        # The relay already accepted the message: a failing QUIT must not make it look
+        # unsent (the outbox would send it again).
+        log.warning("closing the SMTP connection failed after sending: %s", error)
     if result is False:
         raise SendError("yagmail gave up after its retries (the relay kept dropping the connection)", permanent=False)
     if isinstance(result, dict) and result:

@@ -328,6 +328,10 @@ outbox = Table(
     Column("last_error", Text),
     Column("created_at", Timestamp, nullable=False),
     Column("sent_at", Timestamp),
+    # pending → sending (claimed) → sent | pending | failed | unconfirmed (see outbox.py)
+    Column("claim_token", String(32)),
+    Column("claimed_at", Timestamp),
+    Column("resend_log", Text),  # one line per operator resend: when, who, from which status, why
     Index("ix_outbox_status", "status"),
 )
 
@@ -338,6 +342,17 @@ outbox_attachment = Table(
     Column("filename", String(200), nullable=False),
     # 16 MiB: on MySQL a plain BLOB stops at 64 KiB, less than a big unit's workbook.
     Column("content", LargeBinary(length=16 * 1024 * 1024), nullable=False),
+)
+
+# Which overdue findings went up to which supervisor in which month (plan items 31, 36):
+# one row per finding and month, written with the escalation mail in one transaction.
+finding_escalation = Table(
+    "finding_escalation", metadata,
+    Column("finding_id", Integer, ForeignKey("finding.id"), primary_key=True),
+    Column("period", String(7), primary_key=True),  # YYYY-MM
+    Column("supervisor", String(40), nullable=False),
+    Column("outbox_id", Integer, ForeignKey("outbox.id"), nullable=False),
+    Column("escalated_at", Timestamp, nullable=False),
 )
 
 # The working-day calendar as a table, so deadlines are a join, not a Python loop. seq

@@ -71,6 +71,8 @@ def previous_period(kind: str, today: date) -> Period:
     """The natural period of a schedule that has just ended before ``today``."""
     if kind == "day":
         return Period(today - timedelta(days=1), today)
+    if kind == "year_to_date":  # the annual summary on 15 December: 1 January up to today
+        return Period(date(today.year, 1, 1), today)
     if kind == "week":
         monday = today - timedelta(days=today.weekday())
         return Period(monday - timedelta(days=7), monday)

@@ -146,15 +146,44 @@ def compose_digests(
     attachments_for: Callable[[str], Sequence[Any]] | None = None,
     always_units: Sequence[str] = (),
     finding_ids: Sequence[int] | None = None,
+    figures: Sequence[str] = (),
 ) -> list[int]:
     """Queue each unit's digest of new findings of this DAG (and a notice to operations
-    when source rows are held in quarantine); returns the outbox ids queued."""
+    when source rows are held in quarantine); returns the outbox ids queued.
+
+    Every digest opens with the unit's ledger figures (open, overdue, closed in the period)
+    and ends with its six-month trend chart; ``figures`` adds "ecert" (e-certificate
+    coverage) and/or "online" (online-handling share against the target) for DAGs that
+    load those tables."""
+    from .digest.chart import trend_chart_png
     from .digest.compose import compose_quarantine_report, compose_unit_digests
     from .digest.render import DigestContext
+    from .figures import UnitFigures, last_months, ledger_figures, monthly_trend, online_shares
+    from .mail import INLINE_PREFIX, Attachment
+    from .rules.ecert import ecert_coverage
 
     policy = cached_policy()
     spec = RunSpec(**run)
     warning = calendar_warning(evaluation.get("calendar_fallback_years", []))
+    engine = supervision_engine()
+    today = local_now(policy).date()
+    ledger = ledger_figures(engine, spec.period, today)
+    coverage = ecert_coverage(engine, spec.period, policy) if "ecert" in figures else {}
+    shares = online_shares(engine, spec.period, policy) if "online" in figures else {}
+    months = last_months(today)
+    trend = monthly_trend(engine, months)
+
+    def unit_figures(unit_code: str) -> UnitFigures:
+        return UnitFigures(
+            ledger=ledger.get(unit_code) or ledger.get(unit_code or None) or UnitFigures().ledger,
+            ecert=coverage.get(unit_code, (0, 0)) if "ecert" in figures else None,
+            online=shares.get(unit_code) if "online" in figures else None,
+        )
+
+    def attachments(unit_code: str) -> list[Any]:
+        points = trend.get(unit_code or None) or [(f"{y}-{m:02d}", 0, 0) for y, m in months]
+        chart = Attachment(f"{INLINE_PREFIX}trend_{unit_code or 'none'}.png", trend_chart_png(points))
+        return [*(attachments_for(unit_code) if attachments_for else ()), chart]
 
     def context_for(unit_code: str) -> DigestContext:
         supervisor = policy.supervisors[policy.units[unit_code].supervisor].name if unit_code in policy.units else "运维"
@@ -162,14 +191,15 @@ def compose_digests(
             dag_id=dag_id, run_id=run_id, period_label=spec.period_label,
             period_text=f"{spec.period_start} 至 {spec.period_end}（不含）期间", as_of=spec.period.as_of,
             plan_items=plan_items, title=title, supervisor_name=supervisor, ui_url=airflow_io.ui_url(dag_id),
-            calendar_warning=warning, headline=tuple(headline_for(unit_code)), tables=tuple(tables_for(unit_code)),
+            calendar_warning=warning, headline=(*unit_figures(unit_code).headline(), *headline_for(unit_code)),
+            tables=tuple(tables_for(unit_code)),
+            chart_caption="近6个月问题趋势（橙色：新发现；绿色：已销号），见下图。",
         )
 
-    engine = supervision_engine()
     ctx = RunContext(dag_id, run_id, local_now(policy))
     result = compose_unit_digests(
         engine, policy, ctx=ctx, units=spec.units, context_for_unit=context_for,
-        attachments_for_unit=attachments_for, always_units=always_units, finding_ids=finding_ids,
+        attachments_for_unit=attachments, always_units=always_units, finding_ids=finding_ids,
     )
     notice = compose_quarantine_report(engine, policy, ctx=ctx, tables=source_tables)
     return result.queued + ([notice] if notice is not None else [])
@@ -179,17 +209,9 @@ def compose_ecert_digests(
     run: dict[str, Any], evaluation: dict[str, Any], *, dag_id: str, run_id: str, source_tables: Sequence[str]
 ) -> list[int]:
     """E-certificate digests, headlined by each unit's e-certificate coverage."""
-    from .rules.ecert import ecert_coverage
-
-    coverage = ecert_coverage(supervision_engine(), RunSpec(**run).period, cached_policy())
-
-    def headline(unit_code: str) -> list[tuple[str, Any, str]]:
-        total, covered = coverage.get(unit_code, (0, 0))
-        return [("电子证照覆盖率", f"{covered / total:.1%}" if total else "—", "#2e7d32"), ("期内缮证数", total, "#1f4e79")]
-
     return compose_digests(
         run, evaluation, dag_id=dag_id, run_id=run_id, source_tables=source_tables,
-        title="电子证照完整性核查", plan_items="16", headline_for=headline,
+        title="电子证照完整性核查", plan_items="16", figures=("ecert",),
     )
 
 
@@ -311,6 +333,7 @@ def compose_quality_digests(
         run, evaluation, dag_id=dag_id, run_id=run_id, source_tables=source_tables, title=title,
         plan_items=plan_items, headline_for=headline, attachments_for=checklist,
         always_units=[u for u, d in samples.items() if d["sample"]],
+        figures=[name for name, table in (("ecert", "BDC_ZS"), ("online", "DJT_DJ_SL")) if table in source_tables],
     )
 
 
@@ -459,12 +482,130 @@ def send_outbox(ids: Sequence[int] | None = None) -> dict[str, Any]:
     from .outbox import send_pending
 
     policy = cached_policy()
-    report = send_pending(supervision_engine(), airflow_io.smtp_settings(), now=local_now(policy), ids=ids)
+    engine = supervision_engine()
+    settings = airflow_io.smtp_settings()
+    report = send_pending(engine, settings, now=local_now(policy), ids=ids)
     if report.failed:
         log.error("permanently refused: %s", report.failed)
+    if report.failed or report.unconfirmed:
+        notice = _delivery_problem_notice(engine, policy, report)
+        if notice is not None:
+            send_pending(engine, settings, now=local_now(policy), ids=[notice])
     if report.pending:
         raise RuntimeError(
             f"{report.pending} message(s) could not be sent (SMTP relay unavailable); they stay in the outbox "
             "and go out on the retry or the next run"
         )
     return report.as_dict()
+
+
+def _delivery_problem_notice(engine: Any, policy: Policy, report: Any) -> int | None:
+    """Queue one notice to operations_email about mail the relay refused for good or whose
+    delivery is in doubt (a sender killed mid-send): people must act on both."""
+    import hashlib
+    from html import escape
+
+    from .outbox import OutgoingMessage, enqueue
+
+    lines = [f"<li>永久拒收（请核对收件人后重发）：{escape(text)}</li>" for text in report.failed]
+    lines += [f"<li>投递状态不明（发送进程中途终止，可能已送达；核实后如需重发请执行 "
+              f"<code>{escape(item.resend_command)}</code>）：{escape(item.subject)} → "
+              f"{escape(', '.join(item.recipients))}</li>" for item in report.unconfirmed]
+    body = "\n".join(lines)
+    html = (f"<html><body><p>运维值班：以下邮件未能确认送达。</p><ul>{body}</ul>"
+            "<p>bdcwatch outbox list --status failed / unconfirmed 可查看全部。</p></body></html>")
+    key = hashlib.sha256(body.encode("utf-8")).hexdigest()[:24]
+    message = OutgoingMessage(
+        dedup_key=f"ops|delivery|{key}", kind="ops_notice", dag_id="bdcwatch", run_id=None, period=None, unit_code=None,
+        recipients=(policy.operations_email,), subject=f"【bdcwatch 运维】{len(lines)} 封邮件未能确认送达", html=html,
+    )
+    with engine.begin() as conn:
+        return enqueue(conn, message, local_now(policy))
+
+
+def escalate(*, dag_id: str, run_id: str) -> list[int]:
+    """Escalate findings past their due date to the supervisors, once per month each."""
+    from .escalation import escalate_overdue
+
+    policy = cached_policy()
+    now = local_now(policy)
+    return escalate_overdue(supervision_engine(), policy, ctx=RunContext(dag_id, run_id, now), today=now.date(),
+                            ui_url=airflow_io.ui_url(dag_id))
+
+
+def verify_audit_trail() -> int:
+    """``bdcwatch audit verify`` as a task: raises (the task fails and operations are told)
+    when any audit entry was edited, deleted or reordered; returns the entries checked."""
+    from sqlalchemy import func, select
+
+    from .ledger import verify_chain
+    from .models import finding_event
+
+    engine = supervision_engine()
+    with engine.connect() as conn:
+        problems = verify_chain(conn)
+        checked = conn.execute(select(func.count()).select_from(finding_event)).scalar_one()
+    if problems:
+        raise RuntimeError(f"audit trail tampered ({len(problems)} problem(s)): " + "; ".join(problems[:20]))
+    log.info("audit trail intact: %d entries verified", checked)
+    return int(checked)
+
+
+def compose_six_prohibitions(run: dict[str, Any], *, dag_id: str, run_id: str) -> list[int]:
+    """The monthly 六不准 report to CITY_BUREAU, a zero report when nothing was found."""
+    from .outbox import OutgoingMessage, enqueue
+    from .six_prohibitions import monthly_counts, render_six_prohibitions
+
+    policy = cached_policy()
+    spec = RunSpec(**run)
+    engine = supervision_engine()
+    counts = monthly_counts(engine, run_id=run_id, since=spec.period.start_at, until=local_now(policy))
+    bureau = policy.supervisors[CITY_SUPERVISOR]
+    units = run_units(run)
+    subject, html, workbook = render_six_prohibitions(
+        counts, policy=policy, units=units, heads=bureau.heads, period_label=spec.period_label,
+        period_text=f"{spec.period_start} 至 {spec.period_end}（不含）期间", dag_id=dag_id, run_id=run_id,
+    )
+    from .mail import Attachment
+
+    message = OutgoingMessage(
+        dedup_key=f"six_prohibitions|{spec.period_label}|{','.join(units)}", kind="six_prohibitions", dag_id=dag_id,
+        run_id=run_id, period=spec.period_label, unit_code=None, recipients=tuple(h.email for h in bureau.heads),
+        subject=subject, html=html, attachments=(Attachment(f"六不准月报_{spec.period_label}.xlsx", workbook),),
+    )
+    with engine.begin() as conn:
+        outbox_id = enqueue(conn, message, local_now(policy))
+    return [outbox_id] if outbox_id is not None else []
+
+
+def compose_annual_summary(run: dict[str, Any], *, dag_id: str, run_id: str) -> list[int]:
+    """The year's summary: one report for CITY_BUREAU (every unit and the city), and each
+    unit its own part."""
+    from .annual import annual_rows, city_row, render_annual
+    from .mail import Attachment
+    from .outbox import OutgoingMessage, enqueue
+
+    policy = cached_policy()
+    spec = RunSpec(**run)
+    engine = supervision_engine()
+    units = run_units(run)
+    rows = annual_rows(engine, policy, spec.period, local_now(policy).date(), units)
+    year = str(spec.period.start.year)
+    period_text = f"{spec.period_start} 至 {spec.period_end}（不含）"
+    bureau = policy.supervisors[CITY_SUPERVISOR]
+    mails = [(CITY_SUPERVISOR, bureau.name, bureau.heads, rows, city_row(rows))]
+    mails += [(row.code, row.name, policy.units[row.code].heads, [row], None) for row in rows]
+    queued: list[int] = []
+    for key, addressee, heads, shown, city in mails:
+        subject, html, workbook = render_annual(shown, heads=heads, addressee=addressee, year_label=year,
+                                                period_text=period_text, dag_id=dag_id, run_id=run_id, city=city)
+        message = OutgoingMessage(
+            dedup_key=f"{dag_id}|{spec.period_label}|{key}", kind="annual_summary", dag_id=dag_id, run_id=run_id,
+            period=spec.period_label, unit_code=None if city else key, recipients=tuple(h.email for h in heads),
+            subject=subject, html=html, attachments=(Attachment(f"年度总结_{year}_{key}.xlsx", workbook),),
+        )
+        with engine.begin() as conn:
+            outbox_id = enqueue(conn, message, local_now(policy))
+        if outbox_id is not None:
+            queued.append(outbox_id)
+    return queued

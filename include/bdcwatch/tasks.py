@@ -52,6 +52,14 @@ def evaluate(rule_codes: list[str], run: dict[str, Any], loads: list[Any]) -> di
     return pipeline.evaluate_rules(rule_codes, run, dag_id=context["dag"].dag_id, run_id=context["run_id"])
 
 
+@task
+def verify_audit() -> int:
+    """The hash chain of the audit trail is intact (else the task fails loudly)."""
+    from bdcwatch import pipeline
+
+    return pipeline.verify_audit_trail()
+
+
 @task(retries=3)
 def send_mail(outbox_ids: list[int]) -> dict[str, Any]:
     """Send everything pending, not only this run's: mail left over from an SMTP outage

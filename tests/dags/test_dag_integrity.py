@@ -12,7 +12,7 @@ import pytest
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
 CONTRACT_DAG_IDS = {"ecert_completeness", "case_timeliness_watch", "monthly_quality_check", "county_self_inspection",
-                    "city_check", "provincial_spot_check", "look_back", "staff_registry_audit"}  # grows as the cycles land
+                    "city_check", "provincial_spot_check", "look_back", "staff_registry_audit", "annual_summary"}  # grows as the cycles land
 HEAVY = {"pandas", "great_expectations", "sqlalchemy", "yagmail", "openpyxl", "numpy"}
 
 
@@ -51,7 +51,8 @@ def test_dag_settings(dagbag):
     ("dag_id", "cron"),
     [("ecert_completeness", "0 1 * * *"), ("case_timeliness_watch", "30 7 * * *"), ("monthly_quality_check", "0 3 1 * *"),
      ("county_self_inspection", "0 4 1 1,4,7,10 *"), ("city_check", "0 5 1 1,7 *"),
-     ("provincial_spot_check", "0 6 2 1 *"), ("look_back", "0 7 3 1 *"), ("staff_registry_audit", "0 2 * * 1")],
+     ("provincial_spot_check", "0 6 2 1 *"), ("look_back", "0 7 3 1 *"), ("staff_registry_audit", "0 2 * * 1"),
+     ("annual_summary", "0 9 15 12 *")],
 )
 def test_contract_schedules(dagbag, dag_id, cron):
     assert dagbag.dags[dag_id].timetable.expression == cron

@@ -131,11 +131,11 @@ def test_county_self_inspection_for_one_unit(airflow_env, world, smtp_server):
     assert (row.cycle, row.unit_code, row.period) == ("county_self_inspection", "YQ21", "2026-Q1")
     assert row.sample_size >= max(math.ceil(0.1 * row.population_size), 5)
     assert {unit for _, _, unit in found} <= {"YQ21"}
-    # The quarter contains the generated month: its YQ21 case and e-certificate problems are
-    # all found (a share judged per period, ONLINE_RATIO_LOW, is a different question for a
-    # quarter; staff problems belong to the weekly staff audit).
+    # The quarter contains the generated month: its YQ21 problems are all found (a share
+    # judged per period, ONLINE_RATIO_LOW, is a different question for a quarter; staff
+    # rules judge the registry as of the same 1 April and case steps over the quarter).
     march = {(f.rule_code, f.subject_id, f.unit_code) for f in truth.findings
-             if f.unit_code == "YQ21" and f.rule_code != "ONLINE_RATIO_LOW" and not f.rule_code.startswith("STAFF_")}
+             if f.unit_code == "YQ21" and f.rule_code != "ONLINE_RATIO_LOW"}
     assert march <= found
     assert smtp_server.received and all(
         sorted(m.envelope_to) in (sorted(h.email for h in policy.units["YQ21"].heads), [policy.operations_email])
@@ -239,3 +239,39 @@ def test_look_back_reopens_what_is_still_wrong_and_leaves_fixed_problems_closed(
     with supervision.connect() as conn:
         assert conn.execute(select(finding.c.status).where(finding.c.id == fixed.id)).scalar_one() == "closed"
     assert len(smtp_server.received) == sent
+
+
+def test_annual_summary_sums_the_ledger_for_the_bureau_and_each_unit(airflow_env, world, smtp_server):
+    """annual_summary after a month's check: the bureau's report has every unit and the
+    city total, each unit gets only its own part, figures equal the ledger's."""
+    from collections import Counter
+
+    urls, truth, connections = world
+    airflow_env.run_dag("monthly_quality_check", PERIOD_END.isoformat(), CONF, connections)
+    supervision = create_engine(urls["supervision"])
+    with supervision.connect() as conn:
+        detected = Counter(r.unit_code for r in conn.execute(select(finding.c.unit_code)))
+    sent = len(smtp_server.received)
+    today = date.today()
+    conf = json.dumps({"period_start": f"{today.year}-01-01", "period_end": f"{today.year}-12-15"})
+    airflow_env.run_dag("annual_summary", f"{today.year}-12-15", conf, connections)
+    mails = smtp_server.received[sent:]
+    policy = load_policy()
+    bureau = sorted(h.email for h in policy.supervisors["CITY_BUREAU"].heads)
+    (report,) = [m for m in mails if sorted(m.envelope_to) == bureau]
+    assert "年度不动产登记监督工作总结" in report.message["Subject"] and "全市合计" in report.html
+    (workbook,) = report.attachments.values()
+    book = openpyxl.load_workbook(io.BytesIO(workbook))
+    rows = {r[0]: r for r in book["年度汇总"].iter_rows(values_only=True)}
+    header = rows["登记机构"]
+    for code, unit in policy.units.items():
+        assert rows[unit.name][header.index("发现问题")] == detected.get(code, 0)
+        assert rows[unit.name][header.index("月度质量评查（应12次）")] == 1
+    assert rows["全市合计"][header.index("发现问题")] == sum(detected[c] for c in policy.units)
+    for code, unit in policy.units.items():
+        heads = sorted(h.email for h in unit.heads)
+        (own,) = [m for m in mails if sorted(m.envelope_to) == heads]
+        assert unit.name in own.html and "全市合计" not in own.html
+        assert not any(other.name in own.html for other_code, other in policy.units.items() if other_code != code)
+    airflow_env.run_dag("annual_summary", f"{today.year}-12-15", conf, connections)
+    assert len(smtp_server.received) == sent + len(mails), "a rerun sent the summary again"

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
+from bdcwatch.cli import main
 from bdcwatch.db import make_engine, migrate
 from bdcwatch.mail import Attachment, SendError, SmtpSettings, send_message
 from bdcwatch.models import outbox
@@ -61,14 +62,18 @@ def test_outage_keeps_mail_pending_then_delivers_exactly_once(supervision):
         enqueue(conn, message("k2"), NOW)
     down = SmtpSettings("127.0.0.1", port, None, None, "bdcwatch@example.org", False, False, 2)
     report = send_pending(supervision, down, now=NOW)
-    assert (report.sent, report.pending) == (0, 2)
+    assert (report.sent, report.pending, report.unconfirmed, report.in_flight) == (0, 2, [], 0)
     with supervision.connect() as conn:
-        assert set(conn.execute(select(outbox.c.status)).scalars()) == {"pending"}
+        # The refused claim is released: certainly not delivered, so plainly pending again.
+        assert set(conn.execute(select(outbox.c.status, outbox.c.claim_token, outbox.c.claimed_at))) == {
+            ("pending", None, None)
+        }
 
     server = SmtpServer("127.0.0.1", port)
     server.start()
     try:
-        assert send_pending(supervision, down, now=NOW).sent == 2
+        later = send_pending(supervision, down, now=NOW + timedelta(hours=1))
+        assert (later.sent, later.pending, later.unconfirmed) == (2, 0, [])
         assert send_pending(supervision, down, now=NOW).sent == 0  # nothing left: no duplicate
         assert len(server.received) == 2
         assert sorted(server.received[0].envelope_to) == ["deputy.yq00@example.org", "head.yq00@example.org"]
@@ -103,6 +108,21 @@ def test_permanent_refusal_marks_failed_and_goes_on(supervision):
     finally:
         controller.stop()
     assert report.sent == 0 and len(report.failed) == 1 and "head.yq00@example.org" in report.failed[0]
+    assert report.unconfirmed == []
     with supervision.connect() as conn:
         row = conn.execute(select(outbox)).one()
     assert row.status == "failed" and "refused" in row.last_error
+
+
+def test_failed_message_is_resent_by_an_operator(supervision, smtp_server, capsys):
+    with supervision.begin() as conn:
+        outbox_id = enqueue(conn, message("k1"), NOW)
+    with supervision.begin() as conn:
+        conn.execute(outbox.update().values(status="failed", last_error="relay refused the message: 550"))
+    url = supervision.url.render_as_string(hide_password=False)
+    assert send_pending(supervision, settings(smtp_server), now=NOW).sent == 0  # failed stays failed
+    assert main(["--url", url, "outbox", "resend", str(outbox_id), "--actor", "王工", "--note", "邮箱已修复"]) == 0
+    assert send_pending(supervision, settings(smtp_server), now=NOW).sent == 1
+    assert len(smtp_server.received) == 1
+    assert main(["--url", url, "outbox", "list"]) == 0
+    assert f"{outbox_id}\tsent\t" in capsys.readouterr().out

@@ -31,13 +31,19 @@ DETAIL_LABELS = {
     "zzid": "电子证照ID", "zzbfrq": "颁发时间", "zxsj": "注销时间", "bdcdyh_differs": "单元号不一致",
     "holders_differ": "权利人不一致", "type_differs": "证照类型不一致", "valid_ecerts": "现势电子证照数",
     "first_zzid": "电子证照ID", "last_zzid": "电子证照ID", "zzbs": "证照标识", "problem": "问题",
+    # case rules
+    "slsj": "受理时间", "jssj": "办结时间", "djdl": "登记大类", "gqts": "挂起天数", "deadline": "办理期限",
+    "elapsed": "用时（工作日）", "median": "同类当月中位数", "overtaken_at_least": "超越先受理案件不少于",
+    "overtaken_example": "被超越案件", "limit_class": "时限类别", "bdcdyh": "不动产单元号", "cfjg": "查封机关",
+    "cfkssj": "查封时间", "cf_ywh": "查封业务号", "thsj": "退件时间", "thyydm": "退件理由代码", "thyy": "退件理由",
+    "previous_id": "前次退件", "previous_thsj": "前次退件时间", "cases": "案件数", "online": "网办数", "target": "目标",
     # staff rules
     "steps": "期内办件环节数", "first_step_at": "首次办件", "last_step_at": "末次办件", "example_case": "案件示例",
     "first_passed_training": "首次培训合格日期", "units": "涉及机构数", "lgsj": "离岗日期",
     "passed_hours": "合格学时", "required": "应达学时", "months": "计入月数", "year_from": "年度起",
     "zjh": "身份证号", "zjh_missing": "缺身份证号", "zjh_invalid": "身份证号校验不通过", "dwdm_missing": "缺单位代码",
     "yglx_missing": "缺用工类型", "gw_missing": "缺岗位", "sgsj_missing": "缺上岗时间",
-    "gw": "岗位", "gwkssj": "任现岗起", "due_since": "轮岗界限", "lzcnsj": "廉政承诺签订日期", "deadline": "签订期限",
+    "gw": "岗位", "gwkssj": "任现岗起", "due_since": "轮岗界限", "lzcnsj": "廉政承诺签订日期", "pledge_deadline": "签订期限",
 }
 # Detail keys that are yes/no flags: shown by their label when set, omitted when not.
 FLAG_KEYS = {"zjh_missing", "zjh_invalid", "dwdm_missing", "yglx_missing", "gw_missing", "sgsj_missing"}
@@ -83,6 +89,7 @@ class DigestContext:
     calendar_warning: str | None = None
     headline: Sequence[tuple[str, Any, str]] = field(default_factory=tuple)  # (label, value, color)
     tables: Sequence[SummaryTable] = field(default_factory=tuple)
+    chart_caption: str | None = None  # shown last: the inline trend chart follows the body
 
 
 @dataclass(frozen=True)
@@ -107,7 +114,7 @@ def detail_text(detail_json: str) -> str:
         if flag:
             parts.append(label)
         else:
-            parts.append(f"{label}：{value}")
+            parts.append(f"{label}：{'（空）' if value is None or value == '' else value}")
     return mask_id_numbers("；".join(parts))
 
 
@@ -196,7 +203,7 @@ def render_unit_digest(
         as_of=context.as_of.strftime("%Y-%m-%d %H:%M"), calendar_warning=context.calendar_warning,
         headline=headline, findings=findings, rows=rows, truncated=len(findings) > len(rows),
         supervisor_name=context.supervisor_name, ui_url=context.ui_url, dag_id=context.dag_id,
-        run_id=context.run_id, tables=context.tables,
+        run_id=context.run_id, tables=context.tables, chart_caption=context.chart_caption,
     )
     workbook = findings_workbook(findings, f"{unit_code} {context.period_label}".replace(":", "")[:31])
     filename = f"{context.dag_id}_{unit_code}_{context.period_label.replace('..', '_')}.xlsx"

@@ -240,7 +240,7 @@ def pledge_deadline(ri: RuleInput) -> date:
 
 
 def _pledge_sql(ri: RuleInput) -> str:
-    detail = ri.dialect.json_object([("lzcnsj", "p.lzcnsj"), ("deadline", ":pledge_deadline")])
+    detail = ri.dialect.json_object([("lzcnsj", "p.lzcnsj"), ("pledge_deadline", ":pledge_deadline")])
     judged = "1 = 1" if _asof_day(ri) > pledge_deadline(ri) else NOTHING
     return f"""
         SELECT p.rybh AS subject_id, p.dwdm AS unit_code, {detail} AS detail

@@ -1,0 +1,43 @@
+"""
+### 年度总结 · annual summary (the plan's closing paragraph)
+
+On 15 December at 09:00 (Asia/Shanghai): refreshes staging from every source table, then
+sums up the year so far per unit and city-wide — problems found, closed (挂账销号) and
+still open, overdue and escalated, e-certificate coverage, the online-handling share
+against its target, and the inspection cycles held against the plan (12 monthly checks,
+4 county self-inspections, 2 city checks, 1 provincial spot check). CITY_BUREAU's heads
+get the whole city, each unit's heads their own part; both as HTML and XLSX.
+
+**Params** `period_start`/`period_end` (default: 1 January to the run date), `units`,
+`full_scan`.
+"""
+
+from __future__ import annotations
+
+from airflow.sdk import get_current_context, task
+
+from bdcwatch.dag_defaults import ALL_TABLES, audit_dag
+from bdcwatch.tasks import load, prepare_supervision_db, resolve_run, send_mail, verify_audit
+
+DAG_ID = "annual_summary"
+SOURCE_TABLES = ALL_TABLES
+
+
+@audit_dag(DAG_ID, schedule="0 9 15 12 *", tags=["summary", "item-34"], doc_md=__doc__)
+def annual_summary():
+    @task
+    def compose(run: dict, loads: list, audit_entries: int) -> list:
+        from bdcwatch import pipeline
+
+        return pipeline.compose_annual_summary(run, dag_id=DAG_ID, run_id=get_current_context()["run_id"])
+
+    run = resolve_run("year_to_date")
+    loads = load.expand(table_name=SOURCE_TABLES)
+    prepared = prepare_supervision_db()
+    prepared >> loads
+    audit = verify_audit()
+    prepared >> audit
+    send_mail(compose(run, loads, audit))
+
+
+annual_summary()

@@ -1,0 +1,73 @@
+"""The monthly 六不准 report: counts per unit and prohibition from the ledger, an explicit
+zero report, and "—" (no verdict) for what the source systems cannot show."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import date, datetime
+
+import openpyxl
+
+from bdcwatch.config import load_policy
+from bdcwatch.db import make_engine, migrate
+from bdcwatch.ledger import RunContext, record_findings
+from bdcwatch.six_prohibitions import PROHIBITIONS, monthly_counts, render_six_prohibitions
+
+RUN = "scheduled__2026-04-01"
+
+
+def record(engine, rule: str, subject: str, unit: str, run_id: str, now: datetime) -> None:
+    params = {"s": subject, "u": unit, "d": json.dumps({})}
+    with engine.begin() as conn:
+        record_findings(conn, rule_code=rule, severity="high", subject_type="YWH", period=None,
+                        due_date=date(2026, 5, 1), select_sql="SELECT :s AS subject_id, :u AS unit_code, :d AS detail",
+                        params=params, ctx=RunContext("monthly_quality_check", run_id, now))
+
+
+def render(engine, policy):
+    counts = monthly_counts(engine, run_id=RUN, since=datetime(2026, 3, 1), until=datetime(2026, 4, 1, 3))
+    bureau = policy.supervisors["CITY_BUREAU"]
+    return counts, render_six_prohibitions(counts, policy=policy, units=sorted(policy.units), heads=bureau.heads,
+                                           period_label="2026-03", period_text="3月", dag_id="monthly_quality_check",
+                                           run_id=RUN)
+
+
+def test_zero_report_when_nothing_was_found(sqlite_url):
+    engine = make_engine(sqlite_url())
+    migrate(engine)
+    policy = load_policy()
+    # Something from another month's run does not count.
+    record(engine, "CASE_QUEUE_JUMP", "Y-OLD", "YQ00", "scheduled__2026-03-01", datetime(2026, 3, 1, 3))
+    counts, (subject, html, workbook) = render(engine, policy)
+    assert counts == {}
+    assert "零报告" in subject and "未发现违反“六不准”的情形（零报告）" in html
+    assert html.count("零报告") >= len(policy.units) + 1
+    rows = list(openpyxl.load_workbook(io.BytesIO(workbook)).active.iter_rows(values_only=True))
+    assert len(rows) == len(policy.units) + 1 and all(r[-1] == "零报告" for r in rows[1:])
+    assert "不适用（无系统数据）" in rows[1]
+
+
+def test_counts_by_unit_and_prohibition(sqlite_url):
+    engine = make_engine(sqlite_url())
+    migrate(engine)
+    policy = load_policy()
+    when = datetime(2026, 4, 1, 3)
+    record(engine, "CASE_QUEUE_JUMP", "Y1", "YQ21", RUN, when)
+    record(engine, "CASE_OVERDUE", "Y2", "YQ21", RUN, when)
+    record(engine, "RETURN_UNJUSTIFIED", "T1", "YQ11", RUN, when)
+    record(engine, "ECERT_MISSING", "Z1", "YQ11", RUN, when)  # not one of the six
+    record(engine, "STAFF_UNKNOWN_HANDLER", "HN01", "YQ00", "scheduled__2026-03-16", datetime(2026, 3, 16, 2))
+    record(engine, "STAFF_UNKNOWN_HANDLER", "HN02", "YQ00", "scheduled__2026-02-16", datetime(2026, 2, 16, 2))
+    counts, (subject, html, workbook) = render(engine, policy)
+    assert counts == {("YQ21", "CASE_QUEUE_JUMP"): 1, ("YQ21", "CASE_OVERDUE"): 1, ("YQ11", "RETURN_UNJUSTIFIED"): 1,
+                      ("YQ00", "STAFF_UNKNOWN_HANDLER"): 1}
+    assert "发现问题 4 项" in subject
+    rows = {r[0]: r for r in openpyxl.load_workbook(io.BytesIO(workbook)).active.iter_rows(values_only=True)}
+    texts = [p.text for p in PROHIBITIONS]
+    header = rows["登记机构"]
+    pingding = rows[policy.units["YQ21"].name]
+    assert pingding[header.index(texts[5])] == 2 and pingding[header.index(texts[0])] == 0
+    assert rows[policy.units["YQ11"].name][header.index(texts[1])] == 1
+    assert rows[policy.units["YQ00"].name][header.index(texts[0])] == 1
+    assert rows[policy.units["YQ22"].name][-1] == "零报告"
