@@ -70,7 +70,7 @@ start() {
   echo "==> Airflow metadata database"
   "$BIN/airflow" db migrate >"$VAR/logs/db-migrate.log" 2>&1
 
-  for dag_id in ecert_completeness monthly_quality_check; do
+  for dag_id in ecert_completeness monthly_quality_check staff_registry_audit; do
     echo "==> First run: $dag_id for $PERIOD_START .. $PERIOD_END"
     "$BIN/airflow" dags test "$dag_id" "$PERIOD_END" \
       -c "{\"period_start\": \"$PERIOD_START\", \"period_end\": \"$PERIOD_END\"}" >"$VAR/logs/first-run-$dag_id.log" 2>&1 \
@@ -99,7 +99,8 @@ PY
 
   bdcwatch demo is running.
     Airflow UI      http://127.0.0.1:$PORT   (login: admin / admin)
-    First runs      ecert_completeness and monthly_quality_check, $PERIOD_START .. $PERIOD_END: $findings findings in the ledger
+    First runs      ecert_completeness, monthly_quality_check and staff_registry_audit,
+                    $PERIOD_START .. $PERIOD_END: $findings findings in the ledger
     Emails          $(ls "$VAR/mail" | wc -l) digest(s) as .eml files in $VAR/mail
     Ground truth    $VAR/demo/ground_truth.json (what the generator planted)
     Logs            $VAR/logs

@@ -76,8 +76,12 @@ def main(argv: list[str] | None = None) -> int:
         from .ledger import change_status
 
         now = datetime.now(cached_policy().timezone).replace(tzinfo=None, microsecond=0)
-        with engine.begin() as conn:
-            moved = change_status(conn, args.ids, args.to, actor=args.actor, note=args.note, now=now)
+        try:
+            with engine.begin() as conn:
+                moved = change_status(conn, args.ids, args.to, actor=args.actor, note=args.note, now=now)
+        except ValueError as error:  # a refused change moves nothing (one transaction)
+            print(f"refused: {error}", file=sys.stderr)
+            return 2
         print(f"{moved} finding(s) moved to {args.to}")
         return 0
     if args.command == "outbox":

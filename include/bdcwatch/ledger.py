@@ -23,6 +23,15 @@ from .sqlutil import Dialect
 
 GENESIS_HASH = "0" * 64
 STATUSES = ("open", "rectifying", "closed", "reopened")
+# 挂账销号 by hand: open → rectifying → closed. A finding may be closed straight from open
+# (e.g. a false alarm, said in the note), sent back from rectifying to open (the
+# rectification was not accepted), and a closed one reopened by a person as look_back does.
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "open": ("rectifying", "closed"),
+    "rectifying": ("closed", "open"),
+    "reopened": ("rectifying", "closed"),
+    "closed": ("reopened",),
+}
 
 
 @dataclass(frozen=True)
@@ -188,8 +197,14 @@ def change_status(
         raise ValueError(f"unknown status {to_status!r}; one of {', '.join(STATUSES)}")
     if not actor.strip() or not note.strip():
         raise ValueError("a status change needs the name of the person and a note")
+    rows = conn.execute(select(finding.c.id, finding.c.status).where(finding.c.id.in_(list(finding_ids)))).all()
+    refused = [f"finding {r.id}: {r.status} → {to_status}" for r in rows
+               if r.status != to_status and to_status not in TRANSITIONS.get(r.status, ())]
+    if refused:
+        raise ValueError("not an allowed status change (open → rectifying → closed; closed → reopened): "
+                         + "; ".join(refused))
     events = []
-    for row in conn.execute(select(finding.c.id, finding.c.status).where(finding.c.id.in_(list(finding_ids)))):
+    for row in rows:
         if row.status == to_status:
             continue
         values: dict[str, Any] = {"status": to_status}

@@ -158,7 +158,7 @@ def compose_digests(
     from .digest.chart import trend_chart_png
     from .digest.compose import compose_quarantine_report, compose_unit_digests
     from .digest.render import DigestContext
-    from .figures import UnitFigures, last_months, ledger_figures, monthly_trend, online_shares
+    from .figures import LedgerFigures, UnitFigures, last_months, ledger_figures, monthly_trend, online_shares
     from .mail import INLINE_PREFIX, Attachment
     from .rules.ecert import ecert_coverage
 
@@ -175,7 +175,7 @@ def compose_digests(
 
     def unit_figures(unit_code: str) -> UnitFigures:
         return UnitFigures(
-            ledger=ledger.get(unit_code) or ledger.get(unit_code or None) or UnitFigures().ledger,
+            ledger=ledger.get(unit_code or None) or LedgerFigures(),
             ecert=coverage.get(unit_code, (0, 0)) if "ecert" in figures else None,
             online=shares.get(unit_code) if "online" in figures else None,
         )

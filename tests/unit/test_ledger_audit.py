@@ -79,3 +79,24 @@ def test_reordered_entries_are_detected(ledger):
 def test_status_change_requires_person_and_note(ledger):
     with ledger.begin() as conn, pytest.raises(ValueError, match="person and a note"):
         change_status(conn, [1], "closed", actor=" ", note="", now=NOW)
+
+
+def test_lifecycle_transitions_are_enforced(ledger):
+    """open → rectifying → closed by hand; closed only reopens; nothing is moved when one
+    finding of the batch may not make the change."""
+    with ledger.connect() as conn:
+        status = dict(conn.execute(select(finding.c.id, finding.c.status)).all())
+    closed_id = next(i for i, s in status.items() if s == "closed")
+    rectifying_id = next(i for i, s in status.items() if s == "rectifying")
+    open_id = next(i for i, s in status.items() if s == "open")
+    with ledger.begin() as conn, pytest.raises(ValueError, match=f"finding {closed_id}: closed → rectifying"):
+        change_status(conn, [open_id, closed_id], "rectifying", actor="张科长", note="重新整改", now=NOW)
+    with ledger.connect() as conn:
+        assert conn.execute(select(finding.c.status).where(finding.c.id == open_id)).scalar_one() == "open"
+    with ledger.begin() as conn:
+        assert change_status(conn, [closed_id], "reopened", actor="李处长", note="复核发现仍未补发", now=NOW) == 1
+        assert change_status(conn, [rectifying_id], "open", actor="李处长", note="整改材料不符合要求", now=NOW) == 1
+    with ledger.begin() as conn, pytest.raises(ValueError, match="open → reopened"):
+        change_status(conn, [open_id], "reopened", actor="李处长", note="x", now=NOW)
+    with ledger.connect() as conn:
+        assert verify_chain(conn) == []
