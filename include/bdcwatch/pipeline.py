@@ -553,6 +553,7 @@ def verify_audit_trail() -> int:
 
 def compose_six_prohibitions(run: dict[str, Any], *, dag_id: str, run_id: str) -> list[int]:
     """The monthly 六不准 report to CITY_BUREAU, a zero report when nothing was found."""
+    from .mail import Attachment
     from .outbox import OutgoingMessage, enqueue
     from .six_prohibitions import monthly_counts, render_six_prohibitions
 
@@ -566,8 +567,6 @@ def compose_six_prohibitions(run: dict[str, Any], *, dag_id: str, run_id: str) -
         counts, policy=policy, units=units, heads=bureau.heads, period_label=spec.period_label,
         period_text=f"{spec.period_start} 至 {spec.period_end}（不含）期间", dag_id=dag_id, run_id=run_id,
     )
-    from .mail import Attachment
-
     message = OutgoingMessage(
         dedup_key=f"six_prohibitions|{spec.period_label}|{','.join(units)}", kind="six_prohibitions", dag_id=dag_id,
         run_id=run_id, period=spec.period_label, unit_code=None, recipients=tuple(h.email for h in bureau.heads),

@@ -230,7 +230,7 @@ def _queue_jump_sql(ri: RuleInput) -> str:
         )
         SELECT c.ywh AS subject_id, c.djjg AS unit_code, {detail} AS detail
         FROM checked c
-        WHERE c.kth_overtaken IS NOT NULL"""
+        WHERE c.kth_overtaken IS NOT NULL OR :min_overtaken <= 0"""
 
 
 PRESALE_DJDL = "700"  # 预告 (incl. 预抵押): with mortgages, the scope of plan item 12

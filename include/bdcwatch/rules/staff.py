@@ -127,7 +127,7 @@ def _unknown_sql(ri: RuleInput) -> str:
         GROUP BY st.rybh"""
 
 
-def _unknown_params(ri: RuleInput) -> dict[str, Any]:
+def _no_params(ri: RuleInput) -> dict[str, Any]:  # the case-step rules need only the period
     return {}
 
 
@@ -253,11 +253,11 @@ def _pledge_params(ri: RuleInput) -> dict[str, Any]:
 
 
 STAFF_RULES: tuple[Rule, ...] = (
-    Rule("STAFF_UNTRAINED_ON_POST", "high", "RYBH", False, _untrained_sql, _unknown_params,
+    Rule("STAFF_UNTRAINED_ON_POST", "high", "RYBH", False, _untrained_sql, _no_params,
          "未经岗前培训合格即上岗办件"),
-    Rule("STAFF_UNKNOWN_HANDLER", "high", "RYBH", False, _unknown_sql, _unknown_params,
+    Rule("STAFF_UNKNOWN_HANDLER", "high", "RYBH", False, _unknown_sql, _no_params,
          "办件人员不在登记人员信息库（疑似非工作人员介入）"),
-    Rule("STAFF_INACTIVE_HANDLER", "high", "RYBH", False, _inactive_sql, _unknown_params,
+    Rule("STAFF_INACTIVE_HANDLER", "high", "RYBH", False, _inactive_sql, _no_params,
          "离岗人员仍在办件"),
     Rule("STAFF_TRAINING_HOURS", "medium", "RYBH", True, _hours_sql, _hours_params,
          "全年在岗人员年度培训学时不足", label=_hours_label),
