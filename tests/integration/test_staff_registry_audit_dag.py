@@ -20,7 +20,7 @@ from bdcwatch.config import load_policy
 from bdcwatch.dag_defaults import STAFF_TABLES
 from bdcwatch.demo.generator import generate
 from bdcwatch.models import finding, quarantine
-from tests.integration.test_ecert_completeness_dag import ID_NUMBER, SYSTEMS, airflow_uri
+from tests.integration.test_ecert_completeness_dag import ID_NUMBER, SYSTEMS, airflow_uri, unmasked_id
 
 pytestmark = pytest.mark.integration
 
@@ -78,7 +78,7 @@ def test_staff_registry_audit_matches_truth_routes_and_masks(request, tmp_path, 
         assert sorted(mail.envelope_to) == sorted(h.email for h in policy.units[unit_code].heads)
         html = mail.html
         assert "在岗人员构成（用工类型）" in html and "在岗人员构成（岗位）" in html and "培训学时分布" in html
-        assert not ID_NUMBER.search(html), "an unmasked ID number in a staff digest"
+        assert not unmasked_id(html), "an unmasked ID number in a staff digest"
         for subject in by_unit[unit_code]:
             assert subject in html
         for other, subjects in by_unit.items():
