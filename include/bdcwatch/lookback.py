@@ -61,21 +61,26 @@ def look_back(
         still = detect_subjects(engine, rule, period=window, policy=policy, calendar=calendar)
         again = [row.id for row in rows if row.subject_id in still]
         if again:
-            _reopen(engine, again, ctx)
+            _reopen(engine, again, ctx, severity=rule.severity, policy=policy, calendar=calendar)
             reopened.extend(again)
         log.info("look-back %s%s: %d closed, %d still present", rule_code, f" ({label})" if label else "",
                  len(rows), len(again))
     return LookBackResult(len(closed), reopened)
 
 
-def _reopen(engine: Engine, ids: list[int], ctx: RunContext) -> None:
+def _reopen(engine: Engine, ids: list[int], ctx: RunContext, *, severity: str, policy: Policy,
+            calendar: WorkCalendar) -> None:
     now: datetime = ctx.now.replace(microsecond=0)
+    # A reopened finding is a problem to rectify again: it is announced again
+    # (notified_outbox_id cleared) with a fresh due date by its severity, not the old one
+    # that would make it overdue (and escalated) the day it comes back.
+    due = calendar.add_working_days(now.date(), policy.rectification_working_days[severity])
     with engine.begin() as conn:
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
-            # Reopened findings are announced again (notified_outbox_id cleared) with a new due date later.
             conn.execute(update(finding).where(finding.c.id.in_(chunk))
-                         .values(status="reopened", closed_at=None, notified_outbox_id=None, last_detected_at=now))
+                         .values(status="reopened", closed_at=None, notified_outbox_id=None, last_detected_at=now,
+                                 due_date=due))
         append_events(conn, [
             AuditEvent(fid, now, ctx.actor, "closed", "reopened", f"回头看复核：问题仍然存在（run {ctx.run_id}）")
             for fid in ids

@@ -40,8 +40,12 @@ def test_look_back_reopens_only_what_is_still_wrong(sqlite_url):
     assert result.verified == 2 and result.reopened == [ids[still_missing]]
     with world.supervision.connect() as conn:
         statuses = dict(conn.execute(select(finding.c.subject_id, finding.c.status)).all())
+        due = conn.execute(select(finding.c.due_date).where(finding.c.subject_id == still_missing)).scalar_one()
         last = conn.execute(select(finding_event).order_by(finding_event.c.id.desc())).first()
         assert verify_chain(conn) == []
     assert statuses == {fixed: "closed", still_missing: "reopened"}
+    # A fresh rectification period from the reopening, by severity (high: policy working days).
+    high_days = world.policy.rectification_working_days["high"]
+    assert due == WorkCalendar().add_working_days(date(2027, 1, 3), high_days)
     assert (last.from_status, last.to_status, last.actor) == ("closed", "reopened", "bdcwatch:look_back")
     assert "回头看" in last.note
