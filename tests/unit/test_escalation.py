@@ -1,6 +1,6 @@
 """Escalation of overdue findings to the supervising bureau: once per month per finding,
-with the finding's history, through the outbox to a real SMTP server, on SQLite and
-PostgreSQL."""
+with the finding's history, through the outbox to a real SMTP server, on SQLite,
+PostgreSQL and MariaDB."""
 
 from __future__ import annotations
 
@@ -24,9 +24,12 @@ ID_NUMBER = "14030219800101123X"
 DETECTED = datetime(2026, 9, 1, 7, 30)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", "postgresql", "mysql"])
 def engine(request, sqlite_url):
-    url = sqlite_url("supervision") if request.param == "sqlite" else request.getfixturevalue("pg_database")()
+    if request.param == "sqlite":
+        url = sqlite_url("supervision")
+    else:
+        url = request.getfixturevalue("pg_database" if request.param == "postgresql" else "mysql_database")()
     engine = make_engine(url)
     migrate(engine)
     return engine
