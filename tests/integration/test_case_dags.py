@@ -88,6 +88,15 @@ def test_monthly_quality_check(airflow_env, world, smtp_server):
         assert "评查结论（合格/不合格）" in rows[0]
         assert sorted(r[1] for r in rows[1:]) == [ywh for ywh, _ in samples[unit_code]]
 
+    # The 六不准 monthly report goes to the bureau, counting what the rules found this month.
+    bureau = sorted(h.email for h in policy.supervisors["CITY_BUREAU"].heads)
+    (six,) = [m for m in smtp_server.received if "六不准" in m.message["Subject"]]
+    assert sorted(six.envelope_to) == bureau
+    counted = sum(1 for rule, _, _ in found
+                  if rule in {"CASE_OVERDUE", "CASE_OVERDUE_OPEN", "CASE_QUEUE_JUMP", "RETURN_UNJUSTIFIED",
+                              "RETURN_REPEATED", "MORTGAGE_WHILE_SEALED"})
+    assert f"发现问题 {counted} 项" in six.message["Subject"]
+
     sent = len(smtp_server.received)
     airflow_env.run_dag("monthly_quality_check", PERIOD_END.isoformat(), CONF, connections)
     with supervision.connect() as conn:
