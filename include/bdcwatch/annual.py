@@ -8,7 +8,6 @@ escalated), from the inspection records (cycles held against the plan's 4/2/1 a 
 
 from __future__ import annotations
 
-import io
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,7 +17,7 @@ from sqlalchemy import Engine, and_, func, select
 
 from .codes import mask_id_numbers
 from .config import Person, Policy
-from .digest.render import _environment
+from .digest.render import render_template, workbook
 from .figures import LedgerFigures, OnlineShare, ledger_figures, online_shares
 from .models import finding, finding_escalation, inspection
 from .periods import Period
@@ -121,7 +120,7 @@ def render_annual(
     shown = [*rows, *([city] if city else [])]
     rules = sorted({rule for r in shown for rule in r.by_rule}, key=lambda code: (-sum(r.by_rule.get(code, 0) for r in rows), code))
     subject = f"【不动产登记监督】{year_label}年度不动产登记监督工作总结（{addressee}）"
-    html = _environment().get_template("annual_summary.html.j2").render(
+    html = render_template("annual_summary.html.j2",
         subject=subject, heads=heads, addressee=addressee, year_label=year_label, period_text=period_text,
         rows=shown, cycles=CYCLES, rules=[(code, rule_title(code)) for code in rules], dag_id=dag_id, run_id=run_id,
     )
@@ -134,8 +133,4 @@ def render_annual(
     ])
     by_rule = pd.DataFrame([{"问题类型": title, "规则代码": code, **{r.name: r.by_rule.get(code, 0) for r in shown}}
                             for code, title in ((c, rule_title(c)) for c in rules)])
-    buffer = io.BytesIO()
-    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-        summary.to_excel(writer, sheet_name="年度汇总", index=False)
-        by_rule.to_excel(writer, sheet_name="按问题类型", index=False)
-    return mask_id_numbers(subject), mask_id_numbers(html), buffer.getvalue()
+    return mask_id_numbers(subject), mask_id_numbers(html), workbook({"年度汇总": summary, "按问题类型": by_rule})

@@ -10,7 +10,6 @@ retried task finds nothing left to escalate this month and queues nothing.
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
@@ -21,7 +20,7 @@ from sqlalchemy import Engine, and_, exists, select
 
 from .codes import mask_id_numbers
 from .config import Person, Policy
-from .digest.render import SEVERITY_TEXT, FindingRow, _environment, detail_text, sort_findings
+from .digest.render import SEVERITY_TEXT, FindingRow, detail_text, render_template, sort_findings, workbook
 from .figures import OPEN_STATUSES
 from .ledger import RunContext
 from .mail import Attachment
@@ -126,7 +125,7 @@ def render_escalation(
             "history": lines.get(f.id, []),
         })
     subject = f"【不动产登记监督】逾期未整改问题上报（{today:%Y年%m月}）：{len(rows)} 项"
-    html = _environment().get_template("escalation.html.j2").render(
+    html = render_template("escalation.html.j2",
         subject=subject, supervisor_name=supervisor_name, heads=heads, units=units, total=len(rows),
         today=today.isoformat(), ui_url=ui_url, run_id=run_id, dag_id=dag_id,
     )
@@ -137,7 +136,4 @@ def render_escalation(
          "处理记录": "\n".join(f"{h.at} {h.actor} {h.change} {h.note}" for h in item["history"])}
         for unit, items in units.items() for item in items
     ])
-    buffer = io.BytesIO()
-    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-        frame.to_excel(writer, sheet_name="逾期问题", index=False)
-    return mask_id_numbers(subject), mask_id_numbers(html), buffer.getvalue()
+    return mask_id_numbers(subject), mask_id_numbers(html), workbook({"逾期问题": frame})

@@ -9,7 +9,6 @@ cannot vouch for, and leaves them to the units' own monthly return.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,7 +17,7 @@ from sqlalchemy import Engine, and_, func, or_, select
 
 from .codes import mask_id_numbers
 from .config import Person, Policy
-from .digest.render import _environment
+from .digest.render import render_template, workbook
 from .models import finding
 
 
@@ -78,7 +77,7 @@ def render_six_prohibitions(
     zero = total == 0
     verdict = "零报告" if zero else f"发现问题 {total} 项"
     subject = f"【不动产登记监督】“六不准”月报（{period_label}）：{verdict}"
-    html = _environment().get_template("six_prohibitions.html.j2").render(
+    html = render_template("six_prohibitions.html.j2",
         subject=subject, heads=heads, prohibitions=PROHIBITIONS, table=table, total=total, zero=zero,
         period_label=period_label, period_text=period_text, dag_id=dag_id, run_id=run_id,
     )
@@ -87,7 +86,4 @@ def render_six_prohibitions(
                                     for p, c in zip(PROHIBITIONS, row["cells"], strict=True)},
           "合计": row["total"], "结论": "零报告" if row["total"] == 0 else "有问题"} for row in table]
     )
-    buffer = io.BytesIO()
-    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-        frame.to_excel(writer, sheet_name=f"六不准 {period_label}"[:31], index=False)
-    return mask_id_numbers(subject), mask_id_numbers(html), buffer.getvalue()
+    return mask_id_numbers(subject), mask_id_numbers(html), workbook({f"六不准 {period_label}": frame})

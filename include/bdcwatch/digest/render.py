@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -125,6 +125,24 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+
+
+def render_template(name: str, **context: Any) -> str:
+    """One of the digest templates (digest/templates), autoescaped."""
+    return _environment().get_template(name).render(**context)
+
+
+def workbook(sheets: Mapping[str, Any]) -> bytes:
+    """An XLSX file of pandas DataFrames, one sheet each (titles cut to Excel's 31
+    characters), header row frozen."""
+    import pandas as pd
+
+    buffer = io.BytesIO()
+    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
+        for title, frame in sheets.items():
+            frame.to_excel(writer, sheet_name=title[:31], index=False)
+            writer.sheets[title[:31]].freeze_panes = "A2"
+    return buffer.getvalue()
 
 
 def sort_findings(findings: Sequence[FindingRow]) -> list[FindingRow]:
@@ -256,14 +274,10 @@ def render_watch_list(
     )
     import pandas as pd
 
-    buffer = io.BytesIO()
-    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-        for section in sections:
-            pd.DataFrame(section["rows"], columns=list(section["columns"])).to_excel(
-                writer, sheet_name=section["title"], index=False
-            )
+    content = workbook({section["title"]: pd.DataFrame(section["rows"], columns=list(section["columns"]))
+                        for section in sections})
     filename = f"{context.dag_id}_{unit_code}_{context.as_of:%Y%m%d}.xlsx"
-    return RenderedDigest(mask_id_numbers(subject), mask_id_numbers(html), (Attachment(filename, buffer.getvalue()),))
+    return RenderedDigest(mask_id_numbers(subject), mask_id_numbers(html), (Attachment(filename, content),))
 
 
 def quality_checklist(sample: Sequence[tuple[str, str]], unit_code: str, period_label: str) -> Attachment:
