@@ -89,6 +89,17 @@ def sqlite_url(tmp_path: Path):
     return make
 
 
+@pytest.fixture(params=["sqlite", "postgresql", "mysql"])
+def database_url(request, sqlite_url) -> Callable[[str], str]:
+    """Factory of fresh database URLs of one supported kind per parametrised run: SQLite
+    files, or throwaway PostgreSQL / MariaDB databases (skipped, with the reason, when that
+    server is not running). ``database_url("supervision")`` gives a new database."""
+    if request.param == "sqlite":
+        return sqlite_url
+    make = request.getfixturevalue("pg_database" if request.param == "postgresql" else "mysql_database")
+    return lambda _name="db": make()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

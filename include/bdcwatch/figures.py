@@ -53,13 +53,13 @@ class UnitFigures:
     ecert: tuple[int, int] | None = None  # (certificates, with e-certificate)
     online: OnlineShare | None = None
 
-    def headline(self, new_count: int | None = None) -> list[tuple[str, Any, str]]:
-        """The digest headline cards (label, value, colour), most important first."""
-        cards: list[tuple[str, Any, str]] = []
-        if new_count is not None:
-            cards.append(("本期新发现", new_count, "#1f4e79"))
-        cards += [("未销号问题", self.ledger.open, "#e65100"), ("逾期未整改", self.ledger.overdue, "#c62828"),
-                  ("本期已销号", self.ledger.closed_in_period, "#2e7d32")]
+    def headline(self) -> list[tuple[str, Any, str]]:
+        """The digest headline cards (label, value, colour) after the digest's own new and
+        high-risk counts, most important first."""
+        cards: list[tuple[str, Any, str]] = [
+            ("未销号问题", self.ledger.open, "#e65100"), ("逾期未整改", self.ledger.overdue, "#c62828"),
+            ("本期已销号", self.ledger.closed_in_period, "#2e7d32"),
+        ]
         if self.ecert is not None:
             total, covered = self.ecert
             cards.append(("电子证照覆盖率", f"{covered / total:.1%}" if total else "—", "#2e7d32"))

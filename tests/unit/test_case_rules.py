@@ -70,13 +70,10 @@ class Cases:
             return {(r.rule_code, r.subject_id, r.unit_code) for r in conn.execute(select(finding))}
 
 
-@pytest.fixture(params=["sqlite", "postgresql", "mysql"])
-def cases(request, sqlite_url) -> Cases:
+@pytest.fixture
+def cases(database_url) -> Cases:
     """The same rules must give the same findings on every supported supervision_db."""
-    if request.param == "sqlite":
-        return Cases(sqlite_url("source"), sqlite_url("supervision"))
-    make = request.getfixturevalue("pg_database" if request.param == "postgresql" else "mysql_database")
-    return Cases(make(), make())
+    return Cases(database_url("source"), database_url("supervision"))
 
 
 def test_return_without_lawful_reason(cases):

@@ -13,13 +13,10 @@ AS_OF = datetime(2026, 4, 1)
 T = datetime(2026, 3, 10, 10, 0)
 
 
-@pytest.fixture(params=["sqlite", "postgresql", "mysql"])
-def world(request, sqlite_url) -> World:
+@pytest.fixture
+def world(database_url) -> World:
     """Every rule must give the same findings on each supported supervision_db."""
-    if request.param == "sqlite":
-        return World(sqlite_url("source"), sqlite_url("supervision"))
-    make = request.getfixturevalue("pg_database" if request.param == "postgresql" else "mysql_database")
-    return World(make(), make())
+    return World(database_url("source"), database_url("supervision"))
 
 
 def flagged(world: World, rule: str) -> set[str]:

@@ -24,13 +24,9 @@ ID_NUMBER = "14030219800101123X"
 DETECTED = datetime(2026, 9, 1, 7, 30)
 
 
-@pytest.fixture(params=["sqlite", "postgresql", "mysql"])
-def engine(request, sqlite_url):
-    if request.param == "sqlite":
-        url = sqlite_url("supervision")
-    else:
-        url = request.getfixturevalue("pg_database" if request.param == "postgresql" else "mysql_database")()
-    engine = make_engine(url)
+@pytest.fixture
+def engine(database_url):
+    engine = make_engine(database_url("supervision"))
     migrate(engine)
     return engine
 

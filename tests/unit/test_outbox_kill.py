@@ -123,12 +123,9 @@ def gated() -> Iterator[Callable[[str | None], GatedServer]]:
         server.stop()
 
 
-@pytest.fixture(params=["sqlite", "postgresql", "mysql"])
-def supervision(request, sqlite_url) -> Iterator[tuple[str, Engine]]:
-    if request.param == "sqlite":
-        url = sqlite_url("supervision")
-    else:
-        url = request.getfixturevalue("pg_database" if request.param == "postgresql" else "mysql_database")()
+@pytest.fixture
+def supervision(database_url) -> Iterator[tuple[str, Engine]]:
+    url = database_url("supervision")
     engine = make_engine(url)
     migrate(engine)
     yield url, engine

@@ -105,12 +105,9 @@ class Registry:
                     for r in conn.execute(select(finding))}
 
 
-@pytest.fixture(params=["sqlite", "postgresql", "mysql"])
-def registry(request, sqlite_url) -> Registry:
-    if request.param == "sqlite":
-        return Registry(sqlite_url("source"), sqlite_url("staff"), sqlite_url("supervision"))
-    make = request.getfixturevalue("pg_database" if request.param == "postgresql" else "mysql_database")
-    return Registry(make(), make(), make())
+@pytest.fixture
+def registry(database_url) -> Registry:
+    return Registry(database_url("source"), database_url("staff"), database_url("supervision"))
 
 
 def codes_of(found: dict, rule: str) -> set[str]:
