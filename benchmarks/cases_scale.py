@@ -49,10 +49,10 @@ def _pick(rng: random.Random, weighted: tuple[tuple[str, float], ...]) -> str:
 
 
 def populate(url: str, cases: int, seed: int = 1) -> None:
-    from bdcwatch.config import load_policy
-    from bdcwatch.db import make_engine, migrate
-    from bdcwatch.models import stg_bdc_bysl, stg_djf_dj_db, stg_djt_dj_sl, stg_qlf_ql_cfdj
-    from bdcwatch.workdays import WorkCalendar
+    from bdcwatch.config.policy import load_policy
+    from bdcwatch.dates.workdays import WorkCalendar
+    from bdcwatch.store.migrate import make_engine, migrate
+    from bdcwatch.store.models import stg_bdc_bysl, stg_djf_dj_db, stg_djt_dj_sl, stg_qlf_ql_cfdj
 
     engine = make_engine(url)
     migrate(engine)
@@ -77,7 +77,7 @@ def populate(url: str, cases: int, seed: int = 1) -> None:
         batch_th.clear()
 
     calendar = WorkCalendar()
-    limits = {str(k): int(v) for k, v in load_policy().raw["time_limits_working_days"].items()}
+    limits = dict(load_policy().time_limits_working_days)
     for i in range(cases):
         slsj = start + timedelta(seconds=rng.randrange(seconds))
         slsj = slsj.replace(hour=8 + slsj.hour % 9, microsecond=0)
@@ -128,15 +128,15 @@ def populate(url: str, cases: int, seed: int = 1) -> None:
 def _baseline(url: str, out: mp.Queue) -> None:
     from sqlalchemy import text
 
-    from bdcwatch.calendar_table import refresh_work_calendar
-    from bdcwatch.config import load_policy
-    from bdcwatch.db import make_engine
-    from bdcwatch.ledger import bind_typed
-    from bdcwatch.periods import Period
-    from bdcwatch.rules import RuleInput
+    from bdcwatch.config.policy import load_policy
+    from bdcwatch.dates.periods import Period
+    from bdcwatch.dates.workdays import WorkCalendar
+    from bdcwatch.ledger.findings import bind_typed
+    from bdcwatch.rules.calendar_table import refresh_work_calendar
+    from bdcwatch.rules.engine import RuleInput
     from bdcwatch.rules.registry import ALL_RULES
-    from bdcwatch.sqlutil import Dialect
-    from bdcwatch.workdays import WorkCalendar
+    from bdcwatch.store.dialect import Dialect
+    from bdcwatch.store.migrate import make_engine
 
     engine = make_engine(url)
     period = Period(*PERIOD)
@@ -152,13 +152,13 @@ def _baseline(url: str, out: mp.Queue) -> None:
 
 
 def _engine(url: str, out: mp.Queue) -> None:
-    from bdcwatch.config import load_policy
-    from bdcwatch.db import make_engine
-    from bdcwatch.ledger import RunContext
-    from bdcwatch.periods import Period
-    from bdcwatch.rules import run_rules
+    from bdcwatch.config.policy import load_policy
+    from bdcwatch.dates.periods import Period
+    from bdcwatch.dates.workdays import WorkCalendar
+    from bdcwatch.ledger.findings import RunContext
     from bdcwatch.rules.cases import CASE_RULES
-    from bdcwatch.workdays import WorkCalendar
+    from bdcwatch.rules.engine import run_rules
+    from bdcwatch.store.migrate import make_engine
 
     engine = make_engine(url)
     started = time.perf_counter()

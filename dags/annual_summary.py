@@ -14,25 +14,33 @@ get the whole city, each unit's heads their own part; both as HTML and XLSX.
 
 from __future__ import annotations
 
-from airflow.sdk import get_current_context, task
+from airflow.sdk import dag
 
-from bdcwatch.dag_defaults import ALL_TABLES, audit_dag
-from bdcwatch.tasks import load, prepare_supervision_db, resolve_run, send_mail, verify_audit
+from bdcwatch import rules
+from bdcwatch.orchestration.dag import dag_settings
+from bdcwatch.orchestration.tasks import (
+    audit_task,
+    current_job,
+    load,
+    prepare_supervision_db,
+    resolve_run,
+    send_mail,
+    verify_audit,
+)
 
-DAG_ID = "annual_summary"
-SOURCE_TABLES = ALL_TABLES
+TABLES = rules.tables_read(rules.all_rules())  # e-certificate coverage and online share need them fresh
 
 
-@audit_dag(DAG_ID, schedule="0 9 15 12 *", tags=["summary", "item-34"], doc_md=__doc__)
+@dag("annual_summary", schedule="0 9 15 12 *", **dag_settings(tags=["summary", "item-34"], doc_md=__doc__))
 def annual_summary():
-    @task
-    def compose(run: dict, loads: list, audit_entries: int) -> list:
-        from bdcwatch import pipeline
+    @audit_task
+    def compose(run: dict, loads: list, audit_entries: int) -> list[int]:
+        from bdcwatch.reports import annual
 
-        return pipeline.compose_annual_summary(run, dag_id=DAG_ID, run_id=get_current_context()["run_id"])
+        return annual.compose(current_job(run))
 
     run = resolve_run("year_to_date")
-    loads = load.expand(table_name=SOURCE_TABLES)
+    loads = load.expand(table_name=TABLES)
     prepared = prepare_supervision_db()
     prepared >> loads
     audit = verify_audit()

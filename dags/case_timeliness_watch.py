@@ -18,32 +18,39 @@ calendar (CONTRACT §5); a year it does not know yet is flagged in the log and t
 
 from __future__ import annotations
 
-from airflow.sdk import get_current_context, task
+from airflow.sdk import dag
 
-from bdcwatch.dag_defaults import audit_dag
-from bdcwatch.tasks import evaluate, load, prepare_supervision_db, resolve_run, send_mail, verify_audit
+from bdcwatch import rules
+from bdcwatch.orchestration.dag import dag_settings
+from bdcwatch.orchestration.tasks import (
+    audit_task,
+    current_job,
+    evaluate,
+    load,
+    prepare_supervision_db,
+    resolve_run,
+    send_mail,
+    verify_audit,
+)
 
-DAG_ID = "case_timeliness_watch"
-SOURCE_TABLES = ["DJT_DJ_SL", "DJF_DJ_DB"]
-RULES = ["CASE_OVERDUE", "CASE_OVERDUE_OPEN"]
+RULES = rules.select(tag="time_limit")
+TABLES = rules.tables_read(RULES)
 
 
-@audit_dag(DAG_ID, schedule="30 7 * * *", tags=["item-14", "item-33", "cases"], doc_md=__doc__)
+@dag("case_timeliness_watch", schedule="30 7 * * *", **dag_settings(tags=["item-14", "item-33", "cases"], doc_md=__doc__))
 def case_timeliness_watch():
-    @task
-    def compose(run: dict, evaluation: dict) -> list:
-        from bdcwatch import pipeline
+    @audit_task
+    def compose(run: dict, evaluation: dict) -> list[int]:
+        from bdcwatch.ledger.findings import Evaluation
+        from bdcwatch.reports import escalation, quarantine_notice, unit_digest, watch_list
 
-        run_id = get_current_context()["run_id"]
-        digests = pipeline.compose_digests(
-            run, evaluation, dag_id=DAG_ID, run_id=run_id, source_tables=SOURCE_TABLES,
-            title="办件时限核查", plan_items="14、33",
-        )
-        watch_lists = pipeline.compose_watch_lists(run, evaluation, dag_id=DAG_ID, run_id=run_id)
-        return digests + watch_lists + pipeline.escalate(dag_id=DAG_ID, run_id=run_id)
+        job, judged = current_job(run), Evaluation.from_xcom(evaluation)
+        digests = unit_digest.compose(job, judged, title="办件时限核查", plan_items="14、33")
+        notice = quarantine_notice.compose(job, TABLES)
+        return digests + notice + watch_list.compose(job, judged) + escalation.compose(job)
 
     run = resolve_run("day")
-    loads = load.expand(table_name=SOURCE_TABLES)
+    loads = load.expand(table_name=TABLES)
     prepared = prepare_supervision_db()
     prepared >> loads
     prepared >> verify_audit()

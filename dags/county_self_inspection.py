@@ -12,35 +12,45 @@ the cycle is recorded in `inspection` / `inspection_sample`.
 
 from __future__ import annotations
 
-from airflow.sdk import get_current_context, task
+from airflow.sdk import dag
 
-from bdcwatch.dag_defaults import CYCLE_RULES, CYCLE_TABLES, audit_dag
-from bdcwatch.tasks import evaluate, load, prepare_supervision_db, resolve_run, send_mail
+from bdcwatch import rules
+from bdcwatch.orchestration.dag import dag_settings
+from bdcwatch.orchestration.tasks import (
+    audit_task,
+    current_job,
+    evaluate,
+    load,
+    prepare_supervision_db,
+    resolve_run,
+    send_mail,
+)
 
-DAG_ID = "county_self_inspection"
-SOURCE_TABLES = CYCLE_TABLES
-RULES = CYCLE_RULES
+RULES = rules.select(family=("case", "ecert", "staff"))
+TABLES = rules.tables_read(RULES)
 
 
-@audit_dag(DAG_ID, schedule="0 4 1 1,4,7,10 *", tags=["item-34", "cycle"], doc_md=__doc__)
+@dag("county_self_inspection", schedule="0 4 1 1,4,7,10 *", **dag_settings(tags=["item-34", "cycle"], doc_md=__doc__))
 def county_self_inspection():
-    @task
+    @audit_task
     def draw_samples(run: dict, evaluation: dict) -> dict:
-        from bdcwatch import pipeline
+        from bdcwatch.ledger.cycles import draw_samples
 
-        return pipeline.draw_quality_samples(run, dag_id=DAG_ID, run_id=get_current_context()["run_id"], rule_codes=RULES)
+        return draw_samples(current_job(run), RULES).to_xcom()
 
-    @task
-    def compose(run: dict, evaluation: dict, samples: dict) -> list:
-        from bdcwatch import pipeline
+    @audit_task
+    def compose(run: dict, evaluation: dict, samples: dict) -> list[int]:
+        from bdcwatch.ledger.cycles import Samples
+        from bdcwatch.ledger.findings import Evaluation
+        from bdcwatch.reports import quality, quarantine_notice
 
-        return pipeline.compose_quality_digests(
-            run, evaluation, samples, dag_id=DAG_ID, run_id=get_current_context()["run_id"],
-            source_tables=SOURCE_TABLES, title="县级自查", plan_items="34",
-        )
+        job = current_job(run)
+        digests = quality.compose(job, Evaluation.from_xcom(evaluation), Samples.from_xcom(samples), tables=TABLES,
+                                  title="县级自查", plan_items="34")
+        return digests + quarantine_notice.compose(job, TABLES)
 
     run = resolve_run("quarter")
-    loads = load.expand(table_name=SOURCE_TABLES)
+    loads = load.expand(table_name=TABLES)
     prepare_supervision_db() >> loads
     evaluation = evaluate(RULES, run, loads)
     send_mail(compose(run, evaluation, draw_samples(run, evaluation)))

@@ -16,30 +16,40 @@ the source tables completely (and drops staging rows the source no longer has).
 
 from __future__ import annotations
 
-from airflow.sdk import get_current_context, task
+from airflow.sdk import dag
 
-from bdcwatch.dag_defaults import ECERT_RULES, ECERT_TABLES, audit_dag
-from bdcwatch.tasks import evaluate, load, prepare_supervision_db, resolve_run, send_mail
+from bdcwatch import rules
+from bdcwatch.orchestration.dag import dag_settings
+from bdcwatch.orchestration.tasks import (
+    audit_task,
+    current_job,
+    evaluate,
+    load,
+    prepare_supervision_db,
+    resolve_run,
+    send_mail,
+)
 
-DAG_ID = "ecert_completeness"
-SOURCE_TABLES = ECERT_TABLES
-RULES = ECERT_RULES
+RULES = rules.select(family="ecert")
+TABLES = rules.tables_read(RULES)
 
 
-@audit_dag(DAG_ID, schedule="0 1 * * *", tags=["item-16", "e-certificate"], doc_md=__doc__)
+@dag("ecert_completeness", schedule="0 1 * * *", **dag_settings(tags=["item-16", "e-certificate"], doc_md=__doc__))
 def ecert_completeness():
-    @task
-    def compose_digests(run: dict, evaluation: dict) -> list:
-        from bdcwatch import pipeline
+    @audit_task
+    def compose(run: dict, evaluation: dict) -> list[int]:
+        from bdcwatch.ledger.findings import Evaluation
+        from bdcwatch.reports import quarantine_notice, unit_digest
 
-        return pipeline.compose_ecert_digests(
-            run, evaluation, dag_id=DAG_ID, run_id=get_current_context()["run_id"], source_tables=SOURCE_TABLES
-        )
+        job = current_job(run)
+        digests = unit_digest.compose(job, Evaluation.from_xcom(evaluation), title="电子证照完整性核查",
+                                      plan_items="16", figures=("ecert",))
+        return digests + quarantine_notice.compose(job, TABLES)
 
     run = resolve_run("rolling", 7)
-    loads = load.expand(table_name=SOURCE_TABLES)
+    loads = load.expand(table_name=TABLES)
     prepare_supervision_db() >> loads
-    send_mail(compose_digests(run, evaluate(RULES, run, loads)))
+    send_mail(compose(run, evaluate(RULES, run, loads)))
 
 
 ecert_completeness()

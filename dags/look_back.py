@@ -13,33 +13,33 @@ year just ended), `units`, `full_scan`.
 
 from __future__ import annotations
 
-from airflow.sdk import get_current_context, task
+from airflow.sdk import dag
 
-from bdcwatch.dag_defaults import ALL_TABLES, audit_dag
-from bdcwatch.tasks import load, prepare_supervision_db, resolve_run, send_mail
+from bdcwatch import rules
+from bdcwatch.orchestration.dag import dag_settings
+from bdcwatch.orchestration.tasks import audit_task, current_job, load, prepare_supervision_db, resolve_run, send_mail
 
-DAG_ID = "look_back"
-SOURCE_TABLES = ALL_TABLES
+TABLES = rules.tables_read(rules.all_rules())  # any closed finding's rule may be re-run
 
 
-@audit_dag(DAG_ID, schedule="0 7 3 1 *", tags=["item-34", "cycle"], doc_md=__doc__)
+@dag("look_back", schedule="0 7 3 1 *", **dag_settings(tags=["item-34", "cycle"], doc_md=__doc__))
 def look_back():
-    @task
+    @audit_task
     def verify(run: dict, loads: list) -> dict:
-        from bdcwatch import pipeline
+        from bdcwatch.ledger import lookback
 
-        return pipeline.run_look_back(run, dag_id=DAG_ID, run_id=get_current_context()["run_id"])
+        return lookback.run(current_job(run)).to_xcom()
 
-    @task
-    def compose(run: dict, outcome: dict) -> list:
-        from bdcwatch import pipeline
+    @audit_task
+    def compose(run: dict, outcome: dict) -> list[int]:
+        from bdcwatch.ledger.lookback import LookBackResult
+        from bdcwatch.reports import quarantine_notice, unit_digest
 
-        return pipeline.compose_look_back(
-            run, outcome, dag_id=DAG_ID, run_id=get_current_context()["run_id"], source_tables=SOURCE_TABLES
-        )
+        job, result = current_job(run), LookBackResult.from_xcom(outcome)
+        return unit_digest.compose_reopened(job, result.verified, result.reopened) + quarantine_notice.compose(job, TABLES)
 
     run = resolve_run("year")
-    loads = load.expand(table_name=SOURCE_TABLES)
+    loads = load.expand(table_name=TABLES)
     prepare_supervision_db() >> loads
     send_mail(compose(run, verify(run, loads)))
 

@@ -15,36 +15,44 @@ unit and prohibition what the rules found, and a zero report where they found no
 
 from __future__ import annotations
 
-from airflow.sdk import get_current_context, task
+from airflow.sdk import dag
 
-from bdcwatch.dag_defaults import CASE_RULES, CASE_TABLES, audit_dag
-from bdcwatch.tasks import evaluate, load, prepare_supervision_db, resolve_run, send_mail
+from bdcwatch import rules
+from bdcwatch.orchestration.dag import dag_settings
+from bdcwatch.orchestration.tasks import (
+    audit_task,
+    current_job,
+    evaluate,
+    load,
+    prepare_supervision_db,
+    resolve_run,
+    send_mail,
+)
 
-DAG_ID = "monthly_quality_check"
-SOURCE_TABLES = CASE_TABLES
-RULES = CASE_RULES
+RULES = rules.select(family="case")
+TABLES = rules.tables_read(RULES)
 
 
-@audit_dag(DAG_ID, schedule="0 3 1 * *", tags=["item-32", "cases", "cycle"], doc_md=__doc__)
+@dag("monthly_quality_check", schedule="0 3 1 * *", **dag_settings(tags=["item-32", "cases", "cycle"], doc_md=__doc__))
 def monthly_quality_check():
-    @task
+    @audit_task
     def draw_samples(run: dict, evaluation: dict) -> dict:
-        from bdcwatch import pipeline
+        from bdcwatch.ledger.cycles import draw_samples
 
-        return pipeline.draw_quality_samples(run, dag_id=DAG_ID, run_id=get_current_context()["run_id"], rule_codes=RULES)
+        return draw_samples(current_job(run), RULES).to_xcom()
 
-    @task
-    def compose(run: dict, evaluation: dict, samples: dict) -> list:
-        from bdcwatch import pipeline
+    @audit_task
+    def compose(run: dict, evaluation: dict, samples: dict) -> list[int]:
+        from bdcwatch.ledger.cycles import Samples
+        from bdcwatch.ledger.findings import Evaluation
+        from bdcwatch.reports import quality, quarantine_notice, six_prohibitions
 
-        run_id = get_current_context()["run_id"]
-        digests = pipeline.compose_quality_digests(
-            run, evaluation, samples, dag_id=DAG_ID, run_id=run_id, source_tables=SOURCE_TABLES
-        )
-        return digests + pipeline.compose_six_prohibitions(run, dag_id=DAG_ID, run_id=run_id)
+        job = current_job(run)
+        digests = quality.compose(job, Evaluation.from_xcom(evaluation), Samples.from_xcom(samples), tables=TABLES)
+        return digests + quarantine_notice.compose(job, TABLES) + six_prohibitions.compose(job)
 
     run = resolve_run("month")
-    loads = load.expand(table_name=SOURCE_TABLES)
+    loads = load.expand(table_name=TABLES)
     prepare_supervision_db() >> loads
     evaluation = evaluate(RULES, run, loads)
     send_mail(compose(run, evaluation, draw_samples(run, evaluation)))

@@ -13,35 +13,43 @@ the draw, every finding as XLSX). Recorded in `inspection` / `inspection_sample`
 
 from __future__ import annotations
 
-from airflow.sdk import get_current_context, task
+from airflow.sdk import dag
 
-from bdcwatch.dag_defaults import CYCLE_RULES, CYCLE_TABLES, audit_dag
-from bdcwatch.tasks import evaluate, load, prepare_supervision_db, resolve_run, send_mail
+from bdcwatch import rules
+from bdcwatch.orchestration.dag import dag_settings
+from bdcwatch.orchestration.tasks import (
+    audit_task,
+    current_job,
+    evaluate,
+    load,
+    prepare_supervision_db,
+    resolve_run,
+    send_mail,
+)
 
-DAG_ID = "provincial_spot_check"
-SOURCE_TABLES = CYCLE_TABLES
-RULES = CYCLE_RULES
+RULES = rules.select(family=("case", "ecert", "staff"))
+TABLES = rules.tables_read(RULES)
 
 
-@audit_dag(DAG_ID, schedule="0 6 2 1 *", tags=["item-34", "cycle"], doc_md=__doc__)
+@dag("provincial_spot_check", schedule="0 6 2 1 *", **dag_settings(tags=["item-34", "cycle"], doc_md=__doc__))
 def provincial_spot_check():
-    @task
+    @audit_task
     def draw_samples(run: dict, evaluation: dict) -> dict:
-        from bdcwatch import pipeline
+        from bdcwatch.ledger.cycles import draw_spot_check
 
-        return pipeline.draw_spot_check(run, dag_id=DAG_ID, run_id=get_current_context()["run_id"], rule_codes=RULES)
+        return draw_spot_check(current_job(run), RULES).to_xcom()
 
-    @task
-    def compose(run: dict, evaluation: dict, samples: dict) -> list:
-        from bdcwatch import pipeline
+    @audit_task
+    def compose(run: dict, evaluation: dict, samples: dict) -> list[int]:
+        from bdcwatch.ledger.cycles import Samples
+        from bdcwatch.ledger.findings import Evaluation
+        from bdcwatch.reports import city_report
 
-        return pipeline.compose_city_report(
-            run, evaluation, samples, dag_id=DAG_ID, run_id=get_current_context()["run_id"], rule_codes=RULES,
-            title="省级抽查（演练）",
-        )
+        return city_report.compose(current_job(run), Evaluation.from_xcom(evaluation), Samples.from_xcom(samples),
+                                   rule_codes=RULES, title="省级抽查（演练）")
 
     run = resolve_run("year")
-    loads = load.expand(table_name=SOURCE_TABLES)
+    loads = load.expand(table_name=TABLES)
     prepare_supervision_db() >> loads
     evaluation = evaluate(RULES, run, loads)
     send_mail(compose(run, evaluation, draw_samples(run, evaluation)))

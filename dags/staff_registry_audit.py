@@ -21,30 +21,38 @@ summary: head count by 用工类型 and 岗位 and this year's training hours.
 
 from __future__ import annotations
 
-from airflow.sdk import get_current_context, task
+from airflow.sdk import dag
 
-from bdcwatch.dag_defaults import STAFF_RULES, STAFF_TABLES, audit_dag
-from bdcwatch.tasks import evaluate, load, prepare_supervision_db, resolve_run, send_mail
+from bdcwatch import rules
+from bdcwatch.orchestration.dag import dag_settings
+from bdcwatch.orchestration.tasks import (
+    audit_task,
+    current_job,
+    evaluate,
+    load,
+    prepare_supervision_db,
+    resolve_run,
+    send_mail,
+)
 
-DAG_ID = "staff_registry_audit"
-SOURCE_TABLES = STAFF_TABLES
-RULES = STAFF_RULES
+RULES = rules.select(family="staff")
+TABLES = rules.tables_read(RULES)
 
 
-@audit_dag(DAG_ID, schedule="0 2 * * 1", tags=["item-21", "item-24", "item-27", "item-28", "staff"], doc_md=__doc__)
+@dag("staff_registry_audit", schedule="0 2 * * 1", **dag_settings(tags=["item-21", "item-24", "item-27", "item-28", "staff"], doc_md=__doc__))
 def staff_registry_audit():
-    @task
-    def compose_digests(run: dict, evaluation: dict) -> list:
-        from bdcwatch import pipeline
+    @audit_task
+    def compose(run: dict, evaluation: dict) -> list[int]:
+        from bdcwatch.ledger.findings import Evaluation
+        from bdcwatch.reports import quarantine_notice, staff_digest
 
-        return pipeline.compose_staff_digests(
-            run, evaluation, dag_id=DAG_ID, run_id=get_current_context()["run_id"], source_tables=SOURCE_TABLES
-        )
+        job = current_job(run)
+        return staff_digest.compose(job, Evaluation.from_xcom(evaluation)) + quarantine_notice.compose(job, TABLES)
 
     run = resolve_run("week")
-    loads = load.expand(table_name=SOURCE_TABLES)
+    loads = load.expand(table_name=TABLES)
     prepare_supervision_db() >> loads
-    send_mail(compose_digests(run, evaluate(RULES, run, loads)))
+    send_mail(compose(run, evaluate(RULES, run, loads)))
 
 
 staff_registry_audit()

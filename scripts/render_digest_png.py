@@ -26,10 +26,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def sample_digest() -> tuple[str, list[tuple[str, bytes]]]:
     """HTML and inline images of a digest built from sample findings."""
-    from bdcwatch.config import load_policy
-    from bdcwatch.digest.chart import trend_chart_png
-    from bdcwatch.digest.render import DigestContext, FindingRow, render_unit_digest
-    from bdcwatch.figures import LedgerFigures, OnlineShare, UnitFigures
+    from bdcwatch.config.policy import load_policy
+    from bdcwatch.reports.chart import trend_chart_png
+    from bdcwatch.reports.common import DigestContext, FindingRow, render_unit_digest
+    from bdcwatch.reports.figures import LedgerFigures, OnlineShare, UnitFigures
 
     def row(i: int, rule: str, severity: str, subject: str, **detail: object) -> FindingRow:
         return FindingRow(i, rule, severity, "YQ21", "YWH", subject, None, json.dumps(detail, ensure_ascii=False),
@@ -65,17 +65,16 @@ def sample_digest() -> tuple[str, list[tuple[str, bytes]]]:
 
 
 def policy_target(policy, level: str):  # type: ignore[no-untyped-def]
-    from fractions import Fraction
 
-    return Fraction(str(policy.raw["online_handling"]["targets"][level]))
+    return policy.online_handling.targets[level]
 
 
 def outbox_digest(url: str) -> tuple[str, list[tuple[str, bytes]]]:
     from sqlalchemy import select
 
-    from bdcwatch.db import make_engine
-    from bdcwatch.mail import INLINE_PREFIX
-    from bdcwatch.models import outbox, outbox_attachment
+    from bdcwatch.mail.sender import INLINE_PREFIX
+    from bdcwatch.store.migrate import make_engine
+    from bdcwatch.store.models import outbox, outbox_attachment
 
     engine = make_engine(url)
     with engine.connect() as conn:

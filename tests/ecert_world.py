@@ -9,17 +9,21 @@ from typing import Any
 
 from sqlalchemy import create_engine, select
 
-from bdcwatch.codes import make_ecert_identifier
-from bdcwatch.config import load_policy
-from bdcwatch.db import make_engine, migrate
-from bdcwatch.extract import load_table
-from bdcwatch.ledger import RunContext
-from bdcwatch.models import finding
-from bdcwatch.periods import Period
-from bdcwatch.rules import run_rules
-from bdcwatch.rules.ecert import ECERT_RULES
-from bdcwatch.source_schema import build_metadata
-from bdcwatch.workdays import WorkCalendar
+from bdcwatch import rules
+from bdcwatch.config.policy import load_policy
+from bdcwatch.config.run import RunContext
+from bdcwatch.dates.periods import Period
+from bdcwatch.dates.workdays import WorkCalendar
+from bdcwatch.ledger.findings import run_rules
+from bdcwatch.sources.extract import load_table
+from bdcwatch.sources.schema import build_metadata
+from bdcwatch.standards.identifiers import make_ecert_identifier
+from bdcwatch.store.migrate import make_engine, migrate
+from bdcwatch.store.models import finding
+
+LOADED_AT = datetime(2026, 6, 1, 9, 0)  # the local clock a load stamps on load_log and quarantine
+
+ECERT_RULES = [rules.get(code) for code in rules.select(family="ecert")]
 
 UNIT_A = "140302001001GB00001F00010001"
 UNIT_B = "140302001001GB00002F00010001"
@@ -84,7 +88,7 @@ class World:
     def run(self, start: date, end: date, units: list[str] | None = None) -> set[tuple[str, str]]:
         run_id = f"test-{next(self._runs)}"
         for table in ("BDC_ZS", "DJF_DJ_DB", "BDC_DZZZ_ZZXX"):
-            load_table(self.source, self.supervision, table, run_id=run_id, full_scan=True)
+            load_table(self.source, self.supervision, table, run_id=run_id, full_scan=True, now=LOADED_AT)
         run_rules(
             self.supervision, ECERT_RULES, period=Period(start, end), policy=self.policy, calendar=WorkCalendar(),
             ctx=RunContext("ecert_completeness", run_id, datetime(2026, 6, 1, 9, 0)), units=units,

@@ -23,10 +23,10 @@ from sqlalchemy import Engine
 
 
 def _engine(url: str | None) -> Engine:
-    from .db import make_engine
+    from bdcwatch.store.migrate import make_engine
 
     if url is None:
-        from .airflow_io import SUPERVISION_DB, database_url
+        from bdcwatch.orchestration.connections import SUPERVISION_DB, database_url
 
         url = database_url(SUPERVISION_DB).render_as_string(hide_password=False)
     return make_engine(url)
@@ -56,12 +56,12 @@ def main(argv: list[str] | None = None) -> int:
     engine = _engine(args.url)
 
     if args.command == "migrate":
-        from .db import migrate
+        from bdcwatch.store.migrate import migrate
 
         print(f"supervision_db at revision {migrate(engine)}")
         return 0
     if args.command == "audit":
-        from .ledger import verify_chain
+        from bdcwatch.ledger.audit import verify_chain
 
         with engine.connect() as conn:
             problems = verify_chain(conn)
@@ -70,12 +70,11 @@ def main(argv: list[str] | None = None) -> int:
         print("audit trail intact" if not problems else f"{len(problems)} problem(s) in the audit trail")
         return 0 if not problems else 1
     if args.command == "finding":
-        from datetime import datetime
+        from bdcwatch.config.policy import cached_policy
+        from bdcwatch.dates.clock import local_now
+        from bdcwatch.ledger.lifecycle import change_status
 
-        from .config import cached_policy
-        from .ledger import change_status
-
-        now = datetime.now(cached_policy().timezone).replace(tzinfo=None, microsecond=0)
+        now = local_now(cached_policy().timezone)
         try:
             with engine.begin() as conn:
                 moved = change_status(conn, args.ids, args.to, actor=args.actor, note=args.note, now=now)
@@ -92,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
 def _outbox(engine: Engine, args: argparse.Namespace) -> int:
     import json
 
-    from .outbox import list_messages, resend
+    from bdcwatch.mail.outbox import list_messages, resend
 
     if args.action == "list":
         with engine.connect() as conn:
@@ -104,14 +103,13 @@ def _outbox(engine: Engine, args: argparse.Namespace) -> int:
             ]))
         print(f"{len(rows)} message(s)")
         return 0
-    from datetime import datetime
-
-    from .config import cached_policy
+    from bdcwatch.config.policy import cached_policy
+    from bdcwatch.dates.clock import local_now
 
     if not args.actor.strip() or not args.note.strip():
         print("--actor and --note must not be empty", file=sys.stderr)
         return 2
-    now = datetime.now(cached_policy().timezone).replace(tzinfo=None, microsecond=0)
+    now = local_now(cached_policy().timezone)
     with engine.begin() as conn:
         result = resend(conn, args.ids, actor=args.actor, note=args.note, now=now)
     for outbox_id, why in result.skipped.items():

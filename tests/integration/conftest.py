@@ -1,6 +1,7 @@
 """Integration tier: whole DAG runs through `airflow dags test` (which drives dag.test())
 in a fresh AIRFLOW_HOME, with connections given only as AIRFLOW_CONN_* variables, exactly
-as CONTRACT §2 promises an operator can run them."""
+as CONTRACT §2 promises an operator can run them. A run's outcome is read from Airflow's
+metadata database (the DagRun and its task instances), not from what it printed."""
 
 from __future__ import annotations
 
@@ -11,11 +12,24 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parents[2]
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 
-pytestmark = pytest.mark.integration
+
+@dataclass(frozen=True)
+class DagRunOutcome:
+    """What Airflow recorded of one run: its state and each task instance's state."""
+
+    dag_id: str
+    run_id: str
+    state: str
+    tasks: dict[str, str]  # task_id[map_index] -> state
+    output: str
+
+    def failed_tasks(self) -> dict[str, str]:
+        return {task: state for task, state in self.tasks.items() if state != "success"}
 
 
 @dataclass
@@ -23,21 +37,44 @@ class AirflowEnv:
     home: Path
     base: dict[str, str]
 
-    def run_dag(self, dag_id: str, logical_date: str, conf: str, connections: dict[str, str]) -> str:
+    def run_dag(self, dag_id: str, logical_date: str, conf: str, connections: dict[str, str],
+                expect: str = "success") -> DagRunOutcome:
+        """Run ``dag_id`` for ``logical_date`` with ``conf``; asserts the DagRun ended in
+        ``expect`` and returns what the metadata database holds of it."""
         env = {**self.base, **{f"AIRFLOW_CONN_{k.upper()}": v for k, v in connections.items()}}
         result = subprocess.run(
             [AIRFLOW, "dags", "test", dag_id, logical_date, "-c", conf],
             env=env, capture_output=True, text=True, timeout=900,
         )
         output = result.stdout + result.stderr
-        if result.returncode != 0 or "state=success" not in output:
+        outcome = self.last_run(dag_id, output)
+        if outcome is None or outcome.state != expect:
             tail = "\n".join(output.splitlines()[-60:])
-            raise AssertionError(f"{dag_id} run failed (exit {result.returncode}):\n{tail}")
-        return output
+            state = outcome.state if outcome else "no DagRun recorded"
+            raise AssertionError(f"{dag_id} run ended {state}, expected {expect} (exit {result.returncode}):\n{tail}")
+        return outcome
+
+    def last_run(self, dag_id: str, output: str = "") -> DagRunOutcome | None:
+        engine = create_engine(f"sqlite:///{self.home / 'airflow.db'}")
+        try:
+            with engine.connect() as conn:
+                run = conn.execute(text("SELECT run_id, state FROM dag_run WHERE dag_id = :d ORDER BY id DESC LIMIT 1"),
+                                   {"d": dag_id}).first()
+                if run is None:
+                    return None
+                tasks = {
+                    (task_id if map_index < 0 else f"{task_id}[{map_index}]"): str(state)
+                    for task_id, map_index, state in conn.execute(
+                        text("SELECT task_id, map_index, state FROM task_instance WHERE dag_id = :d AND run_id = :r"),
+                        {"d": dag_id, "r": run.run_id})
+                }
+        finally:
+            engine.dispose()
+        return DagRunOutcome(dag_id, run.run_id, str(run.state), tasks, output)
 
 
 @pytest.fixture(scope="session")
-def airflow_env(tmp_path_factory) -> AirflowEnv:
+def airflow_env(tmp_path_factory: pytest.TempPathFactory) -> AirflowEnv:
     home = tmp_path_factory.mktemp("airflow_home")
     base = {
         key: value for key, value in os.environ.items() if not key.startswith(("AIRFLOW_", "AIRFLOW__", "BDCWATCH_"))

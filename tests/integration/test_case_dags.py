@@ -16,31 +16,22 @@ import openpyxl
 import pytest
 from sqlalchemy import create_engine, func, select
 
-from bdcwatch.config import load_policy
-from bdcwatch.demo.generator import generate
-from bdcwatch.models import finding, inspection, inspection_sample, stg_djt_dj_sl
-from tests.integration.test_ecert_completeness_dag import SYSTEMS, airflow_uri
-
-pytestmark = pytest.mark.integration
+from bdcwatch.config.policy import load_policy
+from bdcwatch.dates.clock import local_today
+from bdcwatch.store.models import finding, inspection, inspection_sample, stg_djt_dj_sl
 
 PERIOD_START, PERIOD_END = date(2026, 3, 1), date(2026, 4, 1)
-CONF = json.dumps({"period_start": PERIOD_START.isoformat(), "period_end": PERIOD_END.isoformat()})
 CASE_RULES = {"CASE_OVERDUE", "CASE_OVERDUE_OPEN", "CASE_QUEUE_JUMP", "RETURN_UNJUSTIFIED", "RETURN_REPEATED",
               "MORTGAGE_WHILE_SEALED", "ONLINE_RATIO_LOW"}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def world(request, tmp_path: Path, smtp_server):
-    if request.param == "sqlite":
-        urls = {name: f"sqlite:///{tmp_path / (name + '.db')}" for name in SYSTEMS}
-    else:
-        make = request.getfixturevalue("pg_database")
-        urls = {name: make() for name in SYSTEMS}
-    truth = generate(urls["registration"], urls["ecert"], urls["staff"], size=600, seed=11,
-                     period_start=PERIOD_START, period_end=PERIOD_END)
-    connections = {f"{name}_db" if name != "staff" else "staff_registry_db": airflow_uri(url) for name, url in urls.items()}
-    connections["smtp_default"] = smtp_server.airflow_uri()
-    return urls, truth, connections
+def world(request, make_world):
+    made = make_world(request.param, size=600, seed=11, start=PERIOD_START, end=PERIOD_END)
+    return made.urls, made.truth, made.connections
+
+
+CONF = json.dumps({"period_start": PERIOD_START.isoformat(), "period_end": PERIOD_END.isoformat()})
 
 
 def test_monthly_quality_check(airflow_env, world, smtp_server):
@@ -198,15 +189,17 @@ def test_look_back_reopens_what_is_still_wrong_and_leaves_fixed_problems_closed(
     and a note to its unit's heads; the audit chain stays intact; a rerun changes nothing."""
     import subprocess
     import sys
-    from datetime import datetime, timedelta
+    from datetime import timedelta
 
     from sqlalchemy import update
 
-    from bdcwatch.ledger import verify_chain
-    from bdcwatch.models import finding_event
-    from bdcwatch.source_schema import build_metadata
+    from bdcwatch.dates.clock import local_now
+    from bdcwatch.ledger.audit import verify_chain
+    from bdcwatch.sources.schema import build_metadata
+    from bdcwatch.store.models import finding_event
 
     urls, truth, connections = world
+    policy = load_policy()
     airflow_env.run_dag("monthly_quality_check", PERIOD_END.isoformat(), CONF, connections)
     supervision = create_engine(urls["supervision"])
     with supervision.connect() as conn:
@@ -223,11 +216,12 @@ def test_look_back_reopens_what_is_still_wrong_and_leaves_fixed_problems_closed(
     bysl = build_metadata().tables["BDC_BYSL"]
     with source.begin() as conn:
         conn.execute(update(bysl).where(fixed.subject_id == bysl.c.ID)
-                     .values(THYYDM="01", THYY="申请材料不齐全", GXSJ=datetime.now().replace(microsecond=0)))
+                     .values(THYYDM="01", THYY="申请材料不齐全", GXSJ=local_now(policy.timezone)))
 
     sent = len(smtp_server.received)
-    # Closing dates to look back on: the year so far (the findings were closed just now).
-    today = date.today()
+    # Closing dates to look back on: the year so far in the policy's zone, where the engine
+    # stamped the closing just now (the machine's own date differs for 8 hours a day).
+    today = local_today(policy.timezone)
     conf = json.dumps({"period_start": f"{today.year}-01-01", "period_end": (today + timedelta(days=1)).isoformat()})
     airflow_env.run_dag("look_back", (today + timedelta(days=1)).isoformat(), conf, connections)
     with supervision.connect() as conn:
@@ -238,7 +232,6 @@ def test_look_back_reopens_what_is_still_wrong_and_leaves_fixed_problems_closed(
     assert status == {fixed.id: "closed", still.id: "reopened"}
     assert [(e.from_status, e.to_status) for e in events][-1] == ("closed", "reopened")
     new_mail = smtp_server.received[sent:]
-    policy = load_policy()
     heads = sorted(h.email for h in policy.units[still.unit_code].heads)
     (notice,) = [m for m in new_mail if sorted(m.envelope_to) == heads]
     assert still.subject_id in notice.html and fixed.subject_id not in notice.html and "回头看" in notice.message["Subject"]
@@ -261,9 +254,9 @@ def test_annual_summary_sums_the_ledger_for_the_bureau_and_each_unit(airflow_env
     with supervision.connect() as conn:
         detected = Counter(r.unit_code for r in conn.execute(select(finding.c.unit_code)))
     sent = len(smtp_server.received)
-    today = date.today()
-    conf = json.dumps({"period_start": f"{today.year}-01-01", "period_end": f"{today.year}-12-15"})
-    airflow_env.run_dag("annual_summary", f"{today.year}-12-15", conf, connections)
+    year = local_today(load_policy().timezone).year
+    conf = json.dumps({"period_start": f"{year}-01-01", "period_end": f"{year}-12-15"})
+    airflow_env.run_dag("annual_summary", f"{year}-12-15", conf, connections)
     mails = smtp_server.received[sent:]
     policy = load_policy()
     bureau = sorted(h.email for h in policy.supervisors["CITY_BUREAU"].heads)
@@ -282,5 +275,5 @@ def test_annual_summary_sums_the_ledger_for_the_bureau_and_each_unit(airflow_env
         (own,) = [m for m in mails if sorted(m.envelope_to) == heads]
         assert unit.name in own.html and "全市合计" not in own.html
         assert not any(other.name in own.html for other_code, other in policy.units.items() if other_code != code)
-    airflow_env.run_dag("annual_summary", f"{today.year}-12-15", conf, connections)
+    airflow_env.run_dag("annual_summary", f"{year}-12-15", conf, connections)
     assert len(smtp_server.received) == sent + len(mails), "a rerun sent the summary again"

@@ -5,71 +5,31 @@ findings equal the generator's ground truth, the right heads get their own unit'
 from __future__ import annotations
 
 import io
-import json
-import re
 from collections import defaultdict
 from datetime import date
-from pathlib import Path
 
 import openpyxl
 import pytest
 from sqlalchemy import create_engine, func, select
-from sqlalchemy.engine import make_url
 
-from bdcwatch.config import load_policy
-from bdcwatch.dag_defaults import ECERT_TABLES
-from bdcwatch.demo.generator import generate
-from bdcwatch.models import finding, quarantine
-
-pytestmark = pytest.mark.integration
+from bdcwatch import rules
+from bdcwatch.config.policy import load_policy
+from bdcwatch.store.models import finding, quarantine
+from tests.support import ID_NUMBER, unmasked_id
 
 PERIOD_START, PERIOD_END = date(2026, 3, 1), date(2026, 4, 1)
-CONF = json.dumps({"period_start": PERIOD_START.isoformat(), "period_end": PERIOD_END.isoformat()})
-ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
-# yagmail names an inline image by a decimal hash (``cid:879907891518344272``): a content
-# id, not personal data, and sometimes 18 digits long.
-CONTENT_ID = re.compile(r"cid:\d+")
+ECERT_TABLES = rules.tables_read(rules.select(family="ecert"))
 
 
-def unmasked_id(html: str) -> re.Match[str] | None:
-    """An ID-number-shaped token in a mail's HTML, content ids of inline images aside."""
-    return ID_NUMBER.search(CONTENT_ID.sub("cid:", html))
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql", "mysql"])
+def test_ecert_completeness_matches_ground_truth_and_mails_each_unit_once(airflow_env, make_world, smtp_server,
+                                                                        backend):
+    world = make_world(backend, size=400, seed=7, start=PERIOD_START, end=PERIOD_END)
+    truth, connections = world.truth, world.connections
+    outcome = airflow_env.run_dag("ecert_completeness", PERIOD_END.isoformat(), world.conf, connections)
+    assert outcome.failed_tasks() == {} and any(task.startswith("load[") for task in outcome.tasks)
 
-
-def airflow_uri(sqlalchemy_url: str) -> str:
-    url = make_url(sqlalchemy_url)
-    if url.get_backend_name() == "sqlite":
-        return f"sqlite:///{url.database}"  # an absolute path gives the contract's sqlite:////path form
-    scheme = "postgresql" if url.get_backend_name() == "postgresql" else "mysql"
-    return url.set(drivername=scheme, query={}).render_as_string(hide_password=False)
-
-
-SYSTEMS = ("registration", "ecert", "staff", "supervision")
-
-
-@pytest.fixture(params=["sqlite", "postgresql", "mysql"])
-def databases(request, tmp_path: Path):
-    if request.param == "sqlite":
-        return {name: f"sqlite:///{tmp_path / (name + '.db')}" for name in SYSTEMS}
-    make = request.getfixturevalue("pg_database" if request.param == "postgresql" else "mysql_database")
-    return {name: make() for name in SYSTEMS}
-
-
-def test_ecert_completeness_matches_ground_truth_and_mails_each_unit_once(airflow_env, databases, smtp_server):
-    truth = generate(
-        databases["registration"], databases["ecert"], databases["staff"], size=400, seed=7,
-        period_start=PERIOD_START, period_end=PERIOD_END,
-    )
-    connections = {
-        "registration_db": airflow_uri(databases["registration"]),
-        "ecert_db": airflow_uri(databases["ecert"]),
-        "staff_registry_db": airflow_uri(databases["staff"]),
-        "supervision_db": airflow_uri(databases["supervision"]),
-        "smtp_default": smtp_server.airflow_uri(),
-    }
-    airflow_env.run_dag("ecert_completeness", PERIOD_END.isoformat(), CONF, connections)
-
-    supervision = create_engine(databases["supervision"])
+    supervision = create_engine(world.urls["supervision"])
     with supervision.connect() as conn:
         found = {(r.rule_code, r.subject_id, r.unit_code) for r in conn.execute(select(finding))}
         quarantined = {(r.source_table, r.row_key, r.column_name) for r in conn.execute(select(quarantine))}
@@ -121,7 +81,7 @@ def test_ecert_completeness_matches_ground_truth_and_mails_each_unit_once(airflo
     # Rerun of the same period: nothing new in the ledger, no mail.
     with supervision.connect() as conn:
         before = conn.execute(select(func.count()).select_from(finding)).scalar_one()
-    airflow_env.run_dag("ecert_completeness", PERIOD_END.isoformat(), CONF, connections)
+    airflow_env.run_dag("ecert_completeness", PERIOD_END.isoformat(), world.conf, connections)
     with supervision.connect() as conn:
         assert conn.execute(select(func.count()).select_from(finding)).scalar_one() == before
     assert len(smtp_server.received) == len(by_unit) + 1, "a rerun sent mail again"

@@ -7,51 +7,29 @@ reported, and a rerun adds and sends nothing. On SQLite and PostgreSQL; the year
 from __future__ import annotations
 
 import io
-import json
 from collections import defaultdict
 from datetime import date
-from pathlib import Path
 
 import openpyxl
 import pytest
 from sqlalchemy import create_engine, func, select
 
-from bdcwatch.config import load_policy
-from bdcwatch.dag_defaults import STAFF_TABLES
-from bdcwatch.demo.generator import generate
-from bdcwatch.models import finding, quarantine
-from tests.integration.test_ecert_completeness_dag import ID_NUMBER, SYSTEMS, airflow_uri, unmasked_id
+from bdcwatch import rules
+from bdcwatch.config.policy import load_policy
+from bdcwatch.store.models import finding, quarantine
+from tests.support import ID_NUMBER, unmasked_id
 
-pytestmark = pytest.mark.integration
-
-
-def _world(request, tmp_path: Path, smtp_server, backend: str, start: date, end: date):
-    if backend == "sqlite":
-        urls = {name: f"sqlite:///{tmp_path / (name + '.db')}" for name in SYSTEMS}
-    else:
-        make = request.getfixturevalue("pg_database")
-        urls = {name: make() for name in SYSTEMS}
-    truth = generate(urls["registration"], urls["ecert"], urls["staff"], size=500, seed=23,
-                     period_start=start, period_end=end)
-    connections = {f"{name}_db" if name != "staff" else "staff_registry_db": airflow_uri(url) for name, url in urls.items()}
-    connections["smtp_default"] = smtp_server.airflow_uri()
-    conf = json.dumps({"period_start": start.isoformat(), "period_end": end.isoformat()})
-    return urls, truth, connections, conf
-
-
-def _staff_findings(supervision_url: str) -> set[tuple[str, str, str]]:
-    with create_engine(supervision_url).connect() as conn:
-        return {(r.rule_code, r.subject_id, r.unit_code) for r in conn.execute(select(finding))}
+STAFF_TABLES = rules.tables_read(rules.select(family="staff"))
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
-def test_staff_registry_audit_matches_truth_routes_and_masks(request, tmp_path, airflow_env, smtp_server, backend):
-    start, end = date(2026, 10, 1), date(2026, 11, 1)
-    urls, truth, connections, conf = _world(request, tmp_path, smtp_server, backend, start, end)
+def test_staff_registry_audit_matches_truth_routes_and_masks(make_world, airflow_env, smtp_server, backend):
+    world = make_world(backend, size=500, seed=23, start=date(2026, 10, 1), end=date(2026, 11, 1))
+    urls, truth, connections, conf = world.urls, world.truth, world.connections, world.conf
     airflow_env.run_dag("staff_registry_audit", "2026-11-02", conf, connections)
 
-    found = _staff_findings(urls["supervision"])
-    expected = {(f.rule_code, f.subject_id, f.unit_code) for f in truth.findings if f.rule_code.startswith("STAFF_")}
+    found = world.findings()
+    expected = world.expected("STAFF_")
     assert {rule for rule, _, _ in expected} == {
         "STAFF_UNTRAINED_ON_POST", "STAFF_UNKNOWN_HANDLER", "STAFF_INACTIVE_HANDLER", "STAFF_TRAINING_BEHIND",
         "STAFF_RECORD_INCOMPLETE", "STAFF_ROTATION_DUE", "STAFF_PLEDGE_MISSING",
@@ -99,12 +77,12 @@ def test_staff_registry_audit_matches_truth_routes_and_masks(request, tmp_path, 
     assert len(smtp_server.received) == sent, "a rerun sent mail again"
 
 
-def test_year_end_run_judges_the_finished_year(request, tmp_path, airflow_env, smtp_server):
-    start, end = date(2026, 12, 1), date(2027, 1, 1)
-    urls, truth, connections, conf = _world(request, tmp_path, smtp_server, "sqlite", start, end)
-    airflow_env.run_dag("staff_registry_audit", "2027-01-04", conf, connections)
-    found = _staff_findings(urls["supervision"])
-    expected = {(f.rule_code, f.subject_id, f.unit_code) for f in truth.findings if f.rule_code.startswith("STAFF_")}
+def test_year_end_run_judges_the_finished_year(make_world, airflow_env):
+    world = make_world("sqlite", size=500, seed=23, start=date(2026, 12, 1), end=date(2027, 1, 1))
+    urls = world.urls
+    airflow_env.run_dag("staff_registry_audit", "2027-01-04", world.conf, world.connections)
+    found = world.findings()
+    expected = world.expected("STAFF_")
     assert any(rule == "STAFF_TRAINING_HOURS" for rule, _, _ in expected)
     assert found == expected
     with create_engine(urls["supervision"]).connect() as conn:

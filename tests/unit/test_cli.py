@@ -7,9 +7,10 @@ from datetime import date, datetime
 from sqlalchemy import select, update
 
 from bdcwatch.cli import main
-from bdcwatch.db import make_engine
-from bdcwatch.ledger import RunContext, record_findings
-from bdcwatch.models import finding, finding_event
+from bdcwatch.config.run import RunContext
+from bdcwatch.ledger.findings import record_findings
+from bdcwatch.store.migrate import make_engine
+from bdcwatch.store.models import finding, finding_event
 
 
 def test_migrate_set_status_and_verify(sqlite_url, capsys):

@@ -2,14 +2,14 @@ from __future__ import annotations
 
 import pytest
 
-from bdcwatch import codes
+from bdcwatch.standards import identifiers, masking, normalise
 
 REAL_ZZBS = "1.2.156.3005.2.11100000MB03271699022.340100.000000016.001.9"
 
 
 def test_check_character_matches_the_contract_real_vector():
-    assert codes.mod37_36_check_character("11100000MB03271699022" + "340100" + "000000016" + "001") == "9"
-    assert codes.ecert_identifier_problem(REAL_ZZBS, "11100000MB03271699022") is None
+    assert identifiers.mod37_36_check_character("11100000MB03271699022" + "340100" + "000000016" + "001") == "9"
+    assert identifiers.ecert_identifier_problem(REAL_ZZBS, "11100000MB03271699022") is None
 
 
 @pytest.mark.parametrize(
@@ -23,15 +23,15 @@ def test_check_character_matches_the_contract_real_vector():
     ],
 )
 def test_bad_identifiers_are_explained(zzbs, zzlxdm, fragment):
-    problem = codes.ecert_identifier_problem(zzbs, zzlxdm)
+    problem = identifiers.ecert_identifier_problem(zzbs, zzlxdm)
     assert problem is not None and fragment in problem
 
 
 def test_generated_identifiers_validate_including_letter_check_characters():
     checks = set()
     for serial in range(1, 400):
-        zzbs = codes.make_ecert_identifier("11100000MB03271699001", "140302", serial)
-        assert codes.ecert_identifier_problem(zzbs, "11100000MB03271699001") is None
+        zzbs = identifiers.make_ecert_identifier("11100000MB03271699001", "140302", serial)
+        assert identifiers.ecert_identifier_problem(zzbs, "11100000MB03271699001") is None
         checks.add(zzbs[-1])
     assert any(c.isalpha() for c in checks), "letters must occur as check characters too"
 
@@ -48,42 +48,42 @@ def test_generated_identifiers_validate_including_letter_check_characters():
     ],
 )
 def test_certificate_numbers_normalize(raw, expected):
-    assert codes.normalize_certificate_number(raw) == expected
+    assert normalise.normalize_certificate_number(raw) == expected
 
 
 def test_different_numbers_stay_different():
-    a = codes.normalize_certificate_number("晋(2026)阳泉市不动产权第0001234号")
-    b = codes.normalize_certificate_number("晋(2026)阳泉市不动产权第0001235号")
-    c = codes.normalize_certificate_number("晋(2026)阳泉市不动产证明第0001234号")
+    a = normalise.normalize_certificate_number("晋(2026)阳泉市不动产权第0001234号")
+    b = normalise.normalize_certificate_number("晋(2026)阳泉市不动产权第0001235号")
+    c = normalise.normalize_certificate_number("晋(2026)阳泉市不动产证明第0001234号")
     assert len({a, b, c}) == 3
 
 
 def test_holder_sets_compare_regardless_of_order_and_separator():
-    assert codes.normalize_holders("张三、李四") == codes.normalize_holders("李四，张三")
-    assert codes.normalize_holders("张三; 李四") == codes.normalize_holders(" 李四 ；张三")
-    assert codes.normalize_holders("张三、李四") != codes.normalize_holders("张三")
-    assert codes.normalize_holders(None) == ""
+    assert normalise.normalize_holders("张三、李四") == normalise.normalize_holders("李四，张三")
+    assert normalise.normalize_holders("张三; 李四") == normalise.normalize_holders(" 李四 ；张三")
+    assert normalise.normalize_holders("张三、李四") != normalise.normalize_holders("张三")
+    assert normalise.normalize_holders(None) == ""
 
 
 def test_id_number_check_per_gb11643():
-    assert codes.id_number_check_character("11010519491231002") == "X"
-    assert codes.is_valid_id_number("11010519491231002X")
-    assert codes.is_valid_id_number("11010519491231002x")
-    assert not codes.is_valid_id_number("110105194912310021")
-    assert not codes.is_valid_id_number("1101051949123100")
-    assert not codes.is_valid_id_number(None)
+    assert identifiers.id_number_check_character("11010519491231002") == "X"
+    assert identifiers.is_valid_id_number("11010519491231002X")
+    assert identifiers.is_valid_id_number("11010519491231002x")
+    assert not identifiers.is_valid_id_number("110105194912310021")
+    assert not identifiers.is_valid_id_number("1101051949123100")
+    assert not identifiers.is_valid_id_number(None)
 
 
 def test_masking_keeps_first_three_and_last_two():
-    assert codes.mask("14030219800101123X") == "140*************3X"
+    assert masking.mask("14030219800101123X") == "140*************3X"
     text = "持证人 14030219800101123X，单元号 140302001001GB00001F00010001"
-    masked = codes.mask_id_numbers(text)
+    masked = masking.mask_id_numbers(text)
     assert "14030219800101123X" not in masked and "140*************3X" in masked
     assert "140302001001GB00001F00010001" in masked  # a unit number is not personal data
 
 
 def test_unit_number_shape():
-    assert codes.is_valid_unit_number("140302001001GB00001F00010001")
-    assert codes.is_valid_unit_number("140311002003JC00012W00000000")
-    assert not codes.is_valid_unit_number("140302001001GB00001X00010001")
-    assert not codes.is_valid_unit_number("140302001001GB00001F0001000")
+    assert identifiers.is_valid_unit_number("140302001001GB00001F00010001")
+    assert identifiers.is_valid_unit_number("140311002003JC00012W00000000")
+    assert not identifiers.is_valid_unit_number("140302001001GB00001X00010001")
+    assert not identifiers.is_valid_unit_number("140302001001GB00001F0001000")

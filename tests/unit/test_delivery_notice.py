@@ -1,5 +1,5 @@
-"""The send task (pipeline.send_outbox, with connections from AIRFLOW_CONN_* variables as in
-production): a permanent refusal is reported to operations_email by mail, not only logged."""
+"""The send task (delivery_notice.send_and_report, with connections from AIRFLOW_CONN_*
+variables as in production): a permanent refusal is reported to operations_email by mail, not only logged."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ from email import message_from_bytes, policy
 import pytest
 from aiosmtpd.controller import Controller
 
-from bdcwatch import pipeline
-from bdcwatch.config import load_policy
-from bdcwatch.db import make_engine, migrate
-from bdcwatch.outbox import OutgoingMessage, enqueue
-from tests.conftest import free_port
+from bdcwatch.config.policy import load_policy
+from bdcwatch.mail.outbox import OutgoingMessage, enqueue
+from bdcwatch.orchestration.connections import smtp_settings
+from bdcwatch.reports.delivery_notice import send_and_report
+from bdcwatch.store.migrate import make_engine
+from tests.support import free_port
 
 
 class RefuseHeads:
@@ -35,18 +36,15 @@ class RefuseHeads:
 
 @pytest.fixture
 def wired(sqlite_url, monkeypatch):
-    url = sqlite_url("supervision")
+    url = sqlite_url.migrated("supervision")
     engine = make_engine(url)
-    migrate(engine)
     handler, port = RefuseHeads(), free_port()
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
     monkeypatch.setenv("AIRFLOW_CONN_SUPERVISION_DB", url)  # sqlite:////abs/path, the contract form
     monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT",
                        f"smtp://127.0.0.1:{port}?disable_ssl=true&disable_tls=true&from_email=bdcwatch%40example.org")
-    pipeline.supervision_engine.cache_clear()
     yield engine, handler
-    pipeline.supervision_engine.cache_clear()
     controller.stop()
 
 
@@ -55,13 +53,13 @@ def test_permanent_refusal_reaches_operations(wired):
     with engine.begin() as conn:
         enqueue(conn, OutgoingMessage("k-gone", "unit_digest", "ecert_completeness", "r1", "2026-10", "YQ00",
                                       ("gone@example.org",), "某单位 电子证照完整性核查", "<p>x</p>"), datetime(2026, 11, 1))
-    report = pipeline.send_outbox()
-    assert report["sent"] == 0 and len(report["failed"]) == 1
+    report = send_and_report(engine, load_policy(), smtp_settings())
+    assert report.sent == 0 and len(report.failed) == 1
     operations = load_policy().operations_email
     (notice,) = [content for to, content in handler.received if to == [operations]]
     message = message_from_bytes(notice, policy=policy.default)
     html = message.get_body(preferencelist=("html",)).get_content()
     assert "永久拒收" in html and "某单位 电子证照完整性核查" in html and "gone@example.org" in html
     # The same problem is reported once, not on every run.
-    pipeline.send_outbox()
+    send_and_report(engine, load_policy(), smtp_settings())
     assert len([1 for to, _ in handler.received if to == [operations]]) == 1

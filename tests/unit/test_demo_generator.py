@@ -24,27 +24,27 @@ from typing import Any
 
 import chinese_calendar
 import pytest
+import yaml
 from dateutil.relativedelta import relativedelta
 from sqlalchemy import create_engine, inspect, select
 
-from bdcwatch.codes import (
-    ecert_identifier_problem,
-    is_valid_id_number,
-    is_valid_unit_number,
-    normalize_certificate_number,
-    normalize_holders,
-)
-from bdcwatch.config import load_policy
-from bdcwatch.db import make_engine, migrate
+from bdcwatch import rules
+from bdcwatch.config.policy import load_policy
+from bdcwatch.config.run import RunContext
+from bdcwatch.dates.periods import Period
+from bdcwatch.dates.workdays import WorkCalendar
 from bdcwatch.demo import GroundTruth, generate, generator, main
-from bdcwatch.extract import load_table
-from bdcwatch.ledger import RunContext
-from bdcwatch.models import finding
-from bdcwatch.periods import Period
-from bdcwatch.rules import run_rules
-from bdcwatch.rules.cases import CASE_RULES
-from bdcwatch.source_schema import SOURCE_TABLES, build_metadata
-from bdcwatch.workdays import WorkCalendar
+from bdcwatch.ledger.findings import run_rules
+from bdcwatch.sources.extract import load_table
+from bdcwatch.sources.schema import SOURCE_TABLES, build_metadata
+from bdcwatch.standards.identifiers import ecert_identifier_problem, is_valid_id_number, is_valid_unit_number
+from bdcwatch.standards.normalise import normalize_certificate_number, normalize_holders
+from bdcwatch.store.migrate import make_engine, migrate
+from bdcwatch.store.models import finding
+
+LOADED_AT = datetime(2026, 6, 1, 9, 0)  # the local clock a load stamps on load_log and quarantine
+
+CASE_RULES = [rules.get(code) for code in rules.select(family="case")]
 
 PERIOD = {"period_start": date(2026, 1, 1), "period_end": date(2026, 4, 1)}
 ECERT_RULES = (
@@ -100,13 +100,20 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[GroundTruth, dict[st
 # --------------------------------------------------------------------------------------
 
 
+def raw_policy() -> dict[str, Any]:
+    """The policy file as plain YAML: the oracle reads the numbers itself, independently of
+    the engine's typed policy."""
+    from bdcwatch.config.policy import cached_policy
+
+    return yaml.safe_load(Path(cached_policy().source.removesuffix(" (bundled default)")).read_text(encoding="utf-8"))
+
+
 def reference_findings(
     truth: GroundTruth, rows: dict[str, list[dict[str, Any]]], exclude: Collection[tuple[str, str]] = ()
 ) -> set[tuple[str, str, str]]:
     """(rule_code, subject_id, unit_code) that CONTRACT §3 gives for the generated data."""
-    policy = load_policy()
     start, as_of = truth.period_start, truth.as_of
-    grace = timedelta(hours=policy.ecert_max_delay_hours)
+    grace = timedelta(hours=int(raw_policy()["ecert"]["max_delay_hours"]))
     papers = [p for p in rows["BDC_ZS"] if ("BDC_ZS", p["ZSID"]) not in exclude]
     ecerts = [e for e in rows["BDC_DZZZ_ZZXX"] if ("BDC_DZZZ_ZZXX", e["ZZID"]) not in exclude]
     dbsj = {r["YWH"]: r["DBSJ"] for r in rows["DJF_DJ_DB"]}
@@ -137,7 +144,7 @@ def reference_findings(
             if any(
                 e["BDCDYH"] != p["BDCDYH"]
                 or normalize_holders(e["CZZT"]) != normalize_holders(p["QLRMC"])
-                or e["ZZLXDM"] != policy.ecert_type_codes.get(p["ZSLX"])
+                or e["ZZLXDM"] != {int(k): v for k, v in raw_policy()["ecert"]["type_codes"].items()}.get(p["ZSLX"])
                 for e in valid_matching
             ):
                 rules.append("ECERT_MISMATCH")
@@ -219,7 +226,7 @@ def case_reference_findings(
 ) -> set[tuple[str, str, str]]:
     """(rule_code, subject_id, unit_code) that CONTRACT §3 gives for the case rules."""
     policy = load_policy()
-    raw = policy.raw
+    raw = raw_policy()
     limits = {str(k): int(v) for k, v in raw["time_limits_working_days"].items()}
     mortgage = {str(c) for c in raw["mortgage_qllx_codes"]}
     queue = raw["queue_jump"]
@@ -329,7 +336,7 @@ def engine_case_findings(source_url: str, supervision_url: str, truth: GroundTru
     migrate(supervision)
     source = create_engine(source_url)
     for table in ("DJT_DJ_SL", "DJF_DJ_DB", "BDC_BYSL", "QLF_QL_CFDJ"):
-        load_table(source, supervision, table, run_id="t", full_scan=True)
+        load_table(source, supervision, table, run_id="t", full_scan=True, now=LOADED_AT)
     run_rules(supervision, CASE_RULES, period=Period(truth.period_start, truth.period_end), policy=load_policy(),
               calendar=WorkCalendar(), ctx=RunContext("t", "t", datetime.combine(truth.period_end, time(1))))
     with supervision.connect() as conn:
@@ -384,7 +391,7 @@ def staff_reference_findings(
     exclude: Collection[tuple[str, str]] = (),
 ) -> set[tuple[str, str, str]]:
     """(rule_code, subject_id, unit_code) that CONTRACT §3 gives for the staff rules."""
-    staff = load_policy().raw["staff"]
+    staff = raw_policy()["staff"]
     minimum = Decimal(str(staff["min_training_hours_per_year"]))
     today, start_at = truth.as_of.date(), datetime.combine(truth.period_start, time())
     january = date(today.year, 1, 1)
@@ -842,7 +849,7 @@ def test_the_engine_finds_exactly_the_planted_case_problems(tmp_path: Path) -> N
 
 def test_bulk_cases_are_timely_and_never_same_day(demo: Any) -> None:
     _, rows = demo
-    policy = load_policy().raw
+    policy = raw_policy()
     limits, mortgage = policy["time_limits_working_days"], policy["mortgage_qllx_codes"]
     dbsj = {r["YWH"]: r["DBSJ"] for r in rows["DJF_DJ_DB"]}
     # The bulk: cases that print or cancel a certificate, and those still open when the history ends.
@@ -876,10 +883,10 @@ def test_online_shares_one_unit_below_one_at_the_target_the_rest_well_above(tmp_
     truth = _generate(path, size=3000)
     rows = _rows(path)
     policy = load_policy()
-    online = policy.raw["online_handling"]
+    online = raw_policy()["online_handling"]
     shares: dict[str, list[int]] = defaultdict(list)
     for case in rows["DJT_DJ_SL"]:
-        in_scope = case["DJDL"] == "700" or case["QLLX"] in policy.raw["mortgage_qllx_codes"]
+        in_scope = case["DJDL"] == "700" or case["QLLX"] in raw_policy()["mortgage_qllx_codes"]
         if in_scope and PERIOD["period_start"] <= case["SLSJ"].date() < PERIOD["period_end"]:
             shares[case["DJJG"]].append(case["SQFS"] in online["online_sqfs"])
     (low,) = [f.unit_code for f in truth.findings if f.rule_code == "ONLINE_RATIO_LOW"]

@@ -9,8 +9,9 @@ from datetime import date, datetime
 import openpyxl
 import pytest
 
-from bdcwatch.config import load_policy
-from bdcwatch.digest.render import DigestContext, FindingRow, render_unit_digest
+from bdcwatch.config.policy import load_policy
+from bdcwatch.reports.common import DigestContext, FindingRow
+from bdcwatch.reports.unit_digest import render_unit_digest
 
 ID_NUMBER = "14030219800101123X"
 

@@ -16,7 +16,7 @@ T = datetime(2026, 3, 10, 10, 0)
 @pytest.fixture
 def world(database_url) -> World:
     """Every rule must give the same findings on each supported supervision_db."""
-    return World(database_url("source"), database_url("supervision"))
+    return World(database_url("source"), database_url.migrated("supervision"))
 
 
 def flagged(world: World, rule: str) -> set[str]:
@@ -143,7 +143,7 @@ def test_rerun_updates_instead_of_duplicating_and_units_filter(world):
     assert {s for c, s in world.run(START, END, units=["YQ21"]) if c == "ECERT_MISSING"} == {b}
     from sqlalchemy import func, select
 
-    from bdcwatch.models import finding, finding_event
+    from bdcwatch.store.models import finding, finding_event
 
     with world.supervision.connect() as conn:
         assert conn.execute(select(func.count()).select_from(finding)).scalar_one() == 2

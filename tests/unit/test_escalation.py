@@ -6,19 +6,22 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import openpyxl
 import pytest
 from sqlalchemy import func, select
 
-from bdcwatch.config import load_policy
-from bdcwatch.db import make_engine, migrate
-from bdcwatch.escalation import escalate_overdue
-from bdcwatch.ledger import RunContext, change_status, record_findings, verify_chain
-from bdcwatch.mail import SmtpSettings
-from bdcwatch.models import finding, finding_escalation
-from bdcwatch.outbox import send_pending
+from bdcwatch.config.policy import load_policy
+from bdcwatch.config.run import Job, RunContext, RunSpec
+from bdcwatch.ledger.audit import verify_chain
+from bdcwatch.ledger.findings import record_findings
+from bdcwatch.ledger.lifecycle import change_status
+from bdcwatch.mail.outbox import send_pending
+from bdcwatch.mail.sender import SmtpSettings
+from bdcwatch.reports.escalation import compose as escalate_overdue
+from bdcwatch.store.migrate import make_engine
+from bdcwatch.store.models import finding, finding_escalation
 
 ID_NUMBER = "14030219800101123X"
 DETECTED = datetime(2026, 9, 1, 7, 30)
@@ -26,8 +29,7 @@ DETECTED = datetime(2026, 9, 1, 7, 30)
 
 @pytest.fixture
 def engine(database_url):
-    engine = make_engine(database_url("supervision"))
-    migrate(engine)
+    engine = make_engine(database_url.migrated())
     return engine
 
 
@@ -39,6 +41,12 @@ def plant(engine, rule: str, subject: str, unit: str, *, due: date, detail: dict
         record_findings(conn, rule_code=rule, severity="high", subject_type="YWH", period=None, due_date=due,
                         select_sql="SELECT :s AS subject_id, :u AS unit_code, :d AS detail", params=params, ctx=ctx)
         return conn.execute(select(finding.c.id).where(finding.c.subject_id == subject)).scalar_one()
+
+
+def job(engine, policy, ctx: RunContext, ui: str | None = None) -> Job:
+    day = ctx.now.date()
+    spec = RunSpec(period_start=day - timedelta(days=1), period_end=day)
+    return Job(spec=spec, policy=policy, engine=engine, ctx=ctx, ui_base_url=ui)
 
 
 def settings(server) -> SmtpSettings:
@@ -59,9 +67,8 @@ def test_overdue_findings_go_to_the_supervisor_once_a_month_with_history(engine,
         change_status(conn, [closed], "rectifying", actor="孙丽华", note="补正退件理由", now=datetime(2026, 9, 20, 9))
         change_status(conn, [closed], "closed", actor="孙丽华", note="已整改并核实", now=datetime(2026, 9, 25, 9))
 
-    today = date(2026, 11, 26)
     ctx = RunContext("case_timeliness_watch", "scheduled__2026-11-26", datetime(2026, 11, 26, 7, 31))
-    queued = escalate_overdue(engine, policy, ctx=ctx, today=today, ui_url="http://127.0.0.1:8080/dags/x")
+    queued = escalate_overdue(job(engine, policy, ctx, ui="http://127.0.0.1:8080"))
     assert len(queued) == 3  # PINGDING_BUREAU, CITY_BUREAU (YQ00), operations (unknown unit)
     report = send_pending(engine, settings(smtp_server), now=ctx.now)
     assert report.sent == 3
@@ -82,12 +89,13 @@ def test_overdue_findings_go_to_the_supervisor_once_a_month_with_history(engine,
     assert "YWH-F" in ops.html
 
     # Same month again (a rerun, tomorrow's run): nothing new to escalate, nothing sent.
-    assert escalate_overdue(engine, policy, ctx=ctx, today=date(2026, 11, 27)) == []
+    tomorrow = RunContext("case_timeliness_watch", "scheduled__2026-11-27", datetime(2026, 11, 27, 7, 31))
+    assert escalate_overdue(job(engine, policy, tomorrow)) == []
     assert send_pending(engine, settings(smtp_server), now=ctx.now).sent == 0
     assert len(smtp_server.received) == 3
     # Next month, still overdue: escalated again, once.
     december = RunContext("case_timeliness_watch", "scheduled__2026-12-01", datetime(2026, 12, 1, 7, 31))
-    assert len(escalate_overdue(engine, policy, ctx=december, today=date(2026, 12, 1))) == 3
+    assert len(escalate_overdue(job(engine, policy, december))) == 3
     with engine.connect() as conn:
         rows = conn.execute(select(finding_escalation.c.finding_id, finding_escalation.c.period)).all()
         assert verify_chain(conn) == []

@@ -10,11 +10,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, func, select, text
 
-from bdcwatch.db import make_engine, migrate
-from bdcwatch.extract import load_table
-from bdcwatch.models import quarantine, stg_bdc_zs, stg_djt_dj_sl, stg_ry_jbxx, watermark
-from bdcwatch.source_schema import build_metadata
-from bdcwatch.validate import LEVELS, QualityGateError
+from bdcwatch.errors import QualityGateError
+from bdcwatch.sources.extract import load_table
+from bdcwatch.sources.gate import LEVELS
+from bdcwatch.sources.schema import build_metadata
+from bdcwatch.store.migrate import make_engine
+from bdcwatch.store.models import quarantine, stg_bdc_zs, stg_djt_dj_sl, stg_ry_jbxx, watermark
+
+LOADED_AT = datetime(2026, 6, 1, 9, 0)  # the local clock a load stamps on load_log and quarantine
 
 T = datetime(2026, 3, 10, 10, 0)
 
@@ -32,8 +35,7 @@ def engines(sqlite_url):
     source = create_engine(sqlite_url("source"))
     metadata = build_metadata()
     metadata.create_all(source)
-    target = make_engine(sqlite_url("supervision"))
-    migrate(target)
+    target = make_engine(sqlite_url.migrated())
     return source, target, metadata
 
 
@@ -49,7 +51,7 @@ def test_bad_rows_are_quarantined_with_table_key_column_and_good_rows_load(engin
             "('5','Y5',1,'晋(2026)阳泉市不动产权第0000005号','140302001001GB00001F00010001','李四','YQ00',"
             "'2026-13-45 10:00:00',1,'2026-03-10 10:00:00')"
         ))
-    result = load_table(source, target, "BDC_ZS", run_id="r1")
+    result = load_table(source, target, "BDC_ZS", run_id="r1", now=LOADED_AT)
     assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (5, 1, 4)
     with target.connect() as conn:
         assert conn.execute(select(stg_bdc_zs.c.zsid)).scalars().all() == ["1"]
@@ -67,10 +69,10 @@ def test_a_fixed_row_leaves_quarantine_and_enters_staging(engines):
     source, target, metadata = engines
     with source.begin() as conn:
         conn.execute(metadata.tables["BDC_ZS"].insert(), [zs_row("1", ZSZT=9)])
-    load_table(source, target, "BDC_ZS", run_id="r1")
+    load_table(source, target, "BDC_ZS", run_id="r1", now=LOADED_AT)
     with source.begin() as conn:
         conn.execute(text("UPDATE BDC_ZS SET ZSZT = 1, GXSJ = :g"), {"g": T + timedelta(days=1)})
-    load_table(source, target, "BDC_ZS", run_id="r2")
+    load_table(source, target, "BDC_ZS", run_id="r2", now=LOADED_AT)
     with target.connect() as conn:
         assert conn.execute(select(stg_bdc_zs.c.zsid)).scalars().all() == ["1"]
         assert conn.execute(select(quarantine.c.resolved_at)).scalar_one() is not None
@@ -81,10 +83,9 @@ def test_missing_column_stops_the_run_naming_table_and_expectation(sqlite_url):
     with source.begin() as conn:
         conn.execute(text("CREATE TABLE bdc_zs (ZSID VARCHAR(40) PRIMARY KEY, YWH VARCHAR(32), GXSJ TIMESTAMP)"))
         conn.execute(text("INSERT INTO bdc_zs VALUES ('1', 'Y1', '2026-03-10 10:00:00')"))
-    target = make_engine(sqlite_url("supervision"))
-    migrate(target)
+    target = make_engine(sqlite_url.migrated())
     with pytest.raises(QualityGateError) as error:
-        load_table(source, target, "BDC_ZS", run_id="r1")
+        load_table(source, target, "BDC_ZS", run_id="r1", now=LOADED_AT)
     message = str(error.value)
     assert "BDC_ZS" in message and "expect_table_columns_to_match_set" in message and "BDCQZH" in message
 
@@ -94,7 +95,7 @@ def test_too_many_bad_rows_stop_the_run_after_quarantining_them(engines):
     with source.begin() as conn:
         conn.execute(metadata.tables["BDC_ZS"].insert(), [zs_row(str(i), ZSZT=9 if i % 2 else 1) for i in range(60)])
     with pytest.raises(QualityGateError, match="30 of 60 rows"):
-        load_table(source, target, "BDC_ZS", run_id="r1")
+        load_table(source, target, "BDC_ZS", run_id="r1", now=LOADED_AT)
     with target.connect() as conn:
         assert conn.execute(select(func.count()).select_from(quarantine)).scalar_one() == 30
 
@@ -104,16 +105,16 @@ def test_incremental_reads_only_changes_and_full_scan_drops_deleted_rows(engines
     old = T - timedelta(days=10)
     with source.begin() as conn:
         conn.execute(metadata.tables["BDC_ZS"].insert(), [zs_row("1", GXSJ=old - timedelta(days=1)), zs_row("2", GXSJ=old)])
-    assert load_table(source, target, "BDC_ZS", run_id="r1").rows_read == 2
+    assert load_table(source, target, "BDC_ZS", run_id="r1", now=LOADED_AT).rows_read == 2
     with source.begin() as conn:
         conn.execute(metadata.tables["BDC_ZS"].insert(), [zs_row("3", GXSJ=T)])
         conn.execute(text("DELETE FROM BDC_ZS WHERE ZSID = '2'"))
     # Row 2 (at the watermark) is gone; row 1 is older than watermark − overlap: only row 3 is read.
-    assert load_table(source, target, "BDC_ZS", run_id="r2").rows_read == 1
+    assert load_table(source, target, "BDC_ZS", run_id="r2", now=LOADED_AT).rows_read == 1
     with target.connect() as conn:
         assert conn.execute(select(watermark.c.gxsj)).scalar_one() == T
         assert sorted(conn.execute(select(stg_bdc_zs.c.zsid)).scalars()) == ["1", "2", "3"]
-    full = load_table(source, target, "BDC_ZS", run_id="r3", full_scan=True)
+    full = load_table(source, target, "BDC_ZS", run_id="r3", full_scan=True, now=LOADED_AT)
     assert full.rows_read == 2 and full.rows_deleted == 1
     with target.connect() as conn:
         assert sorted(conn.execute(select(stg_bdc_zs.c.zsid)).scalars()) == ["1", "3"]
@@ -125,9 +126,8 @@ def test_postgres_folded_names_and_padded_char_columns(pg_database):
     metadata.create_all(source)  # PostgreSQL folds the unquoted names to lower case
     with source.begin() as conn:
         conn.execute(metadata.tables["BDC_ZS"].insert(), [zs_row("1")])
-    target = make_engine(pg_database())
-    migrate(target)
-    result = load_table(source, target, "BDC_ZS", run_id="r1")
+    target = make_engine(pg_database.migrated())
+    result = load_table(source, target, "BDC_ZS", run_id="r1", now=LOADED_AT)
     assert (result.rows_loaded, result.rows_quarantined) == (1, 0)
     with target.connect() as conn:
         assert conn.execute(select(stg_bdc_zs.c.bdcdyh)).scalar_one() == "140302001001GB00001F00010001"
@@ -137,10 +137,10 @@ def test_full_scan_resolves_quarantine_of_rows_the_source_dropped(engines):
     source, target, metadata = engines
     with source.begin() as conn:
         conn.execute(metadata.tables["BDC_ZS"].insert(), [zs_row("1"), zs_row("2", ZSZT=9)])
-    load_table(source, target, "BDC_ZS", run_id="r1", full_scan=True)
+    load_table(source, target, "BDC_ZS", run_id="r1", full_scan=True, now=LOADED_AT)
     with source.begin() as conn:
         conn.execute(text("DELETE FROM BDC_ZS WHERE ZSID = '2'"))
-    load_table(source, target, "BDC_ZS", run_id="r2", full_scan=True)
+    load_table(source, target, "BDC_ZS", run_id="r2", full_scan=True, now=LOADED_AT)
     with target.connect() as conn:
         assert conn.execute(select(quarantine.c.resolved_at)).scalar_one() is not None
 
@@ -148,8 +148,8 @@ def test_full_scan_resolves_quarantine_of_rows_the_source_dropped(engines):
 @pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[2] / "expectations").glob("*.json")),
                          ids=lambda p: p.name)
 def test_every_suite_names_real_columns_and_checks_the_whole_column_set(path):
-    from bdcwatch.extract import column_kinds
-    from bdcwatch.validate import INVALID_SUFFIX
+    from bdcwatch.sources.extract import column_kinds
+    from bdcwatch.sources.gate import INVALID_SUFFIX
 
     suite = json.loads(path.read_text(encoding="utf-8"))
     table = path.stem.upper()
@@ -172,7 +172,7 @@ def test_null_text_stays_null_not_the_text_nan(engines):
              "SLSJ": T, "AJZT": 1, "GQTS": 0, "GXSJ": T} for n in range(3)]
     with source.begin() as conn:
         conn.execute(metadata.tables["DJT_DJ_SL"].insert(), rows)
-    load_table(source, target, "DJT_DJ_SL", run_id="r1")
+    load_table(source, target, "DJT_DJ_SL", run_id="r1", now=LOADED_AT)
     with target.connect() as conn:
         loaded = {r.ywh: (r.slrybh, r.qllx) for r in conn.execute(select(stg_djt_dj_sl))}
     assert loaded == {"Y0": ("YQ00001", None), "Y1": (None, "4"), "Y2": (None, "4")}
@@ -190,7 +190,7 @@ def test_finding_level_rows_are_kept_counted_and_not_quarantined(engines, caplog
             for rybh, zjh in (("A", good), ("B", bad), ("C", None))
         ])
     with caplog.at_level("WARNING"):
-        result = load_table(source, target, "RY_JBXX", run_id="r1")
+        result = load_table(source, target, "RY_JBXX", run_id="r1", now=LOADED_AT)
     assert (result.rows_loaded, result.rows_quarantined, result.rows_flagged) == (3, 0, 1)
     with target.connect() as conn:
         staged = {r.rybh: (r.zjh_masked, r.zjh_valid) for r in conn.execute(select(stg_ry_jbxx))}

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from bdcwatch.config import load_policy
-from bdcwatch.notify import OperationsFailureNotifier
+from bdcwatch.config.policy import load_policy
+from bdcwatch.orchestration.notifier import OperationsFailureNotifier
 
 
 def test_failure_alert_goes_to_operations_masked(smtp_server, monkeypatch):
@@ -21,7 +21,7 @@ def test_failure_alert_goes_to_operations_masked(smtp_server, monkeypatch):
 
 
 def test_failure_alert_never_raises_when_the_relay_is_down(monkeypatch, caplog):
-    from tests.conftest import free_port
+    from tests.support import free_port
 
     monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", f"smtp://127.0.0.1:{free_port()}?disable_ssl=true&disable_tls=true")
     ti = SimpleNamespace(dag_id="d", task_id="t", run_id="r", try_number=1)

@@ -7,17 +7,19 @@ from datetime import date, datetime
 import pytest
 from sqlalchemy import delete, select, text, update
 
-from bdcwatch.db import make_engine, migrate
-from bdcwatch.ledger import RunContext, change_status, record_findings, verify_chain
-from bdcwatch.models import finding, finding_event
+from bdcwatch.config.run import RunContext
+from bdcwatch.ledger.audit import verify_chain
+from bdcwatch.ledger.findings import record_findings
+from bdcwatch.ledger.lifecycle import change_status
+from bdcwatch.store.migrate import make_engine
+from bdcwatch.store.models import finding, finding_event
 
 NOW = datetime(2026, 6, 1, 9, 0)
 
 
 @pytest.fixture
 def ledger(sqlite_url):
-    engine = make_engine(sqlite_url("supervision"))
-    migrate(engine)
+    engine = make_engine(sqlite_url.migrated())
     subjects = " UNION ALL ".join(
         f"SELECT 'S{i}' AS subject_id, 'YQ00' AS unit_code, '{{}}' AS detail" for i in range(4)
     )

@@ -7,11 +7,13 @@ from datetime import date, datetime
 
 from sqlalchemy import select
 
-from bdcwatch.ledger import RunContext, change_status, verify_chain
-from bdcwatch.lookback import look_back
-from bdcwatch.models import finding, finding_event
-from bdcwatch.periods import Period, parse_period_label
-from bdcwatch.workdays import WorkCalendar
+from bdcwatch.config.run import RunContext
+from bdcwatch.dates.periods import Period, parse_period_label
+from bdcwatch.dates.workdays import WorkCalendar
+from bdcwatch.ledger.audit import verify_chain
+from bdcwatch.ledger.lifecycle import change_status
+from bdcwatch.ledger.lookback import look_back
+from bdcwatch.store.models import finding, finding_event
 from tests.ecert_world import World
 
 T = datetime(2026, 3, 10, 10, 0)
@@ -23,7 +25,7 @@ def test_period_labels_parse_back():
 
 
 def test_look_back_reopens_only_what_is_still_wrong(sqlite_url):
-    world = World(sqlite_url("source"), sqlite_url("supervision"))
+    world = World(sqlite_url("source"), sqlite_url.migrated("supervision"))
     fixed = world.cert(1, szsj=T)
     still_missing = world.cert(2, szsj=T)
     world.run(date(2026, 3, 1), date(2026, 4, 1))

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import struct
 
-from bdcwatch.digest.chart import trend_chart_png
-from bdcwatch.mail import INLINE_PREFIX, Attachment, SmtpSettings, send_message
+from bdcwatch.mail.sender import INLINE_PREFIX, Attachment, SmtpSettings, send_message
+from bdcwatch.reports.chart import trend_chart_png
 
 
 def test_trend_chart_is_a_png_of_the_requested_size():

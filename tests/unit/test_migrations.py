@@ -5,8 +5,8 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from bdcwatch.db import current_revision, head_revision, make_engine, migrate
-from bdcwatch.models import metadata
+from bdcwatch.store.migrate import current_revision, head_revision, make_engine, migrate
+from bdcwatch.store.models import metadata
 
 
 def _diffs(engine):

@@ -22,11 +22,11 @@ import pytest
 from sqlalchemy import Engine, select
 
 from bdcwatch.cli import main
-from bdcwatch.db import make_engine, migrate
-from bdcwatch.mail import SmtpSettings
-from bdcwatch.models import outbox
-from bdcwatch.outbox import OutgoingMessage, enqueue, send_pending
-from tests.conftest import Received, SmtpServer, free_port
+from bdcwatch.mail.outbox import OutgoingMessage, enqueue, send_pending
+from bdcwatch.mail.sender import SmtpSettings
+from bdcwatch.store.migrate import make_engine
+from bdcwatch.store.models import outbox
+from tests.support import Received, SmtpServer, free_port
 
 NOW = datetime(2026, 4, 1, 1, 10)
 LATER = NOW + timedelta(minutes=11)  # the claims made at NOW are stale by then (threshold 10 minutes)
@@ -35,9 +35,9 @@ LATER = NOW + timedelta(minutes=11)  # the claims made at NOW are stale by then 
 SENDER = """
 import sys
 from datetime import datetime
-from bdcwatch.db import make_engine
-from bdcwatch.mail import SmtpSettings
-from bdcwatch.outbox import send_pending
+from bdcwatch.store.migrate import make_engine
+from bdcwatch.mail.sender import SmtpSettings
+from bdcwatch.mail.outbox import send_pending
 
 url, port, now = sys.argv[1], int(sys.argv[2]), datetime.fromisoformat(sys.argv[3])
 settings = SmtpSettings("127.0.0.1", port, None, None, "bdcwatch@example.org", False, False, 30)
@@ -125,9 +125,8 @@ def gated() -> Iterator[Callable[[str | None], GatedServer]]:
 
 @pytest.fixture
 def supervision(database_url) -> Iterator[tuple[str, Engine]]:
-    url = database_url("supervision")
+    url = database_url.migrated("supervision")
     engine = make_engine(url)
-    migrate(engine)
     yield url, engine
     engine.dispose()
 

@@ -8,11 +8,11 @@ import pytest
 from sqlalchemy import select
 
 from bdcwatch.cli import main
-from bdcwatch.db import make_engine, migrate
-from bdcwatch.mail import Attachment, SendError, SmtpSettings, send_message
-from bdcwatch.models import outbox
-from bdcwatch.outbox import OutgoingMessage, enqueue, send_pending
-from tests.conftest import SmtpServer, free_port
+from bdcwatch.mail.outbox import OutgoingMessage, enqueue, send_pending
+from bdcwatch.mail.sender import Attachment, SendError, SmtpSettings, send_message
+from bdcwatch.store.migrate import make_engine
+from bdcwatch.store.models import outbox
+from tests.support import SmtpServer, free_port
 
 NOW = datetime(2026, 4, 1, 1, 10)
 
@@ -49,8 +49,7 @@ def test_refused_connection_is_a_transient_send_error():
 
 @pytest.fixture
 def supervision(sqlite_url):
-    engine = make_engine(sqlite_url("supervision"))
-    migrate(engine)
+    engine = make_engine(sqlite_url.migrated())
     return engine
 
 

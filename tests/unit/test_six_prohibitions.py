@@ -9,10 +9,11 @@ from datetime import date, datetime
 
 import openpyxl
 
-from bdcwatch.config import load_policy
-from bdcwatch.db import make_engine, migrate
-from bdcwatch.ledger import RunContext, record_findings
-from bdcwatch.six_prohibitions import PROHIBITIONS, monthly_counts, render_six_prohibitions
+from bdcwatch.config.policy import load_policy
+from bdcwatch.config.run import RunContext
+from bdcwatch.ledger.findings import record_findings
+from bdcwatch.reports.six_prohibitions import groups, monthly_counts, render_six_prohibitions
+from bdcwatch.store.migrate import make_engine
 
 RUN = "scheduled__2026-04-01"
 
@@ -34,8 +35,7 @@ def render(engine, policy):
 
 
 def test_zero_report_when_nothing_was_found(sqlite_url):
-    engine = make_engine(sqlite_url())
-    migrate(engine)
+    engine = make_engine(sqlite_url.migrated())
     policy = load_policy()
     # Something from another month's run does not count.
     record(engine, "CASE_QUEUE_JUMP", "Y-OLD", "YQ00", "scheduled__2026-03-01", datetime(2026, 3, 1, 3))
@@ -49,8 +49,7 @@ def test_zero_report_when_nothing_was_found(sqlite_url):
 
 
 def test_counts_by_unit_and_prohibition(sqlite_url):
-    engine = make_engine(sqlite_url())
-    migrate(engine)
+    engine = make_engine(sqlite_url.migrated())
     policy = load_policy()
     when = datetime(2026, 4, 1, 3)
     record(engine, "CASE_QUEUE_JUMP", "Y1", "YQ21", RUN, when)
@@ -64,7 +63,7 @@ def test_counts_by_unit_and_prohibition(sqlite_url):
                       ("YQ00", "STAFF_UNKNOWN_HANDLER"): 1}
     assert "发现问题 4 项" in subject
     rows = {r[0]: r for r in openpyxl.load_workbook(io.BytesIO(workbook)).active.iter_rows(values_only=True)}
-    texts = [p.text for p in PROHIBITIONS]
+    texts = [p.text for p in groups()]
     header = rows["登记机构"]
     pingding = rows[policy.units["YQ21"].name]
     assert pingding[header.index(texts[5])] == 2 and pingding[header.index(texts[0])] == 0

@@ -11,17 +11,21 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import create_engine, select
 
-from bdcwatch.codes import id_number_check_character
-from bdcwatch.config import load_policy
-from bdcwatch.db import make_engine, migrate
-from bdcwatch.extract import load_table
-from bdcwatch.ledger import RunContext
-from bdcwatch.models import finding, quarantine
-from bdcwatch.periods import Period
-from bdcwatch.rules import run_rules
-from bdcwatch.rules.staff import STAFF_RULES
-from bdcwatch.source_schema import build_metadata
-from bdcwatch.workdays import WorkCalendar
+from bdcwatch import rules
+from bdcwatch.config.policy import load_policy
+from bdcwatch.config.run import RunContext
+from bdcwatch.dates.periods import Period
+from bdcwatch.dates.workdays import WorkCalendar
+from bdcwatch.ledger.findings import run_rules
+from bdcwatch.sources.extract import load_table
+from bdcwatch.sources.schema import build_metadata
+from bdcwatch.standards.identifiers import id_number_check_character
+from bdcwatch.store.migrate import make_engine, migrate
+from bdcwatch.store.models import finding, quarantine
+
+LOADED_AT = datetime(2026, 6, 1, 9, 0)  # the local clock a load stamps on load_log and quarantine
+
+STAFF_RULES = [rules.get(code) for code in rules.select(family="staff")]
 
 # A weekly period, as the weekly DAG judges it: as of Monday 2026-11-16 00:00.
 WEEK = (date(2026, 11, 9), date(2026, 11, 16))
@@ -95,9 +99,9 @@ class Registry:
 
     def run(self, period: tuple[date, date] = WEEK) -> dict[tuple[str, str], dict]:
         for table in ("DJT_DJ_SL", "DJF_DJ_SH", "DJF_DJ_DB"):
-            load_table(self.source, self.supervision, table, run_id="t", full_scan=True)
+            load_table(self.source, self.supervision, table, run_id="t", full_scan=True, now=LOADED_AT)
         for table in ("RY_JBXX", "RY_PXJL"):
-            load_table(self.staff, self.supervision, table, run_id="t", full_scan=True)
+            load_table(self.staff, self.supervision, table, run_id="t", full_scan=True, now=LOADED_AT)
         run_rules(self.supervision, STAFF_RULES, period=Period(*period), policy=load_policy(),
                   calendar=WorkCalendar(), ctx=RunContext("staff_registry_audit", f"t-{period}", datetime(2026, 11, 16, 2)))
         with self.supervision.connect() as conn:
@@ -107,7 +111,7 @@ class Registry:
 
 @pytest.fixture
 def registry(database_url) -> Registry:
-    return Registry(database_url("source"), database_url("staff"), database_url("supervision"))
+    return Registry(database_url("source"), database_url("staff"), database_url.migrated("supervision"))
 
 
 def codes_of(found: dict, rule: str) -> set[str]:
@@ -263,8 +267,9 @@ def test_training_hours_judged_at_year_end_only(registry: Registry) -> None:
 def test_roster_summary_and_staff_digest_content(registry: Registry) -> None:
     """The weekly digest's roster: head counts by 用工类型 and 岗位 and hours, and the
     findings of the unit's own people with ID numbers masked."""
-    from bdcwatch.digest.render import DigestContext, FindingRow, SummaryTable, render_unit_digest
-    from bdcwatch.roster import bucket_labels, roster_summary
+    from bdcwatch.reports.common import DigestContext, FindingRow, SummaryTable
+    from bdcwatch.reports.staff_digest import bucket_labels, roster_summary
+    from bdcwatch.reports.unit_digest import render_unit_digest
 
     registry.person("YQ00001", gw="受理", yglx=1)
     registry.person("YQ00002", gw="审核", yglx=2)

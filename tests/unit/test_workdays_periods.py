@@ -5,8 +5,16 @@ from datetime import date
 
 import pytest
 
-from bdcwatch.periods import Period, period_label, previous_period
-from bdcwatch.workdays import WorkCalendar, parse_overrides
+from bdcwatch.config.policy import PolicyError, load_policy
+from bdcwatch.dates.periods import Period, period_label, previous_period
+from bdcwatch.dates.workdays import WorkCalendar, calendar_from_policy
+
+
+def with_calendar(policy, calendar):
+    """The policy with a ``calendar`` section, validated as the loader does."""
+    from bdcwatch.config.policy import parse_policy
+
+    return parse_policy({**policy.model_dump(mode="json"), "calendar": calendar}, "test")
 
 
 @pytest.mark.parametrize(
@@ -39,13 +47,14 @@ def test_unknown_year_falls_back_to_weekends_and_says_so(caplog):
 
 
 def test_operator_override_for_a_new_year():
-    overrides = parse_overrides({2027: {"holidays": ["2027-01-01"], "makeup_workdays": ["2027-01-02"]}})
-    calendar = WorkCalendar(overrides)
+    policy = load_policy()
+    calendar = calendar_from_policy(with_calendar(policy, {2027: {"holidays": ["2027-01-01"],
+                                                                 "makeup_workdays": ["2027-01-02"]}}))
     assert not calendar.is_workday(date(2027, 1, 1))
     assert calendar.is_workday(date(2027, 1, 2))
     assert calendar.fallback_years == set()
-    with pytest.raises(ValueError, match="outside the year"):
-        parse_overrides({2027: {"holidays": ["2026-12-31"]}})
+    with pytest.raises(PolicyError, match=r"calendar\.2027: dates outside the year: 2026-12-31"):
+        with_calendar(policy, {2027: {"holidays": ["2026-12-31"]}})
 
 
 @pytest.mark.parametrize(
@@ -84,7 +93,7 @@ def test_previous_periods():
 
 
 def test_calendar_rows_number_working_days_and_point_weekends_forward():
-    from bdcwatch.workdays import calendar_rows
+    from bdcwatch.dates.workdays import calendar_rows
 
     rows = {r["day"]: r for r in calendar_rows(WorkCalendar(), date(2025, 9, 29), date(2025, 10, 12))}
     assert rows[date(2025, 9, 30)]["seq"] == 2 and rows[date(2025, 9, 30)]["is_workday"] == 1

@@ -76,20 +76,16 @@ from sqlalchemy import (
     event,
 )
 
-from bdcwatch.codes import (
-    id_number_check_character,
-    is_valid_id_number,
-    make_ecert_identifier,
-    normalize_certificate_number,
-)
-from bdcwatch.config import Policy, Unit, load_policy
-from bdcwatch.source_schema import (
+from bdcwatch.config.policy import Policy, Unit, load_policy
+from bdcwatch.sources.schema import (
     ECERT,
     REGISTRATION,
     SOURCE_TABLES,
     STAFF,
     build_metadata,
 )
+from bdcwatch.standards.identifiers import id_number_check_character, is_valid_id_number, make_ecert_identifier
+from bdcwatch.standards.normalise import normalize_certificate_number
 
 __all__ = ["Finding", "GroundTruth", "QuarantinedRow", "Trap", "generate", "main"]
 
@@ -479,30 +475,27 @@ class _RowFactory:
         self.policy = policy
         self.writer = writer
         self.cal = calendar
-        self.type_codes = policy.ecert_type_codes
+        self.type_codes = policy.ecert.type_codes
         self.units: list[Unit] = list(policy.units.values())
         self._unit_pick = _Weighted([(u, _UNIT_WEIGHT.get(u.code, 10)) for u in self.units])
-        raw = policy.raw
-        self._limits: dict[str, int] = {
-            str(k): int(v) for k, v in raw["time_limits_working_days"].items()
-        }
-        self._mortgage_codes = [str(c) for c in raw["mortgage_qllx_codes"]]
-        online = raw["online_handling"]
-        self._online_sqfs = [int(s) for s in online["online_sqfs"]]
+        self._limits: dict[str, int] = dict(policy.time_limits_working_days)
+        self._mortgage_codes = list(policy.mortgage_qllx_codes)
+        online = policy.online_handling
+        self._online_sqfs = list(online.online_sqfs)
         self._offline_sqfs = [s for s in (1, 2, 3, 4) if s not in self._online_sqfs]
         # Online share of in-scope cases, spread evenly (Bresenham) so every run of 20 or
         # more of a unit's cases clears the highest target with room to spare.
-        self._online_share = min(0.95, max(float(t) for t in online["targets"].values()) + 0.25)
+        self._online_share = min(0.95, max(float(t) for t in online.targets.values()) + 0.25)
         self._online_seen: dict[tuple[str, bool], int] = {}
         # Per (unit, accepted in the period) overrides of that share (see configure_online).
         self._online_shares: dict[tuple[str, bool], float] = {}
         self._online_window = (datetime.min, datetime.min)
         # In-scope cases accepted in the period, per unit: [cases, online ones].
         self.online_tally: dict[str, list[int]] = {}
-        queue = raw["queue_jump"]
-        self.min_overtaken = int(queue["min_overtaken"])
-        self.exempt_classes = [str(c) for c in queue["exempt_classes"]]
-        fraction = Fraction(str(queue["max_fraction_of_median"]))
+        queue = policy.queue_jump
+        self.min_overtaken = queue.min_overtaken
+        self.exempt_classes = list(queue.exempt_classes)
+        fraction = queue.max_fraction_of_median
         # No group median can exceed the slowest registered case: while every case takes at
         # most 1/fraction working days, a case taking 1 or more is never "fast".
         self.max_slow = math.floor(1 / fraction) if fraction > 0 else 10**6
@@ -658,7 +651,7 @@ class _RowFactory:
     # -- staff --------------------------------------------------------------------------
     def write_staff(self, period_start: date, as_of: datetime, last_day: date) -> None:
         """A clean roster per unit: on post for years, trained monthly, pledge signed."""
-        rotation_days = int(self.policy.raw["staff"]["rotation_years"]) * 365
+        rotation_days = self.policy.staff.rotation_years * 365
         pledge_year = as_of.year
         pledge_day = date(pledge_year, 1, self.randint(2, max(2, min(25, (last_day - date(pledge_year, 1, 1)).days))))
         self.pledge_day = pledge_day  # the year's signing day, for the planted people too
@@ -714,7 +707,7 @@ class _RowFactory:
 
     def monthly_training(self, rybh: str, after: date, until: date, hours: str = "4.0") -> list[dict[str, Any]]:
         """A passed course early in every month after ``after``'s month, up to ``until``."""
-        rows = []
+        rows: list[dict[str, Any]] = []
         year, month = after.year, after.month
         while True:
             month += 1
@@ -944,7 +937,7 @@ class _RowFactory:
     def return_row(self, case: _CaseRef, thsj: datetime, code: str | None) -> str:
         """The BDC_BYSL row of a returned case; returns its ID."""
         ident = f"TH{thsj.year * 10000 + thsj.month * 100 + thsj.day}{self.next_seq('th'):08d}"
-        reasons = self.policy.raw["return_reason_codes"]
+        reasons = self.policy.return_reason_codes
         reason = reasons[code] if code in reasons else self.pick(_LOOSE_RETURN_REASONS)
         self.writer.add(
             "BDC_BYSL",
@@ -1264,10 +1257,9 @@ class _Specials:
         self.start_at = datetime.combine(truth.period_start, time())
         self.as_of = truth.as_of
         self.last_day = truth.period_end + timedelta(days=TAIL_DAYS - 1)
-        self.delay = timedelta(hours=f.policy.ecert_max_delay_hours)
-        raw = f.policy.raw
-        self.repeat_days = int(raw["repeat_return_days"])
-        self._lawful_codes = sorted(str(code) for code in raw["return_reason_codes"])
+        self.delay = timedelta(hours=f.policy.ecert.max_delay_hours)
+        self.repeat_days = f.policy.repeat_return_days
+        self._lawful_codes = sorted(f.policy.return_reason_codes)
         self._unknown_code = next(c for c in ("99", "98", "XX") if c not in self._lawful_codes)
         self._exempt_types = [t for t in (f.seizure, f.objection) if t.limit_class in f.exempt_classes]
         slowest_plant = max(2, f.transfer_type.limit + 1, f.mortgage.limit + 2, f.presale.limit + 1)
@@ -1276,11 +1268,11 @@ class _Specials:
                 "the policy's time limits and queue_jump.max_fraction_of_median leave no room for the "
                 "demo's planted case problems"
             )
-        staff = raw["staff"]
-        self.min_hours = int(staff["min_training_hours_per_year"])
-        self.rotation_years = int(staff["rotation_years"])
-        self.key_posts = [str(post) for post in staff["key_posts"]]
-        month, day = (int(part) for part in str(staff["pledge_deadline"]).split("-"))
+        staff = f.policy.staff
+        self.min_hours = int(staff.min_training_hours_per_year)
+        self.rotation_years = staff.rotation_years
+        self.key_posts = list(staff.key_posts)
+        month, day = (int(part) for part in staff.pledge_deadline.split("-"))
         self.pledge_deadline = date(self.as_of.year, month, day)
         self._staff_numbers: dict[str, int] = {}  # unit -> last planted person's number
         self._unknown_ids: set[str] = set()
@@ -1307,8 +1299,7 @@ class _Specials:
         return low, exact
 
     def _online_target(self, unit: str) -> Fraction:
-        online = self.f.policy.raw["online_handling"]
-        return Fraction(str(online["targets"][self.f.policy.unit(unit).level]))
+        return self.f.policy.online_handling.targets[self.f.policy.unit(unit).level]
 
     def _windows(self) -> dict[str, list[date]]:
         """Candidate anchor days per window, validated non-empty."""
@@ -2060,7 +2051,7 @@ class _Specials:
         lack (at least min_cases) and make the exact unit's share exact. O(1) rows at any size.
         """
         f = self.f
-        min_cases = int(f.policy.raw["online_handling"]["min_cases"])
+        min_cases = f.policy.online_handling.min_cases
         tally = f.online_tally
         low, exact = self.online_low, self.online_exact
         target = self._online_target(low)

@@ -7,10 +7,16 @@ non-grouped column is aggregated.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from . import Rule, RuleInput
+from sqlalchemy import Engine, text
+
+from bdcwatch.config.policy import Policy, Severity
+from bdcwatch.dates.periods import Period
+from bdcwatch.rules.base import Prohibition, RuleInput, declare
+from bdcwatch.store.dialect import bind_typed
 
 RETURN_IN_PERIOD = "b.thsj >= :ps AND b.thsj < :pe"
 # Limit classes that DJDL decides before the mortgage test (CONTRACT §5, first match wins).
@@ -18,7 +24,7 @@ DJDL_FIRST_CLASSES = ("800", "600", "700")
 
 
 def _limits(ri: RuleInput) -> dict[str, Any]:
-    limits = {str(k): int(v) for k, v in ri.policy.raw["time_limits_working_days"].items()}
+    limits = ri.policy.time_limits_working_days
     params: dict[str, Any] = {f"limit_{cls}": limits[cls] for cls in DJDL_FIRST_CLASSES if cls in limits}
     params["limit_mortgage"] = limits["mortgage"]
     for index, (djdl, days) in enumerate(sorted((k, v) for k, v in limits.items() if k.isdigit())):
@@ -28,7 +34,7 @@ def _limits(ri: RuleInput) -> dict[str, Any]:
 
 def limit_days_sql(ri: RuleInput, case: str = "s") -> str:
     """The case's time limit in working days by its limit class (CONTRACT §5)."""
-    limits = {str(k) for k in ri.policy.raw["time_limits_working_days"]}
+    limits = set(ri.policy.time_limits_working_days)
     first = " ".join(
         f"WHEN {case}.djdl = '{cls}' THEN :limit_{cls}" for cls in DJDL_FIRST_CLASSES if cls in limits
     )
@@ -55,15 +61,15 @@ def deadline_join(ri: RuleInput, case: str = "s") -> str:
 
 
 def _reason_codes(ri: RuleInput) -> dict[str, Any]:
-    return {"reason_codes": [str(code) for code in ri.policy.raw["return_reason_codes"]]}
+    return {"reason_codes": list(ri.policy.return_reason_codes)}
 
 
 def _repeat_window(ri: RuleInput) -> dict[str, Any]:
-    return {"window_hours": int(ri.policy.raw["repeat_return_days"]) * 24}
+    return {"window_hours": ri.policy.repeat_return_days * 24}
 
 
 def _mortgage_codes(ri: RuleInput) -> dict[str, Any]:
-    return {"mortgage_codes": [str(code) for code in ri.policy.raw["mortgage_qllx_codes"]]}
+    return {"mortgage_codes": list(ri.policy.mortgage_qllx_codes)}
 
 
 def _unjustified_sql(ri: RuleInput) -> str:
@@ -151,13 +157,13 @@ def _overdue_open_sql(ri: RuleInput) -> str:
 
 
 def _queue_params(ri: RuleInput) -> dict[str, Any]:
-    queue = ri.policy.raw["queue_jump"]
-    fraction = Fraction(str(queue["max_fraction_of_median"]))
+    queue = ri.policy.queue_jump
+    fraction = queue.max_fraction_of_median
     first_month = ri.period.start_at.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     return {
-        "exempt_classes": [str(c) for c in queue["exempt_classes"]],
-        "overtaken_offset": max(int(queue["min_overtaken"]) - 1, 0),
-        "min_overtaken": int(queue["min_overtaken"]),
+        "exempt_classes": list(queue.exempt_classes),
+        "overtaken_offset": max(queue.min_overtaken - 1, 0),
+        "min_overtaken": queue.min_overtaken,
         "fraction_num": fraction.numerator,
         "fraction_den": fraction.denominator,
         "lookback_hours": -90 * 24,
@@ -234,19 +240,23 @@ def _queue_jump_sql(ri: RuleInput) -> str:
 
 
 PRESALE_DJDL = "700"  # 预告 (incl. 预抵押): with mortgages, the scope of plan item 12
+# ONLINE_RATIO_LOW's population and its online cases; the digest's and the annual
+# summary's online share (``online_shares``) use the same two fragments.
+ONLINE_POPULATION = f"s.slsj >= :ps AND s.slsj < :pe AND (s.djdl = '{PRESALE_DJDL}' OR s.qllx IN :mortgage_codes)"
+ONLINE_COUNT = "SUM(CASE WHEN s.sqfs IN :online_sqfs THEN 1 ELSE 0 END)"
 
 
 def _online_params(ri: RuleInput) -> dict[str, Any]:
-    online = ri.policy.raw["online_handling"]
+    online = ri.policy.online_handling
     params: dict[str, Any] = {
-        "online_sqfs": [int(v) for v in online["online_sqfs"]],
-        "min_cases": int(online["min_cases"]),
+        "online_sqfs": list(online.online_sqfs),
+        "min_cases": online.min_cases,
         **_mortgage_codes(ri),
     }
     for index, unit in enumerate(sorted(ri.policy.units.values(), key=lambda u: u.code)):
         # The target as an exact fraction: comparing online × den < num × total avoids
         # float noise right at the threshold (0.3 × 20 is not 6 in binary).
-        target = Fraction(str(online["targets"][unit.level]))
+        target = online.targets[unit.level]
         params[f"unit_{index}"] = unit.code
         params[f"num_{index}"], params[f"den_{index}"] = target.numerator, target.denominator
     return params
@@ -256,7 +266,7 @@ def _online_sql(ri: RuleInput) -> str:
     count = len(ri.policy.units)
     numerator = " ".join(f"WHEN :unit_{i} THEN :num_{i}" for i in range(count))
     denominator = " ".join(f"WHEN :unit_{i} THEN :den_{i}" for i in range(count))
-    online = "SUM(CASE WHEN s.sqfs IN :online_sqfs THEN 1 ELSE 0 END)"
+    online = ONLINE_COUNT
     detail = ri.dialect.json_object(
         [("cases", "COUNT(*)"), ("online", online),
          ("target", f"CAST((CASE s.djjg {numerator} END) AS float) / (CASE s.djjg {denominator} END)")]
@@ -264,27 +274,92 @@ def _online_sql(ri: RuleInput) -> str:
     return f"""
         SELECT s.djjg AS subject_id, s.djjg AS unit_code, {detail} AS detail
         FROM stg_djt_dj_sl s
-        WHERE s.slsj >= :ps AND s.slsj < :pe AND (s.djdl = '{PRESALE_DJDL}' OR s.qllx IN :mortgage_codes)
+        WHERE {ONLINE_POPULATION}
         GROUP BY s.djjg
         HAVING COUNT(*) >= :min_cases
            AND {online} * (CASE s.djjg {denominator} END) < (CASE s.djjg {numerator} END) * COUNT(*)"""
 
 
-CASE_RULES: tuple[Rule, ...] = (
-    Rule("CASE_OVERDUE", "medium", "YWH", False, _overdue_sql, _limits,
-         "办结超过法定时限（工作日）", needs_calendar=True),
-    Rule("CASE_OVERDUE_OPEN", "high", "YWH", False, _overdue_open_sql, _limits,
-         "在办案件已超过办理时限", needs_calendar=True),
-    Rule("CASE_QUEUE_JUMP", "high", "YWH", False, _queue_jump_sql, _queue_params,
-         "疑似插队：办理用时远低于同类案件中位数且超越多件先受理案件", needs_calendar=True),
-    Rule("RETURN_UNJUSTIFIED", "medium", "BDC_BYSL.ID", False, _unjustified_sql, _reason_codes,
-         "退件未注明法定理由（随意退件）"),
-    Rule("RETURN_REPEATED", "medium", "BDC_BYSL.ID", False, _repeated_sql, _repeat_window,
-         "同一不动产单元短期内被同一机构重复退件"),
-    Rule("MORTGAGE_WHILE_SEALED", "high", "YWH", False, _sealed_sql, _mortgage_codes,
-         "查封期间办理了抵押登记"),
-    Rule("ONLINE_RATIO_LOW", "medium", "DJJG", True, _online_sql, _online_params,
-         "预告、抵押登记“一网通办”比例低于目标"),
+@dataclass(frozen=True)
+class OnlineShare:
+    """A unit's online-handling share (plan item 12) against its target."""
+
+    online: int
+    cases: int
+    target: Fraction
+
+    @property
+    def share(self) -> float:
+        return self.online / self.cases if self.cases else 0.0
+
+    @property
+    def met(self) -> bool:
+        return self.cases == 0 or self.online * self.target.denominator >= self.target.numerator * self.cases
+
+
+def online_shares(engine: Engine, period: Period, policy: Policy) -> dict[str, OnlineShare]:
+    """Per unit of the policy: cases accepted in ``period`` in ONLINE_RATIO_LOW's
+    population, how many of them online, and the unit's target (whatever their number:
+    the rule's min_cases decides only whether it judges)."""
+    params = {"ps": period.start_at, "pe": period.as_of, "online_sqfs": list(policy.online_handling.online_sqfs),
+              "mortgage_codes": list(policy.mortgage_qllx_codes)}
+    statement = bind_typed(text(f"""
+        SELECT s.djjg, COUNT(*) AS cases, {ONLINE_COUNT} AS online
+        FROM stg_djt_dj_sl s
+        WHERE {ONLINE_POPULATION}
+        GROUP BY s.djjg"""), params)
+    with engine.connect() as conn:
+        counts = {row.djjg: (int(row.online or 0), int(row.cases)) for row in conn.execute(statement, params)}
+    return {code: OnlineShare(*counts.get(code, (0, 0)), policy.online_target(code)) for code in policy.units}
+
+
+CASES = ("DJT_DJ_SL",)
+RETURNS = ("BDC_BYSL", "DJT_DJ_SL")
+DEADLINE_LABELS = {"slsj": "受理时间", "jssj": "办结时间", "deadline": "办理期限", "djdl": "登记大类", "gqts": "挂起天数"}
+
+declare(
+    code="CASE_OVERDUE", severity=Severity.MEDIUM, subject_type="YWH", family="case", reads=CASES,
+    title="办结超过法定时限（工作日）", labels=DEADLINE_LABELS,
+    sql=_overdue_sql, params=_limits, needs_calendar=True, prohibition=Prohibition.OBSTRUCTION, tags=("time_limit",),
+)
+declare(
+    code="CASE_OVERDUE_OPEN", severity=Severity.HIGH, subject_type="YWH", family="case", reads=CASES,
+    title="在办案件已超过办理时限", labels={k: v for k, v in DEADLINE_LABELS.items() if k != "jssj"},
+    sql=_overdue_open_sql, params=_limits, needs_calendar=True, prohibition=Prohibition.OBSTRUCTION,
+    tags=("time_limit",),
+)
+declare(
+    code="CASE_QUEUE_JUMP", severity=Severity.HIGH, subject_type="YWH", family="case", reads=("DJT_DJ_SL", "DJF_DJ_DB"),
+    title="疑似插队：办理用时远低于同类案件中位数且超越多件先受理案件",
+    labels={"slsj": "受理时间", "dbsj": "登簿时间", "elapsed": "用时（工作日）", "median": "同类当月中位数",
+            "overtaken_at_least": "超越先受理案件不少于", "overtaken_example": "被超越案件", "limit_class": "时限类别"},
+    sql=_queue_jump_sql, params=_queue_params, needs_calendar=True, prohibition=Prohibition.OBSTRUCTION,
+)
+declare(
+    code="RETURN_UNJUSTIFIED", severity=Severity.MEDIUM, subject_type="BDC_BYSL.ID", family="case", reads=RETURNS,
+    title="退件未注明法定理由（随意退件）",
+    labels={"ywh": "业务号", "thsj": "退件时间", "thyydm": "退件理由代码", "thyy": "退件理由"},
+    sql=_unjustified_sql, params=_reason_codes, prohibition=Prohibition.EXTRA_REQUIREMENTS,
+)
+declare(
+    code="RETURN_REPEATED", severity=Severity.MEDIUM, subject_type="BDC_BYSL.ID", family="case", reads=RETURNS,
+    title="同一不动产单元短期内被同一机构重复退件",
+    labels={"bdcdyh": "不动产单元号", "thsj": "退件时间", "previous_id": "前次退件", "previous_thsj": "前次退件时间"},
+    sql=_repeated_sql, params=_repeat_window, prohibition=Prohibition.EXTRA_REQUIREMENTS,
+)
+declare(
+    code="MORTGAGE_WHILE_SEALED", severity=Severity.HIGH, subject_type="YWH", family="case",
+    reads=("QLF_QL_CFDJ", "DJT_DJ_SL", "DJF_DJ_DB"),
+    title="查封期间办理了抵押登记",
+    labels={"bdcdyh": "不动产单元号", "dbsj": "登簿时间", "cf_ywh": "查封业务号", "cfjg": "查封机关",
+            "cfkssj": "查封时间"},
+    sql=_sealed_sql, params=_mortgage_codes, prohibition=Prohibition.ILLEGAL_REGISTRATION,
+)
+declare(
+    code="ONLINE_RATIO_LOW", severity=Severity.MEDIUM, subject_type="DJJG", family="case", reads=CASES,
+    title="预告、抵押登记“一网通办”比例低于目标",
+    labels={"cases": "案件数", "online": "网办数", "target": "目标"},
+    sql=_online_sql, params=_online_params, per_period=True,
 )
 
 
@@ -294,10 +369,7 @@ DUE_SOON_HORIZON_DAYS = 45  # calendar days written past as-of: covers the longe
 def due_soon_cases(engine: Any, ri: RuleInput, calendar: Any) -> list[dict[str, Any]]:
     """CASE_DUE_SOON (an alert, not a finding): cases in progress at as-of with at most
     due_soon_working_days working days left (0 = due on the as-of day)."""
-    from sqlalchemy import text
-
-    from ..calendar_table import refresh_work_calendar
-    from ..ledger import bind_typed
+    from bdcwatch.rules.calendar_table import refresh_work_calendar
 
     with engine.begin() as conn:
         refresh_work_calendar(conn, calendar, ri.period.as_of, days_after=DUE_SOON_HORIZON_DAYS)
@@ -310,7 +382,7 @@ def due_soon_cases(engine: Any, ri: RuleInput, calendar: Any) -> list[dict[str, 
           AND dl.day >= :today AND dl.seq - td.next_seq <= :due_soon
         ORDER BY s.djjg, dl.day, s.ywh"""
     params = {**ri.base_params, **_limits(ri), "today": ri.period.as_of.date(),
-              "due_soon": int(ri.policy.raw["due_soon_working_days"])}
+              "due_soon": ri.policy.due_soon_working_days}
     with engine.connect() as conn:
         rows = conn.execute(bind_typed(text(sql), params), params)
         return [dict(row._mapping) for row in rows]

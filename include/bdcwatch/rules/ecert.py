@@ -14,10 +14,10 @@ from typing import Any
 
 from sqlalchemy import Engine, bindparam, text
 
-from ..config import Policy
-from ..models import Timestamp
-from ..periods import Period
-from . import Rule, RuleInput
+from bdcwatch.config.policy import Policy, Severity
+from bdcwatch.dates.periods import Period
+from bdcwatch.rules.base import RuleInput, declare
+from bdcwatch.store.models import Timestamp
 
 ZS_IN_PERIOD = "z.szsj >= :ps AND z.szsj < :pe"
 # Above this share of the archive, SQLite is told to scan certificates in number order.
@@ -42,16 +42,16 @@ def _zs_in_period(ri: RuleInput) -> str:
 
 
 def _grace(ri: RuleInput) -> dict[str, Any]:
-    return {"grace_cutoff": ri.period.as_of - timedelta(hours=ri.policy.ecert_max_delay_hours)}
+    return {"grace_cutoff": ri.period.as_of - timedelta(hours=ri.policy.ecert.max_delay_hours)}
 
 
 def _delay(ri: RuleInput) -> dict[str, Any]:
-    return {"delay_hours": ri.policy.ecert_max_delay_hours}
+    return {"delay_hours": ri.policy.ecert.max_delay_hours}
 
 
 def _type_codes(ri: RuleInput) -> dict[str, Any]:
     params: dict[str, Any] = {}
-    for index, (zslx, code) in enumerate(sorted(ri.policy.ecert_type_codes.items())):
+    for index, (zslx, code) in enumerate(sorted(ri.policy.ecert.type_codes.items())):
         params[f"zslx_{index}"] = zslx
         params[f"zzlxdm_{index}"] = code
     return params
@@ -59,7 +59,7 @@ def _type_codes(ri: RuleInput) -> dict[str, Any]:
 
 def _expected_type_sql(ri: RuleInput) -> str:
     whens = " ".join(
-        f"WHEN :zslx_{i} THEN :zzlxdm_{i}" for i in range(len(ri.policy.ecert_type_codes))
+        f"WHEN :zslx_{i} THEN :zzlxdm_{i}" for i in range(len(ri.policy.ecert.type_codes))
     )
     # A ZSLX with no mapping expects no type at all, so any e-certificate type differs.
     return f"COALESCE(CASE z.zslx {whens} END, '')"
@@ -157,25 +157,52 @@ def _bad_id_sql(ri: RuleInput) -> str:
         WHERE e.zzbfrq >= :ps AND e.zzbfrq < :pe AND e.zzbs_problem IS NOT NULL"""
 
 
-def _none(_: RuleInput) -> dict[str, Any]:
-    return {}
+ECERT_TABLES = ("BDC_ZS", "BDC_DZZZ_ZZXX")
 
-
-ECERT_RULES: tuple[Rule, ...] = (
-    Rule("ECERT_MISSING", "high", "BDCQZH", False, _missing_sql, _grace,
-         "纸质证书/证明缮证后超过时限仍无对应电子证照"),
-    Rule("ECERT_LATE", "medium", "BDCQZH", False, _late_sql, _delay,
-         "电子证照颁发晚于登簿后规定时限"),
-    Rule("ECERT_NOT_REVOKED", "high", "BDCQZH", False, _not_revoked_sql, _grace,
-         "纸质证书已注销，电子证照仍为现势"),
-    Rule("ECERT_MISMATCH", "high", "BDCQZH", False, _mismatch_sql, _type_codes,
-         "电子证照与纸质证书的单元号、权利人或证照类型不一致"),
-    Rule("ECERT_DUPLICATE", "medium", "BDCQZH", False, _duplicate_sql, _none,
-         "同一证号存在多个现势电子证照"),
-    Rule("ECERT_ORPHAN", "medium", "ZZID", False, _orphan_sql, _grace,
-         "现势电子证照找不到对应的纸质证书/证明"),
-    Rule("ECERT_BAD_ID", "low", "ZZID", False, _bad_id_sql, _none,
-         "证照标识格式或校验位错误"),
+declare(
+    code="ECERT_MISSING", severity=Severity.HIGH, subject_type="BDCQZH", family="ecert", reads=ECERT_TABLES,
+    title="纸质证书/证明缮证后超过时限仍无对应电子证照",
+    labels={"zsid": "证书ID", "ywh": "业务号", "bdcqzh": "证号", "szsj": "缮证时间"},
+    sql=_missing_sql, params=_grace,
+)
+declare(
+    code="ECERT_LATE", severity=Severity.MEDIUM, subject_type="BDCQZH", family="ecert",
+    reads=("BDC_ZS", "DJF_DJ_DB", "BDC_DZZZ_ZZXX"),
+    title="电子证照颁发晚于登簿后规定时限",
+    labels={"ywh": "业务号", "dbsj": "登簿时间", "zzid": "电子证照ID", "zzbfrq": "颁发时间"},
+    sql=_late_sql, params=_delay,
+)
+declare(
+    code="ECERT_NOT_REVOKED", severity=Severity.HIGH, subject_type="BDCQZH", family="ecert", reads=ECERT_TABLES,
+    title="纸质证书已注销，电子证照仍为现势",
+    labels={"zsid": "证书ID", "zxsj": "注销时间", "zzid": "电子证照ID"},
+    sql=_not_revoked_sql, params=_grace,
+)
+declare(
+    code="ECERT_MISMATCH", severity=Severity.HIGH, subject_type="BDCQZH", family="ecert", reads=ECERT_TABLES,
+    title="电子证照与纸质证书的单元号、权利人或证照类型不一致",
+    labels={"zzid": "电子证照ID", "bdcdyh_differs": "单元号不一致", "holders_differ": "权利人不一致",
+            "type_differs": "证照类型不一致"},
+    flags=("bdcdyh_differs", "holders_differ", "type_differs"),
+    sql=_mismatch_sql, params=_type_codes,
+)
+declare(
+    code="ECERT_DUPLICATE", severity=Severity.MEDIUM, subject_type="BDCQZH", family="ecert", reads=ECERT_TABLES,
+    title="同一证号存在多个现势电子证照",
+    labels={"valid_ecerts": "现势电子证照数", "first_zzid": "电子证照ID", "last_zzid": "电子证照ID"},
+    sql=_duplicate_sql,
+)
+declare(
+    code="ECERT_ORPHAN", severity=Severity.MEDIUM, subject_type="ZZID", family="ecert", reads=ECERT_TABLES,
+    title="现势电子证照找不到对应的纸质证书/证明",
+    labels={"bdcqzh": "证号", "zzbfrq": "颁发时间"},
+    sql=_orphan_sql, params=_grace,
+)
+declare(
+    code="ECERT_BAD_ID", severity=Severity.LOW, subject_type="ZZID", family="ecert", reads=("BDC_DZZZ_ZZXX",),
+    title="证照标识格式或校验位错误",
+    labels={"zzbs": "证照标识", "problem": "问题"},
+    sql=_bad_id_sql,
 )
 
 
@@ -193,6 +220,6 @@ def ecert_coverage(engine: Engine, period: Period, policy: Policy) -> dict[str, 
         *(bindparam(name, type_=Timestamp) for name in ("ps", "pe", "asof", "grace_cutoff"))
     )
     params = {"ps": period.start_at, "pe": period.as_of, "asof": period.as_of,
-              "grace_cutoff": period.as_of - timedelta(hours=policy.ecert_max_delay_hours)}
+              "grace_cutoff": period.as_of - timedelta(hours=policy.ecert.max_delay_hours)}
     with engine.connect() as conn:
         return {row.djjg: (int(row.total), int(row.covered or 0)) for row in conn.execute(sql, params)}

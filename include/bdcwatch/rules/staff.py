@@ -27,7 +27,8 @@ import calendar as _calendar
 from datetime import date
 from typing import Any
 
-from . import Rule, RuleInput
+from bdcwatch.config.policy import Severity, Staff
+from bdcwatch.rules.base import Prohibition, RuleInput, declare
 
 NOTHING = "1 = 0"  # the rule is not judged for this as-of (a yearly check, a deadline not yet passed)
 
@@ -48,11 +49,12 @@ def _years_before(day: date, years: int) -> date:
         return day.replace(year=day.year - years, day=28)
 
 
-def _staff_policy(ri: RuleInput) -> dict[str, Any]:
-    return ri.policy.raw["staff"]
+def _staff_policy(ri: RuleInput) -> Staff:
+    return ri.policy.staff
 
 
-def _on_post(p: str = "p") -> str:
+def on_post_sql(p: str = "p") -> str:
+    """在岗 at as-of (binds ``:asof_day``): the population of every registry rule."""
     return (f"{p}.zt = 1 AND ({p}.sgsj IS NULL OR {p}.sgsj < :asof_day) "
             f"AND ({p}.lgsj IS NULL OR {p}.lgsj >= :asof_day)")
 
@@ -127,17 +129,14 @@ def _unknown_sql(ri: RuleInput) -> str:
         GROUP BY st.rybh"""
 
 
-def _no_params(ri: RuleInput) -> dict[str, Any]:  # the case-step rules need only the period
-    return {}
-
-
 def _inactive_sql(ri: RuleInput) -> str:
     return _registered_steps_sql(
         ri, condition=f"p.lgsj IS NOT NULL AND {ri.dialect.to_date('st.at')} > p.lgsj", detail=[("lgsj", "MIN(p.lgsj)")]
     )
 
 
-def _passed_hours(since: str, until: str) -> str:
+def passed_hours_sql(since: str, until: str) -> str:
+    """Passed (KHJG 1) training hours per RYBH with PXRQ in [since, until)."""
     return f"""(SELECT rybh, SUM(xs) AS hours FROM stg_ry_pxjl
                WHERE khjg = 1 AND pxrq >= {since} AND pxrq < {until} GROUP BY rybh)"""
 
@@ -150,7 +149,7 @@ def _hours_judged(ri: RuleInput) -> bool:
 def _hours_params(ri: RuleInput) -> dict[str, Any]:
     year = _asof_day(ri).year - 1
     return {**_registry_params(ri), "judged_from": date(year, 1, 1), "judged_to": date(year + 1, 1, 1),
-            "min_hours": float(_staff_policy(ri)["min_training_hours_per_year"])}
+            "min_hours": _staff_policy(ri).min_training_hours_per_year}
 
 
 def _hours_sql(ri: RuleInput) -> str:
@@ -161,8 +160,8 @@ def _hours_sql(ri: RuleInput) -> str:
     return f"""
         SELECT p.rybh AS subject_id, p.dwdm AS unit_code, {detail} AS detail
         FROM stg_ry_jbxx p
-        LEFT JOIN {_passed_hours(":judged_from", ":judged_to")} t ON t.rybh = p.rybh
-        WHERE {judged} AND {_on_post()} AND p.sgsj <= :judged_from AND p.lgsj IS NULL
+        LEFT JOIN {passed_hours_sql(":judged_from", ":judged_to")} t ON t.rybh = p.rybh
+        WHERE {judged} AND {on_post_sql()} AND p.sgsj <= :judged_from AND p.lgsj IS NULL
           AND COALESCE(t.hours, 0) < :min_hours"""
 
 
@@ -178,7 +177,7 @@ def _behind_params(ri: RuleInput) -> dict[str, Any]:
     day = _asof_day(ri)
     return {**_registry_params(ri), "asof_month": day.month, "asof_dom": day.day,
             "asof_is_month_end": int(day.day == _calendar.monthrange(day.year, day.month)[1]),
-            "min_hours": float(_staff_policy(ri)["min_training_hours_per_year"])}
+            "min_hours": _staff_policy(ri).min_training_hours_per_year}
 
 
 def _behind_sql(ri: RuleInput) -> str:
@@ -198,13 +197,15 @@ def _behind_sql(ri: RuleInput) -> str:
     return f"""
         SELECT p.rybh AS subject_id, p.dwdm AS unit_code, {detail} AS detail
         FROM stg_ry_jbxx p
-        LEFT JOIN {_passed_hours(":year_start", ":asof_day")} t ON t.rybh = p.rybh
-        WHERE {_on_post()} AND COALESCE(t.hours, 0) * 12 < :min_hours * {months}"""
+        LEFT JOIN {passed_hours_sql(":year_start", ":asof_day")} t ON t.rybh = p.rybh
+        WHERE {on_post_sql()} AND COALESCE(t.hours, 0) * 12 < :min_hours * {months}"""
 
 
 def _incomplete_sql(ri: RuleInput) -> str:
     d = ri.dialect
-    flag = lambda condition: f"CASE WHEN {condition} THEN 1 ELSE 0 END"  # noqa: E731
+    def flag(condition: str) -> str:
+        return f"CASE WHEN {condition} THEN 1 ELSE 0 END"
+
     detail = d.json_object([
         ("zjh", "p.zjh_masked"),
         ("zjh_missing", flag(_blank("p.zjh_masked"))),
@@ -215,15 +216,15 @@ def _incomplete_sql(ri: RuleInput) -> str:
     return f"""
         SELECT p.rybh AS subject_id, NULLIF(TRIM(p.dwdm), '') AS unit_code, {detail} AS detail
         FROM stg_ry_jbxx p
-        WHERE {_on_post()}
+        WHERE {on_post_sql()}
           AND ({_blank("p.zjh_masked")} OR p.zjh_valid = 0 OR {_blank("p.dwdm")} OR p.yglx IS NULL
                OR {_blank("p.gw")} OR p.sgsj IS NULL)"""
 
 
 def _rotation_params(ri: RuleInput) -> dict[str, Any]:
     staff = _staff_policy(ri)
-    return {**_registry_params(ri), "key_posts": [str(post) for post in staff["key_posts"]],
-            "rotation_cutoff": _years_before(_asof_day(ri), int(staff["rotation_years"]))}
+    return {**_registry_params(ri), "key_posts": list(staff.key_posts),
+            "rotation_cutoff": _years_before(_asof_day(ri), staff.rotation_years)}
 
 
 def _rotation_sql(ri: RuleInput) -> str:
@@ -231,12 +232,11 @@ def _rotation_sql(ri: RuleInput) -> str:
     return f"""
         SELECT p.rybh AS subject_id, p.dwdm AS unit_code, {detail} AS detail
         FROM stg_ry_jbxx p
-        WHERE {_on_post()} AND p.gw IN :key_posts AND p.gwkssj IS NOT NULL AND p.gwkssj < :rotation_cutoff"""
+        WHERE {on_post_sql()} AND p.gw IN :key_posts AND p.gwkssj IS NOT NULL AND p.gwkssj < :rotation_cutoff"""
 
 
 def pledge_deadline(ri: RuleInput) -> date:
-    month, day = (int(part) for part in str(_staff_policy(ri)["pledge_deadline"]).split("-"))
-    return date(_asof_day(ri).year, month, day)
+    return _staff_policy(ri).pledge_deadline_in(_asof_day(ri).year)
 
 
 def _pledge_sql(ri: RuleInput) -> str:
@@ -245,30 +245,64 @@ def _pledge_sql(ri: RuleInput) -> str:
     return f"""
         SELECT p.rybh AS subject_id, p.dwdm AS unit_code, {detail} AS detail
         FROM stg_ry_jbxx p
-        WHERE {judged} AND {_on_post()} AND (p.lzcnsj IS NULL OR p.lzcnsj < :year_start)"""
+        WHERE {judged} AND {on_post_sql()} AND (p.lzcnsj IS NULL OR p.lzcnsj < :year_start)"""
 
 
 def _pledge_params(ri: RuleInput) -> dict[str, Any]:
     return {**_registry_params(ri), "pledge_deadline": pledge_deadline(ri)}
 
 
-STAFF_RULES: tuple[Rule, ...] = (
-    Rule("STAFF_UNTRAINED_ON_POST", "high", "RYBH", False, _untrained_sql, _no_params,
-         "未经岗前培训合格即上岗办件"),
-    Rule("STAFF_UNKNOWN_HANDLER", "high", "RYBH", False, _unknown_sql, _no_params,
-         "办件人员不在登记人员信息库（疑似非工作人员介入）"),
-    Rule("STAFF_INACTIVE_HANDLER", "high", "RYBH", False, _inactive_sql, _no_params,
-         "离岗人员仍在办件"),
-    Rule("STAFF_TRAINING_HOURS", "medium", "RYBH", True, _hours_sql, _hours_params,
-         "全年在岗人员年度培训学时不足", label=_hours_label),
-    Rule("STAFF_TRAINING_BEHIND", "low", "RYBH", True, _behind_sql, _behind_params,
-         "年度培训学时进度落后", label=_year_label),
-    Rule("STAFF_RECORD_INCOMPLETE", "low", "RYBH", False, _incomplete_sql, _registry_params,
-         "人员信息不完整或身份证号校验不通过"),
-    Rule("STAFF_ROTATION_DUE", "low", "RYBH", False, _rotation_sql, _rotation_params,
-         "关键岗位任职超过轮岗年限"),
-    Rule("STAFF_PLEDGE_MISSING", "low", "RYBH", True, _pledge_sql, _pledge_params,
-         "本年度廉政承诺书未签订", label=_year_label),
+STEPS = ("DJT_DJ_SL", "DJF_DJ_SH", "DJF_DJ_DB", "RY_JBXX")
+REGISTRY = ("RY_JBXX",)
+TRAINING = ("RY_JBXX", "RY_PXJL")
+STEP_LABELS = {"steps": "期内办件环节数", "first_step_at": "首次办件", "last_step_at": "末次办件", "example_case": "案件示例"}
+
+declare(
+    code="STAFF_UNTRAINED_ON_POST", severity=Severity.HIGH, subject_type="RYBH", family="staff",
+    reads=(*STEPS, "RY_PXJL"), title="未经岗前培训合格即上岗办件",
+    labels={**STEP_LABELS, "first_passed_training": "首次培训合格日期"},
+    sql=_untrained_sql, prohibition=Prohibition.ILLEGAL_REGISTRATION,
+)
+declare(
+    code="STAFF_UNKNOWN_HANDLER", severity=Severity.HIGH, subject_type="RYBH", family="staff", reads=STEPS,
+    title="办件人员不在登记人员信息库（疑似非工作人员介入）", labels={**STEP_LABELS, "units": "涉及机构数"},
+    sql=_unknown_sql, prohibition=Prohibition.ILLEGAL_REGISTRATION,
+)
+declare(
+    code="STAFF_INACTIVE_HANDLER", severity=Severity.HIGH, subject_type="RYBH", family="staff", reads=STEPS,
+    title="离岗人员仍在办件", labels={**STEP_LABELS, "lgsj": "离岗日期"},
+    sql=_inactive_sql, prohibition=Prohibition.ILLEGAL_REGISTRATION,
+)
+declare(
+    code="STAFF_TRAINING_HOURS", severity=Severity.MEDIUM, subject_type="RYBH", family="staff", reads=TRAINING,
+    title="全年在岗人员年度培训学时不足",
+    labels={"year_from": "年度起", "passed_hours": "合格学时", "required": "应达学时"},
+    sql=_hours_sql, params=_hours_params, per_period=True, label=_hours_label,
+)
+declare(
+    code="STAFF_TRAINING_BEHIND", severity=Severity.LOW, subject_type="RYBH", family="staff", reads=TRAINING,
+    title="年度培训学时进度落后",
+    labels={"passed_hours": "合格学时", "months": "计入月数", "required": "应达学时"},
+    sql=_behind_sql, params=_behind_params, per_period=True, label=_year_label,
+)
+declare(
+    code="STAFF_RECORD_INCOMPLETE", severity=Severity.LOW, subject_type="RYBH", family="staff", reads=REGISTRY,
+    title="人员信息不完整或身份证号校验不通过",
+    labels={"zjh": "身份证号", "zjh_missing": "缺身份证号", "zjh_invalid": "身份证号校验不通过",
+            "dwdm_missing": "缺单位代码", "yglx_missing": "缺用工类型", "gw_missing": "缺岗位",
+            "sgsj_missing": "缺上岗时间"},
+    flags=("zjh_missing", "zjh_invalid", "dwdm_missing", "yglx_missing", "gw_missing", "sgsj_missing"),
+    sql=_incomplete_sql, params=_registry_params,
+)
+declare(
+    code="STAFF_ROTATION_DUE", severity=Severity.LOW, subject_type="RYBH", family="staff", reads=REGISTRY,
+    title="关键岗位任职超过轮岗年限", labels={"gw": "岗位", "gwkssj": "任现岗起", "due_since": "轮岗界限"},
+    sql=_rotation_sql, params=_rotation_params,
+)
+declare(
+    code="STAFF_PLEDGE_MISSING", severity=Severity.LOW, subject_type="RYBH", family="staff", reads=REGISTRY,
+    title="本年度廉政承诺书未签订", labels={"lzcnsj": "廉政承诺签订日期", "pledge_deadline": "签订期限"},
+    sql=_pledge_sql, params=_pledge_params, per_period=True, label=_year_label,
 )
 
-__all__ = ["STAFF_RULES", "pledge_deadline"]
+__all__ = ["on_post_sql", "passed_hours_sql", "pledge_deadline"]

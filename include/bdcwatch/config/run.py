@@ -1,0 +1,163 @@
+"""One run: what it was asked to judge (``RunSpec``), who writes and when (``RunContext``),
+and everything a task works with (``Job``).
+
+``RunSpec`` is the one typed value the tasks of a DAG run pass each other through XCom
+(as JSON, ``to_xcom`` / ``from_xcom``): the period, its contract label (CONTRACT §4), the
+units and the run's switches. It is built once, from the DAG's Params, by
+``RunSpec.resolve``, which refuses what a retry could never fix (a bad date, an end
+before the start, an unknown unit or conf key) with ``RunSpecError``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from bdcwatch.config.policy import Policy
+from bdcwatch.dates.periods import Period
+from bdcwatch.errors import RunSpecError
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from bdcwatch.dates.workdays import WorkCalendar
+
+log = logging.getLogger(__name__)
+
+
+class RunSpec(BaseModel):
+    """The resolved Params of an audit run (CONTRACT §2)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    period_start: date
+    period_end: date  # exclusive; rules judge as of its 00:00 local time
+    units: tuple[str, ...] = ()  # DJJG codes; empty = every unit
+    full_scan: bool = False
+
+    @property
+    def period(self) -> Period:
+        return Period(self.period_start, self.period_end)
+
+    @property
+    def period_label(self) -> str:
+        return self.period.label
+
+    @property
+    def period_text(self) -> str:
+        """The period as heads read it in a mail."""
+        return f"{self.period_start.isoformat()} 至 {self.period_end.isoformat()}（不含）期间"
+
+    def units_or_all(self, policy: Policy) -> list[str]:
+        """The units the run covers: those asked for, else every unit of the policy."""
+        return list(self.units) or sorted(policy.units)
+
+    def to_xcom(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    @classmethod
+    def from_xcom(cls, value: Mapping[str, Any] | RunSpec) -> RunSpec:
+        return value if isinstance(value, RunSpec) else cls.model_validate(dict(value))
+
+    @classmethod
+    def resolve(
+        cls,
+        params: Mapping[str, Any],
+        *,
+        default_period: Period,
+        policy: Policy,
+        conf: Mapping[str, Any] | None = None,
+        known_params: Collection[str] = (),
+    ) -> RunSpec:
+        """Params → a validated spec, with the schedule's default period when none is given.
+
+        ``conf`` is what the run was triggered with: a key that is not one of
+        ``known_params`` is refused, naming it and the closest Param (a typo such as
+        ``unit`` for ``units`` must never widen a run to every unit).
+
+        Raises:
+            RunSpecError: an unknown conf key, half a period, a date that is not an ISO
+                date, an end not after the start, or a unit the policy does not know.
+        """
+        unknown_keys = sorted(set(conf or {}) - set(known_params)) if known_params else []
+        if unknown_keys:
+            hints = []
+            for key in unknown_keys:
+                close = difflib.get_close_matches(key, list(known_params), n=1)
+                hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+            raise RunSpecError(
+                f"unknown conf key(s) {', '.join(hints)}; this DAG's Params are {', '.join(sorted(known_params))}"
+            )
+        start, end = params.get("period_start"), params.get("period_end")
+        if bool(start) != bool(end):
+            raise RunSpecError("give both period_start and period_end, or neither (for the schedule's default period)")
+        try:
+            period = Period.parse(start, end) if start and end else default_period
+        except ValueError as error:
+            raise RunSpecError(str(error)) from None
+        units = tuple(str(u).strip() for u in (params.get("units") or []))
+        unknown = sorted(set(units) - set(policy.units))
+        if unknown:
+            raise RunSpecError(
+                f"units {unknown} are not in the policy ({policy.source}); known: {', '.join(sorted(policy.units))}"
+            )
+        try:
+            spec = cls(period_start=period.start, period_end=period.end, units=units,
+                       full_scan=bool(params.get("full_scan", False)))
+        except ValidationError as error:
+            raise RunSpecError(str(error)) from None
+        log.info("run covers %s (as of %s) for %s", spec.period_label, period.as_of, ", ".join(units) or "all units")
+        return spec
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Who is writing and when (local wall clock): not the as-of of the rules."""
+
+    dag_id: str
+    run_id: str
+    now: datetime
+
+    @property
+    def actor(self) -> str:
+        return f"bdcwatch:{self.dag_id}"
+
+
+@dataclass(frozen=True)
+class Job:
+    """What one task of a run works with: the spec, the policy, supervision_db and the
+    run's identity. Built by the orchestration layer; engine code takes it instead of a
+    dozen loose arguments."""
+
+    spec: RunSpec
+    policy: Policy
+    engine: Engine
+    ctx: RunContext
+    ui_base_url: str | None = None  # the Airflow UI, for links in mail (None: no links)
+
+    @property
+    def period(self) -> Period:
+        return self.spec.period
+
+    @property
+    def units(self) -> list[str]:
+        return self.spec.units_or_all(self.policy)
+
+    @cached_property
+    def calendar(self) -> WorkCalendar:
+        from bdcwatch.dates.workdays import calendar_from_policy
+
+        return calendar_from_policy(self.policy)
+
+    def now(self) -> datetime:
+        """The local wall clock now (later than ``ctx.now`` in a long task)."""
+        from bdcwatch.dates.clock import local_now
+
+        return local_now(self.policy.timezone)

@@ -1,0 +1,1 @@
+"""Time: audit periods and their labels, the working-day calendar, and the local clock."""

@@ -1,1 +1,0 @@
-"""Digests: a pure render (findings → subject, HTML, attachments) and the outbox compose."""

@@ -1,0 +1,1 @@
+"""The problem ledger (问题台账): findings, lifecycle, audit chain, cycles, look-back, escalation."""

@@ -1,0 +1,153 @@
+"""Findings: what rules detect, upserted into the ledger by fingerprint.
+
+A finding is keyed by ``rule_code|subject_id|period``. Detecting it again updates
+``last_detected_at`` and the detail; it never creates a second row and never changes the
+status: only a person (CLI, UI) or ``look_back`` moves a finding along its lifecycle
+(``ledger.lifecycle``), and every such move is an audit event (``ledger.audit``).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import Connection, Engine, func, select, text
+
+from bdcwatch.config.policy import Policy
+from bdcwatch.config.run import Job, RunContext
+from bdcwatch.dates.periods import Period
+from bdcwatch.dates.workdays import WorkCalendar
+from bdcwatch.ledger.audit import AuditEvent, append_events
+from bdcwatch.rules import Rule, get
+from bdcwatch.rules.engine import detection, prepare_calendar, rule_input
+from bdcwatch.store.dialect import Dialect, bind_typed
+from bdcwatch.store.models import finding
+
+log = logging.getLogger(__name__)
+
+
+def record_findings(
+    conn: Connection,
+    *,
+    rule_code: str,
+    severity: str,
+    subject_type: str,
+    period: str | None,
+    due_date: date,
+    select_sql: str,
+    params: dict[str, Any],
+    ctx: RunContext,
+) -> tuple[int, int]:
+    """Upsert the findings produced by ``select_sql`` (columns subject_id, unit_code,
+    detail) in one set-based statement; returns (detected, newly created)."""
+    dialect = Dialect(conn.dialect.name)
+    fingerprint = dialect.concat(":rule_code", "'|'", "r.subject_id", "'|'", ":period_key")
+    insert_sql = f"""
+        INSERT INTO finding (fingerprint, rule_code, severity, unit_code, subject_type, subject_id, period,
+                             detail, status, first_detected_at, last_detected_at, due_date, dag_id,
+                             first_run_id, last_run_id)
+        SELECT {fingerprint}, :rule_code, :severity, r.unit_code, :subject_type, r.subject_id, :period,
+               r.detail, 'open', :now, :now, :due_date, :dag_id, :run_id, :run_id
+        FROM ({select_sql}) r
+        WHERE 1 = 1
+    """
+    if dialect.name == "mysql":
+        insert_sql += """ ON DUPLICATE KEY UPDATE last_detected_at = VALUES(last_detected_at),
+            last_run_id = VALUES(last_run_id), detail = VALUES(detail)"""
+    else:
+        insert_sql += """ ON CONFLICT (fingerprint) DO UPDATE SET last_detected_at = excluded.last_detected_at,
+            last_run_id = excluded.last_run_id, detail = excluded.detail"""
+    bound = {
+        **params,
+        "rule_code": rule_code, "severity": severity, "subject_type": subject_type, "period": period,
+        "period_key": period or "", "now": ctx.now.replace(microsecond=0), "due_date": due_date,
+        "dag_id": ctx.dag_id, "run_id": ctx.run_id,
+    }
+    conn.execute(bind_typed(text(insert_sql), bound), bound)
+    detected = conn.execute(
+        select(func.count()).select_from(finding)
+        .where(finding.c.rule_code == rule_code, finding.c.last_run_id == ctx.run_id)
+        .where(finding.c.last_detected_at == bound["now"])
+    ).scalar_one()
+    new_ids = _findings_without_events(conn, rule_code, ctx.run_id)
+    append_events(
+        conn,
+        [AuditEvent(fid, bound["now"], ctx.actor, None, "open", f"detected by {rule_code} (run {ctx.run_id})")
+         for fid in new_ids],
+    )
+    return detected, len(new_ids)
+
+
+def _findings_without_events(conn: Connection, rule_code: str, run_id: str) -> list[int]:
+    rows = conn.execute(
+        text(
+            """SELECT f.id FROM finding f WHERE f.rule_code = :rule_code AND f.first_run_id = :run_id
+               AND NOT EXISTS (SELECT 1 FROM finding_event e WHERE e.finding_id = f.id) ORDER BY f.id"""
+        ),
+        {"rule_code": rule_code, "run_id": run_id},
+    )
+    return [row[0] for row in rows]
+
+
+class RuleOutcome(BaseModel):
+    """What one rule did in a run (XCom-sized)."""
+
+    rule_code: str
+    detected: int
+    new: int
+
+
+class Evaluation(BaseModel):
+    """What the evaluate task hands on: each rule's outcome, and the years whose working
+    days were counted Monday to Friday because the calendar does not know them yet."""
+
+    outcomes: list[RuleOutcome] = []
+    calendar_fallback_years: list[int] = []
+
+    def to_xcom(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    @classmethod
+    def from_xcom(cls, value: Any) -> Evaluation:
+        return value if isinstance(value, Evaluation) else cls.model_validate(value or {})
+
+
+def run_rules(
+    engine: Engine,
+    rules: Sequence[Rule],
+    *,
+    period: Period,
+    policy: Policy,
+    calendar: WorkCalendar,
+    ctx: RunContext,
+    units: Sequence[str] | None = None,
+) -> list[RuleOutcome]:
+    """Run each rule over the whole population of the period and record its findings
+    (one transaction per rule); returns what each detected and how many were new."""
+    ri = rule_input(engine, period, policy)
+    prepare_calendar(engine, rules, calendar, period)
+    outcomes = []
+    for rule in rules:
+        select_sql, params = detection(rule, ri, units)
+        due = calendar.add_working_days(ctx.now.date(), policy.rectification_working_days[rule.severity])
+        with engine.begin() as conn:
+            detected, new = record_findings(
+                conn, rule_code=rule.code, severity=rule.severity, subject_type=rule.subject_type,
+                period=rule.period_label(ri), due_date=due, select_sql=select_sql, params=params, ctx=ctx,
+            )
+        log.info("%s: %d detected, %d new (period %s, as of %s)", rule.code, detected, new, period.label,
+                 period.as_of.isoformat(sep=" "))
+        outcomes.append(RuleOutcome(rule_code=rule.code, detected=detected, new=new))
+    return outcomes
+
+
+def evaluate(job: Job, rule_codes: Sequence[str]) -> Evaluation:
+    """The evaluate task: run ``rule_codes`` over the job's period and units."""
+    outcomes = run_rules(
+        job.engine, [get(code) for code in rule_codes], period=job.period, policy=job.policy,
+        calendar=job.calendar, ctx=job.ctx, units=job.spec.units,
+    )
+    return Evaluation(outcomes=outcomes, calendar_fallback_years=sorted(job.calendar.fallback_years))

@@ -1,0 +1,105 @@
+"""回头看 (plan item 34): re-verify the findings closed in a year; reopen those whose
+problem is still there, with an audit entry, so 挂账销号 cannot end in a paper closure.
+
+Verification re-runs the detecting rule on today's staging data as of the look-back's
+period end: for a rule judged per period (ONLINE_RATIO_LOW) over the finding's own period,
+for the others over everything up to as-of. Nothing new is written to the ledger; only
+the closed findings that are flagged again move (closed → reopened).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import Engine, select, update
+
+from bdcwatch import rules
+from bdcwatch.config.policy import Policy, Severity
+from bdcwatch.config.run import Job, RunContext
+from bdcwatch.dates.periods import Period, parse_period_label
+from bdcwatch.dates.workdays import WorkCalendar
+from bdcwatch.ledger.audit import AuditEvent, append_events
+from bdcwatch.rules.engine import detect_subjects
+from bdcwatch.store.models import finding
+
+log = logging.getLogger(__name__)
+
+EVERYTHING_FROM = date(2004, 1, 1)  # earliest data the calendar (and a rule) can judge
+
+
+class LookBackResult(BaseModel):
+    """What look-back did: closed findings verified, and the ids it reopened (XCom-sized)."""
+
+    verified: int
+    reopened: list[int]
+    calendar_fallback_years: list[int] = []
+
+    def to_xcom(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    @classmethod
+    def from_xcom(cls, value: Any) -> LookBackResult:
+        return value if isinstance(value, LookBackResult) else cls.model_validate(value)
+
+
+def look_back(
+    engine: Engine, *, period: Period, policy: Policy, calendar: WorkCalendar, ctx: RunContext,
+    units: list[str] | None = None,
+) -> LookBackResult:
+    query = (
+        select(finding.c.id, finding.c.rule_code, finding.c.subject_id, finding.c.period, finding.c.unit_code)
+        .where(finding.c.status == "closed")
+        .where(finding.c.closed_at >= period.start_at, finding.c.closed_at < period.as_of)
+    )
+    if units:
+        query = query.where(finding.c.unit_code.in_(units))
+    with engine.connect() as conn:
+        closed = conn.execute(query).all()
+    groups: dict[tuple[str, str | None], list[Any]] = defaultdict(list)
+    for row in closed:
+        groups[(row.rule_code, row.period)].append(row)
+    reopened: list[int] = []
+    for (rule_code, label), rows in sorted(groups.items(), key=lambda item: (item[0][0], item[0][1] or "")):
+        rule = rules.all_rules().get(rule_code)
+        if rule is None:
+            log.warning("look-back: rule %s is no longer known; %d finding(s) left as they are", rule_code, len(rows))
+            continue
+        window = parse_period_label(label) if label else Period(EVERYTHING_FROM, period.end)
+        still = detect_subjects(engine, rule, period=window, policy=policy, calendar=calendar)
+        again = [row.id for row in rows if row.subject_id in still]
+        if again:
+            _reopen(engine, again, ctx, severity=rule.severity, policy=policy, calendar=calendar)
+            reopened.extend(again)
+        log.info("look-back %s%s: %d closed, %d still present", rule_code, f" ({label})" if label else "",
+                 len(rows), len(again))
+    return LookBackResult(verified=len(closed), reopened=reopened,
+                          calendar_fallback_years=sorted(calendar.fallback_years))
+
+
+def _reopen(engine: Engine, ids: list[int], ctx: RunContext, *, severity: str, policy: Policy,
+            calendar: WorkCalendar) -> None:
+    now: datetime = ctx.now.replace(microsecond=0)
+    # A reopened finding is a problem to rectify again: it is announced again
+    # (notified_outbox_id cleared) with a fresh due date by its severity, not the old one
+    # that would make it overdue (and escalated) the day it comes back.
+    due = calendar.add_working_days(now.date(), policy.rectification_working_days[Severity(severity)])
+    with engine.begin() as conn:
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            conn.execute(update(finding).where(finding.c.id.in_(chunk))
+                         .values(status="reopened", closed_at=None, notified_outbox_id=None, last_detected_at=now,
+                                 due_date=due))
+        append_events(conn, [
+            AuditEvent(fid, now, ctx.actor, "closed", "reopened", f"回头看复核：问题仍然存在（run {ctx.run_id}）")
+            for fid in ids
+        ])
+
+
+def run(job: Job) -> LookBackResult:
+    """The look_back task: 回头看 over the findings closed in the job's period."""
+    return look_back(job.engine, period=job.period, policy=job.policy, calendar=job.calendar, ctx=job.ctx,
+                     units=list(job.spec.units) or None)

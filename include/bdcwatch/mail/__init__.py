@@ -1,0 +1,1 @@
+"""Mail: the outbox (exactly-once delivery) and the one yagmail sender."""

@@ -1,0 +1,81 @@
+"""Airflow's side of the connections (CONTRACT §1): the Connection objects, turned into
+engines, SMTP settings and the UI's address. Connections may be defined in the Airflow
+UI/metadata DB or as ``AIRFLOW_CONN_<ID>`` environment variables."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.engine import URL
+
+from bdcwatch.mail.sender import SmtpSettings
+from bdcwatch.sources.connections import connection_url, read_only
+from bdcwatch.sources.schema import ECERT as ECERT_DB
+from bdcwatch.sources.schema import REGISTRATION as REGISTRATION_DB
+from bdcwatch.sources.schema import STAFF as STAFF_REGISTRY_DB
+from bdcwatch.store.migrate import make_engine
+
+__all__ = ["ECERT_DB", "REGISTRATION_DB", "SMTP_DEFAULT", "STAFF_REGISTRY_DB", "SUPERVISION_DB"]
+
+SUPERVISION_DB = "supervision_db"
+SMTP_DEFAULT = "smtp_default"
+
+
+def connection(conn_id: str) -> Any:
+    """The Airflow Connection ``conn_id`` (from the metadata DB or an env variable)."""
+    from airflow.sdk import BaseHook
+
+    return BaseHook.get_connection(conn_id)
+
+
+def database_url(conn_id: str) -> URL:
+    return connection_url(connection(conn_id))
+
+
+@lru_cache(maxsize=8)
+def source_engine(conn_id: str) -> Engine:
+    """A read-only engine on a source system (SQLite files are opened read-only)."""
+    return create_engine(read_only(database_url(conn_id)), pool_pre_ping=True)
+
+
+@lru_cache(maxsize=1)
+def supervision_engine() -> Engine:
+    return make_engine(database_url(SUPERVISION_DB).render_as_string(hide_password=False))
+
+
+def smtp_settings(conn_id: str = SMTP_DEFAULT) -> SmtpSettings:
+    """SMTP settings from the connection the Airflow SMTP provider also reads."""
+    conn = connection(conn_id)
+    extra = conn.extra_dejson or {}
+
+    def flag(name: str) -> bool:
+        value = extra.get(name, False)
+        return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes")
+
+    return SmtpSettings(
+        host=conn.host or "localhost",
+        port=int(conn.port or 25),
+        login=conn.login or None,
+        password=conn.password or None,
+        from_email=str(extra.get("from_email") or conn.login or "bdcwatch@localhost"),
+        use_ssl=not flag("disable_ssl"),
+        use_starttls=not flag("disable_tls"),
+        timeout=int(extra.get("timeout", 30)),
+        operations_email=str(extra["operations_email"]) if extra.get("operations_email") else None,
+    )
+
+
+def ui_base_url() -> str | None:
+    """The Airflow UI's address from [api] base_url (None when not configured)."""
+    base = os.environ.get("AIRFLOW__API__BASE_URL")
+    if not base:
+        try:
+            from airflow.configuration import conf
+
+            base = conf.get("api", "base_url", fallback=None)
+        except Exception:  # config not readable outside an Airflow environment
+            return None
+    return base.rstrip("/") if base else None

@@ -1,0 +1,160 @@
+"""TaskFlow tasks shared by the DAGs, and ``audit_task`` for a DAG's own steps.
+
+Imported at DAG parse time: nothing heavy at module level (each task body imports what
+it needs when it runs). Every task fails at once, without retry, on a ``PermanentError``
+(a wrong policy, schema, period or input: retrying in five minutes cannot fix it) and
+alerts operations through the DAG's failure notifier; anything else (a database or relay
+that does not answer) is retried with backoff.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, TypeVar, overload
+
+from airflow.sdk import get_current_context, task
+
+if TYPE_CHECKING:
+    from bdcwatch.config.run import Job
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def fail_fast(func: F) -> F:
+    """Turn the engine's ``PermanentError`` into Airflow's non-retryable failure."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from bdcwatch.errors import PermanentError
+
+        try:
+            return func(*args, **kwargs)
+        except PermanentError as error:
+            from airflow.sdk.exceptions import AirflowFailException
+
+            raise AirflowFailException(f"{type(error).__name__} (not retried): {error}") from error
+
+    return wrapper  # type: ignore[return-value]
+
+
+@overload
+def audit_task(python_callable: Callable[..., Any]) -> Any: ...
+
+
+@overload
+def audit_task(python_callable: None = None, **task_kwargs: Any) -> Callable[[Callable[..., Any]], Any]: ...
+
+
+def audit_task(python_callable: Callable[..., Any] | None = None, **task_kwargs: Any) -> Any:
+    """``@task`` for bdcwatch steps: the same, plus ``fail_fast``. Returns Airflow's
+    decorated task (typed ``Any``: Airflow's task factory is not generic)."""
+
+    def decorate(func: Callable[..., Any]) -> Any:
+        return task(**task_kwargs)(fail_fast(func))
+
+    return decorate(python_callable) if python_callable is not None else decorate
+
+
+def current_job(run: Mapping[str, Any]) -> Job:
+    """The ``Job`` of the running task: the run spec from XCom, the policy, supervision_db,
+    the DAG and run ids, and the local wall clock now."""
+    from bdcwatch.config.policy import cached_policy
+    from bdcwatch.config.run import Job, RunContext, RunSpec
+    from bdcwatch.dates.clock import local_now
+    from bdcwatch.orchestration.connections import supervision_engine, ui_base_url
+
+    context = get_current_context()
+    policy = cached_policy()
+    return Job(
+        spec=RunSpec.from_xcom(run), policy=policy, engine=supervision_engine(),
+        ctx=RunContext(context["dag"].dag_id, context["run_id"], local_now(policy.timezone)),
+        ui_base_url=ui_base_url(),
+    )
+
+
+@audit_task
+def resolve_run(default_period: str, rolling_days: int = 0) -> dict[str, Any]:
+    """Params → the run spec. ``default_period`` is the schedule's natural period (day,
+    week, month, quarter, half, year, year_to_date) or ``rolling`` (``rolling_days``
+    back), used when the run names no period. A conf key that is not a Param of the DAG,
+    a bad period or an unknown unit fails the run here, before anything is read."""
+    from bdcwatch.config.policy import cached_policy
+    from bdcwatch.config.run import RunSpec
+    from bdcwatch.dates.periods import local_date, previous_period, rolling_window
+
+    context = get_current_context()
+    policy = cached_policy()
+    # The date the run stands for: its logical date, or for a manual run triggered without
+    # one (Airflow 3 allows that) the moment it was asked to run, in the policy's zone.
+    moment = context.get("logical_date") or context["dag_run"].run_after
+    today = local_date(moment, policy.timezone)
+    default = rolling_window(today, rolling_days) if default_period == "rolling" else previous_period(default_period, today)
+    spec = RunSpec.resolve(
+        context["params"], default_period=default, policy=policy, conf=context["dag_run"].conf or {},
+        known_params=list(context["dag"].params.keys()),
+    )
+    return spec.to_xcom()
+
+
+@audit_task
+def prepare_supervision_db() -> str:
+    """Create or upgrade supervision_db to the newest schema (Alembic)."""
+    import logging
+
+    from bdcwatch.orchestration.connections import supervision_engine
+    from bdcwatch.store.migrate import migrate
+
+    revision = migrate(supervision_engine())
+    logging.getLogger(__name__).info("supervision_db at revision %s", revision)
+    return revision
+
+
+# SQLite allows one writer: load tables one at a time. Mapped instances show their table.
+@audit_task(max_active_tis_per_dagrun=1, map_index_template="{{ task.op_kwargs['table_name'] }}")
+def load(table_name: str) -> dict[str, Any]:
+    """Extract one source table into staging through the quality gate."""
+    from bdcwatch.config.policy import cached_policy
+    from bdcwatch.dates.clock import local_now
+    from bdcwatch.orchestration.connections import source_engine, supervision_engine
+    from bdcwatch.sources.extract import load_table
+    from bdcwatch.sources.schema import SOURCE_TABLES
+
+    context = get_current_context()
+    full_scan = bool(context["params"].get("full_scan", False))
+    source = source_engine(SOURCE_TABLES[table_name].system)  # the system name is its connection id
+    now = local_now(cached_policy().timezone)
+    return load_table(source, supervision_engine(), table_name, run_id=context["run_id"], full_scan=full_scan,
+                      now=now).as_dict()
+
+
+@audit_task
+def evaluate(rule_codes: list[str], run: dict[str, Any], loads: list[Any]) -> dict[str, Any]:
+    """Run the rules over the run's period and record their findings in the ledger."""
+    from bdcwatch.ledger.findings import evaluate as evaluate_rules
+
+    return evaluate_rules(current_job(run), rule_codes).to_xcom()
+
+
+@audit_task
+def verify_audit() -> int:
+    """The hash chain of the audit trail is intact (else the task fails loudly)."""
+    import logging
+
+    from bdcwatch.ledger.audit import verify_or_raise
+    from bdcwatch.orchestration.connections import supervision_engine
+
+    checked = verify_or_raise(supervision_engine())
+    logging.getLogger(__name__).info("audit trail intact: %d entries verified", checked)
+    return checked
+
+
+@audit_task(retries=3)
+def send_mail(outbox_ids: list[int]) -> dict[str, Any]:
+    """Send everything pending, not only this run's: mail left over from an SMTP outage
+    goes out with the next run."""
+    from bdcwatch.config.policy import cached_policy
+    from bdcwatch.orchestration.connections import smtp_settings, supervision_engine
+    from bdcwatch.reports.delivery_notice import send_and_report
+
+    return send_and_report(supervision_engine(), cached_policy(), smtp_settings()).as_dict()

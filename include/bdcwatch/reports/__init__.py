@@ -1,0 +1,1 @@
+"""What people read: each report's query, render and template together."""

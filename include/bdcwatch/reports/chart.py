@@ -1,0 +1,42 @@
+"""The per-unit trend chart of a digest: findings detected and closed per month, as a PNG
+that travels inline in the mail (CID), so it shows in clients that block remote images.
+
+Drawn with matplotlib's Agg backend (no display). Axis text stays ASCII (month labels,
+numbers, an English legend): servers rarely have a CJK font, and a chart of empty boxes is
+worse than none; the Chinese caption is in the mail's HTML next to the picture.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+
+DETECTED_COLOR, CLOSED_COLOR = "#e65100", "#2e7d32"
+
+
+def trend_chart_png(points: Sequence[tuple[str, int, int]], *, width_px: int = 640, height_px: int = 220) -> bytes:
+    """Grouped bars per month: (label 'YYYY-MM', detected, closed). Returns PNG bytes."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    from matplotlib.figure import Figure  # the OO API: no global pyplot state between tasks
+    from matplotlib.ticker import MaxNLocator
+
+    dpi = 100
+    figure = Figure(figsize=(width_px / dpi, height_px / dpi), dpi=dpi)
+    axes = figure.add_subplot()
+    positions = range(len(points))
+    detected = [p[1] for p in points]
+    closed = [p[2] for p in points]
+    axes.bar([x - 0.2 for x in positions], detected, width=0.4, color=DETECTED_COLOR, label="detected")
+    axes.bar([x + 0.2 for x in positions], closed, width=0.4, color=CLOSED_COLOR, label="closed")
+    axes.set_xticks(list(positions), [p[0] for p in points], fontsize=8)
+    axes.tick_params(axis="y", labelsize=8)
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    for side in ("top", "right"):
+        axes.spines[side].set_visible(False)
+    axes.legend(fontsize=8, frameon=False, loc="upper left")
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()

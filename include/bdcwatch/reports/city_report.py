@@ -1,0 +1,101 @@
+"""A city-level cycle report (市级排查, 省级抽查) to CITY_BUREAU's heads: one line per unit,
+the draw, and every finding of the cycle as XLSX (CONTRACT §6)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from bdcwatch import rules
+from bdcwatch.config.policy import Person
+from bdcwatch.config.run import Job
+from bdcwatch.ledger.cycles import Samples
+from bdcwatch.ledger.findings import Evaluation
+from bdcwatch.mail.outbox import OutgoingMessage, enqueue
+from bdcwatch.mail.sender import Attachment
+from bdcwatch.reports.common import (
+    CITY_SUPERVISOR,
+    DigestContext,
+    FindingRow,
+    RenderedDigest,
+    calendar_warning,
+    findings_workbook,
+    render_template,
+)
+from bdcwatch.standards.masking import mask_id_numbers
+from bdcwatch.store.models import finding
+
+
+@dataclass(frozen=True)
+class UnitSummary:
+    code: str
+    name: str
+    population: int
+    sample: int
+    findings: Sequence[FindingRow]
+
+
+def render_city_report(
+    units: Sequence[UnitSummary], *, heads: Sequence[Person], title: str, context: DigestContext
+) -> RenderedDigest:
+    """A city-level cycle report (city check, provincial spot check) for the bureau:
+    one line per unit, the full list of the cycle's findings as XLSX."""
+    rows = []
+    for unit in units:
+        by_rule: dict[str, int] = {}
+        for f in unit.findings:
+            by_rule[f.rule_code] = by_rule.get(f.rule_code, 0) + 1
+        top = "；".join(f"{rules.title(code)} {n}" for code, n in sorted(by_rule.items(), key=lambda i: -i[1])[:3])
+        rows.append({"name": unit.name, "population": unit.population, "sample": unit.sample,
+                     "findings": len(unit.findings), "high": sum(f.severity == "high" for f in unit.findings),
+                     "top": top or "无"})
+    everything = [f for unit in units for f in unit.findings]
+    subject = f"【不动产登记监督】全市{title}报告（{context.period_label}）：发现问题 {len(everything)} 条"
+    html = render_template("city_report.html.j2",
+        subject=subject, title=title, heads=heads, period_label=context.period_label,
+        period_text=context.period_text, as_of=context.as_of.strftime("%Y-%m-%d %H:%M"), units=rows,
+        total_findings=len(everything), total_high=sum(f.severity == "high" for f in everything),
+        total_sample=sum(u.sample for u in units), calendar_warning=context.calendar_warning,
+        dag_id=context.dag_id, run_id=context.run_id,
+    )
+    workbook = findings_workbook(everything, f"全市 {context.period_label}")
+    filename = f"{context.dag_id}_city_{context.period_label.replace('..', '_')}.xlsx"
+    return RenderedDigest(mask_id_numbers(subject), mask_id_numbers(html), (Attachment(filename, workbook),))
+
+
+def compose(job: Job, evaluation: Evaluation, samples: Samples, *, rule_codes: Sequence[str], title: str) -> list[int]:
+    """Queue one city report of a cycle to CITY_BUREAU's heads: every unit's line and all
+    findings of the cycle's rules detected by this run (new or again)."""
+    policy, spec, engine, ctx = job.policy, job.spec, job.engine, job.ctx
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(finding).where(finding.c.last_run_id == ctx.run_id, finding.c.rule_code.in_(list(rule_codes)))
+            .order_by(finding.c.id)
+        ).all()
+    by_unit: dict[str | None, list[FindingRow]] = {}
+    for r in rows:
+        by_unit.setdefault(r.unit_code, []).append(FindingRow.from_row(r))
+    units = job.units
+    summaries = []
+    for code in units:
+        drawn = samples.units.get(code)
+        summaries.append(UnitSummary(code, policy.units[code].name, drawn.population if drawn else 0,
+                                     drawn.sample if drawn else 0, by_unit.get(code, [])))
+    bureau = policy.supervisors[CITY_SUPERVISOR]
+    context = DigestContext(
+        dag_id=ctx.dag_id, run_id=ctx.run_id, period_label=spec.period_label, period_text=spec.period_text,
+        as_of=spec.period.as_of, plan_items="34", title=title, supervisor_name=bureau.name,
+        calendar_warning=calendar_warning(evaluation.calendar_fallback_years),
+    )
+    report = render_city_report(summaries, heads=bureau.heads, title=title, context=context)
+    message = OutgoingMessage(
+        dedup_key=f"{ctx.dag_id}|{spec.period_label}|{CITY_SUPERVISOR}|{','.join(units)}", kind="city_report",
+        dag_id=ctx.dag_id, run_id=ctx.run_id, period=spec.period_label, unit_code=None,
+        recipients=tuple(h.email for h in bureau.heads), subject=report.subject, html=report.html,
+        attachments=report.attachments,
+    )
+    with engine.begin() as conn:
+        outbox_id = enqueue(conn, message, ctx.now)
+    return [outbox_id] if outbox_id is not None else []

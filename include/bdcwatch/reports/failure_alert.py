@@ -1,0 +1,31 @@
+"""The failure alert to operations (a task failed for good). Pure rendering; the notifier
+in ``orchestration.notifier`` decides the recipient and sends it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bdcwatch.reports.common import render_template
+from bdcwatch.standards.masking import mask_id_numbers
+
+MAX_ERROR_CHARS = 4000
+
+
+@dataclass(frozen=True)
+class FailureAlert:
+    subject: str
+    html: str
+
+
+def render_failure_alert(
+    *, dag_id: str, task_id: str, run_id: str, try_number: object, error: str, retried: bool,
+    recipient: str, policy_problem: str | None = None,
+) -> FailureAlert:
+    """Subject and HTML of one alert; the error and any policy problem are masked."""
+    subject = f"[bdcwatch] task failed: {dag_id}.{task_id}"
+    html = render_template(
+        "failure_alert.html.j2", subject=subject, dag_id=dag_id, task_id=task_id, run_id=run_id,
+        try_number=try_number, error=mask_id_numbers(error)[:MAX_ERROR_CHARS], retried=retried,
+        recipient=recipient, policy_problem=mask_id_numbers(policy_problem) if policy_problem else None,
+    )
+    return FailureAlert(subject, html)

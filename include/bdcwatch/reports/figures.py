@@ -1,0 +1,103 @@
+"""Headline figures of a unit for digests and the annual summary (issue 5: headline numbers
+first): the ledger's state (open, overdue, closed in the period), e-certificate coverage,
+the online-handling share against the unit's target, and a monthly trend.
+
+All read from supervision_db in grouped queries; nothing per finding or per case is held.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Engine, and_, case, func, select, text
+
+from bdcwatch.dates.periods import Period
+from bdcwatch.ledger.lifecycle import OPEN_STATUSES
+from bdcwatch.rules.cases import OnlineShare
+from bdcwatch.store.dialect import Dialect, bind_typed
+from bdcwatch.store.models import finding
+
+
+@dataclass
+class LedgerFigures:
+    open: int = 0  # open, rectifying or reopened now
+    overdue: int = 0  # of those, past their rectification due date
+    closed_in_period: int = 0
+    detected_in_period: int = 0  # first detected in the period (wall-clock detection time)
+
+
+@dataclass
+class UnitFigures:
+    ledger: LedgerFigures = field(default_factory=LedgerFigures)
+    ecert: tuple[int, int] | None = None  # (certificates, with e-certificate)
+    online: OnlineShare | None = None
+
+    def headline(self) -> list[tuple[str, Any, str]]:
+        """The digest headline cards (label, value, colour) after the digest's own new and
+        high-risk counts, most important first."""
+        cards: list[tuple[str, Any, str]] = [
+            ("未销号问题", self.ledger.open, "#e65100"), ("逾期未整改", self.ledger.overdue, "#c62828"),
+            ("本期已销号", self.ledger.closed_in_period, "#2e7d32"),
+        ]
+        if self.ecert is not None:
+            total, covered = self.ecert
+            cards.append(("电子证照覆盖率", f"{covered / total:.1%}" if total else "—", "#2e7d32"))
+        if self.online is not None:
+            value = f"{self.online.share:.0%} / {float(self.online.target):.0%}" if self.online.cases else "—"
+            cards.append(("网办率 / 目标", value, "#2e7d32" if self.online.met else "#c62828"))
+        return cards
+
+
+def ledger_figures(engine: Engine, period: Period, today: date) -> dict[str | None, LedgerFigures]:
+    """Per unit: open and overdue findings now, closed and first detected in the period."""
+    def in_period(column: Any) -> Any:
+        return and_(column >= period.start_at, column < period.as_of)
+
+    is_open = finding.c.status.in_(OPEN_STATUSES)
+    query = select(
+        finding.c.unit_code,
+        func.sum(case((is_open, 1), else_=0)),
+        func.sum(case((and_(is_open, finding.c.due_date < today), 1), else_=0)),
+        func.sum(case((and_(finding.c.status == "closed", in_period(finding.c.closed_at)), 1), else_=0)),
+        func.sum(case((in_period(finding.c.first_detected_at), 1), else_=0)),
+    ).group_by(finding.c.unit_code)
+    figures: dict[str | None, LedgerFigures] = defaultdict(LedgerFigures)
+    with engine.connect() as conn:
+        for unit, open_, overdue, closed, detected in conn.execute(query):
+            figures[unit] = LedgerFigures(int(open_ or 0), int(overdue or 0), int(closed or 0), int(detected or 0))
+    return figures
+
+
+def monthly_trend(engine: Engine, months: list[tuple[int, int]]) -> dict[str | None, list[tuple[str, int, int]]]:
+    """Per unit, per month (year, month): (label 'YYYY-MM', findings first detected, closed)."""
+    first, last = months[0], months[-1]
+    params = {"start": datetime(first[0], first[1], 1), "end": datetime(last[0] + last[1] // 12, last[1] % 12 + 1, 1)}
+    dialect = Dialect(engine.dialect.name)
+    counts: dict[str | None, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
+    with engine.connect() as conn:
+        for slot, column in enumerate(("first_detected_at", "closed_at")):
+            month = dialect.month_key(f"f.{column}")
+            statement = bind_typed(text(f"""
+                SELECT f.unit_code, {month} AS month, COUNT(*) AS n FROM finding f
+                WHERE f.{column} >= :start AND f.{column} < :end
+                GROUP BY f.unit_code, {month}"""), params)
+            for unit, key, n in conn.execute(statement, params):
+                counts[unit][_month_label(key)][slot] += int(n)
+    labels = [f"{y}-{m:02d}" for y, m in months]
+    return {unit: [(label, by_month[label][0], by_month[label][1]) for label in labels]
+            for unit, by_month in counts.items()}
+
+
+def _month_label(key: Any) -> str:
+    """Dialect month keys as 'YYYY-MM' (MySQL's EXTRACT(YEAR_MONTH) gives 202603)."""
+    text_key = str(key)
+    return text_key if "-" in text_key else f"{text_key[:4]}-{text_key[4:6]}"
+
+
+def last_months(today: date, count: int = 6) -> list[tuple[int, int]]:
+    """The ``count`` calendar months ending with today's month, oldest first."""
+    index = today.year * 12 + today.month - 1
+    return [((i // 12), i % 12 + 1) for i in range(index - count + 1, index + 1)]

@@ -1,0 +1,118 @@
+"""The monthly 六不准 report (plan items 26, 27) to CITY_BUREAU: per unit and per
+prohibition, what the machine found this month, and an explicit zero report where it found
+nothing — the plan's 零报告制度 means "nothing found" must be said, not left unsaid.
+
+Three of the six prohibitions (leaking data, steering clients to agents, taking fees) leave
+no trace in the systems bdcwatch reads; the report says so instead of reporting a zero it
+cannot vouch for, and leaves them to the units' own monthly return.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import pandas as pd
+from sqlalchemy import Engine, and_, func, or_, select
+
+from bdcwatch import rules
+from bdcwatch.config.policy import Person, Policy
+from bdcwatch.config.run import Job
+from bdcwatch.mail.outbox import OutgoingMessage, enqueue
+from bdcwatch.mail.sender import Attachment
+from bdcwatch.reports.common import CITY_SUPERVISOR, render_template, workbook
+from bdcwatch.rules import Prohibition
+from bdcwatch.standards.masking import mask_id_numbers
+from bdcwatch.store.models import finding
+
+
+@dataclass(frozen=True)
+class Group:
+    """One prohibition and the rules that detect it (empty: not machine-checkable)."""
+
+    text: str
+    rules: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class UnitLine:
+    """One unit's line of the report: a count per prohibition (None: not machine-checkable)."""
+
+    code: str
+    name: str
+    cells: list[int | None]
+    total: int
+
+
+def groups() -> list[Group]:
+    """The six prohibitions in the plan's order, each with the rules declared for it."""
+    registry = rules.all_rules().values()
+    return [Group(p.text, tuple(r.code for r in registry if r.prohibition is p)) for p in Prohibition]
+
+
+def monthly_counts(engine: Engine, *, run_id: str, since: datetime, until: datetime) -> dict[tuple[str, str], int]:
+    """(unit, rule) → findings of the 六不准 rules for the month: the case rules this run
+    judged on the month's data, plus the staff rules' findings first detected by the weekly
+    staff audits from the month's start until now."""
+    codes = sorted({code for group in groups() for code in group.rules})
+    case_rules = [code for code in codes if rules.get(code).family == "case"]
+    staff_rules = [code for code in codes if code not in case_rules]
+    query = (
+        select(finding.c.unit_code, finding.c.rule_code, func.count())
+        .where(or_(
+            and_(finding.c.rule_code.in_(case_rules), finding.c.last_run_id == run_id),
+            and_(finding.c.rule_code.in_(staff_rules), finding.c.first_detected_at >= since,
+                 finding.c.first_detected_at < until),
+        ))
+        .group_by(finding.c.unit_code, finding.c.rule_code)
+    )
+    with engine.connect() as conn:
+        return {(unit or "", rule): int(n) for unit, rule, n in conn.execute(query)}
+
+
+def render_six_prohibitions(
+    counts: dict[tuple[str, str], int], *, policy: Policy, units: Sequence[str], heads: Sequence[Person],
+    period_label: str, period_text: str, dag_id: str, run_id: str,
+) -> tuple[str, str, bytes]:
+    """Subject, HTML and workbook (pure)."""
+    prohibitions = groups()
+    table: list[UnitLine] = []
+    for code in units:
+        cells = [sum(counts.get((code, rule), 0) for rule in p.rules) if p.rules else None for p in prohibitions]
+        table.append(UnitLine(code, policy.units[code].name, cells, sum(c for c in cells if c is not None)))
+    total = sum(row.total for row in table)
+    zero = total == 0
+    verdict = "零报告" if zero else f"发现问题 {total} 项"
+    subject = f"【不动产登记监督】“六不准”月报（{period_label}）：{verdict}"
+    html = render_template("six_prohibitions.html.j2",
+        subject=subject, heads=heads, prohibitions=prohibitions, table=table, total=total, zero=zero,
+        period_label=period_label, period_text=period_text, dag_id=dag_id, run_id=run_id,
+    )
+    frame = pd.DataFrame(
+        [{"登记机构": row.name, **{p.text: ("不适用（无系统数据）" if c is None else c)
+                                 for p, c in zip(prohibitions, row.cells, strict=True)},
+          "合计": row.total, "结论": "零报告" if row.total == 0 else "有问题"} for row in table]
+    )
+    return mask_id_numbers(subject), mask_id_numbers(html), workbook({f"六不准 {period_label}": frame})
+
+
+def compose(job: Job) -> list[int]:
+    """Queue the monthly 六不准 report to CITY_BUREAU, a zero report when nothing was found."""
+    policy, spec, ctx = job.policy, job.spec, job.ctx
+    counts = monthly_counts(job.engine, run_id=ctx.run_id, since=spec.period.start_at, until=job.now())
+    bureau = policy.supervisors[CITY_SUPERVISOR]
+    units = job.units
+    subject, html, content = render_six_prohibitions(
+        counts, policy=policy, units=units, heads=bureau.heads, period_label=spec.period_label,
+        period_text=spec.period_text, dag_id=ctx.dag_id, run_id=ctx.run_id,
+    )
+    message = OutgoingMessage(
+        dedup_key=f"six_prohibitions|{spec.period_label}|{','.join(units)}", kind="six_prohibitions",
+        dag_id=ctx.dag_id, run_id=ctx.run_id, period=spec.period_label, unit_code=None,
+        recipients=tuple(h.email for h in bureau.heads), subject=subject, html=html,
+        attachments=(Attachment(f"六不准月报_{spec.period_label}.xlsx", content),),
+    )
+    with job.engine.begin() as conn:
+        outbox_id = enqueue(conn, message, ctx.now)
+    return [outbox_id] if outbox_id is not None else []

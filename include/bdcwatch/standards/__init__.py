@@ -1,0 +1,1 @@
+"""National formats and contract rules on values: normalisation (§5), identifiers, masking (§6)."""

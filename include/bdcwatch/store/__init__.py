@@ -1,0 +1,1 @@
+"""supervision_db: its tables, Alembic migrations and the SQL dialect helpers."""

@@ -1,0 +1,130 @@
+"""Helpers the tests share (not fixtures, not tests): real servers the tests start, the
+contract's URL forms, and the ID-number check applied to everything that leaves the engine.
+Fixtures live in ``conftest.py``; test modules import from here, never from each other."""
+
+from __future__ import annotations
+
+import re
+import socket
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from typing import Any
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+# The four databases of a generated world; "staff" is reached as staff_registry_db.
+SYSTEMS = ("registration", "ecert", "staff", "supervision")
+ID_NUMBER = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
+# yagmail names an inline image by a decimal hash (``cid:879907891518344272``): a content
+# id, not personal data, and sometimes 18 digits long.
+CONTENT_ID = re.compile(r"cid:\d+")
+
+
+def unmasked_id(html: str) -> re.Match[str] | None:
+    """An ID-number-shaped token in a mail's HTML, content ids of inline images aside."""
+    return ID_NUMBER.search(CONTENT_ID.sub("cid:", html))
+
+
+def airflow_uri(sqlalchemy_url: str) -> str:
+    """A SQLAlchemy URL as an operator writes the Airflow connection (CONTRACT §1)."""
+    url = make_url(sqlalchemy_url)
+    if url.get_backend_name() == "sqlite":
+        return f"sqlite:///{url.database}"  # an absolute path gives the contract's sqlite:////path form
+    scheme = "postgresql" if url.get_backend_name() == "postgresql" else "mysql"
+    return url.set(drivername=scheme, query={}).render_as_string(hide_password=False)
+
+
+def connections_of(urls: dict[str, str], smtp_uri: str) -> dict[str, str]:
+    """The Airflow connections of a world: conn id → URI."""
+    named = {f"{name}_db" if name != "staff" else "staff_registry_db": airflow_uri(url) for name, url in urls.items()}
+    return {**named, "smtp_default": smtp_uri}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class Server:
+    """A database server the tests may create throwaway databases on."""
+
+    label: str
+    admin_url: str
+    create: str  # SQL with {name}
+    drop: str
+    url: str  # SQLAlchemy URL of a database {name}
+
+    def reachable(self) -> str | None:
+        try:
+            engine = create_engine(self.admin_url, connect_args={"connect_timeout": 3})
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            engine.dispose()
+            return None
+        except Exception as error:  # any failure means: no server to test against
+            return f"{self.label} is not reachable ({type(error).__name__}: {error})"
+
+
+POSTGRES = Server(
+    "PostgreSQL at 127.0.0.1:5432", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres",
+    'CREATE DATABASE "{name}"', 'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
+    "postgresql+psycopg2://postgres@127.0.0.1:5432/{name}",
+)
+MYSQL = Server(
+    "MySQL/MariaDB at 127.0.0.1:3306", "mysql+pymysql://root@127.0.0.1:3306/test?charset=utf8mb4",
+    "CREATE DATABASE `{name}` CHARACTER SET utf8mb4", "DROP DATABASE IF EXISTS `{name}`",
+    "mysql+pymysql://root@127.0.0.1:3306/{name}?charset=utf8mb4",
+)
+
+
+@dataclass
+class Received:
+    """One message as the relay received it."""
+
+    envelope_to: list[str]
+    message: EmailMessage
+
+    @property
+    def html(self) -> str:
+        body = self.message.get_body(preferencelist=("html",))
+        return str(body.get_content()) if body else ""
+
+    @property
+    def attachments(self) -> dict[str, bytes]:
+        return {part.get_filename(): part.get_content() for part in self.message.iter_attachments()}
+
+
+@dataclass
+class SmtpServer:
+    """A real SMTP server (aiosmtpd) that keeps every message it accepts."""
+
+    host: str
+    port: int
+    received: list[Received] = field(default_factory=list)
+    controller: Any = None
+
+    def start(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        server = self
+
+        class Handler:
+            async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:
+                message = message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
+                server.received.append(Received(list(envelope.rcpt_tos), message))  # type: ignore[arg-type]
+                return "250 OK"
+
+        self.controller = Controller(Handler(), hostname=self.host, port=self.port)
+        self.controller.start()
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+    def airflow_uri(self) -> str:
+        return f"smtp://{self.host}:{self.port}?disable_ssl=true&disable_tls=true&from_email=bdcwatch%40example.org"
