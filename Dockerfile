@@ -3,8 +3,9 @@ FROM apache/airflow:3.3.2-python3.11
 USER airflow
 COPY --chown=airflow:root requirements.lock pyproject.toml README.md /opt/bdcwatch/
 COPY --chown=airflow:root include /opt/bdcwatch/include
-COPY --chown=airflow:root expectations /opt/bdcwatch/expectations
+# The production lock (no test or lint tools), then the package itself, not editable: the
+# policy, GX suites, templates and migrations travel inside it as package data.
 RUN pip install --no-cache-dir --require-hashes -r /opt/bdcwatch/requirements.lock \
- && pip install --no-cache-dir --no-deps -e /opt/bdcwatch
+ && pip install --no-cache-dir --no-deps /opt/bdcwatch
 COPY --chown=airflow:root dags /opt/airflow/dags
 COPY --chown=airflow:root plugins /opt/airflow/plugins

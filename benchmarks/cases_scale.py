@@ -128,21 +128,20 @@ def populate(url: str, cases: int, seed: int = 1) -> None:
 def _baseline(url: str, out: mp.Queue) -> None:
     from sqlalchemy import text
 
+    from bdcwatch import rules
     from bdcwatch.config.policy import load_policy
     from bdcwatch.dates.periods import Period
     from bdcwatch.dates.workdays import WorkCalendar
-    from bdcwatch.ledger.findings import bind_typed
+    from bdcwatch.rules import RuleInput
     from bdcwatch.rules.calendar_table import refresh_work_calendar
-    from bdcwatch.rules.engine import RuleInput
-    from bdcwatch.rules.registry import ALL_RULES
-    from bdcwatch.store.dialect import Dialect
+    from bdcwatch.store.dialect import Dialect, bind_typed
     from bdcwatch.store.migrate import make_engine
 
     engine = make_engine(url)
     period = Period(*PERIOD)
     with engine.begin() as conn:  # the baseline gets the calendar table for free
         refresh_work_calendar(conn, WorkCalendar(), period.as_of)
-    rule = ALL_RULES["CASE_QUEUE_JUMP"]
+    rule = rules.get("CASE_QUEUE_JUMP")
     ri = RuleInput(period, load_policy(), Dialect(engine.dialect.name), engine)
     params = {**ri.base_params, **rule.params(ri)}
     started = time.perf_counter()
@@ -152,17 +151,18 @@ def _baseline(url: str, out: mp.Queue) -> None:
 
 
 def _engine(url: str, out: mp.Queue) -> None:
+    from bdcwatch import rules
     from bdcwatch.config.policy import load_policy
+    from bdcwatch.config.run import RunContext
     from bdcwatch.dates.periods import Period
     from bdcwatch.dates.workdays import WorkCalendar
-    from bdcwatch.ledger.findings import RunContext
-    from bdcwatch.rules.cases import CASE_RULES
-    from bdcwatch.rules.engine import run_rules
+    from bdcwatch.ledger.findings import run_rules
     from bdcwatch.store.migrate import make_engine
 
     engine = make_engine(url)
     started = time.perf_counter()
-    outcomes = run_rules(engine, CASE_RULES, period=Period(*PERIOD), policy=load_policy(), calendar=WorkCalendar(),
+    case_rules = [rules.get(code) for code in rules.select(family="case")]
+    outcomes = run_rules(engine, case_rules, period=Period(*PERIOD), policy=load_policy(), calendar=WorkCalendar(),
                          ctx=RunContext("benchmark", "bench-cases", datetime(2027, 1, 2, 1)))
     out.put((time.perf_counter() - started, {o.rule_code: o.detected for o in outcomes}, _peak_mb()))
 

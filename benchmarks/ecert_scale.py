@@ -44,12 +44,12 @@ def _peak_mb() -> float:
 
 
 def _engine_phase(url: str, rule_codes: list[str], out: mp.Queue) -> None:
+    from bdcwatch import rules
     from bdcwatch.config.policy import load_policy
+    from bdcwatch.config.run import RunContext
     from bdcwatch.dates.periods import Period
     from bdcwatch.dates.workdays import WorkCalendar
-    from bdcwatch.ledger.findings import RunContext
-    from bdcwatch.rules.engine import run_rules
-    from bdcwatch.rules.registry import ALL_RULES
+    from bdcwatch.ledger.findings import run_rules
     from bdcwatch.store.migrate import make_engine
 
     engine = make_engine(url)
@@ -59,7 +59,7 @@ def _engine_phase(url: str, rule_codes: list[str], out: mp.Queue) -> None:
         conn.exec_driver_sql("UPDATE audit_head SET last_hash = '" + "0" * 64 + "', last_event_id = NULL")
     started = time.perf_counter()
     outcomes = run_rules(
-        engine, [ALL_RULES[c] for c in rule_codes], period=Period(PERIOD_START, PERIOD_END), policy=load_policy(),
+        engine, [rules.get(c) for c in rule_codes], period=Period(PERIOD_START, PERIOD_END), policy=load_policy(),
         calendar=WorkCalendar(), ctx=RunContext("benchmark", f"bench-{len(rule_codes)}", datetime(2027, 1, 2, 1)),
     )
     out.put((time.perf_counter() - started, sum(o.detected for o in outcomes), _peak_mb()))
@@ -125,9 +125,9 @@ def main(argv: list[str] | None = None) -> int:
     missing_s, missing_n, missing_mb = min(
         _in_child(_engine_phase, supervision_url, ["ECERT_MISSING"]) for _ in range(2)
     )
-    from bdcwatch.rules.ecert import ECERT_RULES
+    from bdcwatch import rules
 
-    all_s, all_n, all_mb = _in_child(_engine_phase, supervision_url, [r.code for r in ECERT_RULES])
+    all_s, all_n, all_mb = _in_child(_engine_phase, supervision_url, rules.select(family="ecert"))
     print(f"baseline      {base_s:8.2f} s   {base_missing:>8,} without e-certificate (any time)   peak {base_mb:6.0f} MB")
     print(f"engine        {missing_s:8.2f} s   {missing_n:>8,} ECERT_MISSING findings recorded   peak {missing_mb:6.0f} MB")
     print(f"engine (all 7 ECERT rules) {all_s:8.2f} s   {all_n:,} findings   peak {all_mb:6.0f} MB")

@@ -42,7 +42,7 @@ def annual_summary():
     run = resolve_run("year_to_date")
     loads = load.expand(table_name=TABLES)
     prepared = prepare_supervision_db()
-    prepared >> loads
+    run >> prepared >> loads
     audit = verify_audit()
     prepared >> audit
     send_mail(compose(run, loads, audit))

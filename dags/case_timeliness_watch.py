@@ -52,7 +52,7 @@ def case_timeliness_watch():
     run = resolve_run("day")
     loads = load.expand(table_name=TABLES)
     prepared = prepare_supervision_db()
-    prepared >> loads
+    run >> prepared >> loads
     prepared >> verify_audit()
     send_mail(compose(run, evaluate(RULES, run, loads)))
 

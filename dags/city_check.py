@@ -52,7 +52,7 @@ def city_check():
 
     run = resolve_run("half")
     loads = load.expand(table_name=TABLES)
-    prepare_supervision_db() >> loads
+    run >> prepare_supervision_db() >> loads
     evaluation = evaluate(RULES, run, loads)
     send_mail(compose(run, evaluation, draw_samples(run, evaluation)))
 

@@ -51,7 +51,7 @@ def county_self_inspection():
 
     run = resolve_run("quarter")
     loads = load.expand(table_name=TABLES)
-    prepare_supervision_db() >> loads
+    run >> prepare_supervision_db() >> loads
     evaluation = evaluate(RULES, run, loads)
     send_mail(compose(run, evaluation, draw_samples(run, evaluation)))
 

@@ -48,7 +48,7 @@ def ecert_completeness():
 
     run = resolve_run("rolling", 7)
     loads = load.expand(table_name=TABLES)
-    prepare_supervision_db() >> loads
+    run >> prepare_supervision_db() >> loads
     send_mail(compose(run, evaluate(RULES, run, loads)))
 
 

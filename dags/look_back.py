@@ -40,7 +40,7 @@ def look_back():
 
     run = resolve_run("year")
     loads = load.expand(table_name=TABLES)
-    prepare_supervision_db() >> loads
+    run >> prepare_supervision_db() >> loads
     send_mail(compose(run, verify(run, loads)))
 
 

@@ -53,7 +53,7 @@ def monthly_quality_check():
 
     run = resolve_run("month")
     loads = load.expand(table_name=TABLES)
-    prepare_supervision_db() >> loads
+    run >> prepare_supervision_db() >> loads
     evaluation = evaluate(RULES, run, loads)
     send_mail(compose(run, evaluation, draw_samples(run, evaluation)))
 

@@ -50,7 +50,7 @@ def provincial_spot_check():
 
     run = resolve_run("year")
     loads = load.expand(table_name=TABLES)
-    prepare_supervision_db() >> loads
+    run >> prepare_supervision_db() >> loads
     evaluation = evaluate(RULES, run, loads)
     send_mail(compose(run, evaluation, draw_samples(run, evaluation)))
 

@@ -51,7 +51,7 @@ def staff_registry_audit():
 
     run = resolve_run("week")
     loads = load.expand(table_name=TABLES)
-    prepare_supervision_db() >> loads
+    run >> prepare_supervision_db() >> loads
     send_mail(compose(run, evaluate(RULES, run, loads)))
 
 

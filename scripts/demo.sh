@@ -9,9 +9,14 @@ BIN="$ROOT/.venv/bin"
 PORT=${DEMO_PORT:-8080}
 SMTP_PORT=${DEMO_SMTP_PORT:-8025}
 SIZE=${DEMO_SIZE:-3000}
-# The demo judges the last full calendar month (the monthly view a head would get).
-PERIOD_END=$(date +%Y-%m-01)
-PERIOD_START=$(date -d "$PERIOD_END -1 month" +%Y-%m-01)
+# The demo judges the last full calendar month (the monthly view a head would get), in the
+# policy's time zone: the machine's own date differs from Shanghai's for hours every day.
+read -r PERIOD_START PERIOD_END < <("$BIN/python" -c "
+from bdcwatch.config.policy import load_policy
+from bdcwatch.dates.clock import local_today
+from bdcwatch.dates.periods import previous_period
+period = previous_period('month', local_today(load_policy().timezone))
+print(period.start, period.end)")
 
 export AIRFLOW_HOME="$VAR/airflow"
 export AIRFLOW__CORE__DAGS_FOLDER="$ROOT/dags"
@@ -65,7 +70,7 @@ start() {
     --period-start "$PERIOD_START" --period-end "$PERIOD_END" --truth "$VAR/demo/ground_truth.json"
 
   echo "==> SMTP sink on 127.0.0.1:$SMTP_PORT writing to $VAR/mail"
-  start_bg mailsink "$BIN/python" -m bdcwatch.mailsink --dir "$VAR/mail" --port "$SMTP_PORT"
+  start_bg mailsink "$BIN/python" -m bdcwatch.demo.mailsink --dir "$VAR/mail" --port "$SMTP_PORT"
 
   echo "==> Airflow metadata database"
   "$BIN/airflow" db migrate >"$VAR/logs/db-migrate.log" 2>&1

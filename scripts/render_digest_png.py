@@ -28,8 +28,10 @@ def sample_digest() -> tuple[str, list[tuple[str, bytes]]]:
     """HTML and inline images of a digest built from sample findings."""
     from bdcwatch.config.policy import load_policy
     from bdcwatch.reports.chart import trend_chart_png
-    from bdcwatch.reports.common import DigestContext, FindingRow, render_unit_digest
-    from bdcwatch.reports.figures import LedgerFigures, OnlineShare, UnitFigures
+    from bdcwatch.reports.common import DigestContext, FindingRow
+    from bdcwatch.reports.figures import LedgerFigures, UnitFigures
+    from bdcwatch.reports.unit_digest import render_unit_digest
+    from bdcwatch.rules.online import OnlineShare
 
     def row(i: int, rule: str, severity: str, subject: str, **detail: object) -> FindingRow:
         return FindingRow(i, rule, severity, "YQ21", "YWH", subject, None, json.dumps(detail, ensure_ascii=False),

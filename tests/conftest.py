@@ -4,8 +4,10 @@ a real SMTP server, and generated worlds for whole-DAG runs. No mocks of our own
 
 Tiers (``pytest -m``): ``unit`` (pure logic and SQLite), ``dialect`` (the same tests on
 PostgreSQL and MariaDB), ``deploy`` (files, packaging, the demo's tools), ``integration``
-(whole DAG runs through ``airflow dags test``). The marker follows from where a test lives
-and which database it runs on; ``make check`` runs ``unit``, ``make test`` runs all.
+(whole DAG runs through ``airflow dags test``; on a server they are ``dialect`` too). The
+marker follows from where a test lives and which database it runs on; ``make check``
+runs ``unit``, ``make test`` runs all. ``clock`` marks the whole-DAG tests that involve
+"today"; the clock pass runs them (on SQLite) with the unit tier under a shifted clock.
 """
 
 from __future__ import annotations
@@ -31,12 +33,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Give every test its tier (see the module docstring)."""
     for item in items:
         folder = Path(str(item.fspath)).resolve().relative_to(TESTS).parts[0]
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        on_server = bool(set(map(str, params.values())) & set(SERVER_KINDS)) or bool(
+            {"pg_database", "mysql_database"} & set(getattr(item, "fixturenames", ())))
         if folder in ("integration", "deploy", "stack", "web"):
             item.add_marker(getattr(pytest.mark, folder))
+            if on_server:
+                item.add_marker(pytest.mark.dialect)
             continue
-        params = getattr(getattr(item, "callspec", None), "params", {})
-        on_server = params.get("database_url") in SERVER_KINDS or {"pg_database", "mysql_database"} & set(
-            getattr(item, "fixturenames", ()))
         item.add_marker(pytest.mark.dialect if on_server else pytest.mark.unit)
 
 

@@ -183,6 +183,7 @@ def test_provincial_spot_check_draws_units_reproducibly(airflow_env, world, smtp
         assert sorted(r.unit_code for r in conn.execute(select(inspection))) == drawn
 
 
+@pytest.mark.clock
 def test_look_back_reopens_what_is_still_wrong_and_leaves_fixed_problems_closed(airflow_env, world, smtp_server):
     """回头看 through `airflow dags test`: two findings are closed by an operator with the
     CLI; the source fixes one of them; look_back reopens only the other, with an audit entry
@@ -243,6 +244,7 @@ def test_look_back_reopens_what_is_still_wrong_and_leaves_fixed_problems_closed(
     assert len(smtp_server.received) == sent
 
 
+@pytest.mark.clock
 def test_annual_summary_sums_the_ledger_for_the_bureau_and_each_unit(airflow_env, world, smtp_server):
     """annual_summary after a month's check: the bureau's report has every unit and the
     city total, each unit gets only its own part, figures equal the ledger's."""

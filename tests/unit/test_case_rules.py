@@ -221,7 +221,7 @@ def test_no_queue_jump_when_everyone_is_fast(cases):
 
 def test_due_soon_alert_counts_working_days_left(cases):
     from bdcwatch.rules import RuleInput
-    from bdcwatch.rules.cases import due_soon_cases
+    from bdcwatch.rules.time_limits import due_soon_cases
     from bdcwatch.store.dialect import Dialect
 
     # As of Wednesday 1 April 2026 00:00; 转移 limit 3 working days.

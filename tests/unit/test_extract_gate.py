@@ -148,7 +148,7 @@ def test_full_scan_resolves_quarantine_of_rows_the_source_dropped(engines):
 @pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[2] / "expectations").glob("*.json")),
                          ids=lambda p: p.name)
 def test_every_suite_names_real_columns_and_checks_the_whole_column_set(path):
-    from bdcwatch.sources.extract import column_kinds
+    from bdcwatch.sources.coerce import column_kinds
     from bdcwatch.sources.gate import INVALID_SUFFIX
 
     suite = json.loads(path.read_text(encoding="utf-8"))

@@ -1,7 +1,7 @@
-"""A local SMTP sink for the demo and tests: every message received is written to a
+"""The demo's local SMTP sink: every message received is written to a
 folder as an .eml file (open it in any mail client or a browser).
 
-    python -m bdcwatch.mailsink --dir var/mail --port 8025
+    python -m bdcwatch.demo.mailsink --dir var/mail --port 8025
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ class FolderHandler:
         message = message_from_bytes(envelope.original_content or envelope.content, policy=policy.default)
         subject = str(message.get("Subject", "no-subject"))
         slug = re.sub(r"[^\w\u4e00-\u9fff-]+", "_", subject)[:60]
-        name = f"{time.strftime('%Y%m%d-%H%M%S')}-{self.count:04d}-{slug}.eml"
+        # UTC in the name: the files sort by arrival whatever the machine's zone.
+        name = f"{time.strftime('%Y%m%d-%H%M%S', time.gmtime())}Z-{self.count:04d}-{slug}.eml"
         header = f"X-Envelope-To: {', '.join(envelope.rcpt_tos)}\r\n".encode()
         (self.folder / name).write_bytes(header + (envelope.original_content or envelope.content))
         return "250 Message accepted for delivery"

@@ -24,8 +24,8 @@ from bdcwatch.mail.outbox import OutgoingMessage, enqueue
 from bdcwatch.mail.sender import Attachment
 from bdcwatch.reports.common import CITY_SUPERVISOR, render_template, workbook
 from bdcwatch.reports.figures import LedgerFigures, ledger_figures
-from bdcwatch.rules.cases import OnlineShare, online_shares
 from bdcwatch.rules.ecert import ecert_coverage
+from bdcwatch.rules.online import OnlineShare, online_shares
 from bdcwatch.standards.masking import mask_id_numbers
 from bdcwatch.store.models import finding, finding_escalation, inspection
 

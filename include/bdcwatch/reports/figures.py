@@ -16,7 +16,7 @@ from sqlalchemy import Engine, and_, case, func, select, text
 
 from bdcwatch.dates.periods import Period
 from bdcwatch.ledger.lifecycle import OPEN_STATUSES
-from bdcwatch.rules.cases import OnlineShare
+from bdcwatch.rules.online import OnlineShare
 from bdcwatch.store.dialect import Dialect, bind_typed
 from bdcwatch.store.models import finding
 

@@ -41,8 +41,8 @@ from bdcwatch.reports.common import (
     sort_findings,
 )
 from bdcwatch.reports.figures import LedgerFigures, UnitFigures, last_months, ledger_figures, monthly_trend
-from bdcwatch.rules.cases import online_shares
 from bdcwatch.rules.ecert import ecert_coverage
+from bdcwatch.rules.online import online_shares
 from bdcwatch.standards.masking import mask_id_numbers
 from bdcwatch.store.models import finding, outbox
 

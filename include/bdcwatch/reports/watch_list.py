@@ -23,8 +23,8 @@ from bdcwatch.reports.common import (
     render_template,
     workbook,
 )
-from bdcwatch.rules.cases import due_soon_cases
 from bdcwatch.rules.engine import rule_input
+from bdcwatch.rules.time_limits import due_soon_cases
 from bdcwatch.standards.masking import mask_id_numbers
 from bdcwatch.store.models import finding
 

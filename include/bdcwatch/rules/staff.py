@@ -27,7 +27,8 @@ import calendar as _calendar
 from datetime import date
 from typing import Any
 
-from bdcwatch.config.policy import Severity, Staff
+from bdcwatch.config.policy import Severity
+from bdcwatch.config.sections import Staff
 from bdcwatch.rules.base import Prohibition, RuleInput, declare
 
 NOTHING = "1 = 0"  # the rule is not judged for this as-of (a yearly check, a deadline not yet passed)

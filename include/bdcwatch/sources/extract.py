@@ -17,7 +17,6 @@ full: staging keeps only what the rules need, quarantine keeps a masked copy of 
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import uuid
@@ -29,12 +28,7 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import (
     Connection,
-    Date,
-    DateTime,
     Engine,
-    Integer,
-    Numeric,
-    SmallInteger,
     and_,
     bindparam,
     column,
@@ -46,8 +40,10 @@ from sqlalchemy import (
 )
 
 from bdcwatch.errors import QualityGateError, SourceSchemaError
-from bdcwatch.sources.gate import INVALID_SUFFIX, gate_settings, validator_for
-from bdcwatch.sources.schema import SOURCE_TABLES, build_metadata
+from bdcwatch.sources.coerce import coerce, column_kinds, python_columns
+from bdcwatch.sources.gate import gate_settings, validator_for
+from bdcwatch.sources.quarantine import hold, release_fixed
+from bdcwatch.sources.schema import SOURCE_TABLES
 from bdcwatch.standards import identifiers, masking, normalise
 from bdcwatch.store.dialect import upsert
 from bdcwatch.store.models import STAGING, Timestamp, load_log, quarantine, watermark
@@ -58,9 +54,7 @@ log = logging.getLogger(__name__)
 # carry a GXSJ older than rows already read. Upserts make the overlap harmless.
 WATERMARK_OVERLAP = timedelta(hours=1)
 DEFAULT_CHUNK_SIZE = 50_000
-PERSONAL_COLUMNS = frozenset({"QLRZJH", "CZZTDM", "ZJH"})
 
-_REFERENCE = build_metadata()
 
 
 @dataclass(frozen=True)
@@ -77,23 +71,6 @@ class LoadResult:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def _kind(col_type: Any) -> str:
-    if isinstance(col_type, DateTime):
-        return "timestamp"
-    if isinstance(col_type, Date):
-        return "date"
-    if isinstance(col_type, (SmallInteger, Integer)):
-        return "int"
-    if isinstance(col_type, Numeric):
-        return "number"
-    return "text"
-
-
-def column_kinds(table_name: str) -> dict[str, str]:
-    """Reference column name → kind (timestamp, date, int, number, text)."""
-    return {c.name: _kind(c.type) for c in _REFERENCE.tables[table_name].columns}
 
 
 def resolve_source_table(engine: Engine, table_name: str) -> tuple[str, dict[str, str]]:
@@ -123,74 +100,6 @@ def _stream(
         names = list(result.keys())
         while rows := result.fetchmany(chunk_size):
             yield pd.DataFrame.from_records([tuple(row) for row in rows], columns=names)
-
-
-def coerce(frame: pd.DataFrame, table_name: str) -> pd.DataFrame:
-    """Bring raw values to the reference types; unparsable values become missing, and a
-    ``<COLUMN>__invalid`` column keeps the raw text for the gate and the reason."""
-    out = pd.DataFrame(index=frame.index)
-    for name, kind in column_kinds(table_name).items():
-        if name not in frame.columns:
-            continue  # the table-level expectation on the column set reports it
-        raw = frame[name]
-        if kind == "text":
-            # CHAR columns come back blank-padded from PostgreSQL; trailing blanks carry no meaning.
-            # pandas 3 infers a string dtype whose missing value is NaN: test with isna, never
-            # ``is None``, or a NULL becomes the text 'nan'.
-            out[name] = pd.Series([None if pd.isna(v) else str(v).rstrip() for v in raw], index=frame.index,
-                                  dtype=object)
-            continue
-        if kind == "timestamp":
-            parsed = pd.to_datetime(raw, errors="coerce", format="ISO8601")
-        elif kind == "date":
-            parsed = pd.to_datetime(raw, errors="coerce", format="ISO8601").dt.normalize()
-        else:
-            parsed = pd.to_numeric(raw, errors="coerce")
-            if kind == "int":
-                parsed = parsed.where(parsed.isna() | (parsed == parsed.round()))
-        bad = raw.notna() & parsed.isna()
-        out[name] = parsed
-        out[name + INVALID_SUFFIX] = pd.Series(
-            [str(v) if b else None for v, b in zip(raw, bad.tolist(), strict=True)], index=frame.index, dtype=object
-        )
-    return out
-
-
-def _key_text(table_name: str, key: tuple[Any, ...]) -> str:
-    names = SOURCE_TABLES[table_name].key
-    return ", ".join(f"{n}={v}" for n, v in zip(names, key, strict=True))
-
-
-def _masked_row(raw: dict[str, Any]) -> str:
-    return json.dumps(
-        {k: (masking.mask(str(v)) if k in PERSONAL_COLUMNS and v is not None else v) for k, v in raw.items()},
-        ensure_ascii=False,
-        default=str,
-    )
-
-
-def _python_columns(frame: pd.DataFrame, kinds: dict[str, str]) -> dict[str, list[Any]]:
-    """Column-wise conversion of a coerced chunk to plain Python values for the driver
-    (missing → None, timestamps → datetime, dates → date, integers → int). Vectorised
-    per column: element-wise access to pandas arrays costs more than the load itself."""
-    out: dict[str, list[Any]] = {}
-    for name, kind in kinds.items():
-        if name not in frame:
-            continue
-        series = frame[name]
-        missing = series.isna().tolist()
-        if kind in ("timestamp", "date"):
-            values = list(series.dt.to_pydatetime())
-            if kind == "date":
-                values = [v if m else v.date() for v, m in zip(values, missing, strict=True)]
-        elif kind == "int":
-            values = series.fillna(0).astype("int64").tolist()
-        elif kind == "number":
-            values = series.astype("float64").tolist()
-        else:
-            values = series.tolist()
-        out[name] = [None if m else v for v, m in zip(values, missing, strict=True)]
-    return out
 
 
 def _derive_certificate(row: dict[str, Any]) -> dict[str, Any]:
@@ -278,7 +187,7 @@ def load_table(
 
         keys = list(zip(*(frame[k] for k in key_columns), strict=True))
         bad_keys = {p.key for p in problems}
-        values = _python_columns(frame, kinds)
+        values = python_columns(frame, kinds)
         lower_names = [name.lower() for name in values]
         good_rows: list[dict[str, Any]] = []
         for key, row_values in zip(keys, zip(*values.values(), strict=True), strict=True):
@@ -295,9 +204,9 @@ def load_table(
                 rows_quarantined += len(bad_keys)
                 bad_positions = [i for i, key in enumerate(keys) if key in bad_keys]
                 bad_raw = [{str(k): v for k, v in record.items()} for record in raw.iloc[bad_positions].to_dict("records")]
-                _quarantine(conn, table_name, problems, bad_raw, [keys[i] for i in bad_positions], load_id, started)
+                hold(conn, table_name, problems, bad_raw, [keys[i] for i in bad_positions], load_id, started)
                 rows_deleted += _delete_keys(conn, staging, key_columns, bad_keys)
-            _resolve_quarantine(conn, table_name, [k for k in keys if k not in bad_keys], started)
+            release_fixed(conn, table_name, [k for k in keys if k not in bad_keys], started)
 
     with target.begin() as conn:
         if full_scan:
@@ -343,50 +252,6 @@ def _check_bad_fraction(table_name: str, rows_read: int, rows_quarantined: int) 
         )
 
 
-def _quarantine(
-    conn: Connection,
-    table_name: str,
-    problems: list[Any],
-    raw_records: list[dict[str, Any]],
-    keys: list[tuple[Any, ...]],
-    load_id: str,
-    now: datetime,
-) -> None:
-    by_key = dict(zip(keys, raw_records, strict=True))
-    rows = []
-    for problem in problems:
-        raw_row = by_key[problem.key]
-        value = raw_row.get(problem.column)
-        shown = masking.mask(str(value)) if problem.column in PERSONAL_COLUMNS and value is not None else value
-        key_text = _key_text(table_name, problem.key)
-        reason = masking.mask_id_numbers(
-            f"{table_name} [{key_text}] column {problem.column}: value {shown!r} — {problem.description}"
-        )
-        log.warning("quarantined %s", reason)
-        rows.append(
-            {
-                "source_table": table_name, "row_key": key_text, "column_name": problem.column,
-                "expectation": problem.expectation, "reason": reason, "row_json": _masked_row(raw_row),
-                "first_seen_at": now, "last_seen_at": now, "last_load_id": load_id, "resolved_at": None,
-            }
-        )
-    # Keep first_seen_at of a row already in quarantine: upsert everything else.
-    existing = {
-        (r.row_key, r.column_name, r.expectation): r.first_seen_at
-        for r in conn.execute(
-            select(quarantine.c.row_key, quarantine.c.column_name, quarantine.c.expectation, quarantine.c.first_seen_at)
-            .where(quarantine.c.source_table == table_name)
-            .where(quarantine.c.row_key.in_({r["row_key"] for r in rows}))
-        )
-    }
-    unique: dict[tuple[str, str, str], dict[str, Any]] = {}
-    for row in rows:
-        identity = (row["row_key"], row["column_name"], row["expectation"])
-        row["first_seen_at"] = existing.get(identity, now)
-        unique[identity] = row  # one entry per row, column and expectation, even for odd keys
-    upsert(conn, quarantine, list(unique.values()), ["source_table", "row_key", "column_name", "expectation"])
-
-
 def _delete_keys(conn: Connection, staging: Any, key_columns: tuple[str, ...], keys: set[tuple[Any, ...]]) -> int:
     if not keys:
         return 0
@@ -395,24 +260,3 @@ def _delete_keys(conn: Connection, staging: Any, key_columns: tuple[str, ...], k
     return conn.execute(delete(staging).where(condition), params).rowcount or 0
 
 
-def _resolve_quarantine(conn: Connection, table_name: str, good_keys: list[tuple[Any, ...]], now: datetime) -> None:
-    """A row that passes now closes its open quarantine entries (the source was fixed)."""
-    open_keys = set(
-        conn.execute(
-            select(quarantine.c.row_key)
-            .where(quarantine.c.source_table == table_name)
-            .where(quarantine.c.resolved_at.is_(None))
-        ).scalars()
-    )
-    if not open_keys:
-        return
-    fixed = [k for k in (_key_text(table_name, key) for key in good_keys) if k in open_keys]
-    if fixed:
-        conn.execute(
-            update(quarantine)
-            .where(quarantine.c.source_table == table_name)
-            .where(quarantine.c.row_key == bindparam("k"))
-            .where(quarantine.c.resolved_at.is_(None))
-            .values(resolved_at=now),
-            [{"k": k} for k in fixed],
-        )

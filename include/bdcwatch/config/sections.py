@@ -1,0 +1,182 @@
+"""The sections of the policy file, as frozen pydantic models (see ``config.policy``)."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from enum import StrEnum
+from fractions import Fraction
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator
+
+
+class Severity(StrEnum):
+    """A finding's severity (CONTRACT §3); also the key of rectification deadlines (§4)."""
+
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+UnitLevel = Literal["city", "county"]  # decides the online-handling target (plan item 12)
+
+
+def _fraction(value: Any) -> Fraction:
+    """0.25, "0.25" or "1/4" as an exact fraction (thresholds compare without float noise)."""
+    if isinstance(value, bool):
+        raise ValueError("expected a number, not true/false")
+    try:
+        return Fraction(str(value))
+    except (ValueError, ZeroDivisionError):
+        raise ValueError(f"expected a number such as 0.25, got {value!r}") from None
+
+
+def _zone(value: Any) -> ZoneInfo:
+    if isinstance(value, ZoneInfo):
+        return value
+    try:
+        return ZoneInfo(str(value))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r} (an IANA name such as Asia/Shanghai)") from None
+
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _email(value: Any) -> str:
+    text = str(value).strip()
+    if not _EMAIL.match(text):
+        raise ValueError(f"{value!r} is not an email address")
+    return text
+
+
+ExactFraction = Annotated[Fraction, BeforeValidator(_fraction), PlainSerializer(str)]
+Zone = Annotated[ZoneInfo, BeforeValidator(_zone), PlainSerializer(str)]
+Email = Annotated[str, BeforeValidator(_email)]
+Code = Annotated[str, BeforeValidator(lambda v: str(v).strip())]  # 37 and "37" are the same code
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+
+class Person(_Section):
+    """Someone who receives mail: a unit's or a supervisor's head (责任主体)."""
+
+    name: str
+    role: str = ""
+    email: Email
+
+
+class Unit(_Section):
+    """A registration unit (登记机构), keyed by its DJJG code."""
+
+    code: Code
+    name: str
+    level: UnitLevel
+    qxdm: tuple[Code, ...] = ()
+    supervisor: str
+    heads: tuple[Person, ...]
+
+    @field_validator("heads")
+    @classmethod
+    def _someone_answers(cls, heads: tuple[Person, ...]) -> tuple[Person, ...]:
+        if not heads:
+            raise ValueError("a unit needs at least one head (who receives its mail)")
+        return heads
+
+
+class Supervisor(_Section):
+    """A supervising body (自然资源主管部门): escalations and city reports go to its heads."""
+
+    code: str
+    name: str
+    heads: tuple[Person, ...]
+
+    @field_validator("heads")
+    @classmethod
+    def _someone_answers(cls, heads: tuple[Person, ...]) -> tuple[Person, ...]:
+        if not heads:
+            raise ValueError("a supervisor needs at least one head (who receives its mail)")
+        return heads
+
+
+class OnlineHandling(_Section):
+    """Plan item 12: share of 预告/抵押 cases applied for online, by unit level."""
+
+    online_sqfs: tuple[int, ...]
+    targets: dict[UnitLevel, ExactFraction]
+    min_cases: int = Field(ge=0)
+
+
+class Ecert(_Section):
+    """Plan item 16: e-certificates."""
+
+    type_codes: dict[int, str]  # ZSLX -> ZZLXDM
+    max_delay_hours: int = Field(ge=0)
+
+
+class QueueJump(_Section):
+    """Plan items 27, 33: queue-jump detection (CONTRACT §3 CASE_QUEUE_JUMP)."""
+
+    max_fraction_of_median: ExactFraction
+    min_overtaken: int = Field(ge=0)
+    exempt_classes: tuple[Code, ...] = ()
+
+    @field_validator("max_fraction_of_median")
+    @classmethod
+    def _a_fraction(cls, value: Fraction) -> Fraction:
+        if not 0 < value <= 1:
+            raise ValueError("must be above 0 and at most 1")
+        return value
+
+
+class Staff(_Section):
+    """Plan items 21, 24, 28."""
+
+    min_training_hours_per_year: float = Field(gt=0)
+    rotation_years: int = Field(gt=0)
+    key_posts: tuple[str, ...] = ()
+    pledge_deadline: str  # MM-DD
+
+    @field_validator("pledge_deadline")
+    @classmethod
+    def _month_day(cls, value: str) -> str:
+        try:
+            date(2024, *(int(part) for part in str(value).split("-")))  # a leap year admits 02-29
+        except (TypeError, ValueError):
+            raise ValueError(f"{value!r} is not a month and day written MM-DD") from None
+        return str(value)
+
+    def pledge_deadline_in(self, year: int) -> date:
+        """The day the 廉政承诺书 must be signed by in ``year`` (29 Feb becomes 28 Feb)."""
+        month, day = (int(part) for part in self.pledge_deadline.split("-"))
+        try:
+            return date(year, month, day)
+        except ValueError:
+            return date(year, month, 28)
+
+
+class QualityCheck(_Section):
+    """Plan item 32: monthly hand review of a sample of completed cases."""
+
+    min_sample_fraction: ExactFraction
+    min_sample_size: int = Field(ge=0)
+
+
+class Cycle(_Section):
+    """Plan item 34: how often an inspection cycle is due."""
+
+    per_year: int = Field(ge=1)
+
+
+class CalendarYear(_Section):
+    """One year's State Council holidays and makeup working days, for a year the bundled
+    calendar does not know yet (CONTRACT §5)."""
+
+    holidays: tuple[date, ...] = ()
+    makeup_workdays: tuple[date, ...] = ()
+
+

@@ -1,0 +1,104 @@
+"""The quarantine: source rows the quality gate held back, one entry per row, column and
+expectation, with the table, the row key and a reason an operator can act on. Personal
+data is masked in the reason and in the kept copy of the row (CONTRACT §6)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, select, update
+
+from bdcwatch.sources.schema import SOURCE_TABLES
+from bdcwatch.standards import masking
+from bdcwatch.store.dialect import upsert
+from bdcwatch.store.models import quarantine
+
+log = logging.getLogger(__name__)
+
+PERSONAL_COLUMNS = frozenset({"QLRZJH", "CZZTDM", "ZJH"})
+
+
+def key_text(table_name: str, key: tuple[Any, ...]) -> str:
+    """A row's key as an operator reads it: ``ZSID=ZS000123`` (``YWH=…, SXH=…`` for two columns)."""
+    names = SOURCE_TABLES[table_name].key
+    return ", ".join(f"{n}={v}" for n, v in zip(names, key, strict=True))
+
+
+def _masked_row(raw: dict[str, Any]) -> str:
+    return json.dumps(
+        {k: (masking.mask(str(v)) if k in PERSONAL_COLUMNS and v is not None else v) for k, v in raw.items()},
+        ensure_ascii=False,
+        default=str,
+    )
+
+
+def hold(
+    conn: Connection,
+    table_name: str,
+    problems: list[Any],
+    raw_records: list[dict[str, Any]],
+    keys: list[tuple[Any, ...]],
+    load_id: str,
+    now: datetime,
+) -> None:
+    """Put the rows with ``problems`` in quarantine (upsert: a row already there keeps its
+    first_seen_at), each entry naming table, key, column and reason."""
+    by_key = dict(zip(keys, raw_records, strict=True))
+    rows = []
+    for problem in problems:
+        raw_row = by_key[problem.key]
+        value = raw_row.get(problem.column)
+        shown = masking.mask(str(value)) if problem.column in PERSONAL_COLUMNS and value is not None else value
+        row_key = key_text(table_name, problem.key)
+        reason = masking.mask_id_numbers(
+            f"{table_name} [{row_key}] column {problem.column}: value {shown!r} — {problem.description}"
+        )
+        log.warning("quarantined %s", reason)
+        rows.append(
+            {
+                "source_table": table_name, "row_key": row_key, "column_name": problem.column,
+                "expectation": problem.expectation, "reason": reason, "row_json": _masked_row(raw_row),
+                "first_seen_at": now, "last_seen_at": now, "last_load_id": load_id, "resolved_at": None,
+            }
+        )
+    # Keep first_seen_at of a row already in quarantine: upsert everything else.
+    existing = {
+        (r.row_key, r.column_name, r.expectation): r.first_seen_at
+        for r in conn.execute(
+            select(quarantine.c.row_key, quarantine.c.column_name, quarantine.c.expectation, quarantine.c.first_seen_at)
+            .where(quarantine.c.source_table == table_name)
+            .where(quarantine.c.row_key.in_({r["row_key"] for r in rows}))
+        )
+    }
+    unique: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for row in rows:
+        identity = (row["row_key"], row["column_name"], row["expectation"])
+        row["first_seen_at"] = existing.get(identity, now)
+        unique[identity] = row  # one entry per row, column and expectation, even for odd keys
+    upsert(conn, quarantine, list(unique.values()), ["source_table", "row_key", "column_name", "expectation"])
+
+
+def release_fixed(conn: Connection, table_name: str, good_keys: list[tuple[Any, ...]], now: datetime) -> None:
+    """A row that passes now closes its open quarantine entries (the source was fixed)."""
+    open_keys = set(
+        conn.execute(
+            select(quarantine.c.row_key)
+            .where(quarantine.c.source_table == table_name)
+            .where(quarantine.c.resolved_at.is_(None))
+        ).scalars()
+    )
+    if not open_keys:
+        return
+    fixed = [k for k in (key_text(table_name, key) for key in good_keys) if k in open_keys]
+    if fixed:
+        conn.execute(
+            update(quarantine)
+            .where(quarantine.c.source_table == table_name)
+            .where(quarantine.c.row_key == bindparam("k"))
+            .where(quarantine.c.resolved_at.is_(None))
+            .values(resolved_at=now),
+            [{"k": k} for k in fixed],
+        )
