@@ -68,6 +68,11 @@ finding = Table(
     Index("ix_finding_unit_status", "unit_code", "status"),
     Index("ix_finding_first_run", "first_run_id"),
     Index("ix_finding_rule_last_run", "rule_code", "last_run_id"),
+    # The operations UI's filters and counts (migration 0007, ledger.query).
+    Index("ix_finding_status_due", "status", "due_date"),
+    Index("ix_finding_rule_status", "rule_code", "status"),
+    Index("ix_finding_severity_status", "severity", "status"),
+    Index("ix_finding_period_status", "period", "status"),
 )
 
 # Append-only, hash-chained: each row's hash covers the previous row's hash, so an edited,
