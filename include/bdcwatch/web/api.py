@@ -53,7 +53,7 @@ def finding_filter(
         return FindingFilter.model_validate(raw)
     except ValidationError as error:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
-        raise HTTPException(http.HTTP_422_UNPROCESSABLE_ENTITY, problems) from None
+        raise HTTPException(http.HTTP_422_UNPROCESSABLE_CONTENT, problems) from None
 
 
 Filter = Annotated[FindingFilter, Depends(finding_filter)]
@@ -160,7 +160,7 @@ def kpis(user: Reader, engine: Supervision, period: str | None = None) -> dict[s
     try:
         month = month_period(period) if period else previous_period("month", deps.today())
     except ValueError as error:
-        raise HTTPException(http.HTTP_422_UNPROCESSABLE_ENTITY, str(error)) from None
+        raise HTTPException(http.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
     found = unit_kpis(engine, deps.policy(), month, deps.now())
     return {"period": month.label, "units": [kpi.as_json() for kpi in found]}
 

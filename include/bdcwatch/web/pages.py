@@ -67,7 +67,7 @@ def kpis_page(request: Request, user: Reader, engine: Supervision, period: str |
     try:
         month = month_period(period) if period else previous_period("month", deps.today())
     except ValueError as error:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, f"期间格式应为 YYYY-MM：{error}") from None
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"期间格式应为 YYYY-MM：{error}") from None
     trend = kpi_trend(engine, deps.policy(), month, deps.now())
     current = {code: months[-1] for code, months in trend.items()}
     return _page(request, user, "kpis.html.j2", "kpis", period=month.label, trend=trend, current=current)
