@@ -25,8 +25,6 @@ from typing import Any
 
 import pytest
 
-from tests.support import airflow_uri
-
 ROOT = Path(__file__).resolve().parents[2]
 AIRFLOW = str(Path(sys.executable).with_name("airflow"))
 USERS = {"admin": "admin", "op": "op", "viewer": "viewer", "user1": "user"}  # name → role

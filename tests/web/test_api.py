@@ -205,7 +205,7 @@ def test_detail_has_history_and_escalations(web, world):
 
 
 def test_personal_data_masked_and_scripts_shown_as_text(web, world):
-    fid = world.add("evil", "ECERT_MISMATCH", f"晋(2025)阳泉市不动产权第9999999号", "YQ00", severity="high",
+    fid = world.add("evil", "ECERT_MISMATCH", "晋(2025)阳泉市不动产权第9999999号", "YQ00", severity="high",
                     detail={"qlrmc": f"张三{SCRIPT}", "czzt": f"张三 {ID_NUMBER}"})
     world.add("staff", "STAFF_UNKNOWN_HANDLER", ID_NUMBER, "YQ11", severity="high")
     world.move("evil", "rectifying", note=f"核对身份证 {ID_NUMBER} 后处理{SCRIPT}")

@@ -43,7 +43,7 @@ def test_finding_page_in_chinese_with_history_and_a_form_for_op_only(web, world)
     op = web.session("op").get(f"{UI}/findings/{fid}").text
     for label in ("问题编号", "电子证照", "风险等级", "整改期限", "处理记录", "逾期上报", "张科长", "销号"):
         assert label in op, label
-    assert 'data-post="/bdcwatch/api/findings/%d/status"' % fid in op
+    assert f'data-post="/bdcwatch/api/findings/{fid}/status"' in op
     assert 'name="note"' in op and "required" in op
     viewer = web.session("viewer").get(f"{UI}/findings/{fid}").text
     assert "data-post" not in viewer and 'name="note"' not in viewer and "只读" in viewer
