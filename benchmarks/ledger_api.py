@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 UNITS = ("YQ00", "YQ11", "YQ21", "YQ22", "YQGX")
 STATUSES = (("open", 0.55), ("rectifying", 0.15), ("closed", 0.25), ("reopened", 0.05))
 START = datetime(2024, 12, 1, 1, 0)
-TODAY = date(2026, 11, 30)  # due dates straddle it: some overdue, most not
+TODAY = date(2026, 11, 30)  # the generated due dates straddle it: some overdue, most not
 QUERIES = [  # (name, query parameters) — what operators filter by
     ("unit", {"unit": "YQ21"}),
     ("unit+status", {"unit": "YQ21", "status": "open"}),
@@ -166,8 +166,12 @@ def measure(client, url: str, rounds: int) -> dict[str, tuple[list[float], list[
 
     token = client.post("/auth/token", json={"username": "viewer", "password": "viewer"}).json()["access_token"]
     headers = {"Authorization": f"Bearer {token}"}
+    from bdcwatch.config.policy import cached_policy
+    from bdcwatch.dates.clock import local_today
+
     engine = create_engine(url)
     dialect = engine.dialect
+    today = local_today(cached_policy().timezone)  # the API judges "overdue" against the same day
     results: dict[str, tuple[list[float], list[float]]] = {name: ([], []) for name, _ in [*QUERIES, ("one finding", {})]}
     from sqlalchemy import select
 
@@ -181,7 +185,7 @@ def measure(client, url: str, rounds: int) -> dict[str, tuple[list[float], list[
             assert answer.status_code == 200, answer.text
             page = int(params.get("page", 1))
             flt = FindingFilter(**{k: v for k, v in params.items() if k != "page"})
-            query = (select(finding).where(*flt.conditions(TODAY)).order_by(finding.c.id.desc())
+            query = (select(finding).where(*flt.conditions(today, dialect.name)).order_by(finding.c.id.desc())
                      .limit(50).offset((page - 1) * 50))
             sql = str(query.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
             raw = engine.raw_connection()

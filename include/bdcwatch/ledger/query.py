@@ -62,8 +62,9 @@ class FindingFilter(BaseModel):
     def _codes_upper(cls, value: str | None) -> str | None:
         return value.upper() if value else value  # DJJG and rule codes are upper case
 
-    def conditions(self, today: date) -> list[ColumnElement[bool]]:
-        """SQL conditions on ``finding`` (``today``: the policy zone's date, for overdue)."""
+    def conditions(self, today: date, dialect: str = "postgresql") -> list[ColumnElement[bool]]:
+        """SQL conditions on ``finding`` (``today``: the policy zone's date, for overdue;
+        ``dialect``: SQLite's LIKE is already case-insensitive, so no lower() there)."""
         found: list[ColumnElement[bool]] = []
         if self.unit:
             found.append(finding.c.unit_code == self.unit)
@@ -79,7 +80,9 @@ class FindingFilter(BaseModel):
             late = and_(finding.c.status.in_(OPEN_STATUSES), finding.c.due_date < today)
             found.append(late if self.overdue else not_(late))
         if self.q:
-            found.append(finding.c.subject_id.icontains(self.q, autoescape=True))
+            subject = finding.c.subject_id
+            found.append(subject.contains(self.q, autoescape=True) if dialect == "sqlite"
+                         else subject.icontains(self.q, autoescape=True))
         return found
 
     def as_query(self) -> dict[str, str]:
@@ -149,29 +152,42 @@ def find_findings(conn: Connection, flt: FindingFilter, *, today: date, page: in
                   page_size: int = 50) -> FindingPage:
     """One page of the filtered ledger, newest first, with the number of matches.
 
+    A subject search (``q``) cannot use a B-tree range: its page and count come from one
+    pass (a window count) instead of two scans.
+
     Raises:
         ValueError: page < 1, or page_size outside 1..MAX_PAGE_SIZE.
     """
     if page < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
         raise ValueError(f"page must be ≥ 1 and page_size 1..{MAX_PAGE_SIZE}")
-    where = flt.conditions(today)
-    total = conn.execute(select(func.count()).select_from(finding).where(*where)).scalar_one()
-    ids = (select(finding.c.id).where(*where).order_by(finding.c.id.desc())
-           .limit(page_size).offset((page - 1) * page_size).subquery("page_ids"))
-    rows = conn.execute(select(finding).join(ids, ids.c.id == finding.c.id).order_by(finding.c.id.desc()))
-    return FindingPage(int(total), page, page_size, [FindingItem.from_row(r, today) for r in rows])
+    where = flt.conditions(today, conn.dialect.name)
+    ids = select(finding.c.id).where(*where).order_by(finding.c.id.desc()).limit(page_size).offset((page - 1) * page_size)
+    total: int | None = None
+    if flt.q:
+        counted = conn.execute(ids.add_columns(func.count().over().label("total"))).all()
+        total = int(counted[0].total) if counted else None
+        wanted = [row.id for row in counted]
+        rows = conn.execute(select(finding).where(finding.c.id.in_(wanted)).order_by(finding.c.id.desc())).all()
+    else:
+        page_ids = ids.subquery("page_ids")
+        rows = conn.execute(select(finding).join(page_ids, page_ids.c.id == finding.c.id)
+                            .order_by(finding.c.id.desc())).all()
+    if total is None:
+        total = int(conn.execute(select(func.count()).select_from(finding).where(*where)).scalar_one())
+    return FindingPage(total, page, page_size, [FindingItem.from_row(r, today) for r in rows])
 
 
 def iter_findings(conn: Connection, flt: FindingFilter, *, today: date, limit: int) -> Iterator[FindingItem]:
     """Every match, newest first, at most ``limit`` (streamed: the export of a big ledger
     never holds it in memory)."""
-    query = select(finding).where(*flt.conditions(today)).order_by(finding.c.id.desc()).limit(limit)
+    query = select(finding).where(*flt.conditions(today, conn.dialect.name)).order_by(finding.c.id.desc()).limit(limit)
     for row in conn.execution_options(yield_per=2000).execute(query):
         yield FindingItem.from_row(row, today)
 
 
 def count_findings(conn: Connection, flt: FindingFilter, *, today: date) -> int:
-    return int(conn.execute(select(func.count()).select_from(finding).where(*flt.conditions(today))).scalar_one())
+    where = flt.conditions(today, conn.dialect.name)
+    return int(conn.execute(select(func.count()).select_from(finding).where(*where)).scalar_one())
 
 
 @dataclass(frozen=True)
