@@ -126,12 +126,12 @@ def test_op_closes_a_finding_from_the_airflow_navigation(api_server, browser, tm
     assert f"张三{SCRIPT}" in details and ID_NUMBER not in details  # the script is text, the ID masked
     assert "退件理由" in details and "业务号" in details
     frame.get_by_label("销号（已整改并核实）").check()
-    frame.locator("textarea[name=note]").fill("已补发电子证照并核对权利人，浏览器测试")
+    frame.locator("textarea[name=note]").fill("已补正退件理由并告知申请人（浏览器测试）")
     _screenshot(page, "ui-finding.png", tmp_path)
     frame.get_by_role("button", name="提交").click()
     frame.locator("h1 .badge", has_text="已销号").wait_for()
     history = frame.locator("section.card", has_text="处理记录").inner_text()
-    assert "op" in history and "待整改 → 已销号" in history and "已补发电子证照并核对权利人，浏览器测试" in history
+    assert "op" in history and "待整改 → 已销号" in history and "已补正退件理由并告知申请人（浏览器测试）" in history
     assert dialogs == []
     assert api_server.world.row("evil").status == "closed"
 
