@@ -155,3 +155,14 @@ def test_outbox_resend_by_op_with_a_note(web, world):
     with world.engine.connect() as conn:
         row = conn.execute(select(outbox.c.status, outbox.c.resend_log).where(outbox.c.id == ids[0])).one()
     assert row.status == "pending" and "op (unconfirmed → pending): 收件人确认未收到" in row.resend_log
+
+
+def test_open_and_overdue_are_taken_now_for_the_month_just_ended():
+    """The monthly check finds last month's problems on the 1st: at the month's end the
+    ledger did not hold them yet, so that month (and the running one) shows the ledger now."""
+    from bdcwatch.reports.kpis import ledger_moment, month_period
+
+    now = datetime(2026, 12, 1, 4, 50)
+    assert ledger_moment(month_period("2026-11"), now) == now
+    assert ledger_moment(month_period("2026-12"), now) == now
+    assert ledger_moment(month_period("2026-10"), now) == datetime(2026, 11, 1)

@@ -78,6 +78,6 @@ def dag_settings(*, tags: list[str], doc_md: str | None) -> dict[str, Any]:
         "default_args": default_args(),
         "doc_md": doc_md,
         "params": audit_params(full_scan=Param(
-            False, type="boolean", title="全量重读源表",
+            False, type=["boolean", "null"], title="全量重读源表",
             description="勾选后完整重读源表（并删除源系统已不存在的暂存行），用于首次上线或源系统批量更正后；平时不勾选，只读增量。")),
     }

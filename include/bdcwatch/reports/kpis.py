@@ -12,9 +12,11 @@ Per unit of the policy:
   month no DAG has judged yet shows every completed case as on time;
 * **online share** — plan item 12's population and its online cases against the unit's
   target (``rules.online.online_shares``);
-* **ledger** — open and overdue at the month's end (now, for the running month) and
-  closed in the month. Past months read today's ledger: a finding closed and reopened
-  since counts as open then too (its ``closed_at`` is cleared on reopening).
+* **ledger** — open and overdue at the month's end and closed in the month; for the month
+  just ended and the running one open and overdue are now (their checks run after they
+  end: the monthly check on the 1st finds last month's problems). Older months read
+  today's ledger: a finding closed and reopened since counts as open then too (its
+  ``closed_at`` is cleared on reopening).
 
 Grouped queries only: the cost follows the number of units and months, not of findings.
 """
@@ -113,10 +115,18 @@ def _on_time(engine: Engine, period: Period) -> dict[str, tuple[int, int]]:
         return {r.unit_code: (int(r.completed), int(r.late or 0)) for r in conn.execute(statement, params)}
 
 
+def ledger_moment(period: Period, now: datetime) -> datetime:
+    """When a month's open / overdue figures are taken: at its end, except for the month
+    just ended and the running one, whose checks run after they end (the monthly check
+    on the 1st, the staff audit on Monday): for those, now."""
+    this_month = datetime(now.year, now.month, 1)
+    return now if period.as_of >= this_month else period.as_of
+
+
 def _ledger(engine: Engine, period: Period, now: datetime) -> dict[str | None, tuple[int, int, int]]:
-    """Per unit: (open, overdue) at the period's end or now if earlier, closed in the period."""
-    at = min(period.as_of, now)
-    if at >= now:  # the running month: the ledger as it stands
+    """Per unit: (open, overdue) at ``ledger_moment``, closed in the period."""
+    at = ledger_moment(period, now)
+    if at >= now:  # the ledger as it stands
         is_open: Any = finding.c.status.in_(OPEN_STATUSES)
     else:
         is_open = and_(finding.c.first_detected_at < at, or_(finding.c.closed_at.is_(None), finding.c.closed_at >= at))
