@@ -73,17 +73,19 @@ def test_no_heavy_imports_at_top_level(path):
 
 
 def test_parsing_all_dags_is_fast_and_pulls_in_nothing_heavy():
+    # CPU time of the parsing process: what parsing costs, whatever else the shared
+    # 2-core machine is doing (wall time doubled under `make check -n 2` plus other work).
     code = (
         "import sys, time, runpy, glob\n"
         "import airflow.sdk\n"
-        "t = time.perf_counter()\n"
+        "t = time.process_time()\n"
         f"[runpy.run_path(p) for p in glob.glob({str(DAGS)!r} + '/*.py')]\n"
-        "print(time.perf_counter() - t)\n"
+        "print(time.process_time() - t)\n"
         "print(','.join(sorted(m for m in ('pandas','great_expectations','yagmail','openpyxl') if m in sys.modules)))\n"
     )
     started = time.perf_counter()
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
-    assert float(out[0]) < 1.0, f"parsing the DAG files took {out[0]} s"
+    assert float(out[0]) < 1.0, f"parsing the DAG files took {out[0]} s of CPU"
     assert out[1] == "", f"heavy modules imported at parse time: {out[1]}"
     assert time.perf_counter() - started < 120
 
