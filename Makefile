@@ -11,7 +11,7 @@ PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
 CLOCK_TESTS := -m "unit or (clock and not dialect)"
 TODAY_UTC := $(shell date -u +%F)
 
-.PHONY: demo stop test check lint types unit dialect deploy integration clock system-packages lock clean benchmark
+.PHONY: demo stop test check lint types unit dialect deploy integration web screenshots clock system-packages lock clean benchmark
 
 $(STAMP): requirements-dev.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,14 @@ deploy: $(STAMP)
 integration: $(STAMP)
 	$(PYTEST) -q -m integration tests
 
+## web: the operations UI — API and page tests through Airflow's app, browser tests in chromium
+web: $(STAMP) system-packages
+	$(PYTEST) -q -m web tests
+
+## screenshots: the README's pictures of the operations UI, from the browser tests
+screenshots: $(STAMP) system-packages
+	BDCWATCH_SCREENSHOTS=docs $(PYTEST) -q tests/web/test_browser.py
+
 ## clock: tests that touch "today" must pass whatever the hour and the machine's zone
 clock: $(STAMP)
 	@if command -v faketime >/dev/null; then \
@@ -65,12 +73,17 @@ clock: $(STAMP)
 	  TZ=Asia/Shanghai faketime "$(TODAY_UTC) 11:30:00" $(PYTEST) -q $(CLOCK_TESTS) tests; \
 	else echo "SKIPPED clock pass: faketime is not installed (apt-get install -y faketime)"; fi
 
-## system-packages: Debian packages some tiers use (faketime, chromium); missing ones skip those tests
+## system-packages: Debian packages some tiers use (faketime; chromium and CJK fonts for the browser
+## tests and the README's pictures); missing ones skip those tests, saying why
 system-packages:
 	@missing=""; command -v faketime >/dev/null || missing="$$missing faketime"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	dpkg -s fonts-noto-cjk >/dev/null 2>&1 || missing="$$missing fonts-noto-cjk"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    timeout 600 apt-get install -y -q $$missing >/dev/null 2>&1 \
+	    echo "installing$$missing (apt-get)"; \
+	    { timeout 600 apt-get update -q >/dev/null 2>&1; \
+	      timeout 900 apt-get install -y -q $$missing >/dev/null 2>&1; } \
 	      || echo "could not install$$missing: the tests that need it are skipped"; \
 	  else echo "not root: install$$missing yourself, or the tests that need it are skipped"; fi; \
 	fi

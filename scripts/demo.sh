@@ -21,16 +21,22 @@ print(period.start, period.end)")
 export AIRFLOW_HOME="$VAR/airflow"
 export AIRFLOW__CORE__DAGS_FOLDER="$ROOT/dags"
 export AIRFLOW__CORE__LOAD_EXAMPLES=False
-export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=False
+export AIRFLOW__CORE__PLUGINS_FOLDER="$ROOT/plugins"   # the bdcwatch plugin: 问题台账 in the navigation
+# Every DAG starts paused: the demo makes its first runs itself (below, one after the other)
+# and the scheduler starts nothing until the operator switches a DAG on in the UI. On a
+# 2-core machine nine DAGs unpaused at once would start eight runs together.
+export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=True
 export AIRFLOW__CORE__EXECUTOR=LocalExecutor
 export AIRFLOW__CORE__DEFAULT_TIMEZONE=Asia/Shanghai
-export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin"
+export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS="admin:admin,op:op,viewer:viewer"
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE="$AIRFLOW_HOME/passwords.json"
 export AIRFLOW__API__BASE_URL="http://127.0.0.1:$PORT"
 export AIRFLOW__API__HOST=127.0.0.1
 export AIRFLOW__API__PORT="$PORT"
 export AIRFLOW__CORE__EXECUTION_API_SERVER_URL="http://127.0.0.1:$PORT/execution/"
 export AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL=30
+export AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL=300   # the DAG files do not change during a demo
+export AIRFLOW__API__WORKERS=1
 export AIRFLOW_CONN_REGISTRATION_DB="sqlite:///$VAR/demo/registration.db"
 export AIRFLOW_CONN_ECERT_DB="sqlite:///$VAR/demo/ecert.db"
 export AIRFLOW_CONN_STAFF_REGISTRY_DB="sqlite:///$VAR/demo/staff.db"
@@ -60,7 +66,7 @@ stop() {
 start() {
   stop
   mkdir -p "$VAR/demo" "$VAR/mail" "$VAR/logs" "$VAR/run" "$AIRFLOW_HOME"
-  echo '{"admin": "admin"}' >"$AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"
+  echo '{"admin": "admin", "op": "op", "viewer": "viewer"}' >"$AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"
 
   echo "==> Demo source data: $SIZE certificates, planted problems for $PERIOD_START .. $PERIOD_END"
   rm -f "$VAR"/demo/*.db*
@@ -83,7 +89,7 @@ start() {
   done
 
   echo "==> Starting Airflow (api-server, scheduler, dag-processor, triggerer)"
-  start_bg api-server "$BIN/airflow" api-server --host 127.0.0.1 --port "$PORT"
+  start_bg api-server "$BIN/airflow" api-server --host 127.0.0.1 --port "$PORT" --workers 1
   start_bg scheduler "$BIN/airflow" scheduler
   start_bg dag-processor "$BIN/airflow" dag-processor
   start_bg triggerer "$BIN/airflow" triggerer
@@ -94,18 +100,22 @@ start() {
   curl -fsS "http://127.0.0.1:$PORT/api/v2/monitor/health" >/dev/null 2>&1 \
     || { echo "Airflow did not come up, see $VAR/logs/api-server.log"; exit 1; }
 
-  findings=$("$BIN/python" - <<PY
+  read -r findings open_findings < <("$BIN/python" - <<PY
 import sqlite3
 c = sqlite3.connect("$VAR/demo/supervision.db")
-print(c.execute("select count(*) from finding").fetchone()[0])
+print(*c.execute("select count(*), sum(status in ('open','rectifying','reopened')) from finding").fetchone())
 PY
 )
   cat <<MSG
 
   bdcwatch demo is running.
-    Airflow UI      http://127.0.0.1:$PORT   (login: admin / admin)
+    Airflow UI      http://127.0.0.1:$PORT   (log in as op / op; also admin / admin, viewer / viewer)
+    Ledger          click 问题台账 in the navigation on the left: $findings findings ($open_findings open)
+                    or open http://127.0.0.1:$PORT/bdcwatch/ui/ directly
     First runs      ecert_completeness, monthly_quality_check and staff_registry_audit,
-                    $PERIOD_START .. $PERIOD_END: $findings findings in the ledger
+                    $PERIOD_START .. $PERIOD_END, made by this script one after the other (see Dags → Runs)
+    Started         api-server (1 worker), scheduler, dag-processor, triggerer, the mail sink;
+                    all nine DAGs are paused: nothing else runs until you switch a DAG on
     Emails          $(ls "$VAR/mail" | wc -l) digest(s) as .eml files in $VAR/mail
     Ground truth    $VAR/demo/ground_truth.json (what the generator planted)
     Logs            $VAR/logs

@@ -2,6 +2,9 @@
 
     bdcwatch migrate [--url URL]                  create/upgrade supervision_db
     bdcwatch audit verify [--url URL]             check the hash chain of the audit trail
+    bdcwatch finding list [--unit YQ21] [--rule R] [--severity high] [--status open] [--overdue true]
+                          [--period 2026-03] [--q TEXT] [--page N] [--page-size N] [--url URL]
+    bdcwatch finding show ID [--url URL]
     bdcwatch finding set-status ID... --to closed --actor 张三 --note "已整改并核实" [--url URL]
     bdcwatch outbox list [--status unconfirmed] [--url URL]
     bdcwatch outbox resend ID... --actor 张三 --note "收件人确认未收到" [--url URL]
@@ -10,8 +13,13 @@
 the recipients may or may not have it) or a ``failed`` one again; the next send task
 delivers it. Who and why are kept in the message's ``resend_log``.
 
+``finding list`` takes the operations UI's filters (CONTRACT §7) and reads through the same
+``ledger.query``; ``set-status`` goes through the same lifecycle as the UI
+(``ledger.lifecycle.change_status``) and fails with "no such finding" for an unknown id.
+
 Without ``--url`` the ``supervision_db`` Airflow connection is used (e.g. the
-``AIRFLOW_CONN_SUPERVISION_DB`` variable).
+``AIRFLOW_CONN_SUPERVISION_DB`` variable). A missing or unusable database is said in one
+line on stderr (exit 2), never as a traceback.
 """
 
 from __future__ import annotations
@@ -20,16 +28,46 @@ import argparse
 import sys
 
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
 
 
-def _engine(url: str | None) -> Engine:
-    from bdcwatch.store.migrate import make_engine
+class DatabaseUnusableError(Exception):
+    """supervision_db is not given, not reachable or not a bdcwatch database (one line)."""
+
+
+def _engine(url: str | None, *, migrating: bool = False) -> Engine:
+    """The engine on supervision_db, checked to answer and (unless ``migrating``) to hold
+    the bdcwatch tables.
+
+    Raises:
+        DatabaseUnusableError: no URL and no connection, a malformed URL, a database that
+            does not answer, or one that was never migrated.
+    """
+    from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+    from bdcwatch.store.migrate import current_revision, make_engine
 
     if url is None:
-        from bdcwatch.orchestration.connections import SUPERVISION_DB, database_url
+        try:
+            from bdcwatch.orchestration.connections import SUPERVISION_DB, database_url
 
-        url = database_url(SUPERVISION_DB).render_as_string(hide_password=False)
-    return make_engine(url)
+            url = database_url(SUPERVISION_DB).render_as_string(hide_password=False)
+        except Exception as error:  # Airflow's AirflowNotFoundException, or an unparsable connection
+            raise DatabaseUnusableError(
+                "no supervision database: give --url URL or define the supervision_db connection "
+                f"(AIRFLOW_CONN_SUPERVISION_DB) ({type(error).__name__}: {error})") from None
+    try:
+        shown = make_url(url).render_as_string(hide_password=True)
+        engine = make_engine(url)
+        revision = current_revision(engine)
+    except (ArgumentError, ValueError) as error:
+        raise DatabaseUnusableError(f"not a database URL: {url!r} ({error})") from None
+    except (SQLAlchemyError, ImportError) as error:
+        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise DatabaseUnusableError(f"cannot reach supervision_db at {shown}: {first}") from None
+    if revision is None and not migrating:
+        raise DatabaseUnusableError(f"supervision_db at {shown} has no bdcwatch tables (run `bdcwatch migrate`)")
+    return engine
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,6 +78,18 @@ def main(argv: list[str] | None = None) -> int:
     audit = commands.add_parser("audit", help="audit trail").add_subparsers(dest="action", required=True)
     audit.add_parser("verify", help="detect edited, deleted or reordered audit entries")
     finding = commands.add_parser("finding", help="findings").add_subparsers(dest="action", required=True)
+    listing_f = finding.add_parser("list", help="the ledger with the UI's filters, newest first")
+    listing_f.add_argument("--unit", help="DJJG code")
+    listing_f.add_argument("--rule", help="rule code, e.g. ECERT_MISSING")
+    listing_f.add_argument("--severity", choices=["high", "medium", "low"])
+    listing_f.add_argument("--status", choices=["open", "rectifying", "closed", "reopened"])
+    listing_f.add_argument("--overdue", choices=["true", "false"], help="open past its due date (or not)")
+    listing_f.add_argument("--period", help="period label, e.g. 2026-03")
+    listing_f.add_argument("--q", help="part of the subject id (certificate number, case number, ...)")
+    listing_f.add_argument("--page", type=int, default=1)
+    listing_f.add_argument("--page-size", type=int, default=50)
+    show = finding.add_parser("show", help="one finding with its history and escalations")
+    show.add_argument("id", type=int)
     set_status = finding.add_parser("set-status", help="move findings along open → rectifying → closed")
     set_status.add_argument("ids", nargs="+", type=int)
     set_status.add_argument("--to", required=True, choices=["open", "rectifying", "closed", "reopened"])
@@ -53,8 +103,15 @@ def main(argv: list[str] | None = None) -> int:
     again.add_argument("--actor", required=True, help="your name (recorded with the message)")
     again.add_argument("--note", required=True, help="why (recorded with the message)")
     args = parser.parse_args(argv)
-    engine = _engine(args.url)
+    try:
+        return _run(args)
+    except DatabaseUnusableError as error:
+        print(f"bdcwatch: {error}", file=sys.stderr)
+        return 2
 
+
+def _run(args: argparse.Namespace) -> int:
+    engine = _engine(args.url, migrating=args.command == "migrate")
     if args.command == "migrate":
         from bdcwatch.store.migrate import migrate
 
@@ -70,19 +127,9 @@ def main(argv: list[str] | None = None) -> int:
         print("audit trail intact" if not problems else f"{len(problems)} problem(s) in the audit trail")
         return 0 if not problems else 1
     if args.command == "finding":
-        from bdcwatch.config.policy import cached_policy
-        from bdcwatch.dates.clock import local_now
-        from bdcwatch.ledger.lifecycle import change_status
+        from bdcwatch.cli_findings import run_finding
 
-        now = local_now(cached_policy().timezone)
-        try:
-            with engine.begin() as conn:
-                moved = change_status(conn, args.ids, args.to, actor=args.actor, note=args.note, now=now)
-        except ValueError as error:  # a refused change moves nothing (one transaction)
-            print(f"refused: {error}", file=sys.stderr)
-            return 2
-        print(f"{moved} finding(s) moved to {args.to}")
-        return 0
+        return run_finding(engine, args)
     if args.command == "outbox":
         return _outbox(engine, args)
     return 2

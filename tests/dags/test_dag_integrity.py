@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 import time
@@ -72,16 +73,48 @@ def test_no_heavy_imports_at_top_level(path):
 
 
 def test_parsing_all_dags_is_fast_and_pulls_in_nothing_heavy():
+    # CPU time of the parsing process: what parsing costs, whatever else the shared
+    # 2-core machine is doing (wall time doubled under `make check -n 2` plus other work).
     code = (
         "import sys, time, runpy, glob\n"
         "import airflow.sdk\n"
-        "t = time.perf_counter()\n"
+        "t = time.process_time()\n"
         f"[runpy.run_path(p) for p in glob.glob({str(DAGS)!r} + '/*.py')]\n"
-        "print(time.perf_counter() - t)\n"
+        "print(time.process_time() - t)\n"
         "print(','.join(sorted(m for m in ('pandas','great_expectations','yagmail','openpyxl') if m in sys.modules)))\n"
     )
     started = time.perf_counter()
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split("\n")
-    assert float(out[0]) < 1.0, f"parsing the DAG files took {out[0]} s"
+    assert float(out[0]) < 1.0, f"parsing the DAG files took {out[0]} s of CPU"
     assert out[1] == "", f"heavy modules imported at parse time: {out[1]}"
     assert time.perf_counter() - started < 120
+
+
+def test_trigger_form_params_guide_in_chinese(dagbag):
+    """Every Param has a Chinese title and help; dates get the date picker; every Param is
+    optional and not marked required in the form (its type admits null); units are the
+    policy's units with their names shown (issue 12)."""
+    from bdcwatch.config.policy import cached_policy
+
+    han = re.compile(r"[\u4e00-\u9fff]")
+    units = cached_policy().units
+    for dag_id, dag in dagbag.dags.items():
+        for name, param in dag.params.items():
+            schema = param.schema
+            assert han.search(schema.get("title", "")) and han.search(param.description or ""), (dag_id, name)
+            if name in ("period_start", "period_end"):
+                assert schema["format"] == "date" and "null" in schema["type"], (dag_id, name)
+            assert isinstance(schema.get("type"), list) and "null" in schema["type"], (dag_id, name)
+        units_schema = dag.params.get_param("units").schema
+        assert units_schema["examples"] == sorted(units), dag_id
+        assert units_schema["values_display"] == {code: f"{code} {unit.name}" for code, unit in units.items()}, dag_id
+
+
+def test_units_are_matched_case_insensitively():
+    from bdcwatch.config.policy import cached_policy
+    from bdcwatch.config.run import RunSpec
+    from bdcwatch.dates.periods import Period
+
+    spec = RunSpec.resolve({"units": ["yq21", " YqGx "]}, default_period=Period.parse("2026-03-01", "2026-04-01"),
+                           policy=cached_policy())
+    assert spec.units == ("YQ21", "YQGX")

@@ -80,3 +80,14 @@ def test_demo_script_sets_only_real_airflow_settings():
     for key in keys:
         section, option = key[len("AIRFLOW__"):].lower().split("__", 1)
         assert option in conf.configuration_description.get(section, {}).get("options", {}), key
+
+
+def test_demo_keeps_every_dag_paused_and_loads_the_plugin():
+    """Issue 12: the demo makes its first runs itself and starts nothing else on a 2-core
+    machine; the operations UI is in the navigation."""
+    script = (ROOT / "scripts" / "demo.sh").read_text(encoding="utf-8")
+    assert "export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=True" in script
+    assert "dags unpause" not in script
+    assert 'export AIRFLOW__CORE__PLUGINS_FOLDER="$ROOT/plugins"' in script
+    assert "op:op" in script and "viewer:viewer" in script
+    assert "/bdcwatch/ui/" in script and "问题台账" in script

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -27,6 +27,7 @@ class DagRunOutcome:
     state: str
     tasks: dict[str, str]  # task_id[map_index] -> state
     output: str
+    labels: dict[str, str | None] = field(default_factory=dict)  # task_id[map_index] -> label the UI shows
 
     def failed_tasks(self) -> dict[str, str]:
         return {task: state for task, state in self.tasks.items() if state != "success"}
@@ -62,15 +63,14 @@ class AirflowEnv:
                                    {"d": dag_id}).first()
                 if run is None:
                     return None
-                tasks = {
-                    (task_id if map_index < 0 else f"{task_id}[{map_index}]"): str(state)
-                    for task_id, map_index, state in conn.execute(
-                        text("SELECT task_id, map_index, state FROM task_instance WHERE dag_id = :d AND run_id = :r"),
-                        {"d": dag_id, "r": run.run_id})
-                }
+                rows = conn.execute(
+                    text("SELECT task_id, map_index, state, rendered_map_index FROM task_instance "
+                         "WHERE dag_id = :d AND run_id = :r"), {"d": dag_id, "r": run.run_id}).all()
+                tasks = {(t if m < 0 else f"{t}[{m}]"): str(state) for t, m, state, _label in rows}
+                labels = {(t if m < 0 else f"{t}[{m}]"): label for t, m, _state, label in rows}
         finally:
             engine.dispose()
-        return DagRunOutcome(dag_id, run.run_id, str(run.state), tasks, output)
+        return DagRunOutcome(dag_id, run.run_id, str(run.state), tasks, output, labels)
 
 
 @pytest.fixture(scope="session")

@@ -28,6 +28,9 @@ def test_ecert_completeness_matches_ground_truth_and_mails_each_unit_once(airflo
     truth, connections = world.truth, world.connections
     outcome = airflow_env.run_dag("ecert_completeness", PERIOD_END.isoformat(), world.conf, connections)
     assert outcome.failed_tasks() == {} and any(task.startswith("load[") for task in outcome.tasks)
+    # Mapped loads are labelled by their table in the UI (map_index_template), not 0, 1, 2.
+    assert sorted(label for task, label in outcome.labels.items() if task.startswith("load[")) == sorted(
+        ["BDC_ZS", "BDC_DZZZ_ZZXX", "DJF_DJ_DB"])
 
     supervision = create_engine(world.urls["supervision"])
     with supervision.connect() as conn:

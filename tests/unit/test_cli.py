@@ -31,3 +31,62 @@ def test_migrate_set_status_and_verify(sqlite_url, capsys):
         conn.execute(update(finding_event).values(actor="someone else"))
     assert main(["--url", url, "audit", "verify"]) == 1
     assert "TAMPERED" in capsys.readouterr().out
+
+
+def _ledger(url: str) -> None:
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        for n, (unit, rule, subject) in enumerate([("YQ00", "ECERT_MISSING", "晋(2026)阳泉市不动产权第0000001号"),
+                                                   ("YQ21", "CASE_OVERDUE", "YQ21-2026-0001"),
+                                                   ("YQ21", "ECERT_MISSING", "110101199003074578")]):
+            record_findings(conn, rule_code=rule, severity="high", subject_type="BDCQZH", period=None,
+                            due_date=date(2020, 1, 6) if n == 1 else date(2099, 1, 1),
+                            select_sql=f"SELECT '{subject}' AS subject_id, '{unit}' AS unit_code, '{{}}' AS detail",
+                            params={}, ctx=RunContext("ecert_completeness", f"r{n}", datetime(2026, 6, 1 + n, 9)))
+
+
+def test_finding_list_takes_the_uis_filters(sqlite_url, capsys):
+    url = sqlite_url.migrated("supervision")
+    _ledger(url)
+    assert main(["--url", url, "finding", "list", "--unit", "yq21"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split("\t")[0] for line in out[1:-1]] == ["3", "2"]  # newest first, ids shown
+    assert out[-1].startswith("2 finding(s)")
+    assert "110*************78" in out[1] and "110101199003074578" not in "\n".join(out)
+    assert main(["--url", url, "finding", "list", "--overdue", "true"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split("\t")[0] for line in out[1:-1]] == ["2"] and "OVERDUE" in out[1]
+    assert main(["--url", url, "finding", "list", "--q", "第0000001"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith("1 finding(s)")
+
+
+def test_finding_show_and_unknown_ids(sqlite_url, capsys):
+    url = sqlite_url.migrated("supervision")
+    _ledger(url)
+    assert main(["--url", url, "finding", "set-status", "2", "--to", "rectifying", "--actor", "李科长", "--note", "已约谈"]) == 0
+    capsys.readouterr()
+    assert main(["--url", url, "finding", "show", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "问题编号\t2" in out and "整改中 (rectifying)" in out and "李科长\topen → rectifying\t已约谈" in out
+    assert main(["--url", url, "finding", "show", "99"]) == 1
+    assert "no such finding: 99" in capsys.readouterr().err
+    assert main(["--url", url, "finding", "set-status", "1", "99", "--to", "closed", "--actor", "李", "--note", "x"]) == 1
+    captured = capsys.readouterr()
+    assert "no such finding: 99" in captured.err and "moved" not in captured.out
+    with make_engine(url).connect() as conn:
+        assert conn.execute(select(finding.c.status).where(finding.c.id == 1)).scalar_one() == "open"
+
+
+def test_without_a_usable_database_the_cli_says_so_in_one_line(sqlite_url, tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("AIRFLOW_CONN_SUPERVISION_DB", raising=False)
+    for argv, expected in [
+        (["finding", "list"], "no supervision database: give --url URL or define the supervision_db connection"),
+        (["--url", "not a url", "finding", "list"], "not a database URL"),
+        (["--url", f"sqlite:///{tmp_path}/missing/dir/x.db", "finding", "list"], "cannot reach supervision_db at"),
+        (["--url", "postgresql://bdcwatch:secret@127.0.0.1:1/none", "audit", "verify"], "cannot reach supervision_db at"),
+        (["--url", sqlite_url("empty"), "finding", "show", "1"], "has no bdcwatch tables (run `bdcwatch migrate`)"),
+    ]:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert expected in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+        assert "secret" not in err

@@ -102,7 +102,9 @@ class RunSpec(BaseModel):
             period = Period.parse(start, end) if start and end else default_period
         except ValueError as error:
             raise RunSpecError(str(error)) from None
-        units = tuple(str(u).strip() for u in (params.get("units") or []))
+        # DJJG codes as the policy spells them, whatever case the operator typed.
+        spelled = {code.casefold(): code for code in policy.units}
+        units = tuple(spelled.get(str(u).strip().casefold(), str(u).strip()) for u in (params.get("units") or []))
         unknown = sorted(set(units) - set(policy.units))
         if unknown:
             raise RunSpecError(

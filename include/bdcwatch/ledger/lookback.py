@@ -18,11 +18,11 @@ from pydantic import BaseModel
 from sqlalchemy import Engine, select, update
 
 from bdcwatch import rules
-from bdcwatch.config.policy import Policy, Severity
+from bdcwatch.config.policy import Policy
 from bdcwatch.config.run import Job, RunContext
 from bdcwatch.dates.periods import Period, parse_period_label
 from bdcwatch.dates.workdays import WorkCalendar
-from bdcwatch.ledger.audit import AuditEvent, append_events
+from bdcwatch.ledger.lifecycle import change_status, due_by_severity
 from bdcwatch.rules.engine import detect_subjects
 from bdcwatch.store.models import finding
 
@@ -72,7 +72,7 @@ def look_back(
         still = detect_subjects(engine, rule, period=window, policy=policy, calendar=calendar)
         again = [row.id for row in rows if row.subject_id in still]
         if again:
-            _reopen(engine, again, ctx, severity=rule.severity, policy=policy, calendar=calendar)
+            _reopen(engine, again, ctx, policy=policy, calendar=calendar)
             reopened.extend(again)
         log.info("look-back %s%s: %d closed, %d still present", rule_code, f" ({label})" if label else "",
                  len(rows), len(again))
@@ -80,23 +80,15 @@ def look_back(
                           calendar_fallback_years=sorted(calendar.fallback_years))
 
 
-def _reopen(engine: Engine, ids: list[int], ctx: RunContext, *, severity: str, policy: Policy,
-            calendar: WorkCalendar) -> None:
+def _reopen(engine: Engine, ids: list[int], ctx: RunContext, *, policy: Policy, calendar: WorkCalendar) -> None:
     now: datetime = ctx.now.replace(microsecond=0)
-    # A reopened finding is a problem to rectify again: it is announced again
-    # (notified_outbox_id cleared) with a fresh due date by its severity, not the old one
-    # that would make it overdue (and escalated) the day it comes back.
-    due = calendar.add_working_days(now.date(), policy.rectification_working_days[Severity(severity)])
+    # The one lifecycle (closed → reopened, with its audit entries): a reopened finding is
+    # a problem to rectify again, announced again with a fresh due date by its severity.
     with engine.begin() as conn:
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            conn.execute(update(finding).where(finding.c.id.in_(chunk))
-                         .values(status="reopened", closed_at=None, notified_outbox_id=None, last_detected_at=now,
-                                 due_date=due))
-        append_events(conn, [
-            AuditEvent(fid, now, ctx.actor, "closed", "reopened", f"回头看复核：问题仍然存在（run {ctx.run_id}）")
-            for fid in ids
-        ])
+        change_status(conn, ids, "reopened", actor=ctx.actor, note=f"回头看复核：问题仍然存在（run {ctx.run_id}）",
+                      now=now, reopen_due=due_by_severity(policy, calendar, now.date()))
+        for start in range(0, len(ids), 500):  # detected again now, by this run
+            conn.execute(update(finding).where(finding.c.id.in_(ids[start : start + 500])).values(last_detected_at=now))
 
 
 def run(job: Job) -> LookBackResult:

@@ -30,13 +30,40 @@ def default_args() -> dict[str, Any]:
 
 def audit_params(**extra: Param) -> dict[str, Param]:
     """period_start / period_end (ISO dates, end exclusive; empty = the natural period
-    just ended) and units (DJJG codes; empty = all), as CONTRACT §2 requires."""
+    just ended) and units (DJJG codes; empty = all), as CONTRACT §2 requires, each with
+    the Chinese title and help the trigger form shows (dates get its date picker)."""
     return {
-        "period_start": Param(None, type=["null", "string"], description="ISO date, inclusive; empty = default period"),
-        "period_end": Param(None, type=["null", "string"], description="ISO date, exclusive; rules judge as of its 00:00"),
-        "units": Param([], type="array", items={"type": "string"}, description="DJJG codes; empty = all units"),
+        "period_start": Param(
+            None, type=["null", "string"], format="date", title="核查期间起始日（含）",
+            description="YYYY-MM-DD，含当日。与截止日同时填写；两者都留空则核查本任务的默认期间（上一个自然周期，见任务说明）。",
+        ),
+        "period_end": Param(
+            None, type=["null", "string"], format="date", title="核查期间截止日（不含）",
+            description="YYYY-MM-DD，不含当日。规则按该日 0 时（北京时间）的数据状态判断，同一期间重跑结果相同。",
+        ),
+        "units": units_param(),
         **extra,
     }
+
+
+def units_param() -> Param:
+    """``units``: a multi-select of the policy's units (names shown, DJJG codes sent; the
+    run matches them case-insensitively). Reading the policy costs a few milliseconds of
+    parse time; if it cannot be read the field is free text and the run itself fails with
+    the policy's error (and the alert), instead of the DAG vanishing with an import error."""
+    try:
+        from bdcwatch.config.policy import cached_policy
+
+        units = cached_policy().units
+    except Exception:  # a broken policy must not hide the DAGs: the run reports it
+        units = {}
+    help_text = "不选则核查全部登记机构。"
+    if not units:
+        return Param(None, type=["array", "null"], items={"type": "string"}, title="登记机构（DJJG 代码）",
+                     description=help_text + "每行一个 DJJG 代码；可用代码见策略文件 policy.yaml 的 units。")
+    return Param(None, type=["array", "null"], items={"type": "string"}, title="登记机构",
+                 description=help_text + "可多选；按登记机构代码（DJJG）核查。",
+                 examples=sorted(units), values_display={code: f"{code} {unit.name}" for code, unit in units.items()})
 
 
 def dag_settings(*, tags: list[str], doc_md: str | None) -> dict[str, Any]:
@@ -50,5 +77,7 @@ def dag_settings(*, tags: list[str], doc_md: str | None) -> dict[str, Any]:
         "tags": ["bdcwatch", *tags],
         "default_args": default_args(),
         "doc_md": doc_md,
-        "params": audit_params(full_scan=Param(False, type="boolean", description="re-read the source tables completely")),
+        "params": audit_params(full_scan=Param(
+            False, type=["boolean", "null"], title="全量重读源表",
+            description="勾选后完整重读源表（并删除源系统已不存在的暂存行），用于首次上线或源系统批量更正后；平时不勾选，只读增量。")),
     }

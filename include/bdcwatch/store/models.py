@@ -65,9 +65,17 @@ finding = Table(
     Column("first_run_id", String(250), nullable=False),
     Column("last_run_id", String(250), nullable=False),
     Column("notified_outbox_id", Integer),
-    Index("ix_finding_unit_status", "unit_code", "status"),
     Index("ix_finding_first_run", "first_run_id"),
     Index("ix_finding_rule_last_run", "rule_code", "last_run_id"),
+    # The operations UI's filters, counts and pages read one index each (migration 0007,
+    # ledger.query): filter column, status, due date (for "overdue"), and the id.
+    Index("ix_finding_unit_status", "unit_code", "status", "due_date", postgresql_include=["id"]),
+    Index("ix_finding_status_due", "status", "due_date", postgresql_include=["id"]),
+    Index("ix_finding_rule_status", "rule_code", "status", "due_date", postgresql_include=["id"]),
+    Index("ix_finding_severity_status", "severity", "status", "due_date", postgresql_include=["id"]),
+    Index("ix_finding_period_status", "period", "status", "due_date", postgresql_include=["id"]),
+    # Subject search (a substring): trigrams on PostgreSQL, a narrow scan elsewhere.
+    Index("ix_finding_subject", "subject_id", postgresql_using="gin", postgresql_ops={"subject_id": "gin_trgm_ops"}),
 )
 
 # Append-only, hash-chained: each row's hash covers the previous row's hash, so an edited,

@@ -1,0 +1,237 @@
+"""Reading the ledger the way operators look for things (CONTRACT §7): filtered,
+newest first, a page at a time; one finding with its audit trail and escalations.
+
+The operations UI's API, its XLSX export and ``bdcwatch finding list / show`` all read
+through here, so a filter means the same everywhere. Rows leave as ``FindingItem``:
+the §4 columns with every text from data masked (CONTRACT §6); the caller escapes for
+its medium.
+
+Paging is by page number over ``ORDER BY id DESC`` (ids grow with first detection, so
+this is newest first): the page's ids come from an index-only walk of the filter's index
+(migration 0007) and only those rows are read, so a deep page costs an index range, not
+a sort of the table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy import ColumnElement, Connection, and_, func, not_, select
+
+from bdcwatch import rules
+from bdcwatch.ledger.lifecycle import OPEN_STATUSES
+from bdcwatch.standards.masking import mask_id_numbers
+from bdcwatch.store.models import finding, finding_escalation, finding_event
+
+Status = Literal["open", "rectifying", "closed", "reopened"]
+SeverityName = Literal["high", "medium", "low"]
+MAX_PAGE_SIZE = 500
+
+
+class FindingFilter(BaseModel):
+    """The ledger's filters (CONTRACT §7 ``GET /bdcwatch/api/findings``); None = any.
+
+    ``overdue``: True = an open status (open, rectifying, reopened) with ``due_date``
+    before today; False = everything else. ``q``: a case-insensitive substring of the
+    subject id (certificate number, case number, ...)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    unit: str | None = None
+    rule: str | None = None
+    severity: SeverityName | None = None
+    status: Status | None = None
+    overdue: bool | None = None
+    period: str | None = None
+    q: str | None = Field(default=None, max_length=100)
+
+    @field_validator("unit", "rule", "period", "q", mode="before")
+    @classmethod
+    def _blank_is_any(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.strip()
+            return value or None
+        return value
+
+    @field_validator("unit", "rule", mode="after")
+    @classmethod
+    def _codes_upper(cls, value: str | None) -> str | None:
+        return value.upper() if value else value  # DJJG and rule codes are upper case
+
+    def conditions(self, today: date, dialect: str = "postgresql") -> list[ColumnElement[bool]]:
+        """SQL conditions on ``finding`` (``today``: the policy zone's date, for overdue;
+        ``dialect``: SQLite's LIKE is already case-insensitive, so no lower() there)."""
+        found: list[ColumnElement[bool]] = []
+        if self.unit:
+            found.append(finding.c.unit_code == self.unit)
+        if self.rule:
+            found.append(finding.c.rule_code == self.rule)
+        if self.severity:
+            found.append(finding.c.severity == self.severity)
+        if self.status:
+            found.append(finding.c.status == self.status)
+        if self.period:
+            found.append(finding.c.period == self.period)
+        if self.overdue is not None:
+            late = and_(finding.c.status.in_(OPEN_STATUSES), finding.c.due_date < today)
+            found.append(late if self.overdue else not_(late))
+        if self.q:
+            subject = finding.c.subject_id
+            found.append(subject.contains(self.q, autoescape=True) if dialect == "sqlite"
+                         else subject.icontains(self.q, autoescape=True))
+        return found
+
+    def as_query(self) -> dict[str, str]:
+        """The filter as URL query parameters (links to the next page, the export)."""
+        return {k: ("true" if v is True else "false" if v is False else str(v))
+                for k, v in self.model_dump().items() if v is not None}
+
+
+@dataclass(frozen=True)
+class FindingItem:
+    """A finding as it leaves the ledger: the §4 columns, texts masked, plus its rule's
+    title and whether it is overdue today."""
+
+    id: int
+    fingerprint: str
+    rule_code: str
+    rule_title: str
+    severity: str
+    unit_code: str | None
+    subject_type: str
+    subject_id: str
+    period: str | None
+    detail: str  # JSON text, masked
+    status: str
+    first_detected_at: datetime
+    last_detected_at: datetime
+    due_date: date
+    closed_at: datetime | None
+    overdue: bool
+    dag_id: str
+
+    @classmethod
+    def from_row(cls, row: Any, today: date) -> FindingItem:
+        return cls(
+            id=int(row.id), fingerprint=mask_id_numbers(row.fingerprint), rule_code=row.rule_code,
+            rule_title=rules.title(row.rule_code), severity=row.severity, unit_code=row.unit_code,
+            subject_type=row.subject_type, subject_id=mask_id_numbers(row.subject_id), period=row.period,
+            detail=mask_id_numbers(row.detail or "{}"), status=row.status, first_detected_at=row.first_detected_at,
+            last_detected_at=row.last_detected_at, due_date=row.due_date, closed_at=row.closed_at,
+            overdue=row.status in OPEN_STATUSES and row.due_date < today, dag_id=row.dag_id,
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        """JSON-ready: timestamps as ``YYYY-MM-DD HH:MM:SS`` (local time), dates ISO."""
+        out = asdict(self)
+        for key, value in out.items():
+            if isinstance(value, datetime):
+                out[key] = value.isoformat(sep=" ")
+            elif isinstance(value, date):
+                out[key] = value.isoformat()
+        return out
+
+
+@dataclass(frozen=True)
+class FindingPage:
+    total: int
+    page: int
+    page_size: int
+    items: list[FindingItem]
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.page_size))
+
+
+def find_findings(conn: Connection, flt: FindingFilter, *, today: date, page: int = 1,
+                  page_size: int = 50) -> FindingPage:
+    """One page of the filtered ledger, newest first, with the number of matches.
+
+    A subject search (``q``) cannot use a B-tree range: its page and count come from one
+    pass (a window count) instead of two scans.
+
+    Raises:
+        ValueError: page < 1, or page_size outside 1..MAX_PAGE_SIZE.
+    """
+    if page < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise ValueError(f"page must be ≥ 1 and page_size 1..{MAX_PAGE_SIZE}")
+    where = flt.conditions(today, conn.dialect.name)
+    ids = select(finding.c.id).where(*where).order_by(finding.c.id.desc()).limit(page_size).offset((page - 1) * page_size)
+    total: int | None = None
+    if flt.q:
+        counted = conn.execute(ids.add_columns(func.count().over().label("total"))).all()
+        total = int(counted[0].total) if counted else None
+        wanted = [row.id for row in counted]
+        rows = conn.execute(select(finding).where(finding.c.id.in_(wanted)).order_by(finding.c.id.desc())).all()
+    else:
+        page_ids = ids.subquery("page_ids")
+        rows = conn.execute(select(finding).join(page_ids, page_ids.c.id == finding.c.id)
+                            .order_by(finding.c.id.desc())).all()
+    if total is None:
+        total = int(conn.execute(select(func.count()).select_from(finding).where(*where)).scalar_one())
+    return FindingPage(total, page, page_size, [FindingItem.from_row(r, today) for r in rows])
+
+
+def iter_findings(conn: Connection, flt: FindingFilter, *, today: date, limit: int) -> Iterator[FindingItem]:
+    """Every match, newest first, at most ``limit`` (streamed: the export of a big ledger
+    never holds it in memory)."""
+    query = select(finding).where(*flt.conditions(today, conn.dialect.name)).order_by(finding.c.id.desc()).limit(limit)
+    for row in conn.execution_options(yield_per=2000).execute(query):
+        yield FindingItem.from_row(row, today)
+
+
+def count_findings(conn: Connection, flt: FindingFilter, *, today: date) -> int:
+    where = flt.conditions(today, conn.dialect.name)
+    return int(conn.execute(select(func.count()).select_from(finding).where(*where)).scalar_one())
+
+
+@dataclass(frozen=True)
+class Event:
+    """One entry of a finding's audit trail (``from_status`` None: its detection)."""
+
+    at: datetime
+    actor: str
+    from_status: str | None
+    to_status: str
+    note: str  # masked
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """A month in which the finding went up to its unit's supervisor (plan items 31, 36)."""
+
+    period: str
+    supervisor: str
+    escalated_at: datetime
+    outbox_id: int
+
+
+@dataclass(frozen=True)
+class FindingDetail:
+    item: FindingItem
+    events: list[Event]
+    escalations: list[Escalation]
+
+
+def finding_detail(conn: Connection, finding_id: int, *, today: date) -> FindingDetail | None:
+    """The finding with its audit trail (oldest first) and escalations; None if unknown."""
+    row = conn.execute(select(finding).where(finding.c.id == finding_id)).first()
+    if row is None:
+        return None
+    events = [
+        Event(e.at, e.actor, e.from_status, e.to_status, mask_id_numbers(e.note))
+        for e in conn.execute(select(finding_event).where(finding_event.c.finding_id == finding_id)
+                              .order_by(finding_event.c.id))
+    ]
+    escalations = [
+        Escalation(e.period, e.supervisor, e.escalated_at, int(e.outbox_id))
+        for e in conn.execute(select(finding_escalation).where(finding_escalation.c.finding_id == finding_id)
+                              .order_by(finding_escalation.c.period))
+    ]
+    return FindingDetail(FindingItem.from_row(row, today), events, escalations)
+

@@ -1,0 +1,99 @@
+"""Who is asking, and what they may do (CONTRACT §7 Auth).
+
+Plugin apps are not protected by Airflow: every route of ours depends on ``reader`` or
+``changer``. The user is resolved by Airflow itself (``get_user``: an ``Authorization:
+Bearer`` token from ``POST /auth/token`` wins, else the UI's ``_token`` cookie) and
+checked through the auth manager, so the simple auth manager, FAB or any other answer
+the same way:
+
+* no or an expired token → 401, an invalid one → 403 (Airflow's own answers);
+* reading needs the right to read DAGs (viewer and up);
+* changing needs the right to edit Variables — the permission Airflow gives the ``op``
+  and ``admin`` roles (simple auth manager) and Op and Admin (FAB) — else 403.
+
+CSRF. A browser sends the cookie with any request to our origin, also one a foreign
+page makes it send. A change made with the cookie therefore needs a token in the
+``X-CSRF-Token`` header that only our own pages know: an HMAC keyed by the session's
+JWT (``csrf_token``), put in the page's ``<meta name="csrf-token">``. A foreign page can
+neither read it nor set the header without a CORS preflight Airflow does not grant.
+Changes are also JSON bodies (a plain HTML form cannot send one), never GETs, and a
+request the browser marks as cross-site (``Sec-Fetch-Site``) is refused. A request with
+an explicit Bearer token carries no ambient credential and needs no CSRF token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from typing import Annotated
+
+from airflow.api_fastapi.app import get_auth_manager
+from airflow.api_fastapi.auth.managers.base_auth_manager import COOKIE_NAME_JWT_TOKEN
+from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
+from airflow.api_fastapi.core_api.security import get_user
+from fastapi import Depends, HTTPException, Request, status
+
+CSRF_HEADER = "X-CSRF-Token"
+
+
+@dataclass(frozen=True)
+class Operator:
+    """The logged-in user as our routes see them."""
+
+    name: str  # the audit trail's actor: Airflow's user name, never a form field
+    can_change: bool
+    csrf_token: str | None  # for the page's forms (cookie sessions); None with a Bearer token
+
+
+def _bearer(request: Request) -> bool:
+    return request.headers.get("authorization", "").lower().startswith("bearer ")
+
+
+def csrf_token(request: Request) -> str | None:
+    """The CSRF token of the request's cookie session (None without one)."""
+    session = request.cookies.get(COOKIE_NAME_JWT_TOKEN)
+    if not session:
+        return None
+    return hmac.new(session.encode("utf-8"), b"bdcwatch-csrf-v1", hashlib.sha256).hexdigest()
+
+
+def reader(request: Request, user: Annotated[BaseUser, Depends(get_user)]) -> Operator:
+    """Any route: a logged-in user who may read DAGs (viewer and up), else 403.
+
+    Raises:
+        HTTPException: 401 not logged in or token expired; 403 invalid token or no read right.
+    """
+    manager = get_auth_manager()
+    if not manager.is_authorized_dag(method="GET", user=user):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "reading the ledger needs the right to read DAGs (viewer)")
+    return Operator(
+        name=user.get_name(),
+        can_change=manager.is_authorized_variable(method="PUT", user=user),
+        csrf_token=None if _bearer(request) else csrf_token(request),
+    )
+
+
+def changer(request: Request, user: Annotated[Operator, Depends(reader)]) -> Operator:
+    """A route that changes something: op or admin, and for a cookie session the CSRF
+    token in the ``X-CSRF-Token`` header.
+
+    Raises:
+        HTTPException: 403 for a reader without the op role, a cross-site request, or a
+            missing or wrong CSRF token (and what ``reader`` raises).
+    """
+    if not user.can_change:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "changing the ledger needs the op or admin role")
+    if _bearer(request):
+        return user
+    if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "cross-site request refused")
+    sent = request.headers.get(CSRF_HEADER, "")
+    expected = csrf_token(request)
+    if not expected or not hmac.compare_digest(sent.encode("utf-8"), expected.encode("utf-8")):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "CSRF token missing or wrong: reload the page and try again")
+    return user
+
+
+Reader = Annotated[Operator, Depends(reader)]
+Changer = Annotated[Operator, Depends(changer)]

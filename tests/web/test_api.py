@@ -1,0 +1,260 @@
+"""The JSON API of CONTRACT §7 through Airflow's own app and auth manager, on a real
+migrated supervision_db: who may read and change, the lifecycle and its audit trail,
+filters and paging, masking and escaping."""
+
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+from openpyxl import load_workbook
+from sqlalchemy import func, select
+
+from bdcwatch.store.models import finding, finding_event
+from tests.web.ledger_world import ID_NUMBER, MASKED_ID, SCRIPT, new_world, standard_ledger
+
+API = "/bdcwatch/api"
+
+
+@pytest.fixture
+def world(sqlite_url, monkeypatch):
+    url = sqlite_url.migrated("supervision")
+    monkeypatch.setenv("AIRFLOW_CONN_SUPERVISION_DB", _conn(url))
+    return standard_ledger(new_world(url))
+
+
+@pytest.fixture
+def any_world(database_url, monkeypatch):
+    """The same ledger on SQLite, PostgreSQL and MariaDB (the last two: the dialect tier)."""
+    url = database_url.migrated("supervision")
+    monkeypatch.setenv("AIRFLOW_CONN_SUPERVISION_DB", _conn(url))
+    return standard_ledger(new_world(url))
+
+
+def _conn(url: str) -> str:
+    from tests.support import airflow_uri
+
+    return airflow_uri(url)
+
+
+def _events(world, name: str) -> list:
+    with world.engine.connect() as conn:
+        return list(conn.execute(select(finding_event).where(finding_event.c.finding_id == world.ids[name])
+                                 .order_by(finding_event.c.id)))
+
+
+ROUTES = [("GET", f"{API}/findings"), ("GET", f"{API}/findings.xlsx"), ("GET", f"{API}/findings/1"),
+          ("POST", f"{API}/findings/1/status"), ("GET", f"{API}/kpis"), ("GET", f"{API}/quarantine"),
+          ("GET", f"{API}/samples"), ("GET", f"{API}/outbox"), ("POST", f"{API}/outbox/1/resend"),
+          ("GET", "/bdcwatch/ui/"), ("GET", "/bdcwatch/ui/findings/1"), ("GET", "/bdcwatch/ui/kpis"),
+          ("GET", "/bdcwatch/ui/quarantine"), ("GET", "/bdcwatch/ui/samples"), ("GET", "/bdcwatch/ui/outbox"),
+          ("GET", "/bdcwatch/static/bdcwatch.css"), ("GET", "/bdcwatch/")]
+
+
+@pytest.mark.parametrize(("method", "path"), ROUTES)
+def test_every_route_needs_a_logged_in_user(web, world, method, path):
+    answer = web.client.request(method, path, json={"to": "closed", "note": "x"} if method == "POST" else None)
+    assert answer.status_code == 401
+    assert "晋(2025)" not in answer.text and "YWH-2025" not in answer.text
+    garbage = web.client.request(method, path, headers={"Authorization": "Bearer not-a-token"})
+    assert garbage.status_code == 403
+
+
+def test_viewer_reads_but_may_not_change(web, world):
+    assert web.client.get(f"{API}/findings", headers=web.headers("viewer")).json()["total"] == 30
+    for user in ("viewer", "user1"):
+        answer = web.client.post(f"{API}/findings/{world.ids['f1']}/status", headers=web.headers(user),
+                                 json={"to": "closed", "note": "想关掉"})
+        assert answer.status_code == 403, user
+        assert "op" in answer.json()["detail"]
+    assert world.row("f1").status == "open" and len(_events(world, "f1")) == 1
+
+
+@pytest.mark.parametrize("user", ["op", "admin"])
+def test_op_and_admin_change_through_the_lifecycle_as_themselves(web, world, user):
+    fid = world.ids["f1"]
+    answer = web.client.post(f"{API}/findings/{fid}/status", headers=web.headers(user),
+                             json={"to": "rectifying", "note": "  已通知窗口补正  "})
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["status"] == "rectifying"
+    assert body["events"][-1] | {"at": None} == {"at": None, "actor": user, "from": "open", "to": "rectifying",
+                                                 "note": "已通知窗口补正"}
+    last = _events(world, "f1")[-1]
+    assert (last.actor, last.from_status, last.to_status, last.note) == (user, "open", "rectifying", "已通知窗口补正")
+    closed = web.client.post(f"{API}/findings/{fid}/status", headers=web.headers(user),
+                             json={"to": "closed", "note": "已补正并核实"})
+    assert closed.json()["status"] == "closed" and closed.json()["closed_at"]
+    from bdcwatch.ledger.audit import verify_chain
+
+    with world.engine.connect() as conn:
+        assert verify_chain(conn) == []
+
+
+def test_the_actor_is_never_a_form_field(web, world):
+    answer = web.client.post(f"{API}/findings/{world.ids['f1']}/status", headers=web.headers("op"),
+                             json={"to": "closed", "note": "误报", "actor": "局长"})
+    assert answer.status_code == 422
+    assert world.row("f1").status == "open"
+
+
+def test_a_refused_change_is_409_with_the_reason_and_moves_nothing(web, world):
+    fid = world.ids["f12"]  # closed
+    answer = web.client.post(f"{API}/findings/{fid}/status", headers=web.headers("op"),
+                             json={"to": "rectifying", "note": "再整改"})
+    assert answer.status_code == 409
+    assert f"finding {fid}: closed → rectifying" in answer.json()["detail"]
+    again = web.client.post(f"{API}/findings/{fid}/status", headers=web.headers("op"), json={"to": "closed", "note": "x"})
+    assert again.status_code == 409 and "already closed" in again.json()["detail"]
+    assert world.row("f12").status == "closed" and len(_events(world, "f12")) == 2
+
+
+@pytest.mark.parametrize("body", [{"to": "closed", "note": ""}, {"to": "closed", "note": "   "}, {"to": "closed"},
+                                  {"to": "done", "note": "x"}, {"note": "x"}])
+def test_an_empty_note_or_unknown_status_is_422(web, world, body):
+    answer = web.client.post(f"{API}/findings/{world.ids['f1']}/status", headers=web.headers("op"), json=body)
+    assert answer.status_code == 422
+    assert world.row("f1").status == "open"
+
+
+def test_an_unknown_finding_is_404(web, world):
+    assert web.client.get(f"{API}/findings/999999", headers=web.headers("viewer")).status_code == 404
+    answer = web.client.post(f"{API}/findings/999999/status", headers=web.headers("op"), json={"to": "closed", "note": "x"})
+    assert answer.status_code == 404 and "no such finding" in answer.json()["detail"]
+
+
+def test_reopening_by_hand_gives_a_fresh_due_date(web, world):
+    fid = world.ids["f12"]
+    answer = web.client.post(f"{API}/findings/{fid}/status", headers=web.headers("op"),
+                             json={"to": "reopened", "note": "复核发现仍未补发"})
+    assert answer.status_code == 200
+    row = world.row("f12")
+    assert row.status == "reopened" and row.closed_at is None and row.due_date > world.row("f0").due_date
+
+
+def test_cookie_sessions_need_the_pages_csrf_token(web, world):
+    fid = world.ids["f1"]
+    browser = web.session("op")
+    page = browser.get(f"/bdcwatch/ui/findings/{fid}")
+    token = re.search(r'<meta name="csrf-token" content="([0-9a-f]+)">', page.text).group(1)
+    url = f"{API}/findings/{fid}/status"
+    body = {"to": "rectifying", "note": "已通知"}
+    assert browser.post(url, json=body).status_code == 403  # the cookie alone is not enough
+    assert browser.post(url, json=body, headers={"X-CSRF-Token": "0" * 64}).status_code == 403
+    assert browser.post(url, json=body, headers={"X-CSRF-Token": token, "Sec-Fetch-Site": "cross-site"}).status_code == 403
+    other = web.session("admin").get(f"/bdcwatch/ui/findings/{fid}").text
+    assert token not in other  # bound to the session
+    assert browser.post(url, content="to=closed&note=x", headers={
+        "X-CSRF-Token": token, "Content-Type": "application/x-www-form-urlencoded"}).status_code == 422
+    assert world.row("f1").status == "open"
+    done = browser.post(url, json=body, headers={"X-CSRF-Token": token, "Sec-Fetch-Site": "same-origin"})
+    assert done.status_code == 200 and _events(world, "f1")[-1].actor == "op"
+
+
+def _all(web, **query):
+    answer = web.client.get(f"{API}/findings", headers=web.headers("viewer"), params={**query, "page_size": 500})
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def test_filters(web, any_world):
+    world = any_world
+    assert _all(web)["total"] == 30
+    assert {i["unit_code"] for i in _all(web, unit="YQ21")["items"]} == {"YQ21"}
+    assert _all(web, unit="yq21")["total"] == 6  # codes are upper case whatever is typed
+    assert {i["rule_code"] for i in _all(web, rule="CASE_OVERDUE")["items"]} == {"CASE_OVERDUE"}
+    assert _all(web, severity="high")["total"] == 10
+    assert _all(web, status="rectifying")["total"] == 3 and _all(web, status="closed")["total"] == 2
+    overdue = _all(web, overdue="true")
+    assert {i["id"] for i in overdue["items"]} == {world.ids[f"f{i}"] for i in (0, 4, 8, 16, 20, 24, 28)}
+    assert all(i["overdue"] for i in overdue["items"])
+    assert _all(web, overdue="false")["total"] == 23
+    assert _all(web, period="2025-01")["total"] == 15
+    assert [i["id"] for i in _all(web, q="第0000021号")["items"]] == [world.ids["f21"]]
+    assert [i["id"] for i in _all(web, q="ywh-2025-001")["items"]] == [world.ids["f19"], world.ids["f16"],
+                                                                          world.ids["f13"], world.ids["f10"]]
+    assert _all(web, q="%")["total"] == 0  # a wildcard typed is a character, not a pattern
+    combined = _all(web, unit="YQ00", severity="high", overdue="true")
+    assert [i["id"] for i in combined["items"]] == [world.ids["f0"]]
+    for bad in ({"severity": "urgent"}, {"status": "done"}, {"overdue": "maybe"}, {"page": 0}, {"page_size": 501}):
+        assert web.client.get(f"{API}/findings", headers=web.headers("viewer"), params=bad).status_code == 422, bad
+
+
+def test_paging_is_newest_first_and_complete(web, any_world):
+    world = any_world
+    seen = []
+    for page in (1, 2, 3, 4):
+        body = web.client.get(f"{API}/findings", headers=web.headers("viewer"),
+                              params={"page": page, "page_size": 8}).json()
+        assert body["total"] == 30
+        seen += [item["id"] for item in body["items"]]
+    assert seen == sorted(world.ids.values(), reverse=True)
+    first = web.client.get(f"{API}/findings", headers=web.headers("viewer"), params={"page_size": 1}).json()["items"][0]
+    assert first["first_detected_at"] == "2025-01-30 08:00:00"
+    assert {"id", "fingerprint", "rule_code", "severity", "unit_code", "subject_type", "subject_id", "period", "detail",
+            "status", "first_detected_at", "last_detected_at", "due_date", "closed_at"} <= set(first)
+
+
+def test_detail_has_history_and_escalations(web, world):
+    from datetime import date, datetime
+
+    from bdcwatch.ledger.escalation import record_escalation
+    from bdcwatch.mail.outbox import OutgoingMessage, enqueue
+
+    with world.engine.begin() as conn:
+        outbox_id = enqueue(conn, OutgoingMessage("esc-1", "escalation", "case_timeliness_watch", "r", "2025-02", None,
+                                                  ("boss@example.org",), "逾期上报", "<p>x</p>"), datetime(2025, 2, 3))
+        record_escalation(conn, [world.ids["f3"]], today=date(2025, 2, 3), supervisor="CITY_BUREAU",
+                          outbox_id=outbox_id, now=datetime(2025, 2, 3, 7, 40))
+    body = web.client.get(f"{API}/findings/{world.ids['f3']}", headers=web.headers("viewer")).json()
+    assert [(e["actor"], e["from"], e["to"]) for e in body["events"]] == [
+        ("bdcwatch:test_dag", None, "open"), ("张科长", "open", "rectifying")]
+    assert body["escalations"] == [{"period": "2025-02", "supervisor": "CITY_BUREAU", "at": "2025-02-03 07:40:00",
+                                    "outbox_id": outbox_id}]
+
+
+def test_personal_data_masked_and_scripts_shown_as_text(web, world):
+    fid = world.add("evil", "ECERT_MISMATCH", "晋(2025)阳泉市不动产权第9999999号", "YQ00", severity="high",
+                    detail={"qlrmc": f"张三{SCRIPT}", "czzt": f"张三 {ID_NUMBER}"})
+    world.add("staff", "STAFF_UNKNOWN_HANDLER", ID_NUMBER, "YQ11", severity="high")
+    world.move("evil", "rectifying", note=f"核对身份证 {ID_NUMBER} 后处理{SCRIPT}")
+    for path in (f"{API}/findings/{fid}", f"{API}/findings?q=2025&page_size=500", f"{API}/findings?unit=YQ11"):
+        text = web.client.get(path, headers=web.headers("viewer")).text
+        assert ID_NUMBER not in text, path
+    assert MASKED_ID in web.client.get(f"{API}/findings/{fid}", headers=web.headers("viewer")).text
+    page = web.session("viewer").get(f"/bdcwatch/ui/findings/{fid}").text
+    assert ID_NUMBER not in page and MASKED_ID in page
+    assert "<script>alert" not in page and "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in page
+    ledger = web.session("viewer").get("/bdcwatch/ui/", params={"unit": "YQ11"}).text
+    assert ID_NUMBER not in ledger and MASKED_ID in ledger
+    answer = web.session("viewer").get(f"/bdcwatch/ui/findings/{fid}")
+    assert "script-src 'self'" in answer.headers["content-security-policy"]
+
+
+def test_xlsx_export_is_the_filtered_list_with_ids(web, world):
+    world.add("formula", "CASE_OVERDUE", "=HYPERLINK(\"http://x\")\x0b", "YQ22", detail={"slsj": ID_NUMBER})
+    answer = web.client.get(f"{API}/findings.xlsx", headers=web.headers("viewer"), params={"unit": "YQ22"})
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("application/vnd.openxmlformats")
+    sheet = load_workbook(io.BytesIO(answer.content)).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][0] == "问题编号" and rows[0][1] == "问题类型"
+    expected = _all(web, unit="YQ22")
+    assert [r[0] for r in rows[1:]] == [i["id"] for i in expected["items"]] and len(rows) - 1 == expected["total"]
+    formula_row = next(r for r in rows if r[0] == world.ids["formula"])
+    assert formula_row[6].startswith("=HYPERLINK") and "\x0b" not in formula_row[6]
+    cells = {c.coordinate: c for row in sheet.iter_rows() for c in row}
+    assert all(c.data_type != "f" for c in cells.values())
+    assert all(ID_NUMBER not in str(v) for r in rows for v in r)
+
+
+def test_the_audit_trail_counts_every_change(web, world):
+    with world.engine.connect() as conn:
+        before = conn.execute(select(func.count()).select_from(finding_event)).scalar_one()
+    for name in ("f2", "f5"):
+        web.client.post(f"{API}/findings/{world.ids[name]}/status", headers=web.headers("op"),
+                        json={"to": "closed", "note": "误报，已核实"})
+    with world.engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(finding_event)).scalar_one() == before + 2
+        assert conn.execute(select(func.count()).select_from(finding).where(finding.c.status == "closed")).scalar_one() == 4
