@@ -25,6 +25,7 @@ logger (the message and its arguments, and the formatted traceback).
 from __future__ import annotations
 
 import logging
+import numbers
 import re
 import traceback
 from typing import Any, Literal
@@ -62,8 +63,8 @@ def clean(value: Any, target: Target = "html") -> str:
 
 def clean_cell(value: Any) -> Any:
     """A workbook cell value: text is cleaned for XLSX, numbers, dates and None pass."""
-    if value is None or isinstance(value, (bool, int, float)) or hasattr(value, "isoformat"):
-        return value
+    if value is None or isinstance(value, numbers.Number) or hasattr(value, "isoformat"):
+        return value  # numpy numbers register as numbers.Number; dates and datetimes have isoformat
     return clean(value, "xlsx")
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine
@@ -95,6 +96,24 @@ def _ssl_context(conn_id: str, value: Any) -> SslContext:
         f"connection {conn_id}: extra ssl_context is {value!r}; use \"default\" (verify the relay's certificate) "
         "or \"none\" (do not verify: a test relay only)"
     )
+
+
+def smtp_sender() -> str:
+    """The From address of the mail (``smtp_default``), or a placeholder when the
+    connection is not defined (a dry run renders without it)."""
+    try:
+        return smtp_settings().from_email
+    except Exception:  # no smtp_default: a dry run still renders its .eml files
+        return "bdcwatch@localhost"
+
+
+def run_log_folder(dag_id: str, run_id: str) -> Path:
+    """The run's folder under Airflow's ``[logging] base_log_folder`` (the default log
+    file template puts each task's log in ``dag_id=…/run_id=…/``)."""
+    from airflow.configuration import conf
+
+    base = Path(conf.get("logging", "base_log_folder"))
+    return base / f"dag_id={dag_id}" / f"run_id={run_id}"
 
 
 def ui_base_url() -> str | None:

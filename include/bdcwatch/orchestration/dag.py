@@ -30,11 +30,13 @@ def default_args() -> dict[str, Any]:
 
 def audit_params(**extra: Param) -> dict[str, Param]:
     """period_start / period_end (ISO dates, end exclusive; empty = the natural period
-    just ended) and units (DJJG codes; empty = all), as CONTRACT §2 requires."""
+    just ended) and units (DJJG codes; empty = all), as CONTRACT §2 requires, and dry_run
+    (config.run: evaluate and render into the run's log folder, mail nothing)."""
     return {
         "period_start": Param(None, type=["null", "string"], description="ISO date, inclusive; empty = default period"),
         "period_end": Param(None, type=["null", "string"], description="ISO date, exclusive; rules judge as of its 00:00"),
         "units": Param([], type="array", items={"type": "string"}, description="DJJG codes; empty = all units"),
+        "dry_run": Param(False, type="boolean", description="evaluate and render only: no mail, no ledger change"),
         **extra,
     }
 
