@@ -16,9 +16,16 @@ from bdcwatch.safe_text import clean
 MAX_ERROR_CHARS = 2000
 
 
-def _notice(job: Job, key: str, subject: str, **body: object) -> int | None:
-    html = render_template("ops_notice.html.j2", subject=subject, dag_id=job.ctx.dag_id, run_id=job.ctx.run_id,
-                           period=job.spec.period_label, **body)
+def render_ops_notice(*, subject: str, lead: str, items: Sequence[str], detail: str | None, dag_id: str, run_id: str,
+                      period: str) -> str:
+    """The HTML of an operations notice (pure)."""
+    return render_template("ops_notice.html.j2", subject=subject, lead=lead, items=items, detail=detail,
+                           dag_id=dag_id, run_id=run_id, period=period)
+
+
+def _notice(job: Job, key: str, subject: str, *, lead: str, items: Sequence[str], detail: str | None) -> int | None:
+    html = render_ops_notice(subject=subject, lead=lead, items=items, detail=detail, dag_id=job.ctx.dag_id,
+                             run_id=job.ctx.run_id, period=job.spec.period_label)
     message = OutgoingMessage(
         dedup_key=key, kind="ops_notice", dag_id=job.ctx.dag_id, run_id=job.ctx.run_id, period=job.spec.period_label,
         unit_code=None, recipients=(job.policy.operations_email,), subject=clean(subject), html=html,
