@@ -97,3 +97,12 @@ def install_log_guard(prefix: str = "bdcwatch") -> None:
 
     logging.setLogRecordFactory(factory)
     _INSTALLED = True
+
+
+SUBJECT_MAX = 300  # the outbox's subject column; clients cut long subjects anyway
+
+
+def subject_line(value: Any) -> str:
+    """A mail subject from text that may hold data: cleaned, on one line, at most 300 characters."""
+    text = re.sub(r"\s*\n\s*", " ", clean(value)).strip()
+    return text if len(text) <= SUBJECT_MAX else text[: SUBJECT_MAX - 1] + "…"

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from bdcwatch.mail.mime import INLINE_PREFIX, Attachment, as_bytes, build_message
-from bdcwatch.safe_text import clean
+from bdcwatch.safe_text import subject_line
 from bdcwatch.standards.masking import mask_id_numbers
 
 __all__ = ["INLINE_PREFIX", "Attachment", "OutcomeUnknownError", "SendError", "SmtpSettings", "send_message"]
@@ -103,7 +103,7 @@ def send_message(
     # Last line of defence (CONTRACT §6): nothing shaped like an ID number leaves unmasked,
     # no control character reaches a client. Both are no-ops on a rendered report.
     message = build_message(
-        sender=settings.from_email, to=to, subject=clean(subject).replace("\n", " "), html=mask_id_numbers(html),
+        sender=settings.from_email, to=to, subject=subject_line(subject), html=mask_id_numbers(html),
         attachments=attachments, message_id=message_id,
     )
     client = _connect(settings)

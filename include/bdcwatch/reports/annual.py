@@ -28,6 +28,7 @@ from bdcwatch.reports.dispatch import attempt, isolated, queue
 from bdcwatch.reports.figures import LedgerFigures, ledger_figures
 from bdcwatch.rules.ecert import ecert_coverage
 from bdcwatch.rules.online import OnlineShare, online_shares
+from bdcwatch.safe_text import subject_line
 from bdcwatch.standards.masking import mask_id_numbers
 from bdcwatch.store.models import finding, finding_escalation, inspection
 
@@ -152,7 +153,7 @@ def render_annual(
     ])
     by_rule_sheet = pd.DataFrame([{"问题类型": title, "规则代码": code, **{r.name: r.by_rule.get(code, 0) for r in shown}}
                                   for code, title in ((c, rules.title(c)) for c in codes)])
-    return mask_id_numbers(subject), mask_id_numbers(html), workbook({"年度汇总": summary, "按问题类型": by_rule_sheet})
+    return subject_line(subject), mask_id_numbers(html), workbook({"年度汇总": summary, "按问题类型": by_rule_sheet})
 
 
 @isolated("年度工作总结")

@@ -25,6 +25,7 @@ from bdcwatch.reports.common import (
     render_template,
 )
 from bdcwatch.reports.dispatch import isolated, queue
+from bdcwatch.safe_text import subject_line
 from bdcwatch.standards.masking import mask_id_numbers
 
 
@@ -62,7 +63,7 @@ def render_city_report(
     )
     workbook = findings_workbook(everything, f"全市 {context.period_label}", context.codes)
     filename = f"{context.dag_id}_city_{context.period_label.replace('..', '_')}.xlsx"
-    return RenderedDigest(mask_id_numbers(subject), mask_id_numbers(html), (Attachment(filename, workbook),))
+    return RenderedDigest(subject_line(subject), mask_id_numbers(html), (Attachment(filename, workbook),))
 
 
 @isolated("全市检查报告")

@@ -41,6 +41,7 @@ from bdcwatch.reports.common import (
 )
 from bdcwatch.reports.dispatch import attempt, isolated, queue
 from bdcwatch.reports.labels import status_text, subject_type_text
+from bdcwatch.safe_text import subject_line
 from bdcwatch.standards.masking import mask_id_numbers
 
 log = logging.getLogger(__name__)
@@ -122,4 +123,4 @@ def render_escalation(
          "处理记录": "\n".join(f"{h.at} {h.actor} {h.change} {h.note}" for h in item["history"])}
         for unit, items in units.items() for item in items
     ])
-    return mask_id_numbers(subject), mask_id_numbers(html), workbook({"逾期问题": frame})
+    return subject_line(subject), mask_id_numbers(html), workbook({"逾期问题": frame})

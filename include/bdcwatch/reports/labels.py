@@ -100,7 +100,7 @@ class CodeBook:
     def qllx_name(self, code: Any) -> str:
         text = _code(code)
         if text not in self.qllx and text in self.mortgage_qllx:
-            return "抵押权"
+            return f"抵押权（{text}）"
         return _named(self.qllx, code, "权利类型")
 
     def reason_name(self, code: Any) -> str:

@@ -11,7 +11,7 @@ from bdcwatch.config.run import Job
 from bdcwatch.mail.outbox import OutgoingMessage
 from bdcwatch.reports.common import render_template
 from bdcwatch.reports.dispatch import queue
-from bdcwatch.safe_text import clean
+from bdcwatch.safe_text import clean, subject_line
 
 MAX_ERROR_CHARS = 2000
 
@@ -28,7 +28,7 @@ def _notice(job: Job, key: str, subject: str, *, lead: str, items: Sequence[str]
                              run_id=job.ctx.run_id, period=job.spec.period_label)
     message = OutgoingMessage(
         dedup_key=key, kind="ops_notice", dag_id=job.ctx.dag_id, run_id=job.ctx.run_id, period=job.spec.period_label,
-        unit_code=None, recipients=(job.policy.operations_email,), subject=clean(subject), html=html,
+        unit_code=None, recipients=(job.policy.operations_email,), subject=subject_line(subject), html=html,
     )
     return queue(job, message)
 

@@ -23,6 +23,7 @@ from bdcwatch.config.run import Job
 from bdcwatch.mail.outbox import OutgoingMessage
 from bdcwatch.reports.common import RenderedDigest, render_template
 from bdcwatch.reports.dispatch import isolated, queue
+from bdcwatch.safe_text import subject_line
 from bdcwatch.standards.masking import mask_id_numbers
 from bdcwatch.store.models import outbox, quarantine
 
@@ -76,7 +77,7 @@ def render_quarantine_report(
     subject = f"【bdcwatch 数据质量】{len(rows)} 条源数据被隔离（{tables}）"
     html = render_template("quarantine_report.html.j2", subject=subject, rows=rows, tables=tables,
                            new_rows=sum(1 for r in rows if r.new), dag_id=dag_id, run_id=run_id)
-    return RenderedDigest(mask_id_numbers(subject), mask_id_numbers(html), ())
+    return RenderedDigest(subject_line(subject), mask_id_numbers(html), ())
 
 
 @isolated("源数据隔离通知")

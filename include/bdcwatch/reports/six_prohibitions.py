@@ -26,6 +26,7 @@ from bdcwatch.mail.sender import Attachment
 from bdcwatch.reports.common import CITY_SUPERVISOR, render_template, workbook
 from bdcwatch.reports.dispatch import isolated, queue
 from bdcwatch.rules import Prohibition
+from bdcwatch.safe_text import subject_line
 from bdcwatch.standards.masking import mask_id_numbers
 from bdcwatch.store.models import finding
 
@@ -97,7 +98,7 @@ def render_six_prohibitions(
                                  for p, c in zip(prohibitions, row.cells, strict=True)},
           "合计": row.total, "结论": "零报告" if row.total == 0 else "有问题"} for row in table]
     )
-    return mask_id_numbers(subject), mask_id_numbers(html), workbook({f"六不准 {period_label}": frame})
+    return subject_line(subject), mask_id_numbers(html), workbook({f"六不准 {period_label}": frame})
 
 
 @isolated("“六不准”月报")

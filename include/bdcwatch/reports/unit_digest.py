@@ -56,6 +56,7 @@ from bdcwatch.reports.figures import LedgerFigures, UnitFigures, last_months, le
 from bdcwatch.reports.labels import status_text, subject_type_text
 from bdcwatch.rules.ecert import ecert_coverage
 from bdcwatch.rules.online import online_shares
+from bdcwatch.safe_text import subject_line
 from bdcwatch.standards.masking import mask_id_numbers
 from bdcwatch.store.models import finding, outbox
 
@@ -108,7 +109,7 @@ def render_unit_digest(
     )
     workbook = findings_workbook(findings, f"{unit_code} {context.period_label}", context.codes)
     filename = f"{context.dag_id}_{unit_code}_{context.period_label.replace('..', '_')}.xlsx"
-    return RenderedDigest(mask_id_numbers(subject), mask_id_numbers(html), (Attachment(filename, workbook),))
+    return RenderedDigest(subject_line(subject), mask_id_numbers(html), (Attachment(filename, workbook),))
 
 
 def compose_unit_digests(

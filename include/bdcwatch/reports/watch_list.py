@@ -28,6 +28,7 @@ from bdcwatch.reports.dispatch import attempt, isolated, queue
 from bdcwatch.reports.labels import value_text
 from bdcwatch.rules.engine import rule_input
 from bdcwatch.rules.time_limits import due_soon_cases
+from bdcwatch.safe_text import subject_line
 from bdcwatch.standards.masking import mask_id_numbers
 
 
@@ -67,7 +68,7 @@ def render_watch_list(
     content = workbook({section["title"]: pd.DataFrame(section["rows"], columns=list(section["columns"]))
                         for section in sections})
     filename = f"{context.dag_id}_{unit_code}_{context.as_of:%Y%m%d}.xlsx"
-    return RenderedDigest(mask_id_numbers(subject), mask_id_numbers(html), (Attachment(filename, content),))
+    return RenderedDigest(subject_line(subject), mask_id_numbers(html), (Attachment(filename, content),))
 
 
 
