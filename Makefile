@@ -68,6 +68,8 @@ clock: $(STAMP)
 ## system-packages: Debian packages some tiers use (faketime, chromium); missing ones skip those tests
 system-packages:
 	@missing=""; command -v faketime >/dev/null || missing="$$missing faketime"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	[ -d /usr/share/fonts/opentype/noto ] || missing="$$missing fonts-noto-cjk"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    timeout 600 apt-get install -y -q $$missing >/dev/null 2>&1 \
