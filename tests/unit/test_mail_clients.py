@@ -60,7 +60,7 @@ def test_the_digest_as_received_shows_the_chart_inside_the_layout(smtp_server):
     # Plain Chinese for heads: no status codes, subject types or English identifier problems.
     assert "复发待整改" in html and "不动产权证书/证明号：晋(2026)" in html and "校验位为 7，按国家标准应为 K" in html
     assert not re.search(r"\b(open|reopened|BDCQZH|YWH|ZZID|check character)\b", html.split("供运维查询")[0])
-    assert "退件理由代码：退件理由代码 99（不在法定退件理由清单中）" in html and "登记大类：转移登记（200）" in html
+    assert "退件理由代码：代码 99（不在法定退件理由清单中）" in html and "登记大类：转移登记（200）" in html
     assert '<a href="http://airflow.example.org/bdcwatch/ui/findings/101"' in html
 
 

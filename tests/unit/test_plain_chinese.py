@@ -63,7 +63,7 @@ def test_code_lists_are_shown_by_name():
     assert codes.qllx_name("37") == "抵押权（37）" and codes.qllx_name("23") == "抵押权（23）"
     assert codes.qllx_name("37.0") == "抵押权（37）"  # a float column's code is still the code
     assert codes.reason_name("01") == "申请材料不齐全或不符合法定形式（01）"
-    assert codes.reason_name("99") == "退件理由代码 99（不在法定退件理由清单中）"
+    assert codes.reason_name("99") == "代码 99（不在法定退件理由清单中）"
     assert codes.djdl_name(None) == "（空）"
     line = detail_text("CASE_OVERDUE", json.dumps({"slsj": "2026-10-09T09:12:00", "djdl": "800", "gqts": 0}), codes)
     assert line == "受理时间：2026-10-09 09:12；登记大类：查封登记（800）；挂起天数：0"

@@ -15,6 +15,7 @@ from html.parser import HTMLParser
 
 _BLOCKS = {"p", "div", "table", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "li", "pre", "blockquote",
            "body", "section", "article", "header", "footer", "hr"}
+_SECTIONS = {"p", "table", "h1", "h2", "h3", "h4", "h5", "h6", "ul", "ol", "pre", "blockquote"}  # blank line after
 _CELLS = {"td", "th"}
 _SKIPPED = {"head", "title", "style", "script"}
 
@@ -30,11 +31,12 @@ class _TextReader(HTMLParser):
         self.link_text: list[str] = []
         self.pre = 0
 
-    def _break(self) -> None:
+    def _break(self, blank: bool = False) -> None:
+        """End the current line; ``blank`` also leaves an empty line (between sections)."""
         text = re.sub(r"[ \t]+", " ", "".join(self.line)).strip()
         if text:
             self.lines.append(text)
-        elif self.lines and self.lines[-1] != "":
+        if blank and self.lines and self.lines[-1] != "":
             self.lines.append("")
         self.line = []
         self.cells_in_row = 0
@@ -68,7 +70,9 @@ class _TextReader(HTMLParser):
         elif tag in _BLOCKS:
             if tag == "pre":
                 self.pre = max(0, self.pre - 1)
-            self._break()
+            # A one-cell row is a block of its own (a finding, a paragraph of the layout); a
+            # row of several cells is a line of a data table.
+            self._break(blank=tag in _SECTIONS or (tag == "tr" and self.cells_in_row <= 1))
         elif tag == "a" and self.link is not None:
             shown = "".join(self.link_text).strip()
             if self.link and self.link != shown and not self.link.startswith("#"):

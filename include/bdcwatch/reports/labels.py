@@ -104,7 +104,7 @@ class CodeBook:
         return _named(self.qllx, code, "权利类型")
 
     def reason_name(self, code: Any) -> str:
-        return _named(self.return_reasons, code, "退件理由", unknown="不在法定退件理由清单中")
+        return _named(self.return_reasons, code, "", unknown="不在法定退件理由清单中")
 
     def limit_class_name(self, value: Any) -> str:
         """A time-limit class (CONTRACT §5): ``mortgage`` or a DJDL code."""
@@ -117,11 +117,12 @@ def _code(value: Any) -> str:
 
 
 def _named(names: Mapping[str, str], value: Any, what: str, unknown: str = "代码表中无此代码") -> str:
+    """``转移登记（200）``, or for a code without a name ``代码 201（登记大类代码表中无此代码）``."""
     if value is None or str(value).strip() == "":
         return EMPTY
     code = _code(value)
     name = names.get(code)
-    return f"{name}（{code}）" if name else f"{what}代码 {code}（{unknown}）"
+    return f"{name}（{code}）" if name else f"代码 {code}（{what}{unknown}）"
 
 
 _TIMESTAMP = re.compile(r"(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2})(:\d{2}(\.\d+)?)?([+-]\d{2}:?\d{2}|Z)?")
