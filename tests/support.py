@@ -128,3 +128,81 @@ class SmtpServer:
 
     def airflow_uri(self) -> str:
         return f"smtp://{self.host}:{self.port}?disable_ssl=true&disable_tls=true&from_email=bdcwatch%40example.org"
+
+
+def self_signed_certificate(folder: Any) -> tuple[str, str]:
+    """A self-signed certificate for localhost and 127.0.0.1 (usable as its own CA):
+    (certificate file, key file) in ``folder``."""
+    import datetime
+    import ipaddress
+    from pathlib import Path
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    # The certificate's own validity window is the only clock here (the TLS library checks it).
+    start = datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start).not_valid_after(start + datetime.timedelta(days=365 * 30))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost"),
+                                                    x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = Path(folder) / "relay-cert.pem", Path(folder) / "relay-key.pem"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return str(cert_file), str(key_file)
+
+
+@dataclass
+class Relay:
+    """A real SMTP relay (aiosmtpd) whose behaviour after the data a test chooses: answer
+    late (``delay`` seconds after storing the message) or drop the connection
+    (``drop``). Keeps the raw bytes of every message it stored and every login it saw."""
+
+    port: int
+    delay: float = 0.0
+    drop: bool = False
+    stored: list[bytes] = field(default_factory=list)
+    logins: list[tuple[str, str]] = field(default_factory=list)
+    controller: Any = None
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        import asyncio
+
+        self.stored.append(envelope.original_content or envelope.content)  # stored at the final '.'
+        if self.drop:
+            server.transport.close()
+            return "250 OK (never heard)"
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        return "250 OK queued"
+
+    def authenticate(self, server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> Any:
+        from aiosmtpd.smtp import AuthResult
+
+        self.logins.append((auth_data.login.decode(), auth_data.password.decode()))
+        return AuthResult(success=True)
+
+    def start(self, **kwargs: Any) -> Relay:
+        from aiosmtpd.controller import Controller
+
+        self.controller = Controller(self, hostname="127.0.0.1", port=self.port, **kwargs)
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+    def messages(self) -> list[EmailMessage]:
+        return [message_from_bytes(raw, policy=policy.default) for raw in self.stored]  # type: ignore[misc]

@@ -36,3 +36,7 @@ class SourceSchemaError(QualityGateError):
 
 class AuditTrailError(PermanentError):
     """The hash chain of the audit trail is broken: an entry was edited, deleted or reordered."""
+
+
+class ConnectionConfigError(PermanentError, ValueError):
+    """An Airflow Connection holds a setting the engine cannot use (e.g. an unknown extra value)."""

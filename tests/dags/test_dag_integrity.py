@@ -42,7 +42,8 @@ def test_dag_settings(dagbag):
         assert dag.doc_md and len(dag.doc_md) > 100, dag_id
         assert str(dag.timezone) == "Asia/Shanghai", (dag_id, dag.timezone)
         assert str(dag.timetable.timezone) == "Asia/Shanghai", (dag_id, dag.timetable.timezone)
-        assert {"period_start", "period_end", "units"} <= set(dag.params.keys()), dag_id
+        assert {"period_start", "period_end", "units", "dry_run"} <= set(dag.params.keys()), dag_id
+        assert dag.params["dry_run"] is False, f"{dag_id}: a run mails unless asked not to"
         for task in dag.tasks:
             assert task.retries >= 2, (dag_id, task.task_id)
             assert task.on_failure_callback, (dag_id, task.task_id)

@@ -85,3 +85,18 @@ def test_the_six_prohibitions_have_their_rules():
     assert len(grouped) == 6
     assert grouped["不准随意增加登记材料或环节"] == {"RETURN_UNJUSTIFIED", "RETURN_REPEATED"}
     assert sum(1 for codes in grouped.values() if not codes) == 3  # not machine-checkable
+
+
+@pytest.mark.parametrize("code", sorted(CONTRACT_RULES))
+def test_every_rule_explains_itself_to_heads_and_names_when_its_problem_happened(code):
+    """Issue 11: each finding's explanation comes from its rule's declaration, in plain
+    Chinese; the trend chart counts a problem in the month of the rule's defining date."""
+    rule = rules.get(code)
+    assert len(rule.explanation) >= 20 and not re.search(r"[A-Za-z]{4,}", rule.explanation.replace("GB/T", "")), code
+    if rule.occurred is not None:
+        assert rule.occurred in rule.labels, code
+        assert re.search(r"(时间|日期|期限|办件)$", rule.labels[rule.occurred]), f"{code}: {rule.occurred} is not a date"
+    dated = {"ECERT_MISSING", "ECERT_NOT_REVOKED", "ECERT_ORPHAN", "CASE_OVERDUE", "CASE_QUEUE_JUMP",
+             "RETURN_UNJUSTIFIED", "RETURN_REPEATED", "MORTGAGE_WHILE_SEALED"}
+    if code in dated:  # the contract's defining timestamp is in the detail: it must be used
+        assert rule.occurred is not None, code

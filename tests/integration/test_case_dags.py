@@ -10,7 +10,6 @@ import json
 import math
 from collections import Counter
 from datetime import date
-from pathlib import Path
 
 import openpyxl
 import pytest
@@ -169,8 +168,9 @@ def test_city_check_reports_to_the_bureau_and_each_unit(airflow_env, world, smtp
 
 def test_provincial_spot_check_draws_units_reproducibly(airflow_env, world, smtp_server):
     urls, truth, connections = world
-    conf = json.dumps({"period_start": "2026-01-01", "period_end": "2027-01-01"})
-    airflow_env.run_dag("provincial_spot_check", "2027-01-02", conf, connections)
+    # A year that has ended (the generated month is its last): a period in the future is refused.
+    conf = json.dumps({"period_start": "2025-04-01", "period_end": "2026-04-01"})
+    airflow_env.run_dag("provincial_spot_check", "2026-04-02", conf, connections)
     policy = load_policy()
     supervision = create_engine(urls["supervision"])
     with supervision.connect() as conn:
@@ -178,24 +178,25 @@ def test_provincial_spot_check_draws_units_reproducibly(airflow_env, world, smtp
     assert len(drawn) == math.ceil(len(policy.units) / 2)
     bureau = sorted(h.email for h in policy.supervisors["CITY_BUREAU"].heads)
     assert [sorted(m.envelope_to) for m in smtp_server.received if m.envelope_to != [policy.operations_email]] == [bureau]
-    airflow_env.run_dag("provincial_spot_check", "2027-01-02", conf, connections)
+    airflow_env.run_dag("provincial_spot_check", "2026-04-02", conf, connections)
     with supervision.connect() as conn:
         assert sorted(r.unit_code for r in conn.execute(select(inspection))) == drawn
 
 
 @pytest.mark.clock
 def test_look_back_reopens_what_is_still_wrong_and_leaves_fixed_problems_closed(airflow_env, world, smtp_server):
-    """回头看 through `airflow dags test`: two findings are closed by an operator with the
-    CLI; the source fixes one of them; look_back reopens only the other, with an audit entry
-    and a note to its unit's heads; the audit chain stays intact; a rerun changes nothing."""
-    import subprocess
-    import sys
-    from datetime import timedelta
+    """回头看 through `airflow dags test`: two findings were closed by an operator yesterday
+    (through the ledger's lifecycle function, with yesterday's time: look-back only judges
+    periods that have ended); the source fixes one of them; look_back reopens only the
+    other, with an audit entry and a note to its unit's heads; the audit chain stays
+    intact; a rerun changes nothing."""
+    from datetime import datetime, time, timedelta
 
     from sqlalchemy import update
 
     from bdcwatch.dates.clock import local_now
     from bdcwatch.ledger.audit import verify_chain
+    from bdcwatch.ledger.lifecycle import change_status
     from bdcwatch.sources.schema import build_metadata
     from bdcwatch.store.models import finding_event
 
@@ -208,10 +209,13 @@ def test_look_back_reopens_what_is_still_wrong_and_leaves_fixed_problems_closed(
                                .order_by(finding.c.subject_id)).all()
     assert len(returns) >= 2, "the generator plants several unjustified returns"
     fixed, still = returns[0], returns[1]
-    cli = str(Path(sys.executable).with_name("bdcwatch"))
-    for status in ("rectifying", "closed"):
-        subprocess.run([cli, "--url", urls["supervision"], "finding", "set-status", str(fixed.id), str(still.id),
-                        "--to", status, "--actor", "王建国", "--note", "已整改并核实"], check=True, capture_output=True)
+    # Closed yesterday at noon in the policy's zone: whatever the hour now, that day has ended.
+    today = local_today(policy.timezone)
+    yesterday_noon = datetime.combine(today - timedelta(days=1), time(12))
+    with supervision.begin() as conn:
+        change_status(conn, [fixed.id, still.id], "rectifying", actor="王建国", note="已整改", now=yesterday_noon)
+        change_status(conn, [fixed.id, still.id], "closed", actor="王建国", note="已整改并核实",
+                      now=yesterday_noon + timedelta(hours=1))
     # The unit really fixed one return: its reason code is now a lawful one.
     source = create_engine(urls["registration"])
     bysl = build_metadata().tables["BDC_BYSL"]
@@ -220,11 +224,10 @@ def test_look_back_reopens_what_is_still_wrong_and_leaves_fixed_problems_closed(
                      .values(THYYDM="01", THYY="申请材料不齐全", GXSJ=local_now(policy.timezone)))
 
     sent = len(smtp_server.received)
-    # Closing dates to look back on: the year so far in the policy's zone, where the engine
-    # stamped the closing just now (the machine's own date differs for 8 hours a day).
-    today = local_today(policy.timezone)
-    conf = json.dumps({"period_start": f"{today.year}-01-01", "period_end": (today + timedelta(days=1)).isoformat()})
-    airflow_env.run_dag("look_back", (today + timedelta(days=1)).isoformat(), conf, connections)
+    # Closing dates to look back on: from 1 January of yesterday's year up to today 00:00
+    # in the policy's zone (the machine's own date differs for 8 hours a day).
+    conf = json.dumps({"period_start": f"{yesterday_noon.year}-01-01", "period_end": today.isoformat()})
+    airflow_env.run_dag("look_back", today.isoformat(), conf, connections)
     with supervision.connect() as conn:
         status = dict(conn.execute(select(finding.c.id, finding.c.status).where(finding.c.id.in_([fixed.id, still.id]))).all())
         events = conn.execute(select(finding_event).where(finding_event.c.finding_id == still.id)
@@ -238,7 +241,7 @@ def test_look_back_reopens_what_is_still_wrong_and_leaves_fixed_problems_closed(
     assert still.subject_id in notice.html and fixed.subject_id not in notice.html and "回头看" in notice.message["Subject"]
 
     sent = len(smtp_server.received)
-    airflow_env.run_dag("look_back", (today + timedelta(days=1)).isoformat(), conf, connections)
+    airflow_env.run_dag("look_back", today.isoformat(), conf, connections)
     with supervision.connect() as conn:
         assert conn.execute(select(finding.c.status).where(finding.c.id == fixed.id)).scalar_one() == "closed"
     assert len(smtp_server.received) == sent
@@ -249,16 +252,25 @@ def test_annual_summary_sums_the_ledger_for_the_bureau_and_each_unit(airflow_env
     """annual_summary after a month's check: the bureau's report has every unit and the
     city total, each unit gets only its own part, figures equal the ledger's."""
     from collections import Counter
+    from datetime import datetime, time, timedelta
+
+    from sqlalchemy import update
 
     urls, truth, connections = world
     airflow_env.run_dag("monthly_quality_check", PERIOD_END.isoformat(), CONF, connections)
     supervision = create_engine(urls["supervision"])
+    # The year so far ends today 00:00 in the policy's zone (a period in the future is
+    # refused): the check that found these ran "yesterday" for the summary to count them.
+    today = local_today(load_policy().timezone)
+    yesterday_noon = datetime.combine(today - timedelta(days=1), time(12))
+    with supervision.begin() as conn:
+        conn.execute(update(finding).values(first_detected_at=yesterday_noon, last_detected_at=yesterday_noon))
     with supervision.connect() as conn:
         detected = Counter(r.unit_code for r in conn.execute(select(finding.c.unit_code)))
     sent = len(smtp_server.received)
-    year = local_today(load_policy().timezone).year
-    conf = json.dumps({"period_start": f"{year}-01-01", "period_end": f"{year}-12-15"})
-    airflow_env.run_dag("annual_summary", f"{year}-12-15", conf, connections)
+    year = yesterday_noon.year
+    conf = json.dumps({"period_start": f"{year}-01-01", "period_end": today.isoformat()})
+    airflow_env.run_dag("annual_summary", today.isoformat(), conf, connections)
     mails = smtp_server.received[sent:]
     policy = load_policy()
     bureau = sorted(h.email for h in policy.supervisors["CITY_BUREAU"].heads)
@@ -270,12 +282,12 @@ def test_annual_summary_sums_the_ledger_for_the_bureau_and_each_unit(airflow_env
     header = rows["登记机构"]
     for code, unit in policy.units.items():
         assert rows[unit.name][header.index("发现问题")] == detected.get(code, 0)
-        assert rows[unit.name][header.index("月度质量评查（应12次）")] == 1
+        assert rows[unit.name][header.index("月度质量评查（应12次）")] == (1 if year == PERIOD_START.year else 0)
     assert rows["全市合计"][header.index("发现问题")] == sum(detected[c] for c in policy.units)
     for code, unit in policy.units.items():
         heads = sorted(h.email for h in unit.heads)
         (own,) = [m for m in mails if sorted(m.envelope_to) == heads]
         assert unit.name in own.html and "全市合计" not in own.html
         assert not any(other.name in own.html for other_code, other in policy.units.items() if other_code != code)
-    airflow_env.run_dag("annual_summary", f"{year}-12-15", conf, connections)
+    airflow_env.run_dag("annual_summary", today.isoformat(), conf, connections)
     assert len(smtp_server.received) == sent + len(mails), "a rerun sent the summary again"

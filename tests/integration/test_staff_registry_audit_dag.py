@@ -78,13 +78,14 @@ def test_staff_registry_audit_matches_truth_routes_and_masks(make_world, airflow
 
 
 def test_year_end_run_judges_the_finished_year(make_world, airflow_env):
-    world = make_world("sqlite", size=500, seed=23, start=date(2026, 12, 1), end=date(2027, 1, 1))
+    # A year that has ended (a period in the future is refused): December 2025.
+    world = make_world("sqlite", size=500, seed=23, start=date(2025, 12, 1), end=date(2026, 1, 1))
     urls = world.urls
-    airflow_env.run_dag("staff_registry_audit", "2027-01-04", world.conf, world.connections)
+    airflow_env.run_dag("staff_registry_audit", "2026-01-05", world.conf, world.connections)
     found = world.findings()
     expected = world.expected("STAFF_")
     assert any(rule == "STAFF_TRAINING_HOURS" for rule, _, _ in expected)
     assert found == expected
     with create_engine(urls["supervision"]).connect() as conn:
         periods = {r.period for r in conn.execute(select(finding).where(finding.c.rule_code == "STAFF_TRAINING_HOURS"))}
-    assert periods == {"2026"}
+    assert periods == {"2025"}

@@ -9,6 +9,7 @@ from datetime import date, datetime
 import openpyxl
 import pytest
 
+from bdcwatch import rules
 from bdcwatch.config.policy import load_policy
 from bdcwatch.reports.common import DigestContext, FindingRow
 from bdcwatch.reports.unit_digest import render_unit_digest
@@ -29,7 +30,7 @@ def context() -> DigestContext:
     return DigestContext(
         dag_id="ecert_completeness", run_id="scheduled__2026-04-01", period_label="2026-03",
         period_text="2026-03-01 至 2026-04-01（不含）期间", as_of=datetime(2026, 4, 1), plan_items="16",
-        title="电子证照完整性核查", supervisor_name="阳泉市规划和自然资源局", ui_url="http://127.0.0.1:8080/dags/ecert_completeness",
+        title="电子证照完整性核查", supervisor_name="阳泉市规划和自然资源局", ui_base_url="http://127.0.0.1:8080",
         headline=(("电子证照覆盖率", "98.5%", "#2e7d32"),),
     )
 
@@ -43,10 +44,13 @@ def test_digest_content_counts_table_and_masking():
     html = digest.html
     assert "王建国" in html and "李晓梅" in html
     assert "98.5%" in html and "电子证照覆盖率" in html
-    assert html.index("ECERT_MISSING") < html.index("ECERT_LATE") < html.index("ECERT_BAD_ID")  # high first
+    titles = [rules.title(code) for code in ("ECERT_MISSING", "ECERT_LATE", "ECERT_BAD_ID")]
+    assert html.index(titles[0]) < html.index(titles[1]) < html.index(titles[2])  # high first
     assert "晋(2026)阳泉市不动产权第0000001号" in html  # certificate numbers may appear
     assert ID_NUMBER not in html and "140*************3X" in html
-    assert "http://127.0.0.1:8080/dags/ecert_completeness" in html
+    # Each finding carries its id, linked to its page in the operations UI.
+    assert '<a href="http://127.0.0.1:8080/bdcwatch/ui/findings/2" style="color:#1f4e79;">2</a>' in html
+    assert "/dags/" not in html
 
 
 def test_workbook_lists_every_finding_masked():
@@ -59,7 +63,7 @@ def test_workbook_lists_every_finding_masked():
     assert attachment.filename.endswith(".xlsx")
     sheet = openpyxl.load_workbook(io.BytesIO(attachment.content)).active
     rows = list(sheet.iter_rows(values_only=True))
-    assert rows[0][:4] == ("序号", "问题", "规则代码", "等级")
+    assert rows[0][:4] == ("编号", "问题", "规则代码", "等级")
     assert len(rows) == 251
     assert all(ID_NUMBER not in " ".join(str(v) for v in r) for r in rows)
     assert rows[1][2] == "ECERT_MISSING" and rows[1][3] == "高"

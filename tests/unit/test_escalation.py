@@ -77,12 +77,15 @@ def test_overdue_findings_go_to_the_supervisor_once_a_month_with_history(engine,
     html = pingding.html
     assert "平定县不动产登记中心" in html and "逾期未整改问题上报" in pingding.message["Subject"]
     assert "YWH-A" in html and "YWH-B" in html and "TH-C" not in html and "YWH-D" not in html and "YWH-E" not in html
-    assert "孙丽华" in html and "已约谈经办人" in html and "open → rectifying" in html  # the history
+    assert "孙丽华" in html and "已约谈经办人" in html and "待整改 → 整改中" in html  # the history, in plain Chinese
+    assert "open" not in html and "rectifying" not in html
     assert ID_NUMBER not in html and "140*************3X" in html
     assert "72" in html  # 2026-09-15 → 2026-11-26: 72 days overdue
     (workbook,) = pingding.attachments.values()
     sheet = [row for row in openpyxl.load_workbook(io.BytesIO(workbook)).active.iter_rows(values_only=True)]
-    assert sorted(r[4] for r in sheet[1:]) == ["YWH-A", "YWH-B"] and "处理记录" in sheet[0]
+    assert sorted(r[sheet[0].index("对象")] for r in sheet[1:]) == ["YWH-A", "YWH-B"] and "处理记录" in sheet[0]
+    # Each escalated finding links to its page in the operations UI, not to a DAG.
+    assert "http://127.0.0.1:8080/bdcwatch/ui/findings/" in html and "/dags/" not in html
     city = by_recipients[tuple(sorted(h.email for h in policy.supervisors["CITY_BUREAU"].heads))]
     assert "YWH-E" in city.html and "YWH-A" not in city.html
     ops = by_recipients[(policy.operations_email,)]

@@ -1,12 +1,18 @@
-"""Inline images through yagmail to a real SMTP server: the chart travels in the body (a
-related image part with a Content-ID the HTML points at), the workbook as a file."""
+"""The message as a real SMTP server (aiosmtpd) receives it: the HTML byte for byte as
+rendered, a readable text/plain alternative, the chart inline under the stable Content-ID
+the HTML points at, and the workbook as a file."""
 
 from __future__ import annotations
 
 import struct
 
+from bdcwatch.mail.mime import content_id
 from bdcwatch.mail.sender import INLINE_PREFIX, Attachment, SmtpSettings, send_message
 from bdcwatch.reports.chart import trend_chart_png
+
+HTML = ('<!DOCTYPE html>\n<html><body>\n<table role="presentation">\n  <tr><td>近6个月趋势：</td></tr>\n'
+        '  <tr><td><img src="cid:trend_YQ00@bdcwatch" alt="趋势图" width="600"></td></tr>\n</table>\n'
+        '<p>脚注 <a href="http://ui.example.org/bdcwatch/ui/findings/7">问题 7</a></p>\n</body></html>\n')
 
 
 def test_trend_chart_is_a_png_of_the_requested_size():
@@ -16,20 +22,25 @@ def test_trend_chart_is_a_png_of_the_requested_size():
     assert (width, height) == (600, 200)
 
 
-def test_inline_image_and_file_attachment(smtp_server):
+def test_html_arrives_byte_for_byte_with_text_part_and_inline_chart(smtp_server):
     settings = SmtpSettings(smtp_server.host, smtp_server.port, None, None, "bdcwatch@example.org", False, False, 5)
     png = trend_chart_png([("2026-10", 2, 1), ("2026-11", 1, 2)])
-    send_message(
-        settings, to=["head@example.org"], subject="趋势", html="<html><body><p>近6个月趋势：</p></body></html>",
-        attachments=[Attachment(f"{INLINE_PREFIX}trend_YQ00.png", png), Attachment("list.xlsx", b"PK\x03\x04xlsx")],
-    )
+    chart = Attachment(f"{INLINE_PREFIX}trend_YQ00.png", png)
+    assert chart.content_id == content_id("inline/trend_YQ00.png") == "trend_YQ00@bdcwatch"
+    send_message(settings, to=["head@example.org"], subject="趋势", html=HTML,
+                 attachments=[chart, Attachment("清单.xlsx", b"PK\x03\x04xlsx")], message_id="<m1@bdcwatch>")
     (mail,) = smtp_server.received
-    images = [part for part in mail.message.walk() if part.get_content_type() == "image/png"]
-    assert len(images) == 1
-    (image,) = images
-    content_id = image["Content-ID"].strip("<>")
-    assert image.get_content() == png
-    assert f"cid:{content_id}" in mail.html and "近6个月趋势" in mail.html
-    assert mail.html.index("近6个月趋势") < mail.html.index(f"cid:{content_id}")  # the picture follows its caption
-    assert mail.attachments.get("list.xlsx") == b"PK\x03\x04xlsx"
-    assert "trend_YQ00.png" not in {name for name in mail.attachments if name}
+    message = mail.message
+    html_part = message.get_body(preferencelist=("html",))
+    assert html_part.get_payload(decode=True) == HTML.encode("utf-8")  # no <br>, no wrapping <div>
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    assert "近6个月趋势：" in text and "[图：趋势图]" in text and "<" not in text
+    assert "问题 7（http://ui.example.org/bdcwatch/ui/findings/7）" in text
+    (related,) = [p for p in message.walk() if p.get_content_type() == "multipart/related"]
+    images = [p for p in related.iter_parts() if p.get_content_type() == "image/png"]
+    assert len(images) == 1 and images[0]["Content-ID"] == "<trend_YQ00@bdcwatch>"
+    assert images[0].get_content() == png and images[0].get_content_disposition() == "inline"
+    assert mail.html.count("<img") == 1  # nothing appended after the body
+    assert mail.attachments.get("清单.xlsx") == b"PK\x03\x04xlsx"
+    assert message["Message-ID"] == "<m1@bdcwatch>"
+    assert "不动产登记监督系统" in str(message["From"]) and "bdcwatch@example.org" in str(message["From"])

@@ -24,7 +24,8 @@ def test_explicit_period_and_units_round_trip_through_xcom():
     spec = resolve({"period_start": "2026-01-01", "period_end": "2026-04-01", "units": ["YQ21"]})
     assert (spec.period_label, spec.units, spec.period.as_of) == ("2026-Q1", ("YQ21",), datetime(2026, 4, 1))
     xcom = spec.to_xcom()
-    assert xcom == {"period_start": "2026-01-01", "period_end": "2026-04-01", "units": ["YQ21"], "full_scan": False}
+    assert xcom == {"period_start": "2026-01-01", "period_end": "2026-04-01", "units": ["YQ21"], "full_scan": False,
+                    "dry_run": False}
     assert RunSpec.from_xcom(xcom) == spec
 
 
@@ -75,3 +76,20 @@ def test_sources_open_read_only(tmp_path):
         with pytest.raises(OperationalError, match="readonly"):
             conn.execute(text("INSERT INTO t VALUES (1)"))
     assert read_only(make_url("postgresql://u@h/db")) == make_url("postgresql://u@h/db")
+
+
+def test_a_period_in_the_future_is_refused_unless_it_is_a_dry_run():
+    """Issue 11 item 5: case_timeliness_watch for 2027-02 mailed every unit about cases
+    "overdue as of 2027-03-01". A period ending after now is refused, with what to do."""
+    now = datetime(2026, 11, 30, 20, 5)  # the local wall clock in the policy's zone
+    params = {"period_start": "2027-02-01", "period_end": "2027-03-01"}
+    with pytest.raises(RunSpecError, match=r"period 2027-02 ends in the future.*set dry_run to true"):
+        RunSpec.resolve(params, default_period=DEFAULT, policy=load_policy(), now=now)
+    dry = RunSpec.resolve({**params, "dry_run": True}, default_period=DEFAULT, policy=load_policy(), now=now)
+    assert dry.dry_run and dry.period_label == "2027-02"
+    # A period ending today 00:00 has ended; one ending tomorrow 00:00 has not.
+    ended = {"period_start": "2026-11-29", "period_end": "2026-11-30"}
+    assert not RunSpec.resolve(ended, default_period=DEFAULT, policy=load_policy(), now=now).dry_run
+    with pytest.raises(RunSpecError, match="in the future"):
+        RunSpec.resolve({"period_start": "2026-11-30", "period_end": "2026-12-01"}, default_period=DEFAULT,
+                        policy=load_policy(), now=now)

@@ -10,7 +10,7 @@ from datetime import date, datetime
 import openpyxl
 
 from bdcwatch.config.policy import load_policy
-from bdcwatch.config.run import RunContext
+from bdcwatch.config.run import Job, RunContext, RunSpec
 from bdcwatch.ledger.findings import record_findings
 from bdcwatch.reports.six_prohibitions import groups, monthly_counts, render_six_prohibitions
 from bdcwatch.store.migrate import make_engine
@@ -27,7 +27,9 @@ def record(engine, rule: str, subject: str, unit: str, run_id: str, now: datetim
 
 
 def render(engine, policy):
-    counts = monthly_counts(engine, run_id=RUN, since=datetime(2026, 3, 1), until=datetime(2026, 4, 1, 3))
+    job = Job(RunSpec(period_start=date(2026, 3, 1), period_end=date(2026, 4, 1)), policy, engine,
+              RunContext("monthly_quality_check", RUN, datetime(2026, 4, 1, 3)))
+    counts = monthly_counts(job, since=datetime(2026, 3, 1), until=datetime(2026, 4, 1, 3))
     bureau = policy.supervisors["CITY_BUREAU"]
     return counts, render_six_prohibitions(counts, policy=policy, units=sorted(policy.units), heads=bureau.heads,
                                            period_label="2026-03", period_text="3月", dag_id="monthly_quality_check",

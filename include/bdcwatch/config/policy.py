@@ -26,6 +26,7 @@ from pydantic import Field, PrivateAttr, ValidationError, field_validator, model
 from bdcwatch.config.sections import (
     CalendarYear,
     Code,
+    CodeNames,
     Cycle,
     Ecert,
     Email,
@@ -71,6 +72,7 @@ class Policy(_Section):
     cycles: dict[str, Cycle]
     rectification_working_days: dict[Severity, int]
     calendar: dict[int, CalendarYear] = Field(default_factory=dict)
+    code_names: CodeNames = Field(default_factory=CodeNames)
 
     _source: str = PrivateAttr(default="<memory>")
 
@@ -138,12 +140,19 @@ class Policy(_Section):
     def online_target(self, unit_code: str) -> Fraction:
         return self.online_handling.targets[self.unit(unit_code).level]
 
+    def qllx_name(self, code: str) -> str | None:
+        """The name of a 权利类型 code: the policy's list, then 抵押权 for the mortgage codes."""
+        text = str(code).strip()
+        if text in self.code_names.qllx:
+            return self.code_names.qllx[text]
+        return "抵押权" if text in self.mortgage_qllx_codes else None
+
 
 def _vocabulary() -> set[str]:
     """Every key any policy section knows (for 'did you mean' on a misspelt key)."""
     names: set[str] = set()
     for model in (Person, Unit, Supervisor, OnlineHandling, Ecert, QueueJump, Staff, QualityCheck, Cycle,
-                  CalendarYear, Policy):
+                  CalendarYear, CodeNames, Policy):
         names.update(model.model_fields)
     return names
 

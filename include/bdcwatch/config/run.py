@@ -5,7 +5,14 @@ and everything a task works with (``Job``).
 (as JSON, ``to_xcom`` / ``from_xcom``): the period, its contract label (CONTRACT §4), the
 units and the run's switches. It is built once, from the DAG's Params, by
 ``RunSpec.resolve``, which refuses what a retry could never fix (a bad date, an end
-before the start, an unknown unit or conf key) with ``RunSpecError``.
+before the start, an unknown unit or conf key, a period that has not ended yet unless
+the run is a dry run) with ``RunSpecError``.
+
+A **dry run** (Param ``dry_run``) loads and evaluates as usual but changes nothing a
+head or the ledger would see: the rules run their detection queries without the upsert
+(``ledger.preview``), samples are drawn but not recorded, look-back reopens nothing, and
+every mail is rendered into files in the run's log folder instead of the outbox
+(``reports.dispatch``); the send task sends nothing, not even older pending mail.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -41,6 +49,7 @@ class RunSpec(BaseModel):
     period_end: date  # exclusive; rules judge as of its 00:00 local time
     units: tuple[str, ...] = ()  # DJJG codes; empty = every unit
     full_scan: bool = False
+    dry_run: bool = False  # evaluate and render only: no mail, no ledger change (module docstring)
 
     @property
     def period(self) -> Period:
@@ -75,16 +84,21 @@ class RunSpec(BaseModel):
         policy: Policy,
         conf: Mapping[str, Any] | None = None,
         known_params: Collection[str] = (),
+        now: datetime | None = None,
     ) -> RunSpec:
         """Params → a validated spec, with the schedule's default period when none is given.
 
         ``conf`` is what the run was triggered with: a key that is not one of
         ``known_params`` is refused, naming it and the closest Param (a typo such as
-        ``unit`` for ``units`` must never widen a run to every unit).
+        ``unit`` for ``units`` must never widen a run to every unit). ``now`` (local wall
+        clock) refuses a period that ends after it, unless ``dry_run``: rules judge as of
+        period_end 00:00, and a head must never be told about a period that has not
+        happened.
 
         Raises:
             RunSpecError: an unknown conf key, half a period, a date that is not an ISO
-                date, an end not after the start, or a unit the policy does not know.
+                date, an end not after the start, a unit the policy does not know, or a
+                period in the future outside a dry run.
         """
         unknown_keys = sorted(set(conf or {}) - set(known_params)) if known_params else []
         if unknown_keys:
@@ -110,12 +124,21 @@ class RunSpec(BaseModel):
             raise RunSpecError(
                 f"units {unknown} are not in the policy ({policy.source}); known: {', '.join(sorted(policy.units))}"
             )
+        dry_run = bool(params.get("dry_run", False))
+        if now is not None and period.as_of > now and not dry_run:
+            raise RunSpecError(
+                f"period {period.label} ends in the future: the rules would judge it as of {period.as_of:%Y-%m-%d %H:%M}, "
+                f"which has not come yet (now {now:%Y-%m-%d %H:%M} {policy.timezone}), and heads would be mailed about "
+                "it. Choose a period that has ended, or set dry_run to true to evaluate and render it without mailing "
+                "or changing the ledger"
+            )
         try:
             spec = cls(period_start=period.start, period_end=period.end, units=units,
-                       full_scan=bool(params.get("full_scan", False)))
+                       full_scan=bool(params.get("full_scan", False)), dry_run=dry_run)
         except ValidationError as error:
             raise RunSpecError(str(error)) from None
-        log.info("run covers %s (as of %s) for %s", spec.period_label, period.as_of, ", ".join(units) or "all units")
+        log.info("run covers %s (as of %s) for %s%s", spec.period_label, period.as_of, ", ".join(units) or "all units",
+                 " — DRY RUN: nothing is mailed and the ledger is not changed" if dry_run else "")
         return spec
 
 
@@ -143,6 +166,12 @@ class Job:
     engine: Engine
     ctx: RunContext
     ui_base_url: str | None = None  # the Airflow UI, for links in mail (None: no links)
+    dry_run_dir: Path | None = None  # a dry run's mail goes here as files (the run's log folder)
+    mail_from: str = "bdcwatch@localhost"  # the sender of a dry run's .eml files (smtp_default's from_email)
+
+    @property
+    def dry_run(self) -> bool:
+        return self.spec.dry_run
 
     @property
     def period(self) -> Period:

@@ -180,3 +180,32 @@ class CalendarYear(_Section):
     makeup_workdays: tuple[date, ...] = ()
 
 
+
+
+# 登记大类 (DJDL) of the national code table (不动产登记数据库标准 TD/T 1066, 附录A 登记类型).
+DJDL_NAMES: dict[str, str] = {
+    "100": "首次登记", "200": "转移登记", "300": "变更登记", "400": "注销登记", "500": "更正登记",
+    "600": "异议登记", "700": "预告登记", "800": "查封登记", "900": "其他登记",
+}
+# 权利类型 (QLLX) 1-22 of the same standard's 权利类型 table. Vendors extend and renumber the
+# codes after 22 (抵押权 is 37 in one list, 23 in another): those come from the policy.
+QLLX_NAMES: dict[str, str] = {
+    "1": "集体土地所有权", "2": "国家土地所有权", "3": "国有建设用地使用权",
+    "4": "国有建设用地使用权/房屋（构筑物）所有权", "5": "宅基地使用权", "6": "宅基地使用权/房屋（构筑物）所有权",
+    "7": "集体建设用地使用权", "8": "集体建设用地使用权/房屋（构筑物）所有权", "9": "土地承包经营权",
+    "10": "土地承包经营权/森林、林木所有权", "11": "林地使用权", "12": "林地使用权/森林、林木使用权",
+    "13": "草原使用权", "14": "水域滩涂养殖权", "15": "海域使用权", "16": "海域使用权/构（建）筑物所有权",
+    "17": "无居民海岛使用权", "18": "无居民海岛使用权/构（建）筑物所有权", "19": "地役权", "20": "取水权",
+    "21": "探矿权", "22": "采矿权",
+}
+
+
+class CodeNames(_Section):
+    """What heads read instead of codes (issue 11): 登记大类 and 权利类型 names by code, from
+    the national tables (defaults above) and the registration system's own list (the
+    policy file). 退件原因 names are ``return_reason_codes``. A code without a name is
+    shown as the code, said to be unknown."""
+
+    standard: str = "不动产登记数据库标准（TD/T 1066）附录A"
+    djdl: dict[Code, str] = Field(default_factory=lambda: dict(DJDL_NAMES))
+    qllx: dict[Code, str] = Field(default_factory=lambda: dict(QLLX_NAMES))

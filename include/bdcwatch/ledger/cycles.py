@@ -123,7 +123,8 @@ def record_inspection(
 
 
 class Drawn(BaseModel):
-    """One unit's draw in a cycle (XCom-sized)."""
+    """One unit's draw in a cycle (XCom-sized). ``inspection_id`` 0: a dry run's draw,
+    not recorded (``unit_sample`` draws it again, the same)."""
 
     population: int
     sample: int
@@ -143,16 +144,24 @@ class Samples(BaseModel):
         return value if isinstance(value, Samples) else cls.model_validate(value or {})
 
 
+def unit_sample(job: Job, unit_code: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]], str]:
+    """(population, sample, seed) of the unit in the job's cycle: the same on every call."""
+    population = completed_cases(job.engine, job.spec.period, unit_code)
+    seed = cycle_seed(job.ctx.dag_id, unit_code, job.spec.period_label)
+    return population, stratified_sample(population, sample_size(len(population), job.policy), seed), seed
+
+
 def draw_samples(job: Job, rule_codes: Sequence[str], units: Sequence[str] | None = None) -> Samples:
     """Draw each unit's stratified, reproducible sample of completed cases (plan item 32)
-    and record the inspection rows (CONTRACT §4)."""
+    and record the inspection rows (CONTRACT §4); a dry run records nothing."""
     spec, engine, ctx = job.spec, job.engine, job.ctx
     drawn: dict[str, Drawn] = {}
     for unit_code in units if units is not None else job.units:
         started = job.now()
-        population = completed_cases(engine, spec.period, unit_code)
-        seed = cycle_seed(ctx.dag_id, unit_code, spec.period_label)
-        sample = stratified_sample(population, sample_size(len(population), job.policy), seed)
+        population, sample, seed = unit_sample(job, unit_code)
+        if job.dry_run:
+            drawn[unit_code] = Drawn(population=len(population), sample=len(sample), inspection_id=0)
+            continue
         inspection_id = record_inspection(
             engine, cycle=ctx.dag_id, unit_code=unit_code, period=spec.period, population=population, sample=sample,
             seed=seed, rule_codes=rule_codes, run_id=ctx.run_id, started=started, finished=job.now(),

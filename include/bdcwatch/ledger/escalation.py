@@ -15,8 +15,8 @@ from datetime import date, datetime
 
 from sqlalchemy import Connection, Engine, and_, exists, select
 
-from bdcwatch.ledger.lifecycle import OPEN_STATUSES
-from bdcwatch.reports.common import FindingRow
+from bdcwatch.ledger.findings import FindingRow
+from bdcwatch.ledger.lifecycle import OPEN_STATUSES, STATUS_TEXT
 from bdcwatch.standards.masking import mask_id_numbers
 from bdcwatch.store.models import finding, finding_escalation, finding_event
 
@@ -53,7 +53,9 @@ def history(engine: Engine, finding_ids: Sequence[int]) -> dict[int, list[Histor
             chunk = list(finding_ids[start : start + 500])
             for e in conn.execute(select(finding_event).where(finding_event.c.finding_id.in_(chunk))
                                   .order_by(finding_event.c.id)):
-                change = f"{e.from_status} → {e.to_status}" if e.from_status else f"→ {e.to_status}"
+                # Statuses in the words heads read (a supervisor reads this history).
+                to = STATUS_TEXT.get(e.to_status, e.to_status)
+                change = f"{STATUS_TEXT.get(e.from_status, e.from_status)} → {to}" if e.from_status else f"→ {to}"
                 lines[e.finding_id].append(HistoryLine(e.at.strftime("%Y-%m-%d %H:%M"), e.actor, change,
                                                        mask_id_numbers(e.note)))
     return lines

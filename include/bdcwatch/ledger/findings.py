@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -27,6 +28,32 @@ from bdcwatch.store.dialect import Dialect, bind_typed
 from bdcwatch.store.models import finding
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FindingRow:
+    """A finding as reports need it (a row of ``finding``). ``id`` 0 is a finding a dry run
+    would record (not in the ledger yet)."""
+
+    id: int
+    rule_code: str
+    severity: str
+    unit_code: str | None
+    subject_type: str
+    subject_id: str
+    period: str | None
+    detail: str
+    status: str
+    first_detected_at: datetime
+    due_date: date
+    notified_outbox_id: int | None = None  # the message that announced it (None: not yet)
+
+    @classmethod
+    def from_row(cls, row: Any) -> FindingRow:
+        """From a row of the ``finding`` table."""
+        return cls(row.id, row.rule_code, row.severity, row.unit_code, row.subject_type, row.subject_id, row.period,
+                   row.detail, row.status, row.first_detected_at, row.due_date,
+                   getattr(row, "notified_outbox_id", None))
 
 
 def record_findings(
@@ -145,7 +172,12 @@ def run_rules(
 
 
 def evaluate(job: Job, rule_codes: Sequence[str]) -> Evaluation:
-    """The evaluate task: run ``rule_codes`` over the job's period and units."""
+    """The evaluate task: run ``rule_codes`` over the job's period and units and record
+    what they find; a dry run records nothing (``ledger.preview``)."""
+    if job.dry_run:
+        from bdcwatch.ledger import preview
+
+        return preview.evaluation(job, rule_codes)
     outcomes = run_rules(
         job.engine, [get(code) for code in rule_codes], period=job.period, policy=job.policy,
         calendar=job.calendar, ctx=job.ctx, units=job.spec.units,

@@ -21,6 +21,8 @@ from bdcwatch.store.models import finding
 
 STATUSES = ("open", "rectifying", "closed", "reopened")
 OPEN_STATUSES = ("open", "rectifying", "reopened")  # a problem still to rectify
+# The statuses as heads read them (issue 11: never "open" in a mail).
+STATUS_TEXT = {"open": "待整改", "rectifying": "整改中", "closed": "已销号", "reopened": "复发待整改"}
 # 挂账销号 by hand: open → rectifying → closed. A finding may be closed straight from open
 # (e.g. a false alarm, said in the note), sent back from rectifying to open (the
 # rectification was not accepted), and a closed one reopened by a person as look_back does.

@@ -48,8 +48,11 @@ class LookBackResult(BaseModel):
 
 def look_back(
     engine: Engine, *, period: Period, policy: Policy, calendar: WorkCalendar, ctx: RunContext,
-    units: list[str] | None = None,
+    units: list[str] | None = None, dry_run: bool = False,
 ) -> LookBackResult:
+    """Verify the findings closed in ``period``; reopen (unless ``dry_run``) those whose
+    rule still flags their subject. Returns how many were verified and which (would be)
+    reopened."""
     query = (
         select(finding.c.id, finding.c.rule_code, finding.c.subject_id, finding.c.period, finding.c.unit_code)
         .where(finding.c.status == "closed")
@@ -71,9 +74,9 @@ def look_back(
         window = parse_period_label(label) if label else Period(EVERYTHING_FROM, period.end)
         still = detect_subjects(engine, rule, period=window, policy=policy, calendar=calendar)
         again = [row.id for row in rows if row.subject_id in still]
-        if again:
+        if again and not dry_run:
             _reopen(engine, again, ctx, policy=policy, calendar=calendar)
-            reopened.extend(again)
+        reopened.extend(again)
         log.info("look-back %s%s: %d closed, %d still present", rule_code, f" ({label})" if label else "",
                  len(rows), len(again))
     return LookBackResult(verified=len(closed), reopened=reopened,
@@ -94,4 +97,4 @@ def _reopen(engine: Engine, ids: list[int], ctx: RunContext, *, policy: Policy, 
 def run(job: Job) -> LookBackResult:
     """The look_back task: 回头看 over the findings closed in the job's period."""
     return look_back(job.engine, period=job.period, policy=job.policy, calendar=job.calendar, ctx=job.ctx,
-                     units=list(job.spec.units) or None)
+                     units=list(job.spec.units) or None, dry_run=job.dry_run)

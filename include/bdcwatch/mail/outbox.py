@@ -7,7 +7,8 @@ States of a message (``outbox.status``)::
 
     pending ──claim──▶ sending ──relay accepted──▶ sent
                           │ ├──transient SendError──▶ pending      (kept; next run sends it)
-                          │ └──permanent SendError──▶ failed       (reported to operations)
+                          │ ├──permanent SendError──▶ failed       (reported to operations)
+                          │ └──outcome unknown──────▶ unconfirmed  (reported; resend by hand)
                           └──claimer died mid-send──▶ unconfirmed  (reported; resend by hand)
     unconfirmed | failed ──``bdcwatch outbox resend ID --actor --note``──▶ pending
 
@@ -17,13 +18,17 @@ States of a message (``outbox.status``)::
   of two concurrent senders exactly one wins; only the holder of the token may finish it.
 * **Finish.** After ``send_message`` returns (the relay answered 250 to the whole message)
   the claimer marks it ``sent``. A transient ``SendError`` (relay down, connection refused,
-  4xx, yagmail giving up) puts it back to ``pending``: an SMTP outage never loses a message.
+  4xx before the data) puts it back to ``pending``: an SMTP outage never loses a message.
   A permanent one (5xx, refused recipients) marks it ``failed``.
+* **Outcome unknown.** The connection failed after DATA began (the relay answered 250 too
+  late, or dropped the line after the data): it may have the message. It becomes
+  ``unconfirmed`` at once, is reported like a dead sender's, and the batch stops (the rest
+  stay pending for the next run): one copy at most, never a retry.
 * **In doubt.** If the claimer is killed between the claim and its finishing mark, the row
   stays ``sending`` and nobody can tell whether the relay has the message. A later
   ``send_pending`` that finds a claim older than ``stale_after`` (default
   ``STALE_CLAIM_AFTER``, 10 minutes; a live send is bounded by the SMTP timeout, 30 s per
-  step, and yagmail's three tries) moves it to ``unconfirmed`` and reports it in
+  step, one try) moves it to ``unconfirmed`` and reports it in
   ``SendReport.unconfirmed`` and at ERROR in the task log. It is never resent
   automatically (that would be the duplicate digest); an operator checks and resends it
   deliberately. A younger claim may belong to a live sender of a concurrent DAG run and is
@@ -51,7 +56,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select, update
 
-from bdcwatch.mail.sender import Attachment, SendError, SmtpSettings, send_message
+from bdcwatch.mail.sender import Attachment, OutcomeUnknownError, SendError, SmtpSettings, send_message
 from bdcwatch.store.models import outbox, outbox_attachment
 
 log = logging.getLogger(__name__)
@@ -60,7 +65,7 @@ PENDING, SENDING, SENT, FAILED, UNCONFIRMED = "pending", "sending", "sent", "fai
 STATUSES = (PENDING, SENDING, SENT, FAILED, UNCONFIRMED)
 RESENDABLE = (UNCONFIRMED, FAILED)
 # A claim older than this belongs to a dead sender. It must exceed the longest live send:
-# yagmail's three tries, each a few SMTP steps bounded by SmtpSettings.timeout (30 s).
+# one try of a few SMTP steps, each bounded by SmtpSettings.timeout (30 s).
 STALE_CLAIM_AFTER = timedelta(minutes=10)
 
 
@@ -111,13 +116,15 @@ def _message_id(dedup_key: str) -> str:
 
 @dataclass(frozen=True)
 class UnconfirmedMessage:
-    """A message whose sender died mid-send: the relay may or may not have it."""
+    """A message whose delivery is in doubt (its sender died mid-send, or the relay failed
+    after taking the data): the relay may or may not have it."""
 
     outbox_id: int
     subject: str
     recipients: tuple[str, ...]
     message_id: str
     claimed_at: datetime | None
+    reason: str = "the task sending it was killed before it could record the relay's answer"
 
     @property
     def resend_command(self) -> str:
@@ -135,7 +142,7 @@ class UnconfirmedMessage:
         return {
             "outbox_id": self.outbox_id, "subject": self.subject, "recipients": list(self.recipients),
             "message_id": self.message_id,
-            "claimed_at": self.claimed_at.isoformat(sep=" ") if self.claimed_at else None,
+            "claimed_at": self.claimed_at.isoformat(sep=" ") if self.claimed_at else None, "reason": self.reason,
         }
 
 
@@ -179,7 +186,7 @@ def send_pending(
         query = query.where(outbox.c.id.in_(list(ids)))
     with engine.connect() as conn:
         todo = list(conn.execute(query).scalars())
-    sent, failed = 0, []
+    sent, failed = 0, list[str]()
     for index, outbox_id in enumerate(todo):
         claimed = _claim(engine, outbox_id, clock)
         if claimed is None:
@@ -190,6 +197,13 @@ def send_pending(
                 settings, to=json.loads(row.recipients), subject=row.subject, html=row.html,
                 attachments=attachments, message_id=row.message_id,
             )
+        except OutcomeUnknownError as error:
+            _finish(engine, outbox_id, token, status=UNCONFIRMED, last_error=str(error))
+            doubt = UnconfirmedMessage(int(row.id), row.subject, tuple(json.loads(row.recipients)), row.message_id,
+                                       clock(), reason=str(error))
+            log.error("%s: %s. NOT resent automatically; check with the recipients or the relay log; to send it "
+                      "again: %s", doubt.describe(), error, doubt.resend_command)
+            return SendReport(sent, len(todo) - index - 1, failed, [*unconfirmed, doubt], in_flight)
         except SendError as error:
             # The SMTP exchange failed before the relay accepted the message: not delivered.
             status = FAILED if error.permanent else PENDING

@@ -1,26 +1,43 @@
 """The one way bdcwatch sends mail: yagmail over the ``smtp_default`` relay.
 
 Digests, reports and failure alerts all come through ``send_message``; nothing else in
-the project speaks SMTP. yagmail retries a dropped connection itself and then returns
-``False`` instead of raising, and returns a dict of refused recipients on partial
-success: both are turned into ``SendError`` here so no caller can mistake them for
-success.
+the project speaks SMTP. The message is built by ``mail.mime`` (yagmail's envelope, our
+body parts). yagmail opens the connection (implicit TLS or STARTTLS, login); the message
+then goes over that connection **once**, with the SMTP verbs smtplib exposes on it:
+
+* MAIL FROM and every RCPT TO must be accepted, else RSET and nothing was delivered
+  (``SendError``: permanent for a 5xx answer, transient for 4xx);
+* DATA: a refusal before the body (no 354) or a final 4xx/5xx answer means the relay did
+  not take it (``SendError`` again);
+* a timeout or a dropped connection *during* DATA leaves the outcome unknown: the relay
+  may have stored the message and answered too late (yagmail would reconnect and send it
+  again: 3 copies on a slow relay). That is ``OutcomeUnknownError``: the outbox marks the
+  message ``unconfirmed`` and never resends it on its own.
+
+TLS is verified by default, for implicit TLS and STARTTLS alike, as Airflow's SMTP
+provider does: ``ssl.create_default_context()`` (the system's CAs, the relay's host name).
+The connection extra ``ssl_context`` (the provider's name and values) set to ``"none"``
+turns verification off for a test relay, and every send logs that it is off.
 """
 
 from __future__ import annotations
 
-import io
 import logging
 import smtplib
-import tempfile
+import ssl
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from bdcwatch.mail.mime import INLINE_PREFIX, Attachment, as_bytes, build_message
+from bdcwatch.safe_text import subject_line
 from bdcwatch.standards.masking import mask_id_numbers
 
+__all__ = ["INLINE_PREFIX", "Attachment", "OutcomeUnknownError", "SendError", "SmtpSettings", "send_message"]
+
 log = logging.getLogger(__name__)
+
+SslContext = Literal["default", "none"]  # the Airflow SMTP provider's extra ``ssl_context``
 
 
 @dataclass(frozen=True)
@@ -32,23 +49,13 @@ class SmtpSettings:
     from_email: str
     use_ssl: bool
     use_starttls: bool
-    timeout: int = 30
+    timeout: int = 30  # seconds per SMTP step (connect, each reply)
     operations_email: str | None = None  # where alerts go when the policy cannot be read
-
-
-INLINE_PREFIX = "inline/"  # an attachment stored under this name travels as an inline image
-
-
-@dataclass(frozen=True)
-class Attachment:
-    filename: str
-    content: bytes
+    ssl_context: SslContext = "default"  # "none": do not verify the relay's certificate (test relays)
 
     @property
-    def inline(self) -> bool:
-        """An image shown in the body (CID) rather than a file to open. Marked by its name,
-        so the outbox stores it like any attachment and needs no extra column."""
-        return self.filename.startswith(INLINE_PREFIX)
+    def verifies_tls(self) -> bool:
+        return self.ssl_context != "none"
 
 
 class SendError(RuntimeError):
@@ -59,9 +66,24 @@ class SendError(RuntimeError):
         self.permanent = permanent
 
 
+class OutcomeUnknownError(SendError):
+    """The connection failed after DATA began: the relay may or may not have the message."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, permanent=False)
+
+
 def _classify(error: Exception) -> SendError:
-    if isinstance(error, (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPAuthenticationError)):
-        return SendError(f"relay refused the message: {error}", permanent=True)
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in error.recipients.values()]
+        refused = ", ".join(f"{rcpt} ({code})" for rcpt, (code, _) in sorted(error.recipients.items()))
+        return SendError(f"relay refused recipient(s) {refused}; nothing was sent", permanent=min(codes) >= 500)
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return SendError(f"the relay's TLS certificate is not trusted ({error.verify_message}); nothing was sent. "
+                         "Install its CA on this machine, or for a test relay set the smtp_default extra "
+                         "ssl_context to none", permanent=True)
+    if isinstance(error, (smtplib.SMTPAuthenticationError, smtplib.SMTPNotSupportedError)):
+        return SendError(f"relay refused the login or a required extension: {error}", permanent=True)
     if isinstance(error, smtplib.SMTPResponseException):
         return SendError(f"relay answered {error.smtp_code}: {error.smtp_error!r}", permanent=error.smtp_code >= 500)
     return SendError(f"relay unreachable: {type(error).__name__}: {error}", permanent=False)
@@ -76,64 +98,82 @@ def send_message(
     attachments: Sequence[Attachment] = (),
     message_id: str | None = None,
 ) -> None:
-    """Send one HTML message. Raises SendError (transient or permanent) on any failure."""
+    """Send one HTML message once. Raises ``SendError`` (transient or permanent) when the
+    relay certainly does not have it, ``OutcomeUnknownError`` when it may."""
+    # Last line of defence (CONTRACT §6): nothing shaped like an ID number leaves unmasked,
+    # no control character reaches a client. Both are no-ops on a rendered report.
+    message = build_message(
+        sender=settings.from_email, to=to, subject=subject_line(subject), html=mask_id_numbers(html),
+        attachments=attachments, message_id=message_id,
+    )
+    client = _connect(settings)
+    try:
+        _deliver(client.smtp, settings.from_email, list(to), as_bytes(message))
+    finally:
+        try:
+            client.close()
+        except (OSError, smtplib.SMTPException) as error:
+            # The outcome is already decided: a failing QUIT must not change it.
+            log.warning("closing the SMTP connection failed: %s", error)
+    log.info("sent %r to %d recipient(s)", subject, len(to))
+
+
+def _connect(settings: SmtpSettings) -> Any:
+    """A logged-in yagmail client (``client.smtp`` is the open smtplib connection)."""
     import yagmail
 
-    # Last line of defence for item 29: nothing shaped like an ID number leaves unmasked.
-    html = mask_id_numbers(html)
-    subject = mask_id_numbers(subject)
-    files = []
-    for item in attachments:
-        if item.inline:
-            continue
-        handle = io.BytesIO(item.content)
-        handle.name = item.filename
-        files.append(handle)
-    with tempfile.TemporaryDirectory(prefix="bdcwatch-inline-") as folder:
-        # yagmail embeds an inline image from a file path and places it after the content
-        # before it: the digest's HTML ends with the chart's caption, so the picture follows.
-        contents: list[Any] = [html]
-        for item in attachments:
-            if item.inline:
-                path = Path(folder) / Path(item.filename).name
-                path.write_bytes(item.content)
-                contents.append(yagmail.inline(str(path)))
-        _send(settings, to=to, subject=subject, contents=contents, files=files, message_id=message_id)
-
-
-def _send(settings: SmtpSettings, *, to: Sequence[str], subject: str, contents: list[Any], files: list[Any],
-          message_id: str | None) -> None:
-    import yagmail
-
-    user = settings.login or settings.from_email
+    tls: dict[str, Any] = {}
+    context = ssl.create_default_context() if settings.verifies_tls else None
+    if settings.use_ssl:
+        tls = {"smtp_ssl": True, "smtp_starttls": False, **({"context": context} if context else {})}
+    elif settings.use_starttls:
+        tls = {"smtp_ssl": False, "smtp_starttls": {"context": context} if context else True}
+    else:
+        tls = {"smtp_ssl": False, "smtp_starttls": False}
+        if settings.login:
+            log.warning("smtp_default %s:%s has neither SSL nor STARTTLS: the login travels unencrypted",
+                        settings.host, settings.port)
+    if not settings.verifies_tls and (settings.use_ssl or settings.use_starttls):
+        log.warning("TLS certificate of the relay %s:%s is NOT verified (smtp_default extra ssl_context=none): "
+                    "acceptable for a test relay only", settings.host, settings.port)
     try:
         client = yagmail.SMTP(
-            user=user,
-            password=settings.password,
-            host=settings.host,
-            port=settings.port,
-            smtp_ssl=settings.use_ssl,
-            smtp_starttls=settings.use_starttls and not settings.use_ssl,
-            smtp_skip_login=not settings.login,
-            soft_email_validation=False,
-            timeout=settings.timeout,
+            user=settings.login or settings.from_email, password=settings.password, host=settings.host,
+            port=settings.port, smtp_skip_login=not settings.login, soft_email_validation=False,
+            timeout=settings.timeout, **tls,
         )
-        # prettify_html would rewrite the table markup the digest was tested with.
-        result = client.send(
-            to=list(to), subject=subject, contents=contents, attachments=files or None,
-            prettify_html=False, message_id=message_id,
-        )
+        client.login()
+    except (OSError, smtplib.SMTPException) as error:
+        raise _classify(error) from error
+    return client
+
+
+def _deliver(smtp: smtplib.SMTP, sender: str, recipients: list[str], payload: bytes) -> None:
+    """One SMTP transaction on ``smtp`` (see the module docstring)."""
+    try:
+        smtp.ehlo_or_helo_if_needed()
+        code, reply = smtp.mail(sender)
+        if code != 250:
+            raise smtplib.SMTPSenderRefused(code, reply, sender)
+        refused = {}
+        for recipient in recipients:
+            code, reply = smtp.rcpt(recipient)
+            if code not in (250, 251):
+                refused[recipient] = (code, reply)
+        if refused:
+            smtp.rset()
+            raise smtplib.SMTPRecipientsRefused(refused)
     except (OSError, smtplib.SMTPException) as error:
         raise _classify(error) from error
     try:
-        client.close()
+        code, reply = smtp.data(payload)
+    except smtplib.SMTPDataError as error:  # DATA itself refused (no 354): the body was not sent
+        raise _classify(error) from error
     except (OSError, smtplib.SMTPException) as error:
-        # The relay already accepted the message: a failing QUIT must not make it look
-        # unsent (the outbox would send it again).
-        log.warning("closing the SMTP connection failed after sending: %s", error)
-    if result is False:
-        raise SendError("yagmail gave up after its retries (the relay kept dropping the connection)", permanent=False)
-    if isinstance(result, dict) and result:
-        refused = ", ".join(sorted(result))
-        raise SendError(f"relay refused some recipients: {refused}", permanent=True)
-    log.info("sent %r to %d recipient(s)", subject, len(to))
+        # Covers smtplib's "Connection unexpectedly closed: timed out" after the final '.'.
+        raise OutcomeUnknownError(
+            f"the connection failed after the message was handed over ({type(error).__name__}: {error}); the relay "
+            "may have stored it, so it is not sent again automatically"
+        ) from error
+    if code != 250:
+        raise _classify(smtplib.SMTPDataError(code, reply))

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import URL
 
-from bdcwatch.mail.sender import SmtpSettings
+from bdcwatch.errors import ConnectionConfigError
+from bdcwatch.mail.sender import SmtpSettings, SslContext
 from bdcwatch.sources.connections import connection_url, read_only
 from bdcwatch.sources.schema import ECERT as ECERT_DB
 from bdcwatch.sources.schema import REGISTRATION as REGISTRATION_DB
@@ -47,7 +49,14 @@ def supervision_engine() -> Engine:
 
 
 def smtp_settings(conn_id: str = SMTP_DEFAULT) -> SmtpSettings:
-    """SMTP settings from the connection the Airflow SMTP provider also reads."""
+    """SMTP settings from the connection the Airflow SMTP provider also reads, with its
+    extras: ``from_email``, ``disable_ssl``, ``disable_tls``, ``timeout`` and
+    ``ssl_context`` (``default``: verify the relay's certificate; ``none``: do not, for a
+    test relay; unset: Airflow's ``[email] ssl_context``, else ``default``).
+
+    Raises:
+        ConnectionConfigError: ``ssl_context`` is neither ``default`` nor ``none``.
+    """
     conn = connection(conn_id)
     extra = conn.extra_dejson or {}
 
@@ -65,7 +74,46 @@ def smtp_settings(conn_id: str = SMTP_DEFAULT) -> SmtpSettings:
         use_starttls=not flag("disable_tls"),
         timeout=int(extra.get("timeout", 30)),
         operations_email=str(extra["operations_email"]) if extra.get("operations_email") else None,
+        ssl_context=_ssl_context(conn_id, extra.get("ssl_context")),
     )
+
+
+def _ssl_context(conn_id: str, value: Any) -> SslContext:
+    """The provider's rule: "default" or "none", nothing else (hooks/smtp.py _build_ssl_context)."""
+    if value is None:
+        try:
+            from airflow.configuration import conf
+
+            value = conf.get("email", "ssl_context", fallback="default")
+        except Exception:  # config not readable outside an Airflow environment: verify
+            value = "default"
+    text = str(value).strip().lower()
+    if text == "default":
+        return "default"
+    if text == "none":
+        return "none"
+    raise ConnectionConfigError(
+        f"connection {conn_id}: extra ssl_context is {value!r}; use \"default\" (verify the relay's certificate) "
+        "or \"none\" (do not verify: a test relay only)"
+    )
+
+
+def smtp_sender() -> str:
+    """The From address of the mail (``smtp_default``), or a placeholder when the
+    connection is not defined (a dry run renders without it)."""
+    try:
+        return smtp_settings().from_email
+    except Exception:  # no smtp_default: a dry run still renders its .eml files
+        return "bdcwatch@localhost"
+
+
+def run_log_folder(dag_id: str, run_id: str) -> Path:
+    """The run's folder under Airflow's ``[logging] base_log_folder`` (the default log
+    file template puts each task's log in ``dag_id=…/run_id=…/``)."""
+    from airflow.configuration import conf
+
+    base = Path(conf.get("logging", "base_log_folder"))
+    return base / f"dag_id={dag_id}" / f"run_id={run_id}"
 
 
 def ui_base_url() -> str | None:

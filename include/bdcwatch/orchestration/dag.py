@@ -30,7 +30,8 @@ def default_args() -> dict[str, Any]:
 
 def audit_params(**extra: Param) -> dict[str, Param]:
     """period_start / period_end (ISO dates, end exclusive; empty = the natural period
-    just ended) and units (DJJG codes; empty = all), as CONTRACT §2 requires, each with
+    just ended) and units (DJJG codes; empty = all), as CONTRACT §2 requires, and dry_run
+    (config.run: evaluate and render into the run's log folder, mail nothing), each with
     the Chinese title and help the trigger form shows (dates get its date picker)."""
     return {
         "period_start": Param(
@@ -42,6 +43,10 @@ def audit_params(**extra: Param) -> dict[str, Param]:
             description="YYYY-MM-DD，不含当日。规则按该日 0 时（北京时间）的数据状态判断，同一期间重跑结果相同。",
         ),
         "units": units_param(),
+        "dry_run": Param(
+            False, type=["null", "boolean"], title="试运行（不发邮件、不改台账）",
+            description="勾选后只核查并生成邮件，邮件以文件形式保存在本次运行的日志目录中，不发送、不写入问题台账；可用于检查尚未结束的期间以外的任何期间。",
+        ),
         **extra,
     }
 

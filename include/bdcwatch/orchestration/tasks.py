@@ -62,14 +62,16 @@ def current_job(run: Mapping[str, Any]) -> Job:
     from bdcwatch.config.policy import cached_policy
     from bdcwatch.config.run import Job, RunContext, RunSpec
     from bdcwatch.dates.clock import local_now
-    from bdcwatch.orchestration.connections import supervision_engine, ui_base_url
+    from bdcwatch.orchestration.connections import run_log_folder, smtp_sender, supervision_engine, ui_base_url
 
     context = get_current_context()
     policy = cached_policy()
+    spec = RunSpec.from_xcom(run)
+    dag_id, run_id = context["dag"].dag_id, context["run_id"]
     return Job(
-        spec=RunSpec.from_xcom(run), policy=policy, engine=supervision_engine(),
-        ctx=RunContext(context["dag"].dag_id, context["run_id"], local_now(policy.timezone)),
-        ui_base_url=ui_base_url(),
+        spec=spec, policy=policy, engine=supervision_engine(), ctx=RunContext(dag_id, run_id, local_now(policy.timezone)),
+        ui_base_url=ui_base_url(), dry_run_dir=run_log_folder(dag_id, run_id) / "dry_run_mail" if spec.dry_run else None,
+        mail_from=smtp_sender() if spec.dry_run else "bdcwatch@localhost",
     )
 
 
@@ -78,9 +80,11 @@ def resolve_run(default_period: str, rolling_days: int = 0) -> dict[str, Any]:
     """Params → the run spec. ``default_period`` is the schedule's natural period (day,
     week, month, quarter, half, year, year_to_date) or ``rolling`` (``rolling_days``
     back), used when the run names no period. A conf key that is not a Param of the DAG,
-    a bad period or an unknown unit fails the run here, before anything is read."""
+    a bad period, an unknown unit or a period that has not ended (outside a dry run) fails
+    the run here, before anything is read."""
     from bdcwatch.config.policy import cached_policy
     from bdcwatch.config.run import RunSpec
+    from bdcwatch.dates.clock import local_now
     from bdcwatch.dates.periods import local_date, previous_period, rolling_window
 
     context = get_current_context()
@@ -92,7 +96,7 @@ def resolve_run(default_period: str, rolling_days: int = 0) -> dict[str, Any]:
     default = rolling_window(today, rolling_days) if default_period == "rolling" else previous_period(default_period, today)
     spec = RunSpec.resolve(
         context["params"], default_period=default, policy=policy, conf=context["dag_run"].conf or {},
-        known_params=list(context["dag"].params.keys()),
+        known_params=list(context["dag"].params.keys()), now=local_now(policy.timezone),
     )
     return spec.to_xcom()
 
@@ -152,9 +156,14 @@ def verify_audit() -> int:
 @audit_task(retries=3)
 def send_mail(outbox_ids: list[int]) -> dict[str, Any]:
     """Send everything pending, not only this run's: mail left over from an SMTP outage
-    goes out with the next run."""
+    goes out with the next run. A dry run sends nothing at all."""
+    import logging
+
     from bdcwatch.config.policy import cached_policy
     from bdcwatch.orchestration.connections import smtp_settings, supervision_engine
     from bdcwatch.reports.delivery_notice import send_and_report
 
+    if get_current_context()["params"].get("dry_run"):
+        logging.getLogger(__name__).warning("dry run: nothing is sent (the rendered mail is in the run's log folder)")
+        return {"dry_run": True, "sent": 0}
     return send_and_report(supervision_engine(), cached_policy(), smtp_settings()).as_dict()

@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import Engine, and_, func, select
@@ -20,12 +21,14 @@ from bdcwatch import rules
 from bdcwatch.config.policy import Person, Policy
 from bdcwatch.config.run import Job
 from bdcwatch.dates.periods import Period
-from bdcwatch.mail.outbox import OutgoingMessage, enqueue
+from bdcwatch.mail.outbox import OutgoingMessage
 from bdcwatch.mail.sender import Attachment
 from bdcwatch.reports.common import CITY_SUPERVISOR, render_template, workbook
+from bdcwatch.reports.dispatch import attempt, isolated, queue
 from bdcwatch.reports.figures import LedgerFigures, ledger_figures
 from bdcwatch.rules.ecert import ecert_coverage
 from bdcwatch.rules.online import OnlineShare, online_shares
+from bdcwatch.safe_text import subject_line
 from bdcwatch.standards.masking import mask_id_numbers
 from bdcwatch.store.models import finding, finding_escalation, inspection
 
@@ -60,6 +63,15 @@ class AnnualRow:
         if self.online is None or not self.online.cases:
             return "—"
         return f"{self.online.share:.0%}（目标 {float(self.online.target):.0%}）"
+
+    @property
+    def found_cells(self) -> tuple[Any, ...]:
+        return (self.name, self.ledger.detected_in_period, self.ledger.closed_in_period, self.closure_rate,
+                self.ledger.open)
+
+    @property
+    def other_cells(self) -> tuple[Any, ...]:
+        return (self.name, self.ledger.overdue, self.escalated, self.ecert_rate, self.online_text)
 
 
 def annual_rows(engine: Engine, policy: Policy, period: Period, today: date, units: Sequence[str]) -> list[AnnualRow]:
@@ -123,9 +135,14 @@ def render_annual(
     shown = [*rows, *([city] if city else [])]
     codes = sorted({rule for r in shown for rule in r.by_rule}, key=lambda code: (-sum(r.by_rule.get(code, 0) for r in rows), code))
     subject = f"【不动产登记监督】{year_label}年度不动产登记监督工作总结（{addressee}）"
+    cycle_rows = [[r.name, *(f"{r.cycles.get(cycle, 0)}{'（不足）' if r.cycles.get(cycle, 0) < due else ''}"
+                             for cycle, _, due in CYCLES)] for r in rows]
+    by_rule = [(rules.title(code), "、".join(f"{r.name} {r.by_rule[code]}" for r in shown if r.by_rule.get(code)))
+               for code in codes]
     html = render_template("annual_summary.html.j2",
         subject=subject, heads=heads, addressee=addressee, year_label=year_label, period_text=period_text,
-        rows=shown, cycles=CYCLES, rules=[(code, rules.title(code)) for code in codes], dag_id=dag_id, run_id=run_id,
+        rows=shown, cycle_headers=[f"{label}（应{due}次）" for _, label, due in CYCLES], cycle_rows=cycle_rows,
+        rules=by_rule, dag_id=dag_id, run_id=run_id,
     )
     summary = pd.DataFrame([
         {"登记机构": r.name, "发现问题": r.ledger.detected_in_period, "已销号": r.ledger.closed_in_period,
@@ -134,14 +151,16 @@ def render_annual(
          **{f"{label}（应{due}次）": r.cycles.get(cycle, 0) for cycle, label, due in CYCLES}}
         for r in shown
     ])
-    by_rule = pd.DataFrame([{"问题类型": title, "规则代码": code, **{r.name: r.by_rule.get(code, 0) for r in shown}}
-                            for code, title in ((c, rules.title(c)) for c in codes)])
-    return mask_id_numbers(subject), mask_id_numbers(html), workbook({"年度汇总": summary, "按问题类型": by_rule})
+    by_rule_sheet = pd.DataFrame([{"问题类型": title, "规则代码": code, **{r.name: r.by_rule.get(code, 0) for r in shown}}
+                                  for code, title in ((c, rules.title(c)) for c in codes)])
+    return subject_line(subject), mask_id_numbers(html), workbook({"年度汇总": summary, "按问题类型": by_rule_sheet})
 
 
+@isolated("年度工作总结")
 def compose(job: Job) -> list[int]:
     """The year's summary: one report for CITY_BUREAU (every unit and the city), and each
-    unit its own part; returns the outbox ids queued."""
+    unit its own part (one failing is reported, the others go out); returns the outbox
+    ids queued."""
     policy, spec, ctx = job.policy, job.spec, job.ctx
     rows = annual_rows(job.engine, policy, spec.period, ctx.now.date(), job.units)
     year = str(spec.period_start.year)
@@ -152,16 +171,20 @@ def compose(job: Job) -> list[int]:
     mails += [(row.code, row.name, policy.units[row.code].heads, [row], None) for row in rows]
     queued: list[int] = []
     for key, addressee, heads, shown, city in mails:
-        subject, html, content = render_annual(shown, heads=heads, addressee=addressee, year_label=year,
-                                               period_text=period_text, dag_id=ctx.dag_id, run_id=ctx.run_id, city=city)
-        message = OutgoingMessage(
-            dedup_key=f"{ctx.dag_id}|{spec.period_label}|{key}", kind="annual_summary", dag_id=ctx.dag_id,
-            run_id=ctx.run_id, period=spec.period_label, unit_code=None if city else key,
-            recipients=tuple(h.email for h in heads), subject=subject, html=html,
-            attachments=(Attachment(f"年度总结_{year}_{key}.xlsx", content),),
-        )
-        with job.engine.begin() as conn:
-            outbox_id = enqueue(conn, message, ctx.now)
+
+        def one(key: str = key, addressee: str = addressee, heads: tuple[Person, ...] = heads,
+                shown: list[AnnualRow] = shown, city: AnnualRow | None = city) -> int | None:
+            subject, html, content = render_annual(shown, heads=heads, addressee=addressee, year_label=year,
+                                                   period_text=period_text, dag_id=ctx.dag_id, run_id=ctx.run_id,
+                                                   city=city)
+            return queue(job, OutgoingMessage(
+                dedup_key=f"{ctx.dag_id}|{spec.period_label}|{key}", kind="annual_summary", dag_id=ctx.dag_id,
+                run_id=ctx.run_id, period=spec.period_label, unit_code=None if city else key,
+                recipients=tuple(h.email for h in heads), subject=subject, html=html,
+                attachments=(Attachment(f"年度总结_{year}_{key}.xlsx", content),),
+            ))
+
+        outbox_id = attempt(job, f"{addressee}的年度工作总结", one)
         if outbox_id is not None:
             queued.append(outbox_id)
     return queued

@@ -1,9 +1,11 @@
-"""The per-unit trend chart of a digest: findings detected and closed per month, as a PNG
-that travels inline in the mail (CID), so it shows in clients that block remote images.
+"""The per-unit trend chart of a digest: problems per month (by the month they happened)
+and findings closed per month, as a PNG that travels inline in the mail (CID), so it
+shows in clients that block remote images.
 
 Drawn with matplotlib's Agg backend (no display). Axis text stays ASCII (month labels,
-numbers, an English legend): servers rarely have a CJK font, and a chart of empty boxes is
-worse than none; the Chinese caption is in the mail's HTML next to the picture.
+numbers, a two-word legend): servers rarely have a CJK font, and a chart of empty boxes is
+worse than none; the Chinese caption is in the mail's HTML above the picture and its
+alt text (``chart_alt``) carries every number, for clients that show no images.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ DETECTED_COLOR, CLOSED_COLOR = "#e65100", "#2e7d32"
 
 
 def trend_chart_png(points: Sequence[tuple[str, int, int]], *, width_px: int = 640, height_px: int = 220) -> bytes:
-    """Grouped bars per month: (label 'YYYY-MM', detected, closed). Returns PNG bytes."""
+    """Grouped bars per month: (label 'YYYY-MM', happened, closed). Returns PNG bytes."""
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -28,7 +30,7 @@ def trend_chart_png(points: Sequence[tuple[str, int, int]], *, width_px: int = 6
     positions = range(len(points))
     detected = [p[1] for p in points]
     closed = [p[2] for p in points]
-    axes.bar([x - 0.2 for x in positions], detected, width=0.4, color=DETECTED_COLOR, label="detected")
+    axes.bar([x - 0.2 for x in positions], detected, width=0.4, color=DETECTED_COLOR, label="problems")
     axes.bar([x + 0.2 for x in positions], closed, width=0.4, color=CLOSED_COLOR, label="closed")
     axes.set_xticks(list(positions), [p[0] for p in points], fontsize=8)
     axes.tick_params(axis="y", labelsize=8)
@@ -40,3 +42,9 @@ def trend_chart_png(points: Sequence[tuple[str, int, int]], *, width_px: int = 6
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     return buffer.getvalue()
+
+
+def chart_alt(points: Sequence[tuple[str, int, int]]) -> str:
+    """The chart's numbers in Chinese, for the ``alt`` text and the text/plain part."""
+    months = "；".join(f"{label} 发生 {happened} 件、销号 {closed} 件" for label, happened, closed in points)
+    return f"近{len(points)}个月问题趋势：{months}"

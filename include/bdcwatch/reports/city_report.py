@@ -6,17 +6,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
-
 from bdcwatch import rules
 from bdcwatch.config.policy import Person
 from bdcwatch.config.run import Job
 from bdcwatch.ledger.cycles import Samples
 from bdcwatch.ledger.findings import Evaluation
-from bdcwatch.mail.outbox import OutgoingMessage, enqueue
+from bdcwatch.ledger.preview import run_findings
+from bdcwatch.mail.outbox import OutgoingMessage
 from bdcwatch.mail.sender import Attachment
 from bdcwatch.reports.common import (
     CITY_SUPERVISOR,
+    CodeBook,
     DigestContext,
     FindingRow,
     RenderedDigest,
@@ -24,8 +24,9 @@ from bdcwatch.reports.common import (
     findings_workbook,
     render_template,
 )
+from bdcwatch.reports.dispatch import isolated, queue
+from bdcwatch.safe_text import subject_line
 from bdcwatch.standards.masking import mask_id_numbers
-from bdcwatch.store.models import finding
 
 
 @dataclass(frozen=True)
@@ -48,9 +49,9 @@ def render_city_report(
         for f in unit.findings:
             by_rule[f.rule_code] = by_rule.get(f.rule_code, 0) + 1
         top = "；".join(f"{rules.title(code)} {n}" for code, n in sorted(by_rule.items(), key=lambda i: -i[1])[:3])
-        rows.append({"name": unit.name, "population": unit.population, "sample": unit.sample,
-                     "findings": len(unit.findings), "high": sum(f.severity == "high" for f in unit.findings),
-                     "top": top or "无"})
+        high = sum(f.severity == "high" for f in unit.findings)
+        rows.append({"name": unit.name, "cells": (unit.name, unit.population, unit.sample, len(unit.findings), high,
+                                                  top or "无")})
     everything = [f for unit in units for f in unit.findings]
     subject = f"【不动产登记监督】全市{title}报告（{context.period_label}）：发现问题 {len(everything)} 条"
     html = render_template("city_report.html.j2",
@@ -60,23 +61,19 @@ def render_city_report(
         total_sample=sum(u.sample for u in units), calendar_warning=context.calendar_warning,
         dag_id=context.dag_id, run_id=context.run_id,
     )
-    workbook = findings_workbook(everything, f"全市 {context.period_label}")
+    workbook = findings_workbook(everything, f"全市 {context.period_label}", context.codes)
     filename = f"{context.dag_id}_city_{context.period_label.replace('..', '_')}.xlsx"
-    return RenderedDigest(mask_id_numbers(subject), mask_id_numbers(html), (Attachment(filename, workbook),))
+    return RenderedDigest(subject_line(subject), mask_id_numbers(html), (Attachment(filename, workbook),))
 
 
+@isolated("全市检查报告")
 def compose(job: Job, evaluation: Evaluation, samples: Samples, *, rule_codes: Sequence[str], title: str) -> list[int]:
     """Queue one city report of a cycle to CITY_BUREAU's heads: every unit's line and all
     findings of the cycle's rules detected by this run (new or again)."""
-    policy, spec, engine, ctx = job.policy, job.spec, job.engine, job.ctx
-    with engine.connect() as conn:
-        rows = conn.execute(
-            select(finding).where(finding.c.last_run_id == ctx.run_id, finding.c.rule_code.in_(list(rule_codes)))
-            .order_by(finding.c.id)
-        ).all()
+    policy, spec, ctx = job.policy, job.spec, job.ctx
     by_unit: dict[str | None, list[FindingRow]] = {}
-    for r in rows:
-        by_unit.setdefault(r.unit_code, []).append(FindingRow.from_row(r))
+    for row in run_findings(job, rule_codes):
+        by_unit.setdefault(row.unit_code, []).append(row)
     units = job.units
     summaries = []
     for code in units:
@@ -87,7 +84,7 @@ def compose(job: Job, evaluation: Evaluation, samples: Samples, *, rule_codes: S
     context = DigestContext(
         dag_id=ctx.dag_id, run_id=ctx.run_id, period_label=spec.period_label, period_text=spec.period_text,
         as_of=spec.period.as_of, plan_items="34", title=title, supervisor_name=bureau.name,
-        calendar_warning=calendar_warning(evaluation.calendar_fallback_years),
+        calendar_warning=calendar_warning(evaluation.calendar_fallback_years), codes=CodeBook.from_policy(policy),
     )
     report = render_city_report(summaries, heads=bureau.heads, title=title, context=context)
     message = OutgoingMessage(
@@ -96,6 +93,5 @@ def compose(job: Job, evaluation: Evaluation, samples: Samples, *, rule_codes: S
         recipients=tuple(h.email for h in bureau.heads), subject=report.subject, html=report.html,
         attachments=report.attachments,
     )
-    with engine.begin() as conn:
-        outbox_id = enqueue(conn, message, ctx.now)
+    outbox_id = queue(job, message)
     return [outbox_id] if outbox_id is not None else []

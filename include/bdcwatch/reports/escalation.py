@@ -13,6 +13,7 @@ from datetime import date
 from typing import Any
 
 import pandas as pd
+from sqlalchemy import Connection
 
 from bdcwatch import rules
 from bdcwatch.config.policy import Person, Policy
@@ -25,28 +26,34 @@ from bdcwatch.ledger.escalation import (
     overdue_unescalated,
     record_escalation,
 )
-from bdcwatch.mail.outbox import OutgoingMessage, enqueue
+from bdcwatch.mail.outbox import OutgoingMessage
 from bdcwatch.mail.sender import Attachment
 from bdcwatch.reports.common import (
     SEVERITY_TEXT,
+    CodeBook,
     FindingRow,
     detail_text,
+    finding_url,
     operations_desk,
     render_template,
     sort_findings,
     workbook,
 )
+from bdcwatch.reports.dispatch import attempt, isolated, queue
+from bdcwatch.reports.labels import status_text, subject_type_text
+from bdcwatch.safe_text import subject_line
 from bdcwatch.standards.masking import mask_id_numbers
 
 log = logging.getLogger(__name__)
 
 
+@isolated("逾期问题上报")
 def compose(job: Job) -> list[int]:
     """Queue one escalation per supervisor with their units' overdue findings; returns the
-    outbox ids queued (none when everything overdue was escalated this month already)."""
+    outbox ids queued (none when everything overdue was escalated this month already).
+    One supervisor's mail failing is reported and the others still go out."""
     engine, policy, ctx = job.engine, job.policy, job.ctx
     today = ctx.now.date()
-    ui_url = f"{job.ui_base_url}/dags/{ctx.dag_id}" if job.ui_base_url else None
     period = escalation_period(today)
     by_supervisor: dict[str, list[FindingRow]] = defaultdict(list)
     for row in overdue_unescalated(engine, today):
@@ -58,52 +65,62 @@ def compose(job: Job) -> list[int]:
             name, heads = "运维值班", operations_desk(policy)
         else:
             name, heads = policy.supervisors[code].name, policy.supervisors[code].heads
-        subject, html, workbook = render_escalation(rows, history(engine, [r.id for r in rows]), policy=policy,
-                                                    supervisor_name=name, heads=heads, today=today, ui_url=ui_url,
-                                                    run_id=ctx.run_id, dag_id=ctx.dag_id)
-        ids = ",".join(str(r.id) for r in rows)
-        message = OutgoingMessage(
-            dedup_key=f"escalation|{period}|{code}|{hashlib.sha256(ids.encode()).hexdigest()[:16]}",
-            kind="escalation", dag_id=ctx.dag_id, run_id=ctx.run_id, period=period, unit_code=None,
-            recipients=tuple(h.email for h in heads), subject=subject, html=html,
-            attachments=(Attachment(f"逾期问题上报_{code}_{period}.xlsx", workbook),),
-        )
-        with engine.begin() as conn:
-            outbox_id = enqueue(conn, message, ctx.now)
-            if outbox_id is None:
-                continue
-            record_escalation(conn, [r.id for r in rows], today=today, supervisor=code, outbox_id=outbox_id,
-                              now=ctx.now)
-        queued.append(outbox_id)
-        log.info("escalated %d overdue finding(s) to %s (outbox %s)", len(rows), name, outbox_id)
+
+        def one(code: str = code, rows: list[FindingRow] = rows, name: str = name,
+                heads: Sequence[Person] = heads) -> int | None:
+            subject, html, workbook = render_escalation(rows, history(engine, [r.id for r in rows]), policy=policy,
+                                                        supervisor_name=name, heads=heads, today=today,
+                                                        ui_base_url=job.ui_base_url, run_id=ctx.run_id,
+                                                        dag_id=ctx.dag_id)
+            ids = ",".join(str(r.id) for r in rows)
+            message = OutgoingMessage(
+                dedup_key=f"escalation|{period}|{code}|{hashlib.sha256(ids.encode()).hexdigest()[:16]}",
+                kind="escalation", dag_id=ctx.dag_id, run_id=ctx.run_id, period=period, unit_code=None,
+                recipients=tuple(h.email for h in heads), subject=subject, html=html,
+                attachments=(Attachment(f"逾期问题上报_{code}_{period}.xlsx", workbook),),
+            )
+
+            def record(conn: Connection, outbox_id: int) -> None:
+                record_escalation(conn, [r.id for r in rows], today=today, supervisor=code, outbox_id=outbox_id,
+                                  now=ctx.now)
+
+            return queue(job, message, then=record)
+
+        queued_id = attempt(job, f"报送{name}的逾期问题", one)
+        if queued_id is not None:
+            queued.append(queued_id)
+            log.info("escalated %d overdue finding(s) to %s (outbox %s)", len(rows), name, queued_id)
     return queued
 
 
 def render_escalation(
     rows: Sequence[FindingRow], lines: dict[int, list[HistoryLine]], *, policy: Policy, supervisor_name: str,
-    heads: Sequence[Person], today: date, ui_url: str | None, run_id: str, dag_id: str,
+    heads: Sequence[Person], today: date, ui_base_url: str | None, run_id: str, dag_id: str,
 ) -> tuple[str, str, bytes]:
     """Subject, HTML and workbook of one supervisor's escalation (pure: no database)."""
+    codes = CodeBook.from_policy(policy)
     units: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for f in sort_findings(rows):
         unit = policy.units.get(f.unit_code or "")
         units[unit.name if unit else f"未登记机构 {f.unit_code or '（空）'}"].append({
-            "title": rules.title(f.rule_code), "rule_code": f.rule_code,
-            "severity": SEVERITY_TEXT.get(f.severity, f.severity), "subject_id": mask_id_numbers(f.subject_id),
-            "detail": detail_text(f.rule_code, f.detail), "first": f.first_detected_at.strftime("%Y-%m-%d"),
-            "due": f.due_date.isoformat(), "days": (today - f.due_date).days, "status": f.status,
+            "id": f.id, "url": finding_url(ui_base_url, f.id), "title": rules.title(f.rule_code),
+            "rule_code": f.rule_code, "severity": SEVERITY_TEXT.get(f.severity, f.severity),
+            "subject_type": subject_type_text(f.subject_type), "subject_id": mask_id_numbers(f.subject_id),
+            "detail": detail_text(f.rule_code, f.detail, codes), "first": f.first_detected_at.strftime("%Y-%m-%d"),
+            "due": f.due_date.isoformat(), "days": (today - f.due_date).days, "status": status_text(f.status),
             "history": lines.get(f.id, []),
         })
     subject = f"【不动产登记监督】逾期未整改问题上报（{today:%Y年%m月}）：{len(rows)} 项"
     html = render_template("escalation.html.j2",
         subject=subject, supervisor_name=supervisor_name, heads=heads, units=units, total=len(rows),
-        today=today.isoformat(), ui_url=ui_url, run_id=run_id, dag_id=dag_id,
+        today=today.isoformat(), linked=bool(ui_base_url), run_id=run_id, dag_id=dag_id,
     )
     frame = pd.DataFrame([
-        {"单位": unit, "问题": item["title"], "规则代码": item["rule_code"], "等级": item["severity"],
-         "对象": item["subject_id"], "说明": item["detail"], "首次发现": item["first"], "整改期限": item["due"],
+        {"单位": unit, "编号": item["id"], "问题": item["title"], "规则代码": item["rule_code"], "等级": item["severity"],
+         "对象类型": item["subject_type"], "对象": item["subject_id"], "说明": item["detail"], "首次发现": item["first"],
+         "整改期限": item["due"],
          "逾期天数": item["days"], "状态": item["status"],
          "处理记录": "\n".join(f"{h.at} {h.actor} {h.change} {h.note}" for h in item["history"])}
         for unit, items in units.items() for item in items
     ])
-    return mask_id_numbers(subject), mask_id_numbers(html), workbook({"逾期问题": frame})
+    return subject_line(subject), mask_id_numbers(html), workbook({"逾期问题": frame})

@@ -7,6 +7,7 @@ All read from supervision_db in grouped queries; nothing per finding or per case
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -14,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, case, func, select, text
 
+from bdcwatch import rules
 from bdcwatch.dates.periods import Period
 from bdcwatch.ledger.lifecycle import OPEN_STATUSES
 from bdcwatch.rules.online import OnlineShare
@@ -72,21 +74,33 @@ def ledger_figures(engine: Engine, period: Period, today: date) -> dict[str | No
 
 
 def monthly_trend(engine: Engine, months: list[tuple[int, int]]) -> dict[str | None, list[tuple[str, int, int]]]:
-    """Per unit, per month (year, month): (label 'YYYY-MM', findings first detected, closed)."""
-    first, last = months[0], months[-1]
-    params = {"start": datetime(first[0], first[1], 1), "end": datetime(last[0] + last[1] // 12, last[1] % 12 + 1, 1)}
+    """Per unit, per month (year, month): (label 'YYYY-MM', problems that happened in the
+    month, findings closed in the month). A problem counts in the month of its rule's
+    defining date (``Rule.occurred``, e.g. the certificate's SZSJ), in the month it was
+    detected only where the rule has no such date (issue 11: October's problems found in
+    December are October's)."""
+    first = months[0]
+    labels = [f"{y}-{m:02d}" for y, m in months]
     dialect = Dialect(engine.dialect.name)
+    dated = [(code, rule.occurred) for code, rule in rules.all_rules().items() if rule.occurred]
+    occurred = "CASE f.rule_code " + " ".join(
+        f"WHEN '{code}' THEN {dialect.json_text('f.detail', key)}" for code, key in dated if re.fullmatch(r"[A-Z_0-9]+", code)
+    ) + " END" if dated else "NULL"
+    happened = f"COALESCE(substr({occurred}, 1, 7), {dialect.month_text('f.first_detected_at')})"
+    # A problem is detected after it happened: the window's start bounds both scans.
+    params = {"start": datetime(first[0], first[1], 1)}
     counts: dict[str | None, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
     with engine.connect() as conn:
-        for slot, column in enumerate(("first_detected_at", "closed_at")):
-            month = dialect.month_key(f"f.{column}")
+        for slot, (month, column) in enumerate(((happened, "first_detected_at"),
+                                                (dialect.month_text("f.closed_at"), "closed_at"))):
             statement = bind_typed(text(f"""
                 SELECT f.unit_code, {month} AS month, COUNT(*) AS n FROM finding f
-                WHERE f.{column} >= :start AND f.{column} < :end
+                WHERE f.{column} >= :start
                 GROUP BY f.unit_code, {month}"""), params)
             for unit, key, n in conn.execute(statement, params):
-                counts[unit][_month_label(key)][slot] += int(n)
-    labels = [f"{y}-{m:02d}" for y, m in months]
+                label = _month_label(key)
+                if label in labels:
+                    counts[unit][label][slot] += int(n)
     return {unit: [(label, by_month[label][0], by_month[label][1]) for label in labels]
             for unit, by_month in counts.items()}
 

@@ -3,36 +3,30 @@ sampled cases (XLSX with empty verdict columns) and the cycle's unit digests."""
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from typing import Any
 
-import pandas as pd
 from sqlalchemy import select
 
 from bdcwatch.config.run import Job
-from bdcwatch.ledger.cycles import Samples
+from bdcwatch.ledger.cycles import Samples, unit_sample
 from bdcwatch.ledger.findings import Evaluation
 from bdcwatch.mail.sender import Attachment
 from bdcwatch.reports import unit_digest
+from bdcwatch.reports.common import CodeBook
+from bdcwatch.reports.workbooks import workbook
 from bdcwatch.store.models import inspection_sample
 
 
-def quality_checklist(sample: Sequence[tuple[str, str]], unit_code: str, period_label: str) -> Attachment:
-    """The hand-review checklist of a monthly quality check: one row per sampled case,
-    with empty columns for the reviewer's verdict (item 32)."""
-    frame = pd.DataFrame(
-        [{"序号": i, "业务号": ywh, "登记大类": djdl, "评查结论（合格/不合格）": "", "问题描述": "", "评查人": "",
-          "评查日期": ""} for i, (ywh, djdl) in enumerate(sample, start=1)],
-        columns=["序号", "业务号", "登记大类", "评查结论（合格/不合格）", "问题描述", "评查人", "评查日期"],
-    )
-    buffer = io.BytesIO()
-    with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
-        frame.to_excel(writer, sheet_name="抽查清单", index=False)
-        sheet = writer.sheets["抽查清单"]
-        for column, width in zip("ABCDEFG", (6, 24, 10, 24, 40, 10, 12), strict=True):
-            sheet.column_dimensions[column].width = width
-    return Attachment(f"质量评查抽查清单_{unit_code}_{period_label}.xlsx", buffer.getvalue())
+def quality_checklist(sample: Sequence[tuple[str, str]], unit_code: str, period_label: str,
+                      codes: CodeBook | None = None) -> Attachment:
+    """The hand-review checklist of a monthly quality check: one row per sampled case
+    (登记大类 by name), with empty columns for the reviewer's verdict (item 32)."""
+    book = codes or CodeBook()
+    header = ("序号", "业务号", "登记大类", "评查结论（合格/不合格）", "问题描述", "评查人", "评查日期")
+    rows = [(i, ywh, book.djdl_name(djdl), "", "", "", "") for i, (ywh, djdl) in enumerate(sample, start=1)]
+    content = workbook({"抽查清单": (header, rows)}, widths={"抽查清单": (6, 24, 16, 24, 40, 10, 12)})
+    return Attachment(f"质量评查抽查清单_{unit_code}_{period_label}.xlsx", content)
 
 
 
@@ -43,18 +37,21 @@ def compose(
 ) -> list[int]:
     """A sampling cycle's digests: each unit gets its new findings and its checklist."""
     engine, spec = job.engine, job.spec
+    codes = CodeBook.from_policy(job.policy)
 
     def checklist(unit_code: str) -> list[Attachment]:
         drawn = samples.units.get(unit_code)
         if drawn is None:
             return []
+        if not drawn.inspection_id:  # a dry run's draw, not recorded: the same draw again
+            return [quality_checklist(unit_sample(job, unit_code)[1], unit_code, spec.period_label, codes)]
         with engine.connect() as conn:
             rows = conn.execute(
                 select(inspection_sample.c.ywh, inspection_sample.c.djdl)
                 .where(inspection_sample.c.inspection_id == drawn.inspection_id)
                 .order_by(inspection_sample.c.ywh)
             ).all()
-        return [quality_checklist([(r.ywh, r.djdl) for r in rows], unit_code, spec.period_label)]
+        return [quality_checklist([(r.ywh, r.djdl) for r in rows], unit_code, spec.period_label, codes)]
 
     def headline(unit_code: str) -> list[tuple[str, Any, str]]:
         drawn = samples.units.get(unit_code)

@@ -1,5 +1,13 @@
-"""The quarantine notice to operations: source rows held back by the quality gate, with
-table, row key, column and reason (personal data masked)."""
+"""The quarantine notice to operations: source rows held back by the quality gate, one
+line per row with every reason of that row (table, row key, column, reason; personal data
+masked).
+
+One notice per change of the quarantined set, whichever DAG sees the change first: the
+notice lists every open quarantine entry of every table, and its dedup key is the set of
+entry ids, with no DAG in it (issue 11: city_check and county_self_inspection sent the
+same "9 条源数据被隔离" 13 s apart). Counts are rows, not entries: a row whose SZSJ cannot
+be parsed fails two expectations and is one row with two reasons.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +15,23 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from bdcwatch.config.run import Job
-from bdcwatch.mail.outbox import OutgoingMessage, enqueue
+from bdcwatch.mail.outbox import OutgoingMessage
 from bdcwatch.reports.common import RenderedDigest, render_template
+from bdcwatch.reports.dispatch import isolated, queue
+from bdcwatch.safe_text import subject_line
 from bdcwatch.standards.masking import mask_id_numbers
-from bdcwatch.store.models import quarantine
+from bdcwatch.store.models import outbox, quarantine
 
 
 @dataclass(frozen=True)
 class QuarantineRow:
+    """One quarantine entry (a row, a column, an expectation)."""
+
     source_table: str
     row_key: str
     column_name: str
@@ -26,39 +39,72 @@ class QuarantineRow:
     first_seen_at: datetime
 
 
-def render_quarantine_report(rows: Sequence[QuarantineRow], *, dag_id: str, run_id: str) -> RenderedDigest:
+@dataclass(frozen=True)
+class HeldRow:
+    """One source row in quarantine, with every reason it is held for."""
+
+    source_table: str
+    row_key: str
+    reasons: tuple[str, ...]
+    first_seen_at: datetime
+    new: bool = False
+
+    @property
+    def cells(self) -> tuple[Any, ...]:
+        return (self.source_table, f"{self.row_key}{'（新）' if self.new else ''}", "；".join(self.reasons),
+                f"{self.first_seen_at:%Y-%m-%d %H:%M}")
+
+
+def held_rows(entries: Sequence[QuarantineRow], reported_before: datetime | None = None) -> list[HeldRow]:
+    """Entries grouped by source row (table, key), reasons in column order, duplicates once."""
+    grouped: dict[tuple[str, str], list[QuarantineRow]] = {}
+    for entry in entries:
+        grouped.setdefault((entry.source_table, entry.row_key), []).append(entry)
+    rows = []
+    for (table, key), found in sorted(grouped.items()):
+        reasons = tuple(dict.fromkeys(e.reason for e in sorted(found, key=lambda e: (e.column_name, e.reason))))
+        first = min(e.first_seen_at for e in found)
+        rows.append(HeldRow(table, key, reasons, first, reported_before is not None and first > reported_before))
+    return rows
+
+
+def render_quarantine_report(
+    entries: Sequence[QuarantineRow], *, dag_id: str, run_id: str, reported_before: datetime | None = None
+) -> RenderedDigest:
     """The operations notice of source rows held back by the quality gate (pure)."""
+    rows = held_rows(entries, reported_before)
     tables = "、".join(sorted({r.source_table for r in rows}))
     subject = f"【bdcwatch 数据质量】{len(rows)} 条源数据被隔离（{tables}）"
-    html = render_template("quarantine_report.html.j2", subject=subject, rows=rows, dag_id=dag_id, run_id=run_id)
-    return RenderedDigest(mask_id_numbers(subject), mask_id_numbers(html), ())
+    html = render_template("quarantine_report.html.j2", subject=subject, rows=rows, tables=tables,
+                           new_rows=sum(1 for r in rows if r.new), dag_id=dag_id, run_id=run_id)
+    return RenderedDigest(subject_line(subject), mask_id_numbers(html), ())
 
 
-def compose(job: Job, tables: Sequence[str]) -> list[int]:
-    """Queue one notice to operations listing the open quarantine entries of ``tables``,
-    unless the same set was already reported (the dedup key is the set of entry ids);
-    returns the outbox ids queued (none or one)."""
-    query = (
-        select(quarantine)
-        .where(quarantine.c.source_table.in_(list(tables)))
-        .where(quarantine.c.resolved_at.is_(None))
-        .order_by(quarantine.c.source_table, quarantine.c.row_key)
-    )
+@isolated("源数据隔离通知")
+def compose(job: Job, tables: Sequence[str] = ()) -> list[int]:
+    """Queue one notice to operations listing every open quarantine entry, unless the same
+    set was already reported by any DAG; returns the outbox ids queued (none or one).
+    ``tables`` (what the calling DAG loads) does not narrow the notice."""
     with job.engine.connect() as conn:
-        rows = list(conn.execute(query))
-    if not rows:
+        entries = list(conn.execute(
+            select(quarantine).where(quarantine.c.resolved_at.is_(None))
+            .order_by(quarantine.c.source_table, quarantine.c.row_key, quarantine.c.id)
+        ))
+        reported_before = conn.execute(
+            select(func.max(outbox.c.created_at)).where(outbox.c.kind == "quarantine_report")
+        ).scalar()
+    if not entries:
         return []
     ctx = job.ctx
     report = render_quarantine_report(
-        [QuarantineRow(r.source_table, r.row_key, r.column_name, r.reason, r.first_seen_at) for r in rows],
-        dag_id=ctx.dag_id, run_id=ctx.run_id,
+        [QuarantineRow(r.source_table, r.row_key, r.column_name, r.reason, r.first_seen_at) for r in entries],
+        dag_id=ctx.dag_id, run_id=ctx.run_id, reported_before=reported_before,
     )
-    ids = hashlib.sha256(",".join(str(r.id) for r in rows).encode()).hexdigest()[:16]
+    ids = hashlib.sha256(",".join(str(r.id) for r in sorted(entries, key=lambda r: r.id)).encode()).hexdigest()[:16]
     message = OutgoingMessage(
-        dedup_key=f"{ctx.dag_id}|quarantine|{ids}", kind="quarantine_report", dag_id=ctx.dag_id, run_id=ctx.run_id,
+        dedup_key=f"quarantine|{ids}", kind="quarantine_report", dag_id=ctx.dag_id, run_id=ctx.run_id,
         period=None, unit_code=None, recipients=(job.policy.operations_email,), subject=report.subject,
         html=report.html,
     )
-    with job.engine.begin() as conn:
-        outbox_id = enqueue(conn, message, ctx.now)
+    outbox_id = queue(job, message)
     return [outbox_id] if outbox_id is not None else []

@@ -9,20 +9,24 @@ cannot vouch for, and leaves them to the units' own monthly return.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 import pandas as pd
-from sqlalchemy import Engine, and_, func, or_, select
+from sqlalchemy import func, select
 
 from bdcwatch import rules
 from bdcwatch.config.policy import Person, Policy
 from bdcwatch.config.run import Job
-from bdcwatch.mail.outbox import OutgoingMessage, enqueue
+from bdcwatch.ledger.preview import run_findings
+from bdcwatch.mail.outbox import OutgoingMessage
 from bdcwatch.mail.sender import Attachment
 from bdcwatch.reports.common import CITY_SUPERVISOR, render_template, workbook
+from bdcwatch.reports.dispatch import isolated, queue
 from bdcwatch.rules import Prohibition
+from bdcwatch.safe_text import subject_line
 from bdcwatch.standards.masking import mask_id_numbers
 from bdcwatch.store.models import finding
 
@@ -51,24 +55,24 @@ def groups() -> list[Group]:
     return [Group(p.text, tuple(r.code for r in registry if r.prohibition is p)) for p in Prohibition]
 
 
-def monthly_counts(engine: Engine, *, run_id: str, since: datetime, until: datetime) -> dict[tuple[str, str], int]:
+def monthly_counts(job: Job, *, since: datetime, until: datetime) -> dict[tuple[str, str], int]:
     """(unit, rule) → findings of the 六不准 rules for the month: the case rules this run
-    judged on the month's data, plus the staff rules' findings first detected by the weekly
-    staff audits from the month's start until now."""
+    judged on the month's data (in a dry run, what it would record), plus the staff rules'
+    findings first detected by the weekly staff audits from the month's start until now."""
     codes = sorted({code for group in groups() for code in group.rules})
     case_rules = [code for code in codes if rules.get(code).family == "case"]
     staff_rules = [code for code in codes if code not in case_rules]
+    counts: Counter[tuple[str, str]] = Counter((f.unit_code or "", f.rule_code) for f in run_findings(job, case_rules))
     query = (
         select(finding.c.unit_code, finding.c.rule_code, func.count())
-        .where(or_(
-            and_(finding.c.rule_code.in_(case_rules), finding.c.last_run_id == run_id),
-            and_(finding.c.rule_code.in_(staff_rules), finding.c.first_detected_at >= since,
-                 finding.c.first_detected_at < until),
-        ))
+        .where(finding.c.rule_code.in_(staff_rules), finding.c.first_detected_at >= since,
+               finding.c.first_detected_at < until)
         .group_by(finding.c.unit_code, finding.c.rule_code)
     )
-    with engine.connect() as conn:
-        return {(unit or "", rule): int(n) for unit, rule, n in conn.execute(query)}
+    with job.engine.connect() as conn:
+        for unit, rule, n in conn.execute(query):
+            counts[(unit or "", rule)] += int(n)
+    return dict(counts)
 
 
 def render_six_prohibitions(
@@ -94,13 +98,14 @@ def render_six_prohibitions(
                                  for p, c in zip(prohibitions, row.cells, strict=True)},
           "合计": row.total, "结论": "零报告" if row.total == 0 else "有问题"} for row in table]
     )
-    return mask_id_numbers(subject), mask_id_numbers(html), workbook({f"六不准 {period_label}": frame})
+    return subject_line(subject), mask_id_numbers(html), workbook({f"六不准 {period_label}": frame})
 
 
+@isolated("“六不准”月报")
 def compose(job: Job) -> list[int]:
     """Queue the monthly 六不准 report to CITY_BUREAU, a zero report when nothing was found."""
     policy, spec, ctx = job.policy, job.spec, job.ctx
-    counts = monthly_counts(job.engine, run_id=ctx.run_id, since=spec.period.start_at, until=job.now())
+    counts = monthly_counts(job, since=spec.period.start_at, until=job.now())
     bureau = policy.supervisors[CITY_SUPERVISOR]
     units = job.units
     subject, html, content = render_six_prohibitions(
@@ -113,6 +118,5 @@ def compose(job: Job) -> list[int]:
         recipients=tuple(h.email for h in bureau.heads), subject=subject, html=html,
         attachments=(Attachment(f"六不准月报_{spec.period_label}.xlsx", content),),
     )
-    with job.engine.begin() as conn:
-        outbox_id = enqueue(conn, message, ctx.now)
+    outbox_id = queue(job, message)
     return [outbox_id] if outbox_id is not None else []

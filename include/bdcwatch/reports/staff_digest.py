@@ -20,6 +20,7 @@ from bdcwatch.config.run import Job
 from bdcwatch.ledger.findings import Evaluation
 from bdcwatch.reports import unit_digest
 from bdcwatch.reports.common import SummaryTable
+from bdcwatch.reports.dispatch import isolated
 from bdcwatch.rules.staff import on_post_sql, passed_hours_sql
 from bdcwatch.store.dialect import bind_typed
 
@@ -78,6 +79,7 @@ def roster_summary(engine: Engine, as_of: datetime, min_hours: float) -> dict[st
     return dict(rosters)
 
 
+@isolated("人员信息核查通知")
 def compose(job: Job, evaluation: Evaluation) -> list[int]:
     """The weekly staff digest: each unit's new findings about its own people (ID numbers
     masked) under a roster summary. Every unit gets it once a week, findings or not: the
@@ -101,7 +103,8 @@ def compose(job: Job, evaluation: Evaluation) -> list[int]:
                          tuple((label, roster.hours_buckets.get(label, 0)) for label in bucket_labels(min_hours))),
         ]
 
-    return unit_digest.compose(
+    result: list[int] = unit_digest.compose(
         job, evaluation, title="登记人员信息核查", plan_items="21、24、27、28", headline_for=headline,
         tables_for=tables, always_units=job.units,
     )
+    return result

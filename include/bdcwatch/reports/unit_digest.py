@@ -1,10 +1,17 @@
 """The unit digest (CONTRACT §6): each unit's heads get that unit's new findings of a
-DAG, headed by the unit's ledger figures and ending with its six-month trend chart.
+DAG, headed by the unit's ledger figures, with its six-month trend chart inline.
 
 "New" means not yet announced: a finding is marked with the outbox message that carried
 it in the same transaction that queues the message, so a rerun of the period finds
 nothing left to announce and queues nothing, and a crash before the commit leaves both
-undone.
+undone. One unit's digest failing to compose is reported to operations and leaves the
+other units' digests untouched (``dispatch.attempt``).
+
+What a head reads (issue 11): each finding's id (a phone call can refer to it, and it
+links to the finding's page in the operations UI when ``[api] base_url`` is set), its
+title, severity, status when not simply 待整改, subject type and subject, the detail with
+code lists by name, the period it belongs to (所属期间), the due date, and under the list
+one plain explanation per kind of problem, from the rule's declaration.
 """
 
 from __future__ import annotations
@@ -13,49 +20,49 @@ import hashlib
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Connection, select, update
 
 from bdcwatch import rules
-from bdcwatch.config.policy import Person, Policy
-from bdcwatch.config.run import Job, RunContext
+from bdcwatch.config.policy import Person
+from bdcwatch.config.run import Job
+from bdcwatch.ledger import preview
 from bdcwatch.ledger.findings import Evaluation
-from bdcwatch.mail.outbox import OutgoingMessage, enqueue
+from bdcwatch.mail.outbox import OutgoingMessage
 from bdcwatch.mail.sender import INLINE_PREFIX, Attachment
-from bdcwatch.reports.chart import trend_chart_png
+from bdcwatch.reports.chart import chart_alt, trend_chart_png
 from bdcwatch.reports.common import (
     MAX_ROWS_IN_BODY,
     SEVERITY_COLOR,
     SEVERITY_TEXT,
+    Chart,
+    CodeBook,
     DigestContext,
     FindingRow,
     RenderedDigest,
     SummaryTable,
     calendar_warning,
     detail_text,
+    finding_url,
+    finding_when,
     findings_workbook,
     operations_desk,
     render_template,
     sort_findings,
 )
+from bdcwatch.reports.dispatch import attempt, isolated, queue
 from bdcwatch.reports.figures import LedgerFigures, UnitFigures, last_months, ledger_figures, monthly_trend
+from bdcwatch.reports.labels import status_text, subject_type_text
 from bdcwatch.rules.ecert import ecert_coverage
 from bdcwatch.rules.online import online_shares
+from bdcwatch.safe_text import subject_line
 from bdcwatch.standards.masking import mask_id_numbers
 from bdcwatch.store.models import finding, outbox
 
 log = logging.getLogger(__name__)
 
 Headline = Sequence[tuple[str, Any, str]]  # (label, value, colour) cards
-
-
-@dataclass(frozen=True)
-class ComposeResult:
-    queued: list[int]
-    units: list[str]
-    findings_announced: int
 
 
 def render_unit_digest(
@@ -73,16 +80,18 @@ def render_unit_digest(
     ordered = sort_findings(findings)
     rows = [
         {
-            "title": rules.title(f.rule_code),
-            "rule_code": f.rule_code,
+            "id": f.id or "新", "url": finding_url(context.ui_base_url, f.id), "title": rules.title(f.rule_code),
             "severity_text": SEVERITY_TEXT.get(f.severity, f.severity),
             "severity_color": SEVERITY_COLOR.get(f.severity, "#222"),
-            "subject_id": mask_id_numbers(f.subject_id),
-            "detail_text": detail_text(f.rule_code, f.detail),
+            "status": status_text(f.status) if f.status != "open" else "",
+            "subject_type": subject_type_text(f.subject_type), "subject_id": f.subject_id,
+            "detail_text": detail_text(f.rule_code, f.detail, context.codes), "when": finding_when(f),
             "due_date": f.due_date.isoformat(),
         }
         for f in ordered[:MAX_ROWS_IN_BODY]
     ]
+    explained = [(rules.title(code), rules.all_rules()[code].explanation)
+                 for code in dict.fromkeys(f.rule_code for f in ordered) if code in rules.all_rules()]
     high = sum(1 for f in findings if f.severity == "high")
     subject = f"【不动产登记监督】{unit_name} {context.title}（{context.period_label}）：新发现问题 {len(findings)} 条"
     headline = [
@@ -95,105 +104,88 @@ def render_unit_digest(
         plan_items=context.plan_items, period_text=context.period_text,
         as_of=context.as_of.strftime("%Y-%m-%d %H:%M"), calendar_warning=context.calendar_warning,
         headline=headline, findings=findings, rows=rows, truncated=len(findings) > len(rows),
-        supervisor_name=context.supervisor_name, ui_url=context.ui_url, dag_id=context.dag_id,
-        run_id=context.run_id, tables=context.tables, chart_caption=context.chart_caption,
+        supervisor_name=context.supervisor_name, linked=bool(context.ui_base_url), dag_id=context.dag_id,
+        run_id=context.run_id, tables=context.tables, chart=context.chart, explained=explained,
     )
-    workbook = findings_workbook(findings, f"{unit_code} {context.period_label}".replace(":", "")[:31])
+    workbook = findings_workbook(findings, f"{unit_code} {context.period_label}", context.codes)
     filename = f"{context.dag_id}_{unit_code}_{context.period_label.replace('..', '_')}.xlsx"
-    return RenderedDigest(mask_id_numbers(subject), mask_id_numbers(html), (Attachment(filename, workbook),))
-
-
-
-def _rows(
-    engine: Engine, dag_id: str, units: Sequence[str] | None, finding_ids: Sequence[int] | None = None
-) -> list[FindingRow]:
-    query = select(finding).where(finding.c.notified_outbox_id.is_(None)).where(finding.c.status != "closed")
-    # A DAG announces what it detected, or (look-back) exactly the findings it names.
-    query = query.where(finding.c.id.in_(list(finding_ids))) if finding_ids is not None else query.where(
-        finding.c.dag_id == dag_id
-    )
-    query = query.order_by(finding.c.id)
-    if units:
-        query = query.where(finding.c.unit_code.in_(list(units)))
-    with engine.connect() as conn:
-        return [FindingRow.from_row(r) for r in conn.execute(query)]
+    return RenderedDigest(subject_line(subject), mask_id_numbers(html), (Attachment(filename, workbook),))
 
 
 def compose_unit_digests(
-    engine: Engine,
-    policy: Policy,
+    job: Job,
     *,
-    ctx: RunContext,
-    units: Sequence[str] | None,
+    rule_codes: Sequence[str],
     context_for_unit: Callable[[str], DigestContext],
     attachments_for_unit: Callable[[str], Sequence[Attachment]] | None = None,
     always_units: Sequence[str] = (),
     finding_ids: Sequence[int] | None = None,
-) -> ComposeResult:
+) -> list[int]:
     """Queue one digest per unit that has unannounced findings of this DAG, and to each of
-    ``always_units`` even without (e.g. the monthly checklist must reach every unit)."""
+    ``always_units`` even without (e.g. the monthly checklist must reach every unit).
+    Returns the outbox ids queued."""
     by_unit: dict[str | None, list[FindingRow]] = defaultdict(list)
     for code in always_units:
         by_unit[code] = []
-    for row in _rows(engine, ctx.dag_id, units, finding_ids):
+    for row in preview.unannounced(job, rule_codes, job.spec.units, finding_ids):
         by_unit[row.unit_code].append(row)
     queued: list[int] = []
-    announced = 0
     for unit_code, rows in sorted(by_unit.items(), key=lambda item: str(item[0])):
-        heads: Sequence[Person]
-        if unit_code is not None and unit_code in policy.units:
-            unit = policy.units[unit_code]
-            heads = unit.heads
-            name = unit.name
-        else:
-            # A DJJG the policy does not know has no heads: operations must sort it out,
-            # the findings are not dropped.
-            heads = operations_desk(policy)
-            name = f"未登记机构 {unit_code or '（空）'}"
-        context = context_for_unit(unit_code or "")
-        digest = render_unit_digest(rows, unit_code=unit_code, unit_name=name, heads=heads, context=context)
-        extra = tuple(attachments_for_unit(unit_code or "")) if attachments_for_unit else ()
-        dedup_key = _digest_key(engine, ctx.dag_id, context.period_label, unit_code, rows, unit_code in always_units)
-        if dedup_key is None:
-            continue
-        message = OutgoingMessage(
-            dedup_key=dedup_key,
-            kind="unit_digest", dag_id=ctx.dag_id, run_id=ctx.run_id, period=context.period_label,
-            unit_code=unit_code, recipients=tuple(p.email for p in heads), subject=digest.subject,
-            html=digest.html, attachments=digest.attachments + extra,
-        )
-        with engine.begin() as conn:
-            outbox_id = enqueue(conn, message, ctx.now)
-            if outbox_id is None:
-                continue
-            ids = [r.id for r in rows]
-            for start in range(0, len(ids), 500):  # stay far below any driver's parameter limit
-                conn.execute(
-                    update(finding).where(finding.c.id.in_(ids[start : start + 500])).values(notified_outbox_id=outbox_id)
-                )
-        queued.append(outbox_id)
-        announced += len(rows)
-        log.info("queued digest %s for %s: %d finding(s) to %d head(s)", outbox_id, unit_code, len(rows), len(heads))
-    return ComposeResult(queued, [str(u) for u in by_unit], announced)
+        known = unit_code is not None and unit_code in job.policy.units
+        # A DJJG the policy does not know has no heads: operations sort it out, nothing is dropped.
+        name = job.policy.units[unit_code].name if known and unit_code else f"未登记机构 {unit_code or '（空）'}"
+
+        def one(unit_code: str | None = unit_code, rows: list[FindingRow] = rows, name: str = name) -> int | None:
+            heads = job.policy.units[unit_code].heads if unit_code in job.policy.units else operations_desk(job.policy)
+            context = context_for_unit(unit_code or "")
+            digest = render_unit_digest(rows, unit_code=unit_code, unit_name=name, heads=heads, context=context)
+            extra = tuple(attachments_for_unit(unit_code or "")) if attachments_for_unit else ()
+            key = _digest_key(job, context.period_label, unit_code, rows, unit_code in always_units)
+            if key is None:
+                return None
+            message = OutgoingMessage(
+                dedup_key=key, kind="unit_digest", dag_id=job.ctx.dag_id, run_id=job.ctx.run_id,
+                period=context.period_label, unit_code=unit_code, recipients=tuple(p.email for p in heads),
+                subject=digest.subject, html=digest.html, attachments=digest.attachments + extra,
+            )
+            return queue(job, message, then=_marking(rows))
+
+        outbox_id = attempt(job, f"{name}的{job.ctx.dag_id}问题通知", one)
+        if outbox_id is not None:
+            queued.append(outbox_id)
+            log.info("queued digest %s for %s: %d finding(s)", outbox_id, unit_code, len(rows))
+    return queued
 
 
-def _digest_key(
-    engine: Engine, dag_id: str, period: str, unit_code: str | None, rows: Sequence[FindingRow], always: bool
-) -> str | None:
+def _marking(rows: Sequence[FindingRow]) -> Callable[[Connection, int], None]:
+    """Marks ``rows`` as announced by the message, in the transaction that queues it."""
+    ids = [r.id for r in rows if r.id]
+
+    def mark(conn: Connection, outbox_id: int) -> None:
+        for start in range(0, len(ids), 500):  # stay far below any driver's parameter limit
+            conn.execute(update(finding).where(finding.c.id.in_(ids[start : start + 500]))
+                         .values(notified_outbox_id=outbox_id))
+
+    return mark
+
+
+def _digest_key(job: Job, period: str, unit_code: str | None, rows: Sequence[FindingRow], always: bool) -> str | None:
     """The outbox key of a unit digest. A digest of new findings is keyed by those findings;
     a cycle's unit mail (``always``: it carries the checklist) is sent once per period, and
     after that only when new findings appear. None: nothing to send."""
-    base = f"{dag_id}|{period}|{unit_code}"
-    content = f"{base}|{hashlib.sha256(','.join(str(r.id) for r in rows).encode()).hexdigest()[:16]}"
+    base = f"{job.ctx.dag_id}|{period}|{unit_code}"
+    ids = ",".join(str(r.id) if r.id else f"{r.rule_code}:{r.subject_id}" for r in rows)
+    content = f"{base}|{hashlib.sha256(ids.encode()).hexdigest()[:16]}"
     if not always:
         return content
-    with engine.connect() as conn:
+    with job.engine.connect() as conn:
         cycle_sent = conn.execute(select(outbox.c.id).where(outbox.c.dedup_key == f"{base}|cycle")).first()
     if cycle_sent is None:
         return f"{base}|cycle"
     return content if rows else None
 
 
+@isolated("单位问题通知")
 def compose(
     job: Job,
     evaluation: Evaluation,
@@ -214,50 +206,59 @@ def compose(
     ``headline_for``, ``tables_for`` and ``attachments_for`` add a DAG's own cards,
     tables and files per unit; ``always_units`` get a mail even without new findings
     (once per period); ``finding_ids`` announces exactly those findings (look-back)."""
+    from bdcwatch.reports import ops_notice
+
     policy, engine, spec = job.policy, job.engine, job.spec
     warning = calendar_warning(evaluation.calendar_fallback_years)
+    ops_notice.calendar_gap(job, evaluation.calendar_fallback_years)
     today = job.ctx.now.date()
     ledger = ledger_figures(engine, spec.period, today)
     coverage = ecert_coverage(engine, spec.period, policy) if "ecert" in figures else {}
     shares = online_shares(engine, spec.period, policy) if "online" in figures else {}
     months = last_months(today)
     trend = monthly_trend(engine, months)
+    codes = CodeBook.from_policy(policy)
 
-    def unit_figures(unit_code: str) -> UnitFigures:
-        return UnitFigures(
-            ledger=ledger.get(unit_code or None) or LedgerFigures(),
-            ecert=coverage.get(unit_code, (0, 0)) if "ecert" in figures else None,
-            online=shares.get(unit_code) if "online" in figures else None,
-        )
+    def points(unit_code: str) -> list[tuple[str, int, int]]:
+        return trend.get(unit_code or None) or [(f"{y}-{m:02d}", 0, 0) for y, m in months]
+
+    def chart_file(unit_code: str) -> str:
+        return f"{INLINE_PREFIX}trend_{unit_code or 'none'}.png"
 
     def attachments(unit_code: str) -> list[Attachment]:
-        points = trend.get(unit_code or None) or [(f"{y}-{m:02d}", 0, 0) for y, m in months]
-        chart = Attachment(f"{INLINE_PREFIX}trend_{unit_code or 'none'}.png", trend_chart_png(points))
+        chart = Attachment(chart_file(unit_code), trend_chart_png(points(unit_code)))
         return [*(attachments_for(unit_code) if attachments_for else ()), chart]
 
     def context_for(unit_code: str) -> DigestContext:
         supervisor = policy.supervisors[policy.units[unit_code].supervisor].name if unit_code in policy.units else "运维"
+        figures_now = UnitFigures(
+            ledger=ledger.get(unit_code or None) or LedgerFigures(),
+            ecert=coverage.get(unit_code, (0, 0)) if "ecert" in figures else None,
+            online=shares.get(unit_code) if "online" in figures else None,
+        )
         return DigestContext(
             dag_id=job.ctx.dag_id, run_id=job.ctx.run_id, period_label=spec.period_label,
             period_text=spec.period_text, as_of=spec.period.as_of, plan_items=plan_items, title=title,
-            supervisor_name=supervisor, ui_url=f"{job.ui_base_url}/dags/{job.ctx.dag_id}" if job.ui_base_url else None,
-            calendar_warning=warning, headline=(*unit_figures(unit_code).headline(), *headline_for(unit_code)),
-            tables=tuple(tables_for(unit_code)),
-            chart_caption="近6个月问题趋势（橙色：新发现；绿色：已销号），见下图。",
+            supervisor_name=supervisor, ui_base_url=job.ui_base_url, calendar_warning=warning,
+            headline=(*figures_now.headline(), *headline_for(unit_code)), tables=tuple(tables_for(unit_code)),
+            chart=Chart(Attachment(chart_file(unit_code), b"").content_id, chart_alt(points(unit_code)),
+                        "近6个月问题趋势（橙色：当月发生的问题，按问题发生时间统计；绿色：当月销号）"),
+            codes=codes,
         )
 
-    result = compose_unit_digests(
-        engine, policy, ctx=job.ctx, units=spec.units, context_for_unit=context_for,
+    return compose_unit_digests(
+        job, rule_codes=[o.rule_code for o in evaluation.outcomes], context_for_unit=context_for,
         attachments_for_unit=attachments, always_units=always_units, finding_ids=finding_ids,
     )
-    return result.queued
 
 
+@isolated("回头看复发问题通知")
 def compose_reopened(job: Job, verified: int, reopened: Sequence[int]) -> list[int]:
     """Look-back: each unit is told which of its closed findings came back."""
     if not reopened:
         return []
-    return compose(
+    result: list[int] = compose(
         job, Evaluation(calendar_fallback_years=sorted(job.calendar.fallback_years)), title="回头看：已销号问题复发",
         plan_items="34", finding_ids=reopened, headline_for=lambda unit: [("本年复核已销号问题", verified, "#1f4e79")],
     )
+    return result

@@ -5,11 +5,17 @@ family (``ecert.py``, ``cases.py``, ``staff.py``, ...)::
 
     declare(code="ECERT_MISSING", severity=Severity.HIGH, subject_type="BDCQZH", family="ecert",
             reads=("BDC_ZS", "BDC_DZZZ_ZZXX"), title="...", labels={"ywh": "业务号", ...},
+            explanation="……（what it means for a head, and what to do）", occurred="szsj",
+            explanation="纸质证书（证明）缮证已超过规定时限，省级电子证照系统中仍查不到同一证号的电子证照。请核实是否漏发，及时补发，做到“纸电同步”。",
+            occurred="szsj",
             sql=_missing_sql, params=_grace)
 
 Everything else derives from those declarations: which rules a DAG runs (``select``),
-which source tables it loads (``tables_read``), the titles, detail labels and 六不准
-groups in mail and the UI, and the DAG integrity test. Every module of this package is
+which source tables it loads (``tables_read``), the titles, explanations, detail labels
+and 六不准 groups in mail and the UI, the month a problem counts in (``occurred``: the
+detail key of the rule's defining date, e.g. SZSJ; none for a state such as an
+incomplete staff record, which counts in the month it was detected), and the DAG
+integrity test. Every module of this package is
 imported once when the registry is first read, so a new file of rules needs no edit
 anywhere else.
 
@@ -125,6 +131,8 @@ class Rule:
     labels: Mapping[str, str]  # detail key -> Chinese label
     sql: Callable[[RuleInput], str]
     params: Callable[[RuleInput], dict[str, Any]] = no_params
+    explanation: str = ""  # for heads, in plain Chinese: what the finding means and what to do
+    occurred: str | None = None  # detail key of the date the problem happened (the rule's defining date)
     flags: frozenset[str] = frozenset()  # detail keys that are yes/no flags (shown only when set)
     per_period: bool = False  # findings carry the period label (else period is null)
     # The label of a per-period rule when it is not the run's period (a yearly obligation
@@ -162,9 +170,14 @@ def declare(
     needs_calendar: bool = False,
     prohibition: Prohibition | None = None,
     tags: Iterable[str] = (),
+    explanation: str = "",
+    occurred: str | None = None,
 ) -> Rule:
     """Declare a rule and register it under its code. Raises ValueError on a second rule
-    with the same code, an unknown subject type or a flag without a label."""
+    with the same code, an unknown subject type, a flag without a label or an
+    ``occurred`` key that is not a detail key. (Every rule must also have an
+    ``explanation``; the registry test checks it rather than this function, so a rule
+    added on another branch cannot stop the engine from loading.)"""
     if code in _REGISTRY:
         raise ValueError(f"rule {code} is declared twice")
     if subject_type not in SUBJECT_TYPES:
@@ -172,10 +185,13 @@ def declare(
     flag_set = frozenset(flags)
     if not flag_set <= set(labels):
         raise ValueError(f"rule {code}: flags {sorted(flag_set - set(labels))} have no label")
+    if occurred is not None and occurred not in labels:
+        raise ValueError(f"rule {code}: occurred={occurred!r} is not one of its detail keys {sorted(labels)}")
     rule = Rule(
         code=code, severity=Severity(severity), subject_type=subject_type, family=family, reads=tuple(reads),
         title=title, labels=dict(labels), sql=sql, params=params, flags=flag_set, per_period=per_period,
         label=label, needs_calendar=needs_calendar, prohibition=prohibition, tags=frozenset(tags),
+        explanation=explanation.strip(), occurred=occurred,
     )
     _REGISTRY[code] = rule
     return rule

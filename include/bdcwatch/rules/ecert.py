@@ -163,6 +163,8 @@ declare(
     code="ECERT_MISSING", severity=Severity.HIGH, subject_type="BDCQZH", family="ecert", reads=ECERT_TABLES,
     title="纸质证书/证明缮证后超过时限仍无对应电子证照",
     labels={"zsid": "证书ID", "ywh": "业务号", "bdcqzh": "证号", "szsj": "缮证时间"},
+    explanation="纸质证书（证明）缮证已超过规定时限，省级电子证照系统中仍查不到同一证号的电子证照。请核实是否漏发，及时补发，做到“纸电同步”。",
+    occurred="szsj",
     sql=_missing_sql, params=_grace,
 )
 declare(
@@ -170,12 +172,16 @@ declare(
     reads=("BDC_ZS", "DJF_DJ_DB", "BDC_DZZZ_ZZXX"),
     title="电子证照颁发晚于登簿后规定时限",
     labels={"ywh": "业务号", "dbsj": "登簿时间", "zzid": "电子证照ID", "zzbfrq": "颁发时间"},
+    explanation="电子证照颁发时间晚于登簿后的规定时限。请查明延迟原因，落实登簿后即时生成电子证照的要求。",
+    occurred="dbsj",
     sql=_late_sql, params=_delay,
 )
 declare(
     code="ECERT_NOT_REVOKED", severity=Severity.HIGH, subject_type="BDCQZH", family="ecert", reads=ECERT_TABLES,
     title="纸质证书已注销，电子证照仍为现势",
     labels={"zsid": "证书ID", "zxsj": "注销时间", "zzid": "电子证照ID"},
+    explanation="纸质证书已注销，但电子证照仍为现势状态，可能被继续使用。请立即在电子证照系统中注销对应的电子证照。",
+    occurred="zxsj",
     sql=_not_revoked_sql, params=_grace,
 )
 declare(
@@ -184,24 +190,29 @@ declare(
     labels={"zzid": "电子证照ID", "bdcdyh_differs": "单元号不一致", "holders_differ": "权利人不一致",
             "type_differs": "证照类型不一致"},
     flags=("bdcdyh_differs", "holders_differ", "type_differs"),
+    explanation="电子证照记载的不动产单元号、权利人或证照类型与纸质证书不一致。请对照登记簿核实，更正有误的一方。",
     sql=_mismatch_sql, params=_type_codes,
 )
 declare(
     code="ECERT_DUPLICATE", severity=Severity.MEDIUM, subject_type="BDCQZH", family="ecert", reads=ECERT_TABLES,
     title="同一证号存在多个现势电子证照",
     labels={"valid_ecerts": "现势电子证照数", "first_zzid": "电子证照ID", "last_zzid": "电子证照ID"},
+    explanation="同一证号同时存在多个现势电子证照。请核实后注销多余的电子证照，只保留一个有效证照。",
     sql=_duplicate_sql,
 )
 declare(
     code="ECERT_ORPHAN", severity=Severity.MEDIUM, subject_type="ZZID", family="ecert", reads=ECERT_TABLES,
     title="现势电子证照找不到对应的纸质证书/证明",
     labels={"bdcqzh": "证号", "zzbfrq": "颁发时间"},
+    explanation="电子证照为现势状态，但登记系统中查不到同一证号的纸质证书或证明。请核实是否误发或证号录入有误。",
+    occurred="zzbfrq",
     sql=_orphan_sql, params=_grace,
 )
 declare(
     code="ECERT_BAD_ID", severity=Severity.LOW, subject_type="ZZID", family="ecert", reads=("BDC_DZZZ_ZZXX",),
     title="证照标识格式或校验位错误",
     labels={"zzbs": "证照标识", "problem": "问题"},
+    explanation="证照标识不符合国家标准（GB/T 36904）的格式，或校验位错误，其他系统可能无法识别该电子证照。请联系电子证照系统维护方更正。",
     sql=_bad_id_sql,
 )
 

@@ -98,5 +98,7 @@ declare(
     title="疑似插队：办理用时远低于同类案件中位数且超越多件先受理案件",
     labels={"slsj": "受理时间", "dbsj": "登簿时间", "elapsed": "用时（工作日）", "median": "同类当月中位数",
             "overtaken_at_least": "超越先受理案件不少于", "overtaken_example": "被超越案件", "limit_class": "时限类别"},
+    explanation="该案件办理用时远低于同类案件的中位数，且比多件先受理的同类案件更早登簿，存在插队或“加急”办理嫌疑。请调阅案卷核实办理过程。",
+    occurred="dbsj",
     sql=_queue_jump_sql, params=_queue_params, needs_calendar=True, prohibition=Prohibition.OBSTRUCTION,
 )

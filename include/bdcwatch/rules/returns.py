@@ -80,12 +80,16 @@ declare(
     code="RETURN_UNJUSTIFIED", severity=Severity.MEDIUM, subject_type="BDC_BYSL.ID", family="case", reads=RETURNS,
     title="退件未注明法定理由（随意退件）",
     labels={"ywh": "业务号", "thsj": "退件时间", "thyydm": "退件理由代码", "thyy": "退件理由"},
+    explanation="退件未注明法定退件理由，或所注理由不在法定理由清单内。请核实退件依据，不得随意退件，必要时联系申请人重新受理。",
+    occurred="thsj",
     sql=_unjustified_sql, params=_reason_codes, prohibition=Prohibition.EXTRA_REQUIREMENTS,
 )
 declare(
     code="RETURN_REPEATED", severity=Severity.MEDIUM, subject_type="BDC_BYSL.ID", family="case", reads=RETURNS,
     title="同一不动产单元短期内被同一机构重复退件",
     labels={"bdcdyh": "不动产单元号", "thsj": "退件时间", "previous_id": "前次退件", "previous_thsj": "前次退件时间"},
+    explanation="同一不动产单元短期内被本机构再次退件，可能存在“推绕拖”。请核实前后两次退件理由，一次性告知申请人需要补正的全部材料。",
+    occurred="thsj",
     sql=_repeated_sql, params=_repeat_window, prohibition=Prohibition.EXTRA_REQUIREMENTS,
 )
 declare(
@@ -94,5 +98,7 @@ declare(
     title="查封期间办理了抵押登记",
     labels={"bdcdyh": "不动产单元号", "dbsj": "登簿时间", "cf_ywh": "查封业务号", "cfjg": "查封机关",
             "cfkssj": "查封时间"},
+    explanation="该不动产单元处于查封期间，仍办理了抵押登记，属于违法违规办理。请立即核查，依法纠正并查明责任。",
+    occurred="dbsj",
     sql=_sealed_sql, params=mortgage_params, prohibition=Prohibition.ILLEGAL_REGISTRATION,
 )

@@ -262,28 +262,36 @@ declare(
     code="STAFF_UNTRAINED_ON_POST", severity=Severity.HIGH, subject_type="RYBH", family="staff",
     reads=(*STEPS, "RY_PXJL"), title="未经岗前培训合格即上岗办件",
     labels={**STEP_LABELS, "first_passed_training": "首次培训合格日期"},
+    explanation="该人员在首次培训考核合格之前已经办理登记业务（或至今没有合格的培训记录）。请立即安排岗前培训，合格前不得独立办件。",
+    occurred="first_step_at",
     sql=_untrained_sql, prohibition=Prohibition.ILLEGAL_REGISTRATION,
 )
 declare(
     code="STAFF_UNKNOWN_HANDLER", severity=Severity.HIGH, subject_type="RYBH", family="staff", reads=STEPS,
     title="办件人员不在登记人员信息库（疑似非工作人员介入）", labels={**STEP_LABELS, "units": "涉及机构数"},
+    explanation="办件记录中的人员编号在登记人员信息库中查不到，可能是非工作人员（如中介、“黄牛”）使用账号办件，或人员信息漏登。请立即核实账号使用情况。",
+    occurred="first_step_at",
     sql=_unknown_sql, prohibition=Prohibition.ILLEGAL_REGISTRATION,
 )
 declare(
     code="STAFF_INACTIVE_HANDLER", severity=Severity.HIGH, subject_type="RYBH", family="staff", reads=STEPS,
     title="离岗人员仍在办件", labels={**STEP_LABELS, "lgsj": "离岗日期"},
+    explanation="该人员已离岗，但其账号仍在办理登记业务。请立即停用账号，并核查相关案件。",
+    occurred="first_step_at",
     sql=_inactive_sql, prohibition=Prohibition.ILLEGAL_REGISTRATION,
 )
 declare(
     code="STAFF_TRAINING_HOURS", severity=Severity.MEDIUM, subject_type="RYBH", family="staff", reads=TRAINING,
     title="全年在岗人员年度培训学时不足",
     labels={"year_from": "年度起", "passed_hours": "合格学时", "required": "应达学时"},
+    explanation="该人员全年在岗，但年度合格培训学时低于规定学时。请在新年度培训计划中补足。",
     sql=_hours_sql, params=_hours_params, per_period=True, label=_hours_label,
 )
 declare(
     code="STAFF_TRAINING_BEHIND", severity=Severity.LOW, subject_type="RYBH", family="staff", reads=TRAINING,
     title="年度培训学时进度落后",
     labels={"passed_hours": "合格学时", "months": "计入月数", "required": "应达学时"},
+    explanation="按全年规定学时折算，该人员截至目前的合格培训学时落后于进度。请在年底前安排培训。",
     sql=_behind_sql, params=_behind_params, per_period=True, label=_year_label,
 )
 declare(
@@ -293,16 +301,19 @@ declare(
             "dwdm_missing": "缺单位代码", "yglx_missing": "缺用工类型", "gw_missing": "缺岗位",
             "sgsj_missing": "缺上岗时间"},
     flags=("zjh_missing", "zjh_invalid", "dwdm_missing", "yglx_missing", "gw_missing", "sgsj_missing"),
+    explanation="人员信息库中该人员的身份证号、单位、用工类型、岗位或上岗时间缺失，或身份证号校验不通过。请补全、更正人员信息。",
     sql=_incomplete_sql, params=_registry_params,
 )
 declare(
     code="STAFF_ROTATION_DUE", severity=Severity.LOW, subject_type="RYBH", family="staff", reads=REGISTRY,
     title="关键岗位任职超过轮岗年限", labels={"gw": "岗位", "gwkssj": "任现岗起", "due_since": "轮岗界限"},
+    explanation="该人员在关键岗位任职已超过规定的轮岗年限。请按定期轮岗要求安排轮岗。",
     sql=_rotation_sql, params=_rotation_params,
 )
 declare(
     code="STAFF_PLEDGE_MISSING", severity=Severity.LOW, subject_type="RYBH", family="staff", reads=REGISTRY,
     title="本年度廉政承诺书未签订", labels={"lzcnsj": "廉政承诺签订日期", "pledge_deadline": "签订期限"},
+    explanation="该人员本年度尚未签订廉政承诺书（已过签订期限）。请督促及时签订并归档。",
     sql=_pledge_sql, params=_pledge_params, per_period=True, label=_year_label,
 )
 

@@ -99,11 +99,15 @@ DEADLINE_LABELS = {"slsj": "受理时间", "jssj": "办结时间", "deadline": "
 declare(
     code="CASE_OVERDUE", severity=Severity.MEDIUM, subject_type="YWH", family="case", reads=CASES,
     title="办结超过法定时限（工作日）", labels=DEADLINE_LABELS,
+    explanation="案件办结时间超过了法定办理时限（按工作日计算，已扣除挂起天数）。请查明超期原因，落实“0135”办理时限要求。",
+    occurred="jssj",
     sql=_overdue_sql, params=_limits, needs_calendar=True, prohibition=Prohibition.OBSTRUCTION, tags=("time_limit",),
 )
 declare(
     code="CASE_OVERDUE_OPEN", severity=Severity.HIGH, subject_type="YWH", family="case", reads=CASES,
     title="在办案件已超过办理时限", labels={k: v for k, v in DEADLINE_LABELS.items() if k != "jssj"},
+    explanation="案件至今仍在办理，已超过办理期限。请督促尽快办结；确有正当理由的，应依规办理挂起或延期手续。",
+    occurred="deadline",
     sql=_overdue_open_sql, params=_limits, needs_calendar=True, prohibition=Prohibition.OBSTRUCTION,
     tags=("time_limit",),
 )

@@ -49,6 +49,25 @@ class Dialect:
             return f"to_char({column}, 'YYYY-MM')"
         return f"EXTRACT(YEAR_MONTH FROM {column})"
 
+    def month_text(self, column: str) -> str:
+        """``'YYYY-MM'`` of a timestamp column, as text on every dialect."""
+        if self.name == "sqlite":
+            return f"substr({column}, 1, 7)"
+        if self.name == "postgresql":
+            return f"to_char({column}, 'YYYY-MM')"
+        return f"DATE_FORMAT({column}, '%Y-%m')"
+
+    def json_text(self, column: str, key: str) -> str:
+        """The text of top-level ``key`` of a JSON text column (NULL when absent or null).
+        ``key`` is a code constant (a rule's declared detail key), checked here."""
+        if not re.fullmatch(r"\w+", key):
+            raise ValueError(f"not a detail key: {key!r}")
+        if self.name == "sqlite":
+            return f"json_extract({column}, '$.{key}')"
+        if self.name == "postgresql":
+            return f"(CAST({column} AS json) ->> '{key}')"
+        return f"NULLIF(JSON_UNQUOTE(JSON_EXTRACT({column}, '$.{key}')), 'null')"
+
     def month_of(self, column: str) -> str:
         """The month number (1-12) of a date or timestamp column."""
         if self.name == "sqlite":
