@@ -9,7 +9,11 @@ sends each unit its warning list — cases already overdue and cases due within
 the usual digest of new findings. It is also the daily ledger round: every finding of any
 DAG past its rectification due date goes up to the unit's supervising bureau (once a
 month while it stays overdue, with its history), and the audit trail's hash chain is
-verified (`bdcwatch audit verify`; the task fails if any entry was tampered with). Deadlines count working days on the State Council
+verified (`bdcwatch audit verify`; the task fails if any entry was tampered with). The
+round also checks the yearly duties no system records (items 3, 4, 11, 19, 30): a duty
+period whose deadline passed without recorded evidence becomes `DUTY_MISSED` of the unit;
+and it tells each unit of the review defects (`REVIEW_DEFECT`) reviewers recorded since
+the last round. Deadlines count working days on the State Council
 calendar (CONTRACT §5); a year it does not know yet is flagged in the log and the mail.
 
 **Params** `period_start`/`period_end` (default: yesterday; as-of = `period_end` 00:00),
@@ -40,12 +44,23 @@ TABLES = rules.tables_read(RULES)
 @dag("case_timeliness_watch", schedule="30 7 * * *", **dag_settings(tags=["item-14", "item-33", "cases"], doc_md=__doc__))
 def case_timeliness_watch():
     @audit_task
-    def compose(run: dict, evaluation: dict) -> list[int]:
+    def check_duties(run: dict, revision: str) -> list[int]:
+        from bdcwatch.ledger.duties import check_missed
+
+        return check_missed(current_job(run))
+
+    @audit_task
+    def compose(run: dict, evaluation: dict, duties: list[int]) -> list[int]:
         from bdcwatch.ledger.findings import Evaluation
+        from bdcwatch.ledger.verdicts import unannounced_defects
         from bdcwatch.reports import escalation, quarantine_notice, unit_digest, watch_list
 
         job, judged = current_job(run), Evaluation.from_xcom(evaluation)
         digests = unit_digest.compose(job, judged, title="办件时限核查", plan_items="14、33")
+        defects = unannounced_defects(job.engine)
+        if defects:  # verdicts recorded in the UI or with the CLI since the last round
+            digests += unit_digest.compose(job, Evaluation(), title="案卷评查不合格问题", plan_items="32",
+                                           finding_ids=defects)
         notice = quarantine_notice.compose(job, TABLES)
         return digests + notice + watch_list.compose(job, judged) + escalation.compose(job)
 
@@ -54,7 +69,7 @@ def case_timeliness_watch():
     prepared = prepare_supervision_db()
     run >> prepared >> loads
     prepared >> verify_audit()
-    send_mail(compose(run, evaluate(RULES, run, loads)))
+    send_mail(compose(run, evaluate(RULES, run, loads), check_duties(run, prepared)))
 
 
 case_timeliness_watch()

@@ -42,6 +42,9 @@ export AIRFLOW_CONN_ECERT_DB="sqlite:///$VAR/demo/ecert.db"
 export AIRFLOW_CONN_STAFF_REGISTRY_DB="sqlite:///$VAR/demo/staff.db"
 export AIRFLOW_CONN_SUPERVISION_DB="sqlite:///$VAR/demo/supervision.db"
 export AIRFLOW_CONN_SMTP_DEFAULT="smtp://127.0.0.1:$SMTP_PORT?disable_ssl=true&disable_tls=true&from_email=bdcwatch%40example.org&timeout=10"
+# The demo's policy: the bundled one with a complaints folder (relative to the policy file).
+export BDCWATCH_POLICY="$VAR/demo/policy.yaml"
+COMPLAINTS_DIR="$VAR/demo/intake/complaints"
 
 start_bg() {  # name, command...
   local name=$1; shift
@@ -67,13 +70,24 @@ start() {
   stop
   mkdir -p "$VAR/demo" "$VAR/mail" "$VAR/logs" "$VAR/run" "$AIRFLOW_HOME"
   echo '{"admin": "admin", "op": "op", "viewer": "viewer"}' >"$AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"
+  "$BIN/python" - "$BDCWATCH_POLICY" <<'PY'
+import sys
+from pathlib import Path
+import yaml
+from bdcwatch.config.policy import BUNDLED_POLICY
+from importlib import resources
+raw = yaml.safe_load(resources.files("bdcwatch.config").joinpath(BUNDLED_POLICY).read_text(encoding="utf-8"))
+raw.setdefault("intake", {})["complaints_dir"] = "intake/complaints"
+Path(sys.argv[1]).write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
+PY
 
   echo "==> Demo source data: $SIZE certificates, planted problems for $PERIOD_START .. $PERIOD_END"
-  rm -f "$VAR"/demo/*.db*
+  rm -rf "$VAR"/demo/*.db* "$VAR/demo/reviews" "$VAR/demo/intake"
   "$BIN/python" -m bdcwatch.demo.generator \
     --registration-url "$AIRFLOW_CONN_REGISTRATION_DB" --ecert-url "$AIRFLOW_CONN_ECERT_DB" \
     --staff-url "$AIRFLOW_CONN_STAFF_REGISTRY_DB" --size "$SIZE" \
     --period-start "$PERIOD_START" --period-end "$PERIOD_END" --truth "$VAR/demo/ground_truth.json"
+
 
   echo "==> SMTP sink on 127.0.0.1:$SMTP_PORT writing to $VAR/mail"
   start_bg mailsink "$BIN/python" -m bdcwatch.demo.mailsink --dir "$VAR/mail" --port "$SMTP_PORT"
@@ -81,12 +95,31 @@ start() {
   echo "==> Airflow metadata database"
   "$BIN/airflow" db migrate >"$VAR/logs/db-migrate.log" 2>&1
 
+  first_run() {  # dag_id, logical date
+    echo "==> First run: $1 for $PERIOD_START .. $PERIOD_END"
+    "$BIN/airflow" dags test "$1" "$2" \
+      -c "{\"period_start\": \"$PERIOD_START\", \"period_end\": \"$PERIOD_END\"}" >"$VAR/logs/first-run-$1.log" 2>&1 \
+      || { echo "first run failed, see $VAR/logs/first-run-$1.log"; tail -30 "$VAR/logs/first-run-$1.log"; exit 1; }
+  }
   for dag_id in ecert_completeness monthly_quality_check staff_registry_audit; do
-    echo "==> First run: $dag_id for $PERIOD_START .. $PERIOD_END"
-    "$BIN/airflow" dags test "$dag_id" "$PERIOD_END" \
-      -c "{\"period_start\": \"$PERIOD_START\", \"period_end\": \"$PERIOD_END\"}" >"$VAR/logs/first-run-$dag_id.log" 2>&1 \
-      || { echo "first run failed, see $VAR/logs/first-run-$dag_id.log"; tail -30 "$VAR/logs/first-run-$dag_id.log"; exit 1; }
+    first_run "$dag_id" "$PERIOD_END"
   done
+
+  echo "==> Reviewers return about half of each unit's checklist (bdcwatch review import)"
+  "$BIN/python" -m bdcwatch.demo.feedback checklists --supervision-url "$AIRFLOW_CONN_SUPERVISION_DB" \
+    --dir "$VAR/demo/reviews" >"$VAR/logs/reviews.log"
+  for checklist in "$VAR"/demo/reviews/*.xlsx; do
+    "$BIN/bdcwatch" --url "$AIRFLOW_CONN_SUPERVISION_DB" review import "$checklist" --actor "质检科（演示）" \
+      >>"$VAR/logs/reviews.log" 2>&1 || { echo "review import failed, see $VAR/logs/reviews.log"; exit 1; }
+  done
+  "$BIN/bdcwatch" --url "$AIRFLOW_CONN_SUPERVISION_DB" duty record EMERGENCY_DRILL YQ21 --date "$PERIOD_START" \
+    --note "窗口应急演练（演示）" --actor "办公室（演示）" >>"$VAR/logs/reviews.log"
+
+  echo "==> A 12345 export (GB18030) and a 好差评 export (UTF-8 with BOM) dropped into $COMPLAINTS_DIR"
+  "$BIN/python" -m bdcwatch.demo.feedback complaints --registration-url "$AIRFLOW_CONN_REGISTRATION_DB" \
+    --dir "$COMPLAINTS_DIR" --period-start "$PERIOD_START" --period-end "$PERIOD_END" >"$VAR/logs/complaints.log"
+  first_run complaint_intake "$PERIOD_END"
+  first_run monthly_bulletin "$PERIOD_END"
 
   echo "==> Starting Airflow (api-server, scheduler, dag-processor, triggerer)"
   start_bg api-server "$BIN/airflow" api-server --host 127.0.0.1 --port "$PORT" --workers 1
@@ -100,24 +133,33 @@ start() {
   curl -fsS "http://127.0.0.1:$PORT/api/v2/monitor/health" >/dev/null 2>&1 \
     || { echo "Airflow did not come up, see $VAR/logs/api-server.log"; exit 1; }
 
-  read -r findings open_findings < <("$BIN/python" - <<PY
+  read -r findings open_findings complaints defects reviewed sampled ranked <<<"$("$BIN/python" - <<PY
 import sqlite3
 c = sqlite3.connect("$VAR/demo/supervision.db")
-print(*c.execute("select count(*), sum(status in ('open','rectifying','reopened')) from finding").fetchone())
+one = lambda sql: c.execute(sql).fetchone()[0] or 0
+print(one("select count(*) from finding"),
+      one("select count(*) from finding where status in ('open','rectifying','reopened')"),
+      one("select count(*) from finding where rule_code = 'COMPLAINT'"),
+      one("select count(*) from finding where rule_code = 'REVIEW_DEFECT'"),
+      one("select sum(reviewed_count) from inspection"), one("select sum(sample_size) from inspection"),
+      one("select count(rank) from bulletin_rank"))
 PY
-)
+)"
   cat <<MSG
 
   bdcwatch demo is running.
     Airflow UI      http://127.0.0.1:$PORT   (log in as op / op; also admin / admin, viewer / viewer)
-    Ledger          click 问题台账 in the navigation on the left: $findings findings ($open_findings open)
-                    or open http://127.0.0.1:$PORT/bdcwatch/ui/ directly
-    First runs      ecert_completeness, monthly_quality_check and staff_registry_audit,
-                    $PERIOD_START .. $PERIOD_END, made by this script one after the other (see Dags → Runs)
+    Ledger          click 问题台账 in the navigation on the left: $findings findings ($open_findings open,
+                    $complaints complaints, $defects review defects), or open
+                    http://127.0.0.1:$PORT/bdcwatch/ui/ directly
+    First runs      ecert_completeness, monthly_quality_check, staff_registry_audit, complaint_intake and
+                    monthly_bulletin, $PERIOD_START .. $PERIOD_END, made by this script one after the other
+                    (see Dags → Runs); $reviewed of $sampled sampled cases reviewed; $ranked units ranked
     Started         api-server (1 worker), scheduler, dag-processor, triggerer, the mail sink;
-                    all nine DAGs are paused: nothing else runs until you switch a DAG on
+                    every DAG is paused: nothing else runs until you switch a DAG on
     Emails          $(ls "$VAR/mail" | wc -l) digest(s) as .eml files in $VAR/mail
     Ground truth    $VAR/demo/ground_truth.json (what the generator planted)
+    Feed it         $COMPLAINTS_DIR (complaint exports), bdcwatch review|duty ... (see README)
     Logs            $VAR/logs
     Stop            make stop
 

@@ -8,6 +8,7 @@
     bdcwatch finding set-status ID... --to closed --actor 张三 --note "已整改并核实" [--url URL]
     bdcwatch outbox list [--status unconfirmed] [--url URL]
     bdcwatch outbox resend ID... --actor 张三 --note "收件人确认未收到" [--url URL]
+    bdcwatch review | duty | complaints ...         verdicts, duty evidence, complaint files (cli_intake)
 
 ``outbox resend`` queues an ``unconfirmed`` message (its sender was killed mid-send, so
 the recipients may or may not have it) or a ``failed`` one again; the next send task
@@ -102,6 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     again.add_argument("ids", nargs="+", type=int)
     again.add_argument("--actor", required=True, help="your name (recorded with the message)")
     again.add_argument("--note", required=True, help="why (recorded with the message)")
+    from bdcwatch import cli_intake
+
+    cli_intake.add_parsers(commands)
     args = parser.parse_args(argv)
     try:
         return _run(args)
@@ -132,6 +136,10 @@ def _run(args: argparse.Namespace) -> int:
         return run_finding(engine, args)
     if args.command == "outbox":
         return _outbox(engine, args)
+    from bdcwatch import cli_intake
+
+    if args.command in cli_intake.COMMANDS:
+        return int(cli_intake.run(engine, args))
     return 2
 
 

@@ -13,7 +13,8 @@ import pytest
 
 DAGS = Path(__file__).resolve().parents[2] / "dags"
 CONTRACT_DAG_IDS = {"ecert_completeness", "case_timeliness_watch", "monthly_quality_check", "county_self_inspection",
-                    "city_check", "provincial_spot_check", "look_back", "staff_registry_audit", "annual_summary"}  # grows as the cycles land
+                    "city_check", "provincial_spot_check", "look_back", "staff_registry_audit", "annual_summary",
+                    "complaint_intake", "monthly_bulletin"}  # grows as the cycles land
 HEAVY = {"pandas", "great_expectations", "sqlalchemy", "yagmail", "openpyxl", "numpy"}
 
 
@@ -41,7 +42,8 @@ def test_dag_settings(dagbag):
         assert dag.tags and "bdcwatch" in dag.tags, dag_id
         assert dag.doc_md and len(dag.doc_md) > 100, dag_id
         assert str(dag.timezone) == "Asia/Shanghai", (dag_id, dag.timezone)
-        assert str(dag.timetable.timezone) == "Asia/Shanghai", (dag_id, dag.timetable.timezone)
+        clock = getattr(dag.timetable, "timetable", dag.timetable)  # an asset-or-time schedule's time part
+        assert str(clock.timezone) == "Asia/Shanghai", (dag_id, clock.timezone)
         assert {"period_start", "period_end", "units", "dry_run"} <= set(dag.params.keys()), dag_id
         assert dag.params["dry_run"] is False, f"{dag_id}: a run mails unless asked not to"
         for task in dag.tasks:
@@ -54,10 +56,17 @@ def test_dag_settings(dagbag):
     [("ecert_completeness", "0 1 * * *"), ("case_timeliness_watch", "30 7 * * *"), ("monthly_quality_check", "0 3 1 * *"),
      ("county_self_inspection", "0 4 1 1,4,7,10 *"), ("city_check", "0 5 1 1,7 *"),
      ("provincial_spot_check", "0 6 2 1 *"), ("look_back", "0 7 3 1 *"), ("staff_registry_audit", "0 2 * * 1"),
-     ("annual_summary", "0 9 15 12 *")],
+     ("annual_summary", "0 9 15 12 *"), ("monthly_bulletin", "0 8 5 * *")],
 )
 def test_contract_schedules(dagbag, dag_id, cron):
     assert dagbag.dags[dag_id].timetable.expression == cron
+
+
+def test_complaint_intake_runs_hourly_and_on_upload(dagbag):
+    """CONTRACT §8: hourly, and at once when an upload announces the complaints asset."""
+    timetable = dagbag.dags["complaint_intake"].timetable
+    assert timetable.timetable.expression == "0 * * * *"
+    assert [asset.uri for asset in timetable.asset_condition.objects] == ["bdcwatch://intake/complaints"]
 
 
 @pytest.mark.parametrize("path", sorted(DAGS.glob("*.py")), ids=lambda p: p.name)
@@ -119,3 +128,11 @@ def test_units_are_matched_case_insensitively():
     spec = RunSpec.resolve({"units": ["yq21", " YqGx "]}, default_period=Period.parse("2026-03-01", "2026-04-01"),
                            policy=cached_policy())
     assert spec.units == ("YQ21", "YQGX")
+
+
+def test_monthly_bulletin_loads_what_its_indicators_read():
+    import runpy
+
+    from bdcwatch.reports.scorecard import TABLES
+
+    assert runpy.run_path(str(DAGS / "monthly_bulletin.py"))["TABLES"] == list(TABLES)

@@ -1,6 +1,7 @@
 """The rule registry is the one list: every rule of CONTRACT §3 is declared once, its
 declaration tells the truth about the tables it reads and the detail it writes, and every
-rule is run by some DAG."""
+rule is run by some DAG. The findings people and intakes report (CONTRACT §8) are in the
+same registry, with titles and labels but no SQL, and no DAG runs them as rules."""
 
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ CONTRACT_RULES = {
     "STAFF_INACTIVE_HANDLER", "STAFF_TRAINING_HOURS", "STAFF_TRAINING_BEHIND", "STAFF_RECORD_INCOMPLETE",
     "STAFF_ROTATION_DUE", "STAFF_PLEDGE_MISSING",
 }
+# CONTRACT §8: findings reported by reviewers, the complaint intake and the duty check.
+REPORTED_RULES = {"REVIEW_DEFECT", "COMPLAINT", "DUTY_MISSED"}
 ENGINE_TABLES = {"work_calendar", "quarantine"}  # supervision_db tables a rule may read besides staging
 
 
@@ -47,7 +50,29 @@ def detail_keys(sql: str) -> set[str]:
 
 
 def test_every_contract_rule_is_declared_once():
-    assert set(rules.all_rules()) == CONTRACT_RULES
+    assert set(rules.all_rules()) == CONTRACT_RULES | REPORTED_RULES
+    assert {code for code, rule in rules.all_rules().items() if rule.detected} == CONTRACT_RULES
+
+
+@pytest.mark.parametrize("code", sorted(REPORTED_RULES))
+def test_reported_findings_are_declared_for_mail_and_ui(code):
+    rule = rules.get(code)
+    assert (rule.family, rule.reads, rule.sql, rule.needs_calendar) == (rules.REPORTED, (), None, False)
+    assert rule.title and not rule.title.isascii() and rule.reporter and not rule.reporter.isascii()
+    assert rule.labels and all(not label.isascii() for label in rule.labels.values())
+    assert rule.subject_type in rules.SUBJECT_TYPES
+    with pytest.raises(ValueError, match="not detected by SQL"):
+        rule.detection_sql(RuleInput(Period(date(2026, 3, 1), date(2026, 4, 1)), load_policy(), Dialect("sqlite")))
+
+
+def test_declare_refuses_a_detected_rule_without_sql_and_a_reported_one_with_it():
+    with pytest.raises(ValueError, match="only a reported finding"):
+        rules.declare(code="X_NO_SQL", severity="low", subject_type="YWH", family="case", reads=(), title="无",
+                      labels={}, sql=None)
+    with pytest.raises(ValueError, match="only a reported finding"):
+        rules.declare(code="X_SQL", severity="low", subject_type="YWH", family=rules.REPORTED, reads=(), title="有",
+                      labels={}, sql=lambda ri: "SELECT 1", reporter="某处")
+    assert "X_NO_SQL" not in rules.all_rules() and "X_SQL" not in rules.all_rules()
 
 
 @pytest.mark.parametrize("code", sorted(CONTRACT_RULES))

@@ -39,16 +39,24 @@ class AirflowEnv:
     base: dict[str, str]
 
     def run_dag(self, dag_id: str, logical_date: str, conf: str, connections: dict[str, str],
-                expect: str = "success") -> DagRunOutcome:
-        """Run ``dag_id`` for ``logical_date`` with ``conf``; asserts the DagRun ended in
-        ``expect`` and returns what the metadata database holds of it."""
-        env = {**self.base, **{f"AIRFLOW_CONN_{k.upper()}": v for k, v in connections.items()}}
+                expect: str = "success", extra_env: dict[str, str] | None = None) -> DagRunOutcome:
+        """Run ``dag_id`` for ``logical_date`` with ``conf``; asserts the new DagRun ended in
+        ``expect`` and returns what the metadata database holds of it. ``expect="refused"``:
+        Airflow refused the run before creating it (its Params' schema); the outcome then
+        has state "refused" and the command's output. ``extra_env``: e.g.
+        ``BDCWATCH_POLICY`` for a run under another policy file."""
+        before = self.last_run(dag_id)
+        env = {**self.base, **{f"AIRFLOW_CONN_{k.upper()}": v for k, v in connections.items()}, **(extra_env or {})}
         result = subprocess.run(
             [AIRFLOW, "dags", "test", dag_id, logical_date, "-c", conf],
             env=env, capture_output=True, text=True, timeout=900,
         )
         output = result.stdout + result.stderr
         outcome = self.last_run(dag_id, output)
+        if outcome is not None and before is not None and outcome.run_id == before.run_id:
+            outcome = None  # no new run: the one found is an earlier test's
+        if expect == "refused" and outcome is None and result.returncode != 0:
+            return DagRunOutcome(dag_id, "", "refused", {}, output)
         if outcome is None or outcome.state != expect:
             tail = "\n".join(output.splitlines()[-60:])
             state = outcome.state if outcome else "no DagRun recorded"

@@ -45,7 +45,7 @@ def test_a_missing_source_table_fails_the_load_at_once_and_alerts(airflow_env, w
 
 
 @pytest.mark.parametrize(("conf", "words"), [
-    ({"period_start": "2026-13-01", "period_end": "2026-04-01"}, "bad period"),
+    ({"period_start": "2026-04-01", "period_end": "2026-01-01"}, "must be after"),
     ({**PERIOD, "unit": ["YQ00"]}, "did you mean &#39;units&#39;"),
     ({**PERIOD, "units": ["XX99"]}, "not in the policy"),
 ])
@@ -58,6 +58,15 @@ def test_a_bad_run_request_fails_before_anything_is_read(airflow_env, world, smt
     assert outcome.tasks.get("prepare_supervision_db") != "success"  # nothing was read or written
     (alert,) = alerts(smtp_server, load_policy().operations_email)
     assert "RunSpecError" in alert.html and words in alert.html
+
+
+def test_a_period_that_is_no_date_is_refused_before_a_run_exists(airflow_env, world):
+    """The Params' schema (``format: date``) stops ``2026-13-01`` at the trigger: Airflow
+    creates no run at all, and says which Param is wrong."""
+    conf = {"period_start": "2026-13-01", "period_end": "2026-04-01"}
+    outcome = airflow_env.run_dag("monthly_quality_check", "2026-04-01", json.dumps(conf), world.connections,
+                                  expect="refused")
+    assert "period_start" in outcome.output and "2026-13-01" in outcome.output
 
 
 def test_a_broken_policy_fails_at_once_and_still_alerts_operations(airflow_env, world, smtp_server, tmp_path):

@@ -51,3 +51,23 @@ def test_look_back_reopens_only_what_is_still_wrong(sqlite_url):
     assert due == WorkCalendar().add_working_days(date(2027, 1, 3), high_days)
     assert (last.from_status, last.to_status, last.actor) == ("closed", "reopened", "bdcwatch:look_back")
     assert "回头看" in last.note
+
+
+def test_look_back_leaves_reported_findings_to_people(sqlite_url):
+    """A closed complaint has no SQL to re-run: look-back neither reopens nor fails on it."""
+    from bdcwatch.config.policy import load_policy
+    from bdcwatch.ledger.reported import ReportedFinding, Reporter, report
+    from bdcwatch.store.migrate import make_engine
+
+    engine = make_engine(sqlite_url.migrated())
+    policy, now = load_policy(), datetime(2026, 3, 2, 9)
+    with engine.begin() as conn:
+        finding_id, _ = report(conn, ReportedFinding("COMPLAINT", "GD1", "YQ21", {"content": "排队太久"}, now),
+                               Reporter("bdcwatch:complaint_intake", "complaint_intake", "r", now), policy=policy,
+                               calendar=WorkCalendar(), note="受理")
+        change_status(conn, [finding_id], "closed", actor="刘科长", note="已回复群众", now=datetime(2026, 3, 5, 9))
+    result = look_back(engine, period=Period(date(2026, 1, 1), date(2027, 1, 1)), policy=policy,
+                       calendar=WorkCalendar(), ctx=RunContext("look_back", "lb", datetime(2027, 1, 3, 7)))
+    assert result.reopened == []
+    with engine.connect() as conn:
+        assert conn.execute(select(finding.c.status)).scalar_one() == "closed"

@@ -24,12 +24,16 @@ import yaml
 from pydantic import Field, PrivateAttr, ValidationError, field_validator, model_validator
 
 from bdcwatch.config.sections import (
+    Bulletin,
     CalendarYear,
     Code,
     CodeNames,
     Cycle,
+    Duties,
+    Duty,
     Ecert,
     Email,
+    Intake,
     OnlineHandling,
     Person,
     QualityCheck,
@@ -73,6 +77,10 @@ class Policy(_Section):
     rectification_working_days: dict[Severity, int]
     calendar: dict[int, CalendarYear] = Field(default_factory=dict)
     code_names: CodeNames = Field(default_factory=CodeNames)
+    # Optional (CONTRACT §8): a policy without them loads with the defaults.
+    intake: Intake = Field(default_factory=Intake)
+    bulletin: Bulletin = Field(default_factory=Bulletin)
+    duties: Duties = Field(default_factory=Duties)
 
     _source: str = PrivateAttr(default="<memory>")
 
@@ -121,6 +129,10 @@ class Policy(_Section):
             stray = sorted(d for d in (*body.holidays, *body.makeup_workdays) if d.year != year)
             if stray:
                 problems.append(f"calendar.{year}: dates outside the year: {', '.join(map(str, stray))}")
+        for duty in self.duties.items:
+            stray_units = sorted(set(duty.units) - set(self.units))
+            if stray_units:
+                problems.append(f"duties.items.{duty.code}.units: {stray_units} are not in units")
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -152,7 +164,7 @@ def _vocabulary() -> set[str]:
     """Every key any policy section knows (for 'did you mean' on a misspelt key)."""
     names: set[str] = set()
     for model in (Person, Unit, Supervisor, OnlineHandling, Ecert, QueueJump, Staff, QualityCheck, Cycle,
-                  CalendarYear, CodeNames, Policy):
+                  CalendarYear, CodeNames, Intake, Bulletin, Duties, Duty, Policy):
         names.update(model.model_fields)
     return names
 

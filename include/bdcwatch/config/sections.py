@@ -209,3 +209,135 @@ class CodeNames(_Section):
     standard: str = "不动产登记数据库标准（TD/T 1066）附录A"
     djdl: dict[Code, str] = Field(default_factory=lambda: dict(DJDL_NAMES))
     qllx: dict[Code, str] = Field(default_factory=lambda: dict(QLLX_NAMES))
+
+
+# --- Closing the loops (CONTRACT §8; plan items 3, 4, 11, 19, 30, 31, 32, 35) -------------
+# Optional sections: a policy file without them (the contract's policy.yaml) loads with
+# these defaults.
+
+
+class Intake(_Section):
+    """Plan item 31: complaint exports (12345, 好差评, 信访) dropped into a folder.
+
+    ``complaints_dir`` may be relative: it is then read relative to the policy file's
+    folder (or the working directory for the bundled policy). None: no folder is watched
+    (the ``complaint_intake`` DAG finds nothing to do and says so).
+    """
+
+    complaints_dir: str | None = None
+    # 诉求类型 → severity of the COMPLAINT finding; a type not listed is medium.
+    complaint_severity: dict[str, Severity] = Field(default_factory=lambda: {
+        "举报": Severity.HIGH, "投诉": Severity.MEDIUM, "求助": Severity.MEDIUM, "咨询": Severity.LOW,
+        "建议": Severity.LOW,
+    })
+    default_severity: Severity = Severity.MEDIUM
+
+
+# The bulletin's indicators (CONTRACT §8 scorecard), in the order the 通报 shows them.
+INDICATORS: tuple[str, ...] = (
+    "ecert_coverage", "on_time_completion", "online_share", "findings_per_1000", "rectified_on_time",
+    "training_on_track",
+)
+_DEFAULT_WEIGHTS: dict[str, float] = {"ecert_coverage": 20, "on_time_completion": 20, "online_share": 15, "findings_per_1000": 15,
+                    "rectified_on_time": 20, "training_on_track": 10}
+# Below this many in an indicator's population a unit is shown as 样本不足 and not ranked on it.
+_DEFAULT_MIN_POPULATION = {"ecert_coverage": 10, "on_time_completion": 10, "online_share": 10,
+                           "findings_per_1000": 30, "rectified_on_time": 5, "training_on_track": 5}
+
+
+def _indicator_keys(value: Any, defaults: dict[str, int]) -> Any:
+    if not isinstance(value, dict):
+        return value
+    unknown = sorted(set(map(str, value)) - set(INDICATORS))
+    if unknown:
+        raise ValueError(f"unknown indicator(s) {unknown}; the indicators are {', '.join(INDICATORS)}")
+    return {**defaults, **{str(k): v for k, v in value.items()}}
+
+
+class Bulletin(_Section):
+    """Plan items 32, 35: the monthly scorecard, ranking and 通报 (see ``reports/scorecard``).
+
+    ``weights``: an indicator left out of a given mapping weighs 0 (shown, not scored).
+    ``min_population``: an indicator left out keeps its default threshold.
+    ``findings_per_1000_zero_score``: findings per 1,000 cases at which that indicator
+    scores 0 (it scores 100 at none, linearly in between).
+    """
+
+    weights: dict[str, float] = Field(default_factory=lambda: dict(_DEFAULT_WEIGHTS))
+    min_population: dict[str, int] = Field(default_factory=lambda: dict(_DEFAULT_MIN_POPULATION))
+    findings_per_1000_zero_score: float = Field(default=200.0, gt=0)
+
+    @field_validator("weights", mode="before")
+    @classmethod
+    def _weights(cls, value: Any) -> Any:
+        checked = _indicator_keys(value, {})
+        if isinstance(checked, dict):
+            checked = {name: checked.get(name, 0) for name in INDICATORS}
+        return checked
+
+    @field_validator("weights")
+    @classmethod
+    def _weights_positive(cls, value: dict[str, float]) -> dict[str, float]:
+        if any(w < 0 for w in value.values()) or not any(w > 0 for w in value.values()):
+            raise ValueError("weights must be 0 or more, and at least one above 0")
+        return value
+
+    @field_validator("min_population", mode="before")
+    @classmethod
+    def _thresholds(cls, value: Any) -> Any:
+        return _indicator_keys(value, _DEFAULT_MIN_POPULATION)
+
+
+DutyFrequency = Literal["yearly", "half_yearly", "quarterly"]
+
+
+class Duty(_Section):
+    """A duty that leaves no trace in the data (plan items 3, 4, 11, 19, 30): operators
+    record evidence of it (``ledger.duties``); a period without ``min_count`` records by
+    its deadline becomes DUTY_MISSED for the unit."""
+
+    code: Code
+    name: str
+    plan_items: str = ""
+    frequency: DutyFrequency = "yearly"
+    deadline: str | None = None  # MM-DD within the year (yearly duties); default: the period's last day
+    units: tuple[Code, ...] = ()  # DJJG codes answering for it; empty = every unit
+    min_count: int = Field(default=1, ge=1)
+    severity: Severity = Severity.MEDIUM
+
+    @field_validator("deadline")
+    @classmethod
+    def _month_day(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            date(2023, *(int(part) for part in str(value).split("-")))  # not a leap year: no 02-29
+        except (TypeError, ValueError):
+            raise ValueError(f"{value!r} is not a month and day written MM-DD (29 Feb is not allowed)") from None
+        return str(value)
+
+
+def _default_duties() -> tuple[Duty, ...]:
+    return (
+        Duty(code="LEADER_VISIT", name="领导干部以办事群众身份体验登记业务流程", plan_items="3"),
+        Duty(code="SERVICE_EDUCATION", name="为民服务宗旨专题教育", plan_items="4"),
+        Duty(code="EMERGENCY_DRILL", name="窗口应急演练", plan_items="11"),
+        Duty(code="WARNING_EDUCATION", name="警示教育", plan_items="30"),
+    )
+
+
+class Duties(_Section):
+    """The duties operators record evidence for, and how far back a missed deadline is
+    still judged (a new deployment is not blamed for the years before it)."""
+
+    judge_within_days: int = Field(default=31, ge=1)
+    items: tuple[Duty, ...] = Field(default_factory=_default_duties)
+
+    @field_validator("items")
+    @classmethod
+    def _unique(cls, items: tuple[Duty, ...]) -> tuple[Duty, ...]:
+        codes = [d.code for d in items]
+        twice = sorted({c for c in codes if codes.count(c) > 1})
+        if twice:
+            raise ValueError(f"duty code(s) listed twice: {', '.join(twice)}")
+        return items

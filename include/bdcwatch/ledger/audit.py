@@ -3,6 +3,11 @@
 Every status change of a finding (detection, a person's change, look-back) is an event
 whose hash covers the previous event's hash, so an edited, deleted or reordered entry
 breaks the chain (``verify_chain``; ``bdcwatch audit verify``; plan items 29, 33).
+
+Other audited records share the chain (CONTRACT §8): an event with a ``subject`` and no
+finding records a change of a review verdict (``sample:<inspection id>:<YWH>``, from and
+to the verdicts) or of a duty's evidence (``duty:<code>:<unit>``). Its hash also covers
+the subject; an event without one hashes exactly as before, so older chains still verify.
 """
 
 from __future__ import annotations
@@ -23,22 +28,22 @@ GENESIS_HASH = "0" * 64
 
 @dataclass(frozen=True)
 class AuditEvent:
-    finding_id: int
+    finding_id: int | None  # None: the event is about ``subject``, not a finding
     at: datetime
     actor: str
     from_status: str | None
     to_status: str
     note: str
+    subject: str | None = None
 
 
 def event_hash(prev_hash: str, event: AuditEvent) -> str:
     """The chain link: sha256 over the previous hash and the event's own fields."""
-    payload = json.dumps(
-        [prev_hash, event.finding_id, event.at.replace(microsecond=0).isoformat(sep=" "), event.actor,
-         event.from_status, event.to_status, event.note],
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
+    fields: list[object] = [prev_hash, event.finding_id, event.at.replace(microsecond=0).isoformat(sep=" "),
+                            event.actor, event.from_status, event.to_status, event.note]
+    if event.subject is not None:
+        fields.append(event.subject)
+    payload = json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
@@ -57,7 +62,7 @@ def append_events(conn: Connection, events: Sequence[AuditEvent]) -> None:
             {
                 "finding_id": event.finding_id, "at": event.at, "actor": event.actor,
                 "from_status": event.from_status, "to_status": event.to_status, "note": event.note,
-                "prev_hash": prev, "hash": link,
+                "prev_hash": prev, "hash": link, "subject": event.subject,
             }
         )
         prev = link
@@ -72,7 +77,7 @@ def verify_chain(conn: Connection) -> list[str]:
     prev = GENESIS_HASH
     last_id = None
     for row in conn.execute(select(finding_event).order_by(finding_event.c.id)):
-        event = AuditEvent(row.finding_id, row.at, row.actor, row.from_status, row.to_status, row.note)
+        event = AuditEvent(row.finding_id, row.at, row.actor, row.from_status, row.to_status, row.note, row.subject)
         if row.prev_hash != prev:
             problems.append(f"event {row.id}: prev_hash does not match the event before it (deleted or reordered)")
         if event_hash(row.prev_hash, event) != row.hash:

@@ -99,7 +99,8 @@ def record_inspection(
     started: datetime,
     finished: datetime,
 ) -> int:
-    """Upsert the cycle's inspection row for the unit and replace its sample."""
+    """Upsert the cycle's inspection row for the unit and bring its sample to ``sample``
+    (cases already drawn keep their row and verdict)."""
     with engine.begin() as conn:
         findings_count = conn.execute(
             select(func.count()).select_from(finding)
@@ -115,10 +116,19 @@ def record_inspection(
             select(inspection.c.id).where(inspection.c.cycle == cycle, inspection.c.unit_code == unit_code,
                                           inspection.c.period == period.label)
         ).scalar_one()
-        conn.execute(delete(inspection_sample).where(inspection_sample.c.inspection_id == inspection_id))
-        if sample:
-            conn.execute(inspection_sample.insert(),
-                         [{"inspection_id": inspection_id, "ywh": ywh, "djdl": djdl} for ywh, djdl in sample])
+        # Keep the rows already drawn (they carry reviewers' verdicts, CONTRACT §8): a rerun
+        # draws the same sample, so normally nothing moves; only cases no longer drawn (the
+        # staged population changed) leave, and newly drawn ones come in.
+        drawn = dict(sample)
+        kept = set(conn.execute(
+            select(inspection_sample.c.ywh).where(inspection_sample.c.inspection_id == inspection_id)).scalars())
+        gone = sorted(kept - set(drawn))
+        if gone:
+            conn.execute(delete(inspection_sample).where(inspection_sample.c.inspection_id == inspection_id)
+                         .where(inspection_sample.c.ywh.in_(gone)))
+        new = [{"inspection_id": inspection_id, "ywh": ywh, "djdl": djdl} for ywh, djdl in sample if ywh not in kept]
+        if new:
+            conn.execute(inspection_sample.insert(), new)
     return int(inspection_id)
 
 

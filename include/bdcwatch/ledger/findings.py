@@ -75,9 +75,9 @@ def record_findings(
     insert_sql = f"""
         INSERT INTO finding (fingerprint, rule_code, severity, unit_code, subject_type, subject_id, period,
                              detail, status, first_detected_at, last_detected_at, due_date, dag_id,
-                             first_run_id, last_run_id)
+                             first_run_id, last_run_id, judged_as_of)
         SELECT {fingerprint}, :rule_code, :severity, r.unit_code, :subject_type, r.subject_id, :period,
-               r.detail, 'open', :now, :now, :due_date, :dag_id, :run_id, :run_id
+               r.detail, 'open', :now, :now, :due_date, :dag_id, :run_id, :run_id, :judged_as_of
         FROM ({select_sql}) r
         WHERE 1 = 1
     """
@@ -92,6 +92,9 @@ def record_findings(
         "rule_code": rule_code, "severity": severity, "subject_type": subject_type, "period": period,
         "period_key": period or "", "now": ctx.now.replace(microsecond=0), "due_date": due_date,
         "dag_id": ctx.dag_id, "run_id": ctx.run_id,
+        # The data time the finding is about: the as-of the rule judged (kept from the first
+        # detection; the monthly bulletin counts findings per month by it).
+        "judged_as_of": params.get("asof"),
     }
     conn.execute(bind_typed(text(insert_sql), bound), bound)
     detected = conn.execute(

@@ -71,6 +71,10 @@ def look_back(
         if rule is None:
             log.warning("look-back: rule %s is no longer known; %d finding(s) left as they are", rule_code, len(rows))
             continue
+        if not rule.detected:  # reported by people or an intake (CONTRACT §8): people verify those
+            log.info("look-back: %s is reported by %s, not re-checked by machine; %d finding(s) left as they are",
+                     rule_code, rule.reporter, len(rows))
+            continue
         window = parse_period_label(label) if label else Period(EVERYTHING_FROM, period.end)
         still = detect_subjects(engine, rule, period=window, policy=policy, calendar=calendar)
         again = [row.id for row in rows if row.subject_id in still]

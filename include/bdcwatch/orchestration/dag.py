@@ -71,10 +71,11 @@ def units_param() -> Param:
                  examples=sorted(units), values_display={code: f"{code} {unit.name}" for code, unit in units.items()})
 
 
-def dag_settings(*, tags: list[str], doc_md: str | None) -> dict[str, Any]:
+def dag_settings(*, tags: list[str], doc_md: str | None, **extra_params: Param) -> dict[str, Any]:
     """What every bdcwatch DAG shares (DESIGN example 4), as keyword arguments of
     ``airflow.sdk.dag``: start date in Asia/Shanghai, no catch-up, one run at a time, the
-    ``bdcwatch`` tag, retries with the failure notifier, and the contract Params."""
+    ``bdcwatch`` tag, retries with the failure notifier, and the contract Params (plus a
+    DAG's own ``extra_params``, each with a Chinese title and help)."""
     return {
         "start_date": START_DATE,
         "catchup": False,
@@ -84,5 +85,6 @@ def dag_settings(*, tags: list[str], doc_md: str | None) -> dict[str, Any]:
         "doc_md": doc_md,
         "params": audit_params(full_scan=Param(
             False, type=["boolean", "null"], title="全量重读源表",
-            description="勾选后完整重读源表（并删除源系统已不存在的暂存行），用于首次上线或源系统批量更正后；平时不勾选，只读增量。")),
+            description="勾选后完整重读源表（并删除源系统已不存在的暂存行），用于首次上线或源系统批量更正后；平时不勾选，只读增量。"),
+            **extra_params),
     }

@@ -21,6 +21,7 @@ from bdcwatch import rules
 from bdcwatch.config.policy import Person, Policy
 from bdcwatch.config.run import Job
 from bdcwatch.dates.periods import Period
+from bdcwatch.ledger.duties import DutyStatus, duty_status
 from bdcwatch.mail.outbox import OutgoingMessage
 from bdcwatch.mail.sender import Attachment
 from bdcwatch.reports.common import CITY_SUPERVISOR, render_template, workbook
@@ -128,11 +129,13 @@ def city_row(rows: Sequence[AnnualRow]) -> AnnualRow:
 
 def render_annual(
     rows: Sequence[AnnualRow], *, heads: Sequence[Person], addressee: str, year_label: str, period_text: str,
-    dag_id: str, run_id: str, city: AnnualRow | None,
+    dag_id: str, run_id: str, city: AnnualRow | None, duties: Sequence[DutyStatus] = (),
 ) -> tuple[str, str, bytes]:
     """Subject, HTML and workbook of an annual summary (for the bureau with ``city``, or one
-    unit's own). Pure: no database."""
+    unit's own). ``duties``: the units' standing on the yearly duties no system records
+    (done, missed, not yet due). Pure: no database."""
     shown = [*rows, *([city] if city else [])]
+    names = {r.code: r.name for r in rows}
     codes = sorted({rule for r in shown for rule in r.by_rule}, key=lambda code: (-sum(r.by_rule.get(code, 0) for r in rows), code))
     subject = f"【不动产登记监督】{year_label}年度不动产登记监督工作总结（{addressee}）"
     cycle_rows = [[r.name, *(f"{r.cycles.get(cycle, 0)}{'（不足）' if r.cycles.get(cycle, 0) < due else ''}"
@@ -143,6 +146,10 @@ def render_annual(
         subject=subject, heads=heads, addressee=addressee, year_label=year_label, period_text=period_text,
         rows=shown, cycle_headers=[f"{label}（应{due}次）" for _, label, due in CYCLES], cycle_rows=cycle_rows,
         rules=by_rule, dag_id=dag_id, run_id=run_id,
+        duties=[{"cells": (names.get(d.unit_code, d.unit_code), d.duty.name + (f"（第{d.duty.plan_items}项）"
+                                                                              if d.duty.plan_items else ""),
+                           d.period.label, d.period.deadline.isoformat(), d.duty.min_count, d.recorded,
+                           d.state_text)} for d in duties],
     )
     summary = pd.DataFrame([
         {"登记机构": r.name, "发现问题": r.ledger.detected_in_period, "已销号": r.ledger.closed_in_period,
@@ -153,7 +160,12 @@ def render_annual(
     ])
     by_rule_sheet = pd.DataFrame([{"问题类型": title, "规则代码": code, **{r.name: r.by_rule.get(code, 0) for r in shown}}
                                   for code, title in ((c, rules.title(c)) for c in codes)])
-    return subject_line(subject), mask_id_numbers(html), workbook({"年度汇总": summary, "按问题类型": by_rule_sheet})
+    duty_sheet = pd.DataFrame([{"登记机构": names.get(d.unit_code, d.unit_code), "事项": d.duty.name,
+                                "方案条目": d.duty.plan_items, "期间": d.period.label,
+                                "完成期限": d.period.deadline.isoformat(), "应开展次数": d.duty.min_count,
+                                "期限内已登记": d.recorded, "状态": d.state_text} for d in duties])
+    sheets = {"年度汇总": summary, "按问题类型": by_rule_sheet, **({"履职事项": duty_sheet} if duties else {})}
+    return subject_line(subject), mask_id_numbers(html), workbook(sheets)
 
 
 @isolated("年度工作总结")
@@ -169,14 +181,16 @@ def compose(job: Job) -> list[int]:
     mails: list[tuple[str, str, tuple[Person, ...], list[AnnualRow], AnnualRow | None]] = [
         (CITY_SUPERVISOR, bureau.name, bureau.heads, rows, city_row(rows))]
     mails += [(row.code, row.name, policy.units[row.code].heads, [row], None) for row in rows]
+    duties = duty_status(job.engine, policy, year=spec.period_start.year, as_of_day=spec.period_end, units=job.units)
     queued: list[int] = []
     for key, addressee, heads, shown, city in mails:
 
         def one(key: str = key, addressee: str = addressee, heads: tuple[Person, ...] = heads,
                 shown: list[AnnualRow] = shown, city: AnnualRow | None = city) -> int | None:
+            codes = {r.code for r in shown}
             subject, html, content = render_annual(shown, heads=heads, addressee=addressee, year_label=year,
                                                    period_text=period_text, dag_id=ctx.dag_id, run_id=ctx.run_id,
-                                                   city=city)
+                                                   city=city, duties=[d for d in duties if d.unit_code in codes])
             return queue(job, OutgoingMessage(
                 dedup_key=f"{ctx.dag_id}|{spec.period_label}|{key}", kind="annual_summary", dag_id=ctx.dag_id,
                 run_id=ctx.run_id, period=spec.period_label, unit_code=None if city else key,

@@ -14,6 +14,7 @@ import io
 from collections.abc import Sequence
 
 DETECTED_COLOR, CLOSED_COLOR = "#e65100", "#2e7d32"
+SCORE_COLOR = "#1f4e79"
 
 
 def trend_chart_png(points: Sequence[tuple[str, int, int]], *, width_px: int = 640, height_px: int = 220) -> bytes:
@@ -48,3 +49,33 @@ def chart_alt(points: Sequence[tuple[str, int, int]]) -> str:
     """The chart's numbers in Chinese, for the ``alt`` text and the text/plain part."""
     months = "；".join(f"{label} 发生 {happened} 件、销号 {closed} 件" for label, happened, closed in points)
     return f"近{len(points)}个月问题趋势：{months}"
+
+
+def score_chart_png(points: Sequence[tuple[str, float | None]], *, width_px: int = 640, height_px: int = 240) -> bytes:
+    """The bulletin's ranking chart: one horizontal bar per unit (label = DJJG code, ASCII),
+    its weighted score 0–100, best at the top; a unit without a score gets no bar and
+    'n/a'. Returns PNG bytes."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    from matplotlib.figure import Figure
+
+    dpi = 100
+    figure = Figure(figsize=(width_px / dpi, height_px / dpi), dpi=dpi)
+    axes = figure.add_subplot()
+    labels = [p[0] for p in points][::-1]
+    values = [p[1] or 0.0 for p in points][::-1]
+    bars = axes.barh(range(len(points)), values, color=SCORE_COLOR, height=0.6)
+    for bar, point in zip(bars, points[::-1], strict=True):
+        axes.text(bar.get_width() + 1, bar.get_y() + bar.get_height() / 2,
+                  "n/a" if point[1] is None else f"{point[1]:.2f}", va="center", fontsize=8)
+    axes.set_yticks(list(range(len(points))), labels, fontsize=8)
+    axes.set_xlim(0, 110)
+    axes.tick_params(axis="x", labelsize=8)
+    axes.set_xlabel("weighted score (0-100)", fontsize=8)
+    for side in ("top", "right"):
+        axes.spines[side].set_visible(False)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()

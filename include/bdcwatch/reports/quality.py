@@ -13,7 +13,7 @@ from bdcwatch.ledger.cycles import Samples, unit_sample
 from bdcwatch.ledger.findings import Evaluation
 from bdcwatch.mail.sender import Attachment
 from bdcwatch.reports import unit_digest
-from bdcwatch.reports.common import CodeBook
+from bdcwatch.reports.common import CodeBook, SummaryTable
 from bdcwatch.reports.workbooks import workbook
 from bdcwatch.store.models import inspection_sample
 
@@ -53,13 +53,31 @@ def compose(
             ).all()
         return [quality_checklist([(r.ywh, r.djdl) for r in rows], unit_code, spec.period_label, codes)]
 
+    # Earlier samples still waiting for verdicts (CONTRACT §8): the next cycle tells each unit.
+    from bdcwatch.ledger.verdicts import CYCLE_NAMES, review_progress
+
+    progress = review_progress(engine, exclude=[d.inspection_id for d in samples.units.values()])
+
     def headline(unit_code: str) -> list[tuple[str, Any, str]]:
         drawn = samples.units.get(unit_code)
         population, sample = (drawn.population, drawn.sample) if drawn else (0, 0)
-        return [("期内办结", population, "#1f4e79"), ("抽查评查", sample, "#2e7d32")]
+        waiting = sum(p.unreviewed for p in progress.get(unit_code, []))
+        cards: list[tuple[str, Any, str]] = [("期内办结", population, "#1f4e79"), ("抽查评查", sample, "#2e7d32")]
+        return cards + ([("往期待评查", waiting, "#c62828")] if waiting else [])
+
+    def review_tables(unit_code: str) -> list[SummaryTable]:
+        waiting = progress.get(unit_code, [])
+        if not waiting:
+            return []
+        return [SummaryTable("以往抽查尚未评查完毕（请评查后上传已填写的抽查清单）",
+                             ("评查", "期间", "抽查案件", "已评查", "其中不合格", "待评查"),
+                             tuple((CYCLE_NAMES.get(p.cycle, p.cycle), p.period, p.sampled, p.reviewed, p.defective,
+                                    p.unreviewed) for p in waiting))]
 
     return unit_digest.compose(
-        job, evaluation, title=title, plan_items=plan_items, headline_for=headline, attachments_for=checklist,
-        always_units=[u for u, d in samples.units.items() if d.sample],
+        job, evaluation, title=title, plan_items=plan_items, headline_for=headline, tables_for=review_tables,
+        attachments_for=checklist,
+        # A unit gets the cycle's mail when it has a sample to review or earlier ones waiting.
+        always_units=sorted({u for u, d in samples.units.items() if d.sample} | set(progress) & set(job.units)),
         figures=[name for name, table in (("ecert", "BDC_ZS"), ("online", "DJT_DJ_SL")) if table in tables],
     )

@@ -5,12 +5,14 @@ runs them set-based in supervision_db and records the findings.
 """
 
 from bdcwatch.rules.base import (
+    REPORTED,
     SUBJECT_TYPES,
     Prohibition,
     Rule,
     RuleInput,
     all_rules,
     declare,
+    declare_reported,
     get,
     select,
     tables_read,
@@ -18,6 +20,6 @@ from bdcwatch.rules.base import (
 )
 
 __all__ = [
-    "SUBJECT_TYPES", "Prohibition", "Rule", "RuleInput", "all_rules", "declare", "get", "select", "tables_read",
-    "title",
+    "REPORTED", "SUBJECT_TYPES", "Prohibition", "Rule", "RuleInput", "all_rules", "declare", "declare_reported", "get",
+    "select", "tables_read", "title",
 ]

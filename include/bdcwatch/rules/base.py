@@ -21,6 +21,11 @@ anywhere else.
 
 A rule's SQL (``sql(RuleInput) -> str``) is one set-based statement over staging
 returning ``subject_id``, ``unit_code`` and ``detail`` (JSON text, keys = ``labels``).
+
+Findings that people or intakes report (CONTRACT §8: a reviewer's 不合格, a complaint, a
+duty without evidence) are declared with ``declare_reported``: the same title, labels
+and severity for mail and the UI, no SQL, family ``reported`` (no DAG runs them as rules;
+``look_back`` leaves them to people), and ``reporter`` naming the channel they come from.
 Parameters shared by all rules: ``:ps`` / ``:pe`` the period start / end (exclusive) as
 timestamps, ``:asof`` = ``:pe`` (data judged as they stood then, CONTRACT §2); the
 rule's own parameters come from ``params(RuleInput)``, always bound, never spliced.
@@ -43,15 +48,16 @@ from bdcwatch.dates.periods import Period
 from bdcwatch.store.dialect import Dialect
 
 __all__ = [
-    "Prohibition", "Rule", "RuleInput", "SUBJECT_TYPES", "Severity", "all_rules", "declare", "get", "select",
-    "tables_read",
+    "REPORTED", "Prohibition", "Rule", "RuleInput", "SUBJECT_TYPES", "Severity", "all_rules", "declare",
+    "declare_reported", "get", "select", "tables_read",
 ]
 
 # What a finding's subject is, as heads read it (CONTRACT §3 subject_id column).
 SUBJECT_TYPES: dict[str, str] = {
     "BDCQZH": "不动产权证书/证明号", "ZZID": "电子证照", "YWH": "业务号", "BDC_BYSL.ID": "退件记录",
-    "DJJG": "登记机构", "RYBH": "工作人员",
+    "DJJG": "登记机构", "RYBH": "工作人员", "GDBH": "工单编号", "DUTY": "履职事项",
 }
+REPORTED = "reported"  # the family of findings people or intakes report (no SQL detects them)
 
 
 class Prohibition(Enum):
@@ -129,7 +135,7 @@ class Rule:
     reads: tuple[str, ...]  # source tables (CONTRACT names) whose staging the SQL reads
     title: str  # one Chinese line a head understands
     labels: Mapping[str, str]  # detail key -> Chinese label
-    sql: Callable[[RuleInput], str]
+    sql: Callable[[RuleInput], str] | None  # None: reported by people or an intake, not detected
     params: Callable[[RuleInput], dict[str, Any]] = no_params
     explanation: str = ""  # for heads, in plain Chinese: what the finding means and what to do
     occurred: str | None = None  # detail key of the date the problem happened (the rule's defining date)
@@ -141,6 +147,18 @@ class Rule:
     needs_calendar: bool = False  # reads supervision_db.work_calendar (deadlines)
     prohibition: Prohibition | None = None  # its group in the monthly 六不准 report
     tags: frozenset[str] = frozenset()  # e.g. "time_limit": the daily time-limit watch
+    reporter: str | None = None  # for a reported finding: the channel it comes from (Chinese)
+
+    @property
+    def detected(self) -> bool:
+        """True for a rule the engine detects with SQL; False for a reported finding."""
+        return self.sql is not None
+
+    def detection_sql(self, rule_input: RuleInput) -> str:
+        """The rule's SQL. Raises ValueError for a reported finding (nothing to detect)."""
+        if self.sql is None:
+            raise ValueError(f"{self.code} is reported by {self.reporter}, not detected by SQL")
+        return self.sql(rule_input)
 
     def period_label(self, rule_input: RuleInput) -> str | None:
         if not self.per_period:
@@ -162,7 +180,7 @@ def declare(
     reads: Sequence[str],
     title: str,
     labels: Mapping[str, str],
-    sql: Callable[[RuleInput], str],
+    sql: Callable[[RuleInput], str] | None,
     params: Callable[[RuleInput], dict[str, Any]] = no_params,
     flags: Iterable[str] = (),
     per_period: bool = False,
@@ -172,12 +190,17 @@ def declare(
     tags: Iterable[str] = (),
     explanation: str = "",
     occurred: str | None = None,
+    reporter: str | None = None,
 ) -> Rule:
     """Declare a rule and register it under its code. Raises ValueError on a second rule
-    with the same code, an unknown subject type, a flag without a label or an
-    ``occurred`` key that is not a detail key. (Every rule must also have an
-    ``explanation``; the registry test checks it rather than this function, so a rule
-    added on another branch cannot stop the engine from loading.)"""
+    with the same code, an unknown subject type, a flag without a label, an ``occurred``
+    key that is not a detail key, or a rule of a detecting family without SQL (reported
+    findings use ``declare_reported``). (Every rule must also have an ``explanation``; the
+    registry test checks it rather than this function, so a rule added on another branch
+    cannot stop the engine from loading.)"""
+    if (sql is None) != (family == REPORTED) or (sql is None) != (reporter is not None):
+        raise ValueError(f"rule {code}: a detected rule has SQL; only a reported finding (declare_reported, "
+                         f"family {REPORTED!r}, a reporter) has none")
     if code in _REGISTRY:
         raise ValueError(f"rule {code} is declared twice")
     if subject_type not in SUBJECT_TYPES:
@@ -191,10 +214,32 @@ def declare(
         code=code, severity=Severity(severity), subject_type=subject_type, family=family, reads=tuple(reads),
         title=title, labels=dict(labels), sql=sql, params=params, flags=flag_set, per_period=per_period,
         label=label, needs_calendar=needs_calendar, prohibition=prohibition, tags=frozenset(tags),
-        explanation=explanation.strip(), occurred=occurred,
+        explanation=explanation.strip(), occurred=occurred, reporter=reporter,
     )
     _REGISTRY[code] = rule
     return rule
+
+
+def declare_reported(
+    *,
+    code: str,
+    severity: Severity,
+    subject_type: str,
+    title: str,
+    labels: Mapping[str, str],
+    reporter: str,
+    explanation: str,
+    occurred: str | None = None,
+    per_period: bool = False,
+) -> Rule:
+    """Declare a finding that people or an intake report (CONTRACT §8): registered like a
+    rule (title, labels, severity, subject type for mail and the UI), family ``reported``,
+    no SQL, no source tables. Raises ValueError as ``declare`` does, or on an empty reporter."""
+    if not reporter.strip():
+        raise ValueError(f"rule {code}: a reported finding names its reporter")
+    return declare(code=code, severity=severity, subject_type=subject_type, family=REPORTED, reads=(), title=title,
+                   labels=labels, sql=None, per_period=per_period, reporter=reporter, explanation=explanation,
+                   occurred=occurred)
 
 
 def _load() -> None:

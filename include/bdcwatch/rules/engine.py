@@ -41,7 +41,7 @@ def detection(rule: Rule, ri: RuleInput, units: Sequence[str] | None = None) -> 
     """The rule's SELECT (subject_id, unit_code, detail) and its parameters. With
     ``units``, only findings of those units; without, every row, including one whose DJJG
     is not in the policy (it still becomes a finding, routed to operations)."""
-    sql = rule.sql(ri)
+    sql = rule.detection_sql(ri)
     params = {**ri.base_params, **rule.params(ri)}
     if units:
         sql = f"SELECT * FROM ({sql}) u WHERE u.unit_code IN :units"

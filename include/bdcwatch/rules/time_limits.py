@@ -20,6 +20,9 @@ from bdcwatch.store.dialect import bind_typed
 
 CASES = ("DJT_DJ_SL",)
 DJDL_FIRST_CLASSES = ("800", "600", "700")
+# CASE_OVERDUE's population: cases completed (AJZT 2) in the period. The monthly bulletin's
+# on-time completion rate counts the same cases (reports/scorecard.py).
+COMPLETED_IN_PERIOD = "s.ajzt = 2 AND s.jssj >= :ps AND s.jssj < :pe"
 
 
 def _limits(ri: RuleInput) -> dict[str, Any]:
@@ -74,7 +77,7 @@ def _overdue_sql(ri: RuleInput) -> str:
         SELECT s.ywh AS subject_id, MIN(s.djjg) AS unit_code, {detail} AS detail
         FROM stg_djt_dj_sl s
         {deadline_join(ri)}
-        WHERE s.ajzt = 2 AND s.jssj >= :ps AND s.jssj < :pe AND dl.day IS NOT NULL AND {finished} > dl.day
+        WHERE {COMPLETED_IN_PERIOD} AND dl.day IS NOT NULL AND {finished} > dl.day
         GROUP BY s.ywh"""
 
 

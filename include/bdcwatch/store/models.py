@@ -14,6 +14,7 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    Numeric,
     SmallInteger,
     String,
     Table,
@@ -39,8 +40,9 @@ from bdcwatch.store.staging import (
 )
 
 __all__ = [
-    "STAGING", "Timestamp", "audit_head", "finding", "finding_escalation", "finding_event", "inspection",
-    "inspection_sample", "load_log", "metadata", "outbox", "outbox_attachment", "quarantine", "stg_bdc_bysl",
+    "STAGING", "Timestamp", "audit_head", "bulletin_rank", "bulletin_score", "duty_evidence", "finding",
+    "finding_escalation", "finding_event", "inspection", "inspection_sample", "intake_file", "load_log", "metadata",
+    "outbox", "outbox_attachment", "quarantine", "stg_bdc_bysl",
     "stg_bdc_dzzz_zzxx", "stg_bdc_zs", "stg_djf_dj_db", "stg_djf_dj_sh", "stg_djt_dj_sl", "stg_qlf_ql_cfdj",
     "stg_ry_jbxx", "stg_ry_pxjl", "watermark", "work_calendar",
 ]
@@ -65,6 +67,11 @@ finding = Table(
     Column("first_run_id", String(250), nullable=False),
     Column("last_run_id", String(250), nullable=False),
     Column("notified_outbox_id", Integer),
+    # What the finding is about in data time (migration 0008): the as-of of the run that
+    # first detected it, or for a reported finding the time of its evidence (a complaint's
+    # 受理时间, a sample's period end, a missed duty's check). The bulletin counts findings
+    # per month by it, so a month's figures do not depend on when the runs happened.
+    Column("judged_as_of", Timestamp),
     Index("ix_finding_first_run", "first_run_id"),
     Index("ix_finding_rule_last_run", "rule_code", "last_run_id"),
     # The operations UI's filters, counts and pages read one index each (migration 0007,
@@ -83,7 +90,9 @@ finding = Table(
 finding_event = Table(
     "finding_event", metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("finding_id", Integer, ForeignKey("finding.id"), nullable=False),
+    # A finding's status change; or (finding_id null, migration 0008) a change of another
+    # audited record named by ``subject``: a review verdict, a duty's evidence (CONTRACT §8).
+    Column("finding_id", Integer, ForeignKey("finding.id")),
     Column("at", Timestamp, nullable=False),
     Column("actor", String(100), nullable=False),
     Column("from_status", String(12)),
@@ -91,7 +100,9 @@ finding_event = Table(
     Column("note", Text, nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False, unique=True),
+    Column("subject", String(120)),
     Index("ix_finding_event_finding", "finding_id"),
+    Index("ix_finding_event_subject", "subject"),
 )
 
 # One row that every audit writer updates in its transaction: it serialises writers so
@@ -173,6 +184,9 @@ inspection = Table(
     Column("seed", String(64), nullable=False),
     Column("started_at", Timestamp, nullable=False),
     Column("finished_at", Timestamp),
+    # Hand review of the sample (CONTRACT §8, migration 0008): verdicts recorded, 不合格 among them.
+    Column("reviewed_count", Integer, nullable=False, server_default="0"),
+    Column("defective_count", Integer, nullable=False, server_default="0"),
     UniqueConstraint("cycle", "unit_code", "period", name="uq_inspection_cycle_unit_period"),
 )
 
@@ -181,4 +195,70 @@ inspection_sample = Table(
     Column("inspection_id", Integer, ForeignKey("inspection.id"), primary_key=True),
     Column("ywh", String(32), primary_key=True),
     Column("djdl", String(3)),
+    # The reviewer's verdict (CONTRACT §8, migration 0008); null = not reviewed yet.
+    Column("verdict", String(8)),  # 合格 | 不合格
+    Column("description", Text),
+    Column("reviewer", String(100)),  # who reviewed the case file (评查人)
+    Column("reviewed_on", Date),
+    Column("recorded_by", String(100)),  # who entered it (UI user, CLI --actor, uploader)
+    Column("recorded_at", Timestamp),
+)
+
+# Complaint exports taken in (plan item 31): one row per file content (sha256), so a file
+# dropped again is recognised and changes nothing.
+intake_file = Table(
+    "intake_file", metadata,
+    Column("sha256", String(64), primary_key=True),
+    Column("kind", String(20), nullable=False),  # complaints
+    Column("file_name", String(255), nullable=False),
+    Column("encoding", String(20)),
+    Column("processed_at", Timestamp, nullable=False),
+    Column("rows_read", Integer, nullable=False),
+    Column("findings_new", Integer, nullable=False),
+    Column("findings_updated", Integer, nullable=False),
+    Column("rows_unchanged", Integer, nullable=False),
+    Column("rows_quarantined", Integer, nullable=False),
+    Column("archived_to", String(500)),
+    Column("run_id", String(250)),
+)
+
+# Evidence of duties no system records (plan items 3, 4, 11, 19, 30), entered by operators.
+duty_evidence = Table(
+    "duty_evidence", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("duty_code", String(40), nullable=False),
+    Column("unit_code", String(16), nullable=False),
+    Column("done_on", Date, nullable=False),
+    Column("note", Text, nullable=False),
+    Column("file_name", String(255)),
+    Column("file_sha256", String(64)),
+    Column("file_content", LargeBinary(length=16 * 1024 * 1024)),
+    Column("recorded_by", String(100), nullable=False),
+    Column("recorded_at", Timestamp, nullable=False),
+    Index("ix_duty_evidence_duty_unit_day", "duty_code", "unit_code", "done_on"),
+)
+
+# The monthly scorecard as published (plan items 32, 35): stored so a rerun of a month
+# gives the same scores and ranking (reports/scorecard.py defines each indicator).
+bulletin_score = Table(
+    "bulletin_score", metadata,
+    Column("period", String(7), primary_key=True),  # YYYY-MM
+    Column("unit_code", String(16), primary_key=True),
+    Column("indicator", String(30), primary_key=True),
+    Column("numerator", Integer, nullable=False),
+    Column("denominator", Integer, nullable=False),
+    Column("sufficient", SmallInteger, nullable=False),  # 0 = 样本不足, not ranked on it
+    Column("score", Numeric(7, 2)),  # 0..100; null when not sufficient
+)
+bulletin_rank = Table(
+    "bulletin_rank", metadata,
+    Column("period", String(7), primary_key=True),
+    Column("unit_code", String(16), primary_key=True),
+    Column("score", Numeric(7, 2)),  # the weighted score; null = not ranked (no indicator sufficient)
+    Column("rank", Integer),
+    Column("prev_score", Numeric(7, 2)),
+    Column("prev_rank", Integer),
+    Column("weights", Text, nullable=False),  # JSON: the weights in force when it was computed
+    Column("computed_at", Timestamp, nullable=False),
+    Column("run_id", String(250), nullable=False),
 )

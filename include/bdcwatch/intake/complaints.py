@@ -1,0 +1,305 @@
+"""Complaints intake (plan item 31; CONTRACT §8): exports of 12345, 好差评 and 信访
+dropped into policy ``intake.complaints_dir`` become COMPLAINT findings of the unit they
+name, in the same ledger as everything the rules find.
+
+Columns (header row, names as the systems export them): 工单编号, 来源, 受理时间,
+被反映单位, 业务号, 内容, 诉求类型; 工单编号, 被反映单位 and 内容 must be present.
+Each row becomes finding COMPLAINT with subject 工单编号, unit the DJJG that 被反映单位
+names (its code, or the unit's name in the policy, compared without spaces and with
+full-width letters and digits read as ASCII), severity by 诉求类型 (policy
+``intake.complaint_severity``, else ``default_severity``), and detail 来源, 受理时间,
+被反映单位 as written, 业务号, 诉求类型 and 内容 (ID numbers masked, control characters
+dropped). The same 工单编号 again updates that finding (``ledger.reported``), never a
+second one.
+
+A row that names no known unit, has no 工单编号 or 内容, or an unreadable 受理时间, is
+held in the quarantine (table ``COMPLAINT``, the file and row, the column and the reason;
+personal data masked) and reported to operations by the quarantine notice; it leaves the
+quarantine when the same 工单编号 is taken in correctly. A file is processed in one
+transaction and then moved to ``archive/<date>/``; a file whose bytes were already taken
+in (``intake_file``, by sha256) is archived again and changes nothing; a file that is not a
+readable table goes to ``rejected/<date>/`` with a quarantine entry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import Connection, Engine, select, update
+
+from bdcwatch.config.policy import Policy
+from bdcwatch.config.run import Job
+from bdcwatch.dates.workdays import calendar_from_policy
+from bdcwatch.intake.files import (
+    ARCHIVE,
+    REJECTED,
+    IntakeFileError,
+    Table,
+    destination,
+    move_to,
+    pending_files,
+    read_table,
+)
+from bdcwatch.ledger.reported import ReportedFinding, Reporter, report
+from bdcwatch.rules.reported import COMPLAINT
+from bdcwatch.standards.masking import mask_id_numbers
+from bdcwatch.store.dialect import upsert
+from bdcwatch.store.models import intake_file, quarantine
+
+log = logging.getLogger(__name__)
+
+TABLE = "COMPLAINT"  # the quarantine's source_table for complaint rows
+GDBH, SOURCE, ACCEPTED, UNIT, YWH, CONTENT, KIND = "工单编号", "来源", "受理时间", "被反映单位", "业务号", "内容", "诉求类型"
+REQUIRED = (GDBH, UNIT, CONTENT)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y-%m-%dT%H:%M:%S",
+                 "%Y年%m月%d日 %H:%M:%S", "%Y年%m月%d日 %H:%M", "%Y-%m-%d", "%Y/%m/%d", "%Y年%m月%d日", "%Y%m%d%H%M%S")
+
+
+def complaints_dir(policy: Policy) -> Path | None:
+    """The folder policy ``intake.complaints_dir`` names (a relative one is read relative
+    to the policy file's folder), or None when no folder is configured."""
+    configured = policy.intake.complaints_dir
+    if not configured:
+        return None
+    folder = Path(configured).expanduser()
+    source = Path(policy.source)
+    return folder if folder.is_absolute() or not source.is_file() else source.parent / folder
+
+
+def _key(text: str) -> str:
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)).upper()
+
+
+def unit_lookup(policy: Policy) -> dict[str, str]:
+    """被反映单位 as written (normalised) → DJJG: each unit's code and name."""
+    lookup: dict[str, str] = {}
+    for unit in policy.units.values():
+        lookup[_key(unit.code)] = unit.code
+        lookup[_key(unit.name)] = unit.code
+    return lookup
+
+
+def parse_time(value: Any) -> datetime | None:
+    """受理时间 as a local timestamp; None when empty. Raises ValueError when unreadable."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=None, microsecond=0)
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day)
+    text = str(value).strip()
+    for fmt in _TIME_FORMATS:
+        try:
+            return datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+    raise ValueError(text)
+
+
+def clean(value: Any) -> str:
+    """Free text kept for the ledger: control characters dropped, ID numbers masked."""
+    return mask_id_numbers(_CONTROL.sub("", str(value or "")).strip())
+
+
+@dataclass(frozen=True)
+class Held:
+    """A row held back: where it is, which column, why."""
+
+    row_key: str
+    column: str
+    expectation: str
+    reason: str
+    row: dict[str, Any]
+
+
+class FileOutcome(BaseModel):
+    """What one file did (XCom-sized)."""
+
+    name: str
+    encoding: str | None = None
+    rows: int = 0
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    quarantined: int = 0
+    already_processed: bool = False
+    archived_to: str | None = None
+    error: str | None = None
+
+
+class IntakeReport(BaseModel):
+    """What a complaint intake run did (XCom-sized); ``folder`` None = none configured."""
+
+    folder: str | None = None
+    files: list[FileOutcome] = []
+
+    def to_xcom(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+    @classmethod
+    def from_xcom(cls, value: Any) -> IntakeReport:
+        return value if isinstance(value, IntakeReport) else cls.model_validate(value or {})
+
+
+def _map_row(name: str, number: int, row: dict[str, Any], units: dict[str, str], policy: Policy,
+             now: datetime) -> ReportedFinding | Held:
+    gdbh = clean(row.get(GDBH))
+    where = f"{name} 第{number}行"
+    row_key = f"工单编号={gdbh}" if gdbh else f"{name}#{number}"
+    kept = {k: clean(v) if not isinstance(v, datetime) else v.isoformat(sep=" ") for k, v in row.items()}
+
+    def held(column: str, expectation: str, why: str) -> Held:
+        return Held(row_key[:200], column, expectation, mask_id_numbers(f"{TABLE} [{where}] 列 {column}：{why}"), kept)
+
+    if not gdbh:
+        return held(GDBH, "required", "工单编号为空")
+    if not clean(row.get(CONTENT)):
+        return held(CONTENT, "required", f"工单 {gdbh} 的内容为空")
+    written = clean(row.get(UNIT))
+    unit_code = units.get(_key(written)) if written else None
+    if unit_code is None:
+        return held(UNIT, "known_unit", f"“{written or '（空）'}”不是策略中的登记机构（应为 DJJG 代码或机构名称）")
+    try:
+        accepted = parse_time(row.get(ACCEPTED))
+    except ValueError as bad:
+        return held(ACCEPTED, "timestamp", f"“{clean(bad)}”不是时间（例如 2026-03-05 10:20:00）")
+    kind = clean(row.get(KIND))
+    return ReportedFinding(
+        rule_code=COMPLAINT, subject_id=gdbh[:100], unit_code=unit_code, judged_as_of=accepted or now,
+        severity=policy.intake.complaint_severity.get(kind, policy.intake.default_severity),
+        detail={"source": clean(row.get(SOURCE)), "accepted_at": accepted.isoformat(sep=" ") if accepted else None,
+                "reported_unit": written, "ywh": clean(row.get(YWH)) or None, "kind": kind,
+                "content": clean(row.get(CONTENT))},
+    )
+
+
+def _hold(conn: Connection, entries: list[Held], run_id: str, now: datetime) -> None:
+    existing = {(r.row_key, r.column_name, r.expectation): r.first_seen_at for r in conn.execute(
+        select(quarantine.c.row_key, quarantine.c.column_name, quarantine.c.expectation, quarantine.c.first_seen_at)
+        .where(quarantine.c.source_table == TABLE).where(quarantine.c.row_key.in_({e.row_key for e in entries})))}
+    rows = {(e.row_key, e.column, e.expectation): {
+        "source_table": TABLE, "row_key": e.row_key, "column_name": e.column, "expectation": e.expectation,
+        "reason": e.reason, "row_json": mask_id_numbers(json.dumps(e.row, ensure_ascii=False, default=str)),
+        "first_seen_at": existing.get((e.row_key, e.column, e.expectation), now), "last_seen_at": now,
+        "last_load_id": run_id[:64], "resolved_at": None} for e in entries}
+    upsert(conn, quarantine, list(rows.values()), ["source_table", "row_key", "column_name", "expectation"])
+
+
+def _release(conn: Connection, tickets: list[str], now: datetime) -> None:
+    """A ticket taken in correctly closes its open quarantine entries (the export was fixed)."""
+    keys = [f"工单编号={t}"[:200] for t in tickets]
+    for start in range(0, len(keys), 500):
+        conn.execute(update(quarantine).where(quarantine.c.source_table == TABLE)
+                     .where(quarantine.c.row_key.in_(keys[start:start + 500]))
+                     .where(quarantine.c.resolved_at.is_(None)).values(resolved_at=now))
+
+
+def take_in_file(engine: Engine, path: Path, *, policy: Policy, by: Reporter, root: Path) -> FileOutcome:
+    """Take in one export (module docstring) and move it out of the folder."""
+    data = path.read_bytes()
+    sha = hashlib.sha256(data).hexdigest()
+    outcome = FileOutcome(name=path.name)
+    now, day = by.now.replace(microsecond=0), by.now.date()
+    with engine.connect() as conn:
+        seen = conn.execute(select(intake_file.c.processed_at, intake_file.c.archived_to)
+                            .where(intake_file.c.sha256 == sha)).first()
+    if seen is not None:
+        outcome.already_processed = True
+        place = REJECTED if f"/{REJECTED}/" in (seen.archived_to or "") else ARCHIVE  # where its twin went
+        outcome.archived_to = str(move_to(path, root, place, day))
+        log.info("%s: the same content was taken in on %s; archived, nothing changed", path.name, seen.processed_at)
+        return outcome
+    table: Table | None = None
+    try:
+        table = read_table(path.name, data)
+        missing = [c for c in REQUIRED if c not in table.header]
+        if missing:
+            raise IntakeFileError(f"header lacks {'、'.join(missing)} (found: {'、'.join(h for h in table.header if h)})")
+    except IntakeFileError as error:
+        table, outcome.error = None, str(error)
+    units, calendar = unit_lookup(policy), calendar_from_policy(policy)
+    with engine.begin() as conn:
+        if table is None:
+            _hold(conn, [Held(f"文件 {path.name}"[:200], "（文件）", "readable_table",
+                              mask_id_numbers(f"{TABLE} [{path.name}]：{outcome.error}"), {"file": path.name})],
+                  by.run_id, now)
+            outcome.quarantined = 1
+        else:
+            outcome.encoding, outcome.rows = table.encoding, len(table.rows)
+            held: list[Held] = []
+            taken: list[str] = []
+            for number, row in table.rows:
+                mapped = _map_row(path.name, number, row, units, policy, now)
+                if isinstance(mapped, Held):
+                    held.append(mapped)
+                    continue
+                _, result = report(conn, mapped, by, policy=policy, calendar=calendar,
+                                   note=f"{COMPLAINT} 受理自 {path.name} 第{number}行")
+                setattr(outcome, result, getattr(outcome, result) + 1)
+                taken.append(mapped.subject_id)
+            if held:
+                _hold(conn, held, by.run_id, now)
+            _release(conn, taken, now)
+            outcome.quarantined = len(held)
+        # Moved after the commit: a crash in between leaves the file in the folder, and the
+        # next run recognises its content (intake_file) and only archives it.
+        target = destination(path, root, ARCHIVE if table is not None else REJECTED, day)
+        outcome.archived_to = str(target)
+        conn.execute(intake_file.insert().values(
+            sha256=sha, kind="complaints", file_name=path.name[:255], encoding=outcome.encoding, processed_at=now,
+            rows_read=outcome.rows, findings_new=outcome.new, findings_updated=outcome.updated,
+            rows_unchanged=outcome.unchanged, rows_quarantined=outcome.quarantined, archived_to=str(target)[:500],
+            run_id=by.run_id))
+    os.replace(path, target)
+    log.info("%s (%s): %d rows, %d new, %d updated, %d unchanged, %d quarantined → %s", path.name,
+             outcome.encoding or "xlsx", outcome.rows, outcome.new, outcome.updated, outcome.unchanged,
+             outcome.quarantined, target)
+    return outcome
+
+
+def preview_file(path: Path, *, policy: Policy, now: datetime) -> FileOutcome:
+    """What ``take_in_file`` would do with one export, changing nothing (a dry run): the
+    file is read and every row mapped; ``new`` counts the rows that would become or update
+    a COMPLAINT finding, ``quarantined`` those that would be held. The file stays."""
+    outcome = FileOutcome(name=path.name)
+    try:
+        table = read_table(path.name, path.read_bytes())
+    except IntakeFileError as error:
+        outcome.error, outcome.quarantined = str(error), 1
+        return outcome
+    outcome.encoding, outcome.rows = table.encoding, len(table.rows)
+    units = unit_lookup(policy)
+    for number, row in table.rows:
+        if isinstance(_map_row(path.name, number, row, units, policy, now), Held):
+            outcome.quarantined += 1
+        else:
+            outcome.new += 1
+    return outcome
+
+
+def take_in(job: Job) -> IntakeReport:
+    """The complaint_intake task: every export waiting in the folder, oldest name first. A
+    dry run only reads and maps them (``preview_file``): nothing recorded, nothing moved."""
+    folder = complaints_dir(job.policy)
+    if folder is None:
+        log.warning("policy intake.complaints_dir is not set (%s): no complaint exports are taken in", job.policy.source)
+        return IntakeReport()
+    if job.dry_run:
+        previews = [preview_file(path, policy=job.policy, now=job.ctx.now) for path in pending_files(folder)]
+        log.info("complaints folder %s: DRY RUN, %d file(s) read, nothing taken in", folder, len(previews))
+        return IntakeReport(folder=str(folder), files=previews)
+    by = Reporter(actor=job.ctx.actor, dag_id=job.ctx.dag_id, run_id=job.ctx.run_id, now=job.ctx.now)
+    files = [take_in_file(job.engine, path, policy=job.policy, by=by, root=folder) for path in pending_files(folder)]
+    log.info("complaints folder %s: %d file(s) taken in", folder, len(files))
+    return IntakeReport(folder=str(folder), files=files)

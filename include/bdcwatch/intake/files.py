@@ -1,0 +1,173 @@
+"""Files people drop for the engine: how their text is decoded, how their table is read,
+and where they go once taken in.
+
+**Encoding** (``detect_encoding``), in this order: a byte-order mark decides (UTF-8 BOM →
+``utf-8-sig``, as Excel's "CSV UTF-8" writes; UTF-16 BOM → ``utf-16``); else the bytes
+are tried as strict UTF-8; else as strict GB18030, the superset of GBK/GB2312 that 12345
+and most Chinese government systems export in. UTF-8 goes first because Chinese text in
+GBK is almost never valid UTF-8 (its lead bytes 0x81–0xFE would need exact continuation
+bytes), while ASCII-only files read the same either way. Bytes that are neither are
+refused with the position of the first bad byte (``IntakeFileError``), never guessed.
+
+**Tables** (``read_table``): a CSV (delimiter sniffed among comma, tab, semicolon) or the
+first sheet of an XLSX; the first non-empty row is the header; each data row keeps its
+row number as the file shows it (header = row 1 in a CSV; the sheet's row in a workbook).
+
+**Places**: a file is taken in from ``<folder>/`` and moved to
+``<folder>/archive/<YYYY-MM-DD>/`` (the local date it was processed), or to
+``<folder>/rejected/<YYYY-MM-DD>/`` when it cannot be read at all. ``drop_file`` writes a
+file into the folder atomically, so a run never reads half an upload.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import os
+import zipfile
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from bdcwatch.errors import PermanentError
+
+ARCHIVE, REJECTED = "archive", "rejected"
+SUFFIXES = (".csv", ".xlsx")
+PARTIAL = ".part"  # an upload still being written (drop_file)
+
+
+class IntakeFileError(PermanentError, ValueError):
+    """A dropped file that cannot be read as a table (encoding, format, header)."""
+
+
+@dataclass
+class Table:
+    """A dropped file's table: header cells and data rows keyed by header, with row numbers."""
+
+    encoding: str | None  # None for a workbook (XLSX text is always Unicode)
+    header: list[str]
+    rows: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+
+
+def detect_encoding(data: bytes) -> str:
+    """The text encoding of a CSV export (module docstring). Raises IntakeFileError."""
+    if data.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    try:
+        data.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        data.decode("gb18030")
+        return "gb18030"
+    except UnicodeDecodeError as error:
+        raise IntakeFileError(
+            f"neither UTF-8 nor GB18030: byte 0x{data[error.start]:02x} at offset {error.start} "
+            "(save the export as CSV UTF-8 or as the 12345 system's GB18030 CSV, or as XLSX)"
+        ) from None
+
+
+def _cell(value: Any) -> Any:
+    """A cell as written: integral numbers without '.0', text stripped, dates kept."""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, (int, float)):
+        return str(value)
+    if isinstance(value, str):
+        return value.strip()
+    return value  # datetime, date, None
+
+
+def _header_name(value: Any) -> str:
+    return str(value or "").replace("\ufeff", "").strip()
+
+
+def _table(encoding: str | None, raw_rows: list[tuple[int, list[Any]]]) -> Table:
+    rows = [(n, cells) for n, cells in raw_rows if any(c not in (None, "") for c in cells)]
+    if not rows:
+        raise IntakeFileError("the file holds no rows (not even a header)")
+    (_, header_cells), data = rows[0], rows[1:]
+    header = [_header_name(c) for c in header_cells]
+    table = Table(encoding, header)
+    for number, cells in data:
+        table.rows.append((number, {name: _cell(cells[i]) if i < len(cells) else None
+                                    for i, name in enumerate(header) if name}))
+    return table
+
+
+def read_table(name: str, data: bytes) -> Table:
+    """Read a dropped CSV or XLSX (module docstring). Raises IntakeFileError."""
+    if name.lower().endswith(".xlsx"):
+        import openpyxl
+
+        try:
+            book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        except (zipfile.BadZipFile, OSError, KeyError, ValueError) as error:
+            raise IntakeFileError(f"not a readable XLSX workbook ({type(error).__name__}: {error})") from None
+        sheet = book.worksheets[0]
+        raw = [(number, list(cells)) for number, cells in enumerate(sheet.iter_rows(values_only=True), start=1)]
+        book.close()
+        return _table(None, raw)
+    encoding = detect_encoding(data)
+    text = data.decode(encoding)
+    try:
+        dialect: Any = csv.Sniffer().sniff(text[:4096], delimiters=",\t;")
+    except csv.Error:
+        dialect = csv.excel
+    # Row numbers: a quoted cell may span lines, so count the reader's records, not lines.
+    reader = csv.reader(io.StringIO(text, newline=""), dialect)
+    return _table(encoding, [(number, list(cells)) for number, cells in enumerate(reader, start=1)])
+
+
+def pending_files(folder: Path) -> list[Path]:
+    """The CSV and XLSX files waiting in ``folder`` (not in its archive or rejected
+    subfolders, not hidden, not an upload in progress), oldest name first."""
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir()
+                  if p.is_file() and p.suffix.lower() in SUFFIXES and not p.name.startswith((".", "~$")))
+
+
+def destination(path: Path, root: Path, place: str, day: date) -> Path:
+    """Where ``path`` goes in ``root/place/<day>/``: never over an existing file (a suffix
+    ``-1``, ``-2`` ... is added). The folder is created; the file is not moved yet."""
+    target_dir = root / place / day.isoformat()
+    target_dir.mkdir(parents=True, exist_ok=True)
+    target = target_dir / path.name
+    counter = 1
+    while target.exists():
+        target = target_dir / f"{path.stem}-{counter}{path.suffix}"
+        counter += 1
+    return target
+
+
+def move_to(path: Path, root: Path, place: str, day: date) -> Path:
+    """Move ``path`` to its ``destination``; returns the new path."""
+    target = destination(path, root, place, day)
+    os.replace(path, target)
+    return target
+
+
+def drop_file(folder: Path, name: str, data: bytes, *, now: datetime) -> Path:
+    """Put an uploaded file into the intake folder atomically (written under a hidden
+    ``.part`` name, then renamed), so a run never reads half a file. The name keeps only
+    its last path part; a file of the same name waiting there is not overwritten (a time
+    stamp is added). Raises IntakeFileError for a name that is not .csv or .xlsx."""
+    base = Path(name).name
+    if Path(base).suffix.lower() not in SUFFIXES:
+        raise IntakeFileError(f"{base!r}: only .csv and .xlsx exports are taken in")
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / base
+    if target.exists():
+        target = folder / f"{Path(base).stem}-{now:%Y%m%d%H%M%S}{Path(base).suffix}"
+    partial = folder / f".{target.name}{PARTIAL}"
+    partial.write_bytes(data)
+    os.replace(partial, target)
+    return target

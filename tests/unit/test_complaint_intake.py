@@ -1,0 +1,178 @@
+"""Complaints intake (CONTRACT §8, plan item 31): 12345 / 好差评 / 信访 exports in GB18030
+or UTF-8 (with or without BOM) and XLSX become COMPLAINT findings of the unit they name;
+unknown units are quarantined; the same 工单编号 updates; a file taken in twice changes
+nothing; processed files are archived by date."""
+
+from __future__ import annotations
+
+import codecs
+import io
+from datetime import datetime
+from pathlib import Path
+
+import openpyxl
+import pytest
+import yaml
+from sqlalchemy import func, select
+
+from bdcwatch.config.policy import load_policy, parse_policy
+from bdcwatch.config.run import Job, RunContext, RunSpec
+from bdcwatch.intake.complaints import complaints_dir, take_in
+from bdcwatch.intake.files import IntakeFileError, detect_encoding, drop_file, read_table
+from bdcwatch.ledger.audit import verify_chain
+from bdcwatch.store.migrate import make_engine
+from bdcwatch.store.models import finding, finding_event, intake_file, quarantine
+
+NOW = datetime(2026, 4, 2, 9, 0, 5)
+HEADER = "工单编号,来源,受理时间,被反映单位,业务号,内容,诉求类型"
+GB_ROWS = [
+    "GD2026030001,12345,2026-03-05 10:20:00,YQ21,YWH202603001,窗口人员态度差，要求补交材料（身份证110101199003078515）,投诉",
+    "GD2026030002,好差评,2026/3/6 9:05,平定县 不动产登记中心,,办理\x07时间太长,咨询",
+    "GD2026030003,信访,2026-03-07,某某县不动产登记中心,,反映登记人员收取好处费,举报",
+    "GD2026030001,12345,2026-03-05 10:20:00,YQ21,YWH202603001,窗口人员态度差（二次来电）,投诉",
+    ",12345,2026-03-08,YQ22,,没有工单编号的一行,投诉",
+]
+
+
+def policy_with(folder: Path):
+    raw = yaml.safe_load(Path(load_policy().source.removesuffix(" (bundled default)")).read_text(encoding="utf-8"))
+    raw["intake"] = {**raw.get("intake", {}), "complaints_dir": str(folder)}
+    return parse_policy(raw, "test")
+
+
+@pytest.fixture
+def world(tmp_path, database_url):
+    folder = tmp_path / "complaints"
+    folder.mkdir()
+    engine = make_engine(database_url.migrated())
+    policy = policy_with(folder)
+
+    def run(run_id: str = "r1", now: datetime = NOW):
+        job = Job(RunSpec(period_start="2026-04-01", period_end="2026-04-02"), policy, engine,
+                  RunContext("complaint_intake", run_id, now))
+        return take_in(job)
+
+    return folder, engine, run
+
+
+def complaints(engine):
+    with engine.connect() as conn:
+        return {r.subject_id: r for r in conn.execute(select(finding).where(finding.c.rule_code == "COMPLAINT"))}
+
+
+def held(engine):
+    with engine.connect() as conn:
+        return {(r.row_key, r.column_name): r for r in conn.execute(
+            select(quarantine).where(quarantine.c.source_table == "COMPLAINT", quarantine.c.resolved_at.is_(None)))}
+
+
+def test_a_gb18030_export_becomes_findings_routed_to_their_units(world):
+    folder, engine, run = world
+    (folder / "12345_0331.csv").write_bytes(("\r\n".join([HEADER, *GB_ROWS]) + "\r\n").encode("gb18030"))
+    report = run()
+    (outcome,) = report.files
+    assert (outcome.encoding, outcome.rows, outcome.new, outcome.updated, outcome.quarantined) == ("gb18030", 5, 2, 1, 2)
+    found = complaints(engine)
+    assert set(found) == {"GD2026030001", "GD2026030002"}
+    first, second = found["GD2026030001"], found["GD2026030002"]
+    assert (first.unit_code, first.severity, first.subject_type, first.period) == ("YQ21", "medium", "GDBH", None)
+    assert (second.unit_code, second.severity) == ("YQ21", "low")  # named by the unit's name, with a space in it
+    assert "\\u0007" not in second.detail and "办理时间太长" in second.detail  # a control character dropped
+    assert "二次来电" in first.detail and "110101199003078515" not in first.detail  # updated, masked
+    assert first.judged_as_of == datetime(2026, 3, 5, 10, 20)
+    assert '"source": "12345"' in first.detail and '"ywh": "YWH202603001"' in first.detail
+    quarantined = held(engine)
+    assert set(quarantined) == {("工单编号=GD2026030003", "被反映单位"), ("12345_0331.csv#6", "工单编号")}
+    assert "某某县不动产登记中心" in quarantined[("工单编号=GD2026030003", "被反映单位")].reason
+    assert "第4行" in quarantined[("工单编号=GD2026030003", "被反映单位")].reason
+    assert not (folder / "12345_0331.csv").exists()
+    assert (folder / "archive" / "2026-04-02" / "12345_0331.csv").is_file()
+    with engine.connect() as conn:
+        assert verify_chain(conn) == []
+        assert conn.execute(select(func.count()).select_from(intake_file)).scalar_one() == 1
+
+
+def test_the_same_file_twice_changes_nothing_and_a_fixed_row_leaves_quarantine(world):
+    folder, engine, run = world
+    content = ("\r\n".join([HEADER, *GB_ROWS]) + "\r\n").encode("gb18030")
+    (folder / "export.csv").write_bytes(content)
+    run("r1")
+    with engine.connect() as conn:
+        before = [tuple(r) for r in conn.execute(select(finding).order_by(finding.c.id))]
+        events = conn.execute(select(func.count()).select_from(finding_event)).scalar_one()
+    (folder / "export.csv").write_bytes(content)  # dropped again by mistake
+    (outcome,) = run("r2", NOW.replace(hour=10)).files
+    assert outcome.already_processed and outcome.new == outcome.updated == 0
+    assert (folder / "archive" / "2026-04-02" / "export-1.csv").is_file()
+    with engine.connect() as conn:
+        assert [tuple(r) for r in conn.execute(select(finding).order_by(finding.c.id))] == before
+        assert conn.execute(select(func.count()).select_from(finding_event)).scalar_one() == events
+
+    # The 12345 office fixes the unit of GD2026030003 and exports it again with BOM UTF-8.
+    fixed = "\r\n".join([HEADER, "GD2026030003,信访,2026-03-07,YQ22,,反映登记人员收取好处费,举报",
+                         GB_ROWS[1]]).encode("utf-8")
+    (folder / "fixed.csv").write_bytes(codecs.BOM_UTF8 + fixed)
+    (outcome,) = run("r3", NOW.replace(hour=11)).files
+    assert (outcome.encoding, outcome.new, outcome.unchanged) == ("utf-8-sig", 1, 1)
+    assert complaints(engine)["GD2026030003"].severity == "high"
+    assert set(held(engine)) == {("export.csv#6", "工单编号")}
+
+
+def test_an_xlsx_export_and_an_unreadable_file(world):
+    folder, engine, run = world
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(HEADER.split(","))
+    sheet.append(["GD2026040001", "好差评", datetime(2026, 3, 30, 16, 45), "YQGX", None, "差评：窗口无人", "投诉"])
+    sheet.append([20260400002, "12345", "2026-03-31 08:00", "yqgx", None, "电话无人接听", "求助"])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    drop_file(folder, "haochaping.xlsx", buffer.getvalue(), now=NOW)
+    (folder / "broken.csv").write_bytes(b"\x81\x30\xff\xff")
+    report = run()
+    by_name = {f.name: f for f in report.files}
+    assert by_name["haochaping.xlsx"].new == 2 and by_name["haochaping.xlsx"].encoding is None
+    found = complaints(engine)
+    assert found["20260400002"].unit_code == "YQGX"  # a numeric cell keeps its digits, no '.0'
+    assert by_name["broken.csv"].error and (folder / "rejected" / "2026-04-02" / "broken.csv").is_file()
+    assert ("文件 broken.csv", "（文件）") in held(engine)
+    (folder / "broken.csv").write_bytes(b"\x81\x30\xff\xff")  # the same broken file again
+    (again,) = run("r2").files
+    assert again.already_processed and (folder / "rejected" / "2026-04-02" / "broken-1.csv").is_file()
+
+
+def test_no_folder_configured_is_not_an_error(sqlite_url):
+    engine = make_engine(sqlite_url.migrated())
+    job = Job(RunSpec(period_start="2026-04-01", period_end="2026-04-02"), load_policy(), engine,
+              RunContext("complaint_intake", "r", NOW))
+    assert take_in(job).files == []
+
+
+def test_a_relative_folder_is_read_beside_the_policy_file(tmp_path):
+    raw = yaml.safe_load(Path(load_policy().source.removesuffix(" (bundled default)")).read_text(encoding="utf-8"))
+    raw["intake"] = {"complaints_dir": "intake/complaints"}
+    path = tmp_path / "policy.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    assert complaints_dir(load_policy(path)) == tmp_path / "intake" / "complaints"
+
+
+@pytest.mark.parametrize(("data", "encoding"), [
+    ("工单编号".encode("gb18030"), "gb18030"), ("工单编号".encode(), "utf-8"),
+    (codecs.BOM_UTF8 + "工单编号".encode(), "utf-8-sig"), ("工单编号".encode("utf-16"), "utf-16"),
+    (b"GD1,12345", "utf-8"),
+])
+def test_encoding_detection(data, encoding):
+    assert detect_encoding(data) == encoding
+
+
+def test_undecodable_bytes_name_their_offset():
+    with pytest.raises(IntakeFileError, match="offset 2"):
+        detect_encoding(b"ab\xff\xff")
+
+
+def test_row_numbers_follow_records_not_lines():
+    text = HEADER + '\nGD1,12345,,YQ21,,"两行\n内容",投诉\n\nGD2,12345,,YQ21,,内容,投诉\n'
+    table = read_table("x.csv", text.encode("gb18030"))
+    assert [(n, r["工单编号"]) for n, r in table.rows] == [(2, "GD1"), (4, "GD2")]
+    tabbed = read_table("t.csv", HEADER.replace(",", "\t").encode() + b"\nGD3\t12345\t\tYQ21\t\tx\t\xe6\x8a\x95\xe8\xaf\x89\n")
+    assert tabbed.rows[0][1]["诉求类型"] == "投诉"

@@ -1,0 +1,168 @@
+"""Review verdicts on sampled cases (CONTRACT §8, plan item 32): recorded one by one or
+from the mailed checklist filled in; 不合格 becomes REVIEW_DEFECT with its own lifecycle;
+refused rows are named and nothing is half-applied; every change is in the audit chain."""
+
+from __future__ import annotations
+
+import io
+from datetime import date, datetime
+
+import openpyxl
+import pytest
+from sqlalchemy import func, select
+
+from bdcwatch.config.policy import load_policy
+from bdcwatch.intake.checklist import import_checklist, read_checklist
+from bdcwatch.ledger.audit import verify_chain
+from bdcwatch.ledger.verdicts import (
+    VerdictInput,
+    VerdictRefusedError,
+    record_verdicts,
+    review_progress,
+    sample_cases,
+    verdict_history,
+)
+from bdcwatch.reports.quality import quality_checklist
+from bdcwatch.store.migrate import make_engine
+from bdcwatch.store.models import finding, finding_event, inspection, inspection_sample
+
+NOW = datetime(2026, 4, 10, 15, 30)
+SAMPLE = [("YWH-A", "200"), ("YWH-B", "200"), ("YWH-C", "100"), ("YWH-D", "300"), ("YWH-E", "400")]
+
+
+@pytest.fixture
+def engine(database_url):
+    engine = make_engine(database_url.migrated())
+    with engine.begin() as conn:
+        conn.execute(inspection.insert().values(
+            id=7, cycle="monthly_quality_check", unit_code="YQ21", period="2026-03", population_size=50,
+            sample_size=5, findings_count=0, seed="s", started_at=datetime(2026, 4, 1, 3), finished_at=datetime(2026, 4, 1, 3)))
+        conn.execute(inspection_sample.insert(), [{"inspection_id": 7, "ywh": y, "djdl": d} for y, d in SAMPLE])
+    return engine
+
+
+def defects(engine):
+    with engine.connect() as conn:
+        return {r.subject_id: r for r in conn.execute(select(finding).where(finding.c.rule_code == "REVIEW_DEFECT"))}
+
+
+def counts(engine):
+    with engine.connect() as conn:
+        row = conn.execute(select(inspection.c.reviewed_count, inspection.c.defective_count)).one()
+    return tuple(row)
+
+
+def test_a_defect_becomes_a_finding_with_its_own_lifecycle(engine):
+    policy = load_policy()
+    result = record_verdicts(engine, 7, [
+        VerdictInput("YWH-A", "合格", "张评查"),
+        VerdictInput("YWH-B", " 不合格 ", "张评查", "缺少申请人身份证明 110101199003078515", date(2026, 4, 9)),
+    ], actor="李录入", now=NOW, policy=policy)
+    assert (result.recorded, result.reviewed, result.defective) == (2, 2, 1)
+    assert counts(engine) == (2, 1)
+    (defect,) = defects(engine).values()
+    assert (defect.subject_id, defect.unit_code, defect.period, defect.severity, defect.status) == (
+        "YWH-B", "YQ21", "2026-03", "medium", "open")
+    assert "张评查" in defect.detail and "月度质量评查 2026-03" in defect.detail
+    assert "110101199003078515" not in defect.detail and "110***" in defect.detail
+    assert defect.due_date > NOW.date() and defect.dag_id == "monthly_quality_check"
+    assert defect.judged_as_of == datetime(2026, 4, 1)
+
+    # The same verdicts again: nothing changes, nothing is audited.
+    with engine.connect() as conn:
+        events = conn.execute(select(func.count()).select_from(finding_event)).scalar_one()
+    again = record_verdicts(engine, 7, [VerdictInput("YWH-B", "不合格", "张评查", "缺少申请人身份证明 110101199003078515",
+                                                     date(2026, 4, 9))], actor="李录入", now=NOW, policy=policy)
+    assert (again.recorded, again.unchanged) == (0, 1)
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(finding_event)).scalar_one() == events
+
+    # Changed to 合格: the finding is closed (audited); back to 不合格: reopened with a fresh due date.
+    record_verdicts(engine, 7, [VerdictInput("YWH-B", "合格", "王复核", "补正后合格")], actor="王复核", now=NOW, policy=policy)
+    assert defects(engine)["YWH-B"].status == "closed" and counts(engine) == (2, 0)
+    later = datetime(2026, 5, 6, 9)
+    record_verdicts(engine, 7, [VerdictInput("YWH-B", "不合格", "赵组长", "复核仍缺材料")], actor="赵组长", now=later,
+                    policy=policy)
+    reopened = defects(engine)["YWH-B"]
+    assert reopened.status == "reopened" and reopened.due_date > later.date() and reopened.notified_outbox_id is None
+    with engine.connect() as conn:
+        history = verdict_history(conn, 7, "YWH-B")
+        assert [(h.from_status, h.to_status, h.actor) for h in history] == [
+            (None, "不合格", "李录入"), ("不合格", "合格", "王复核"), ("合格", "不合格", "赵组长")]
+        assert verify_chain(conn) == []
+        cases = {c.ywh: c for c in sample_cases(conn, 7)}
+    assert cases["YWH-B"].verdict == "不合格" and cases["YWH-B"].finding_id == reopened.id
+    assert cases["YWH-C"].verdict is None
+
+
+def test_refused_rows_are_named_and_nothing_is_half_applied(engine):
+    with pytest.raises(VerdictRefusedError) as refused:
+        record_verdicts(engine, 7, [
+            VerdictInput("YWH-A", "不合格", "张评查", "缺材料", row=2),
+            VerdictInput("YWH-X", "合格", "张评查", row=3),
+            VerdictInput("YWH-C", "基本合格", "张评查", row=4),
+            VerdictInput("YWH-D", "合格", "  ", row=5),
+            VerdictInput("YWH-E", "不合格", "张评查", "", row=6),
+        ], actor="李录入", now=NOW, policy=load_policy())
+    rows = sorted(p.row for p in refused.value.problems)
+    assert rows == [3, 4, 5, 6]
+    message = str(refused.value)
+    assert "第3行" in message and "不在本次抽查样本" in message and "基本合格" in message and "缺评查人" in message
+    assert defects(engine) == {} and counts(engine) == (0, 0)
+    with engine.connect() as conn:
+        assert all(c.verdict is None for c in sample_cases(conn, 7))
+
+
+def checklist_bytes(filled: dict[str, tuple]) -> bytes:
+    """The mailed checklist, filled in as a reviewer would in Excel."""
+    blank = quality_checklist(SAMPLE, "YQ21", "2026-03").content
+    book = openpyxl.load_workbook(io.BytesIO(blank))
+    sheet = book["抽查清单"]
+    for row in sheet.iter_rows(min_row=2):
+        values = filled.get(row[1].value)
+        if values:
+            for cell, value in zip(row[3:7], values, strict=False):
+                cell.value = value
+    for extra in filled.get("extra", ()):
+        sheet.append(extra)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def test_the_filled_checklist_is_imported_by_its_file_name(engine):
+    data = checklist_bytes({"YWH-A": ("合格", "", "张评查", datetime(2026, 4, 8)),
+                            "YWH-C": ("不合格", "登簿信息与申请不符", "张评查", "2026/4/9"),
+                            "YWH-D": ("", "", "张评查", "")})  # the reviewer's name written ahead: not reviewed yet
+    result, not_reviewed = import_checklist(engine, data, file_name="质量评查抽查清单_YQ21_2026-03 (1).xlsx",
+                                            actor="上传人", now=NOW, policy=load_policy())
+    assert (result.recorded, not_reviewed) == (2, 3)
+    assert set(defects(engine)) == {"YWH-C"}
+    with engine.connect() as conn:
+        assert {c.ywh: c.reviewed_on for c in sample_cases(conn, 7) if c.verdict} == {
+            "YWH-A": date(2026, 4, 8), "YWH-C": date(2026, 4, 9)}
+    assert review_progress(engine)["YQ21"][0].unreviewed == 3
+    assert review_progress(engine, exclude=[7]) == {}
+
+
+def test_a_checklist_with_a_stranger_row_and_a_blank_reviewer_is_refused_whole(engine):
+    data = checklist_bytes({"YWH-A": ("不合格", "缺少询问笔录", "张评查", ""),
+                            "YWH-B": ("合格", "", "", ""),
+                            "extra": [(6, "YWH-ZZZ", "200", "合格", "", "张评查", "")]})
+    with pytest.raises(VerdictRefusedError) as refused:
+        # no usable file name: the inspection is found from the cases it lists
+        import_checklist(engine, data, file_name="scan.xlsx", actor="上传人", now=NOW, policy=load_policy(),
+                         inspection_id=7)
+    assert sorted(p.row for p in refused.value.problems) == [3, 7]
+    assert defects(engine) == {} and counts(engine) == (0, 0)
+
+
+def test_not_a_workbook_and_missing_columns_are_refused():
+    with pytest.raises(VerdictRefusedError, match="不是 XLSX"):
+        read_checklist(b"not a zip")
+    book = openpyxl.Workbook()
+    book.active.append(["业务号", "结论"])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    with pytest.raises(VerdictRefusedError, match="评查结论、评查人"):
+        read_checklist(buffer.getvalue())
