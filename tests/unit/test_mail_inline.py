@@ -4,6 +4,7 @@ the HTML points at, and the workbook as a file."""
 
 from __future__ import annotations
 
+import io
 import struct
 
 from bdcwatch.mail.mime import content_id
@@ -44,3 +45,43 @@ def test_html_arrives_byte_for_byte_with_text_part_and_inline_chart(smtp_server)
     assert mail.attachments.get("清单.xlsx") == b"PK\x03\x04xlsx"
     assert message["Message-ID"] == "<m1@bdcwatch>"
     assert "不动产登记监督系统" in str(message["From"]) and "bdcwatch@example.org" in str(message["From"])
+
+
+def _missing_glyph_warnings(draw) -> list[str]:
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        draw()
+    return [str(w.message) for w in caught if "missing from" in str(w.message)]
+
+
+def test_charts_speak_chinese_when_a_cjk_font_is_installed():
+    import pytest
+
+    from bdcwatch.reports.chart import CHINESE, _drawing, cjk_font, score_chart_png
+
+    if cjk_font() is None:
+        pytest.skip("no CJK font installed (apt-get install fonts-noto-cjk; make system-packages does it)")
+    with _drawing() as words:
+        assert words is CHINESE
+    # every glyph of the Chinese legend, axis title and unit names is drawn, none is a box
+    assert _missing_glyph_warnings(lambda: trend_chart_png([("2026-10", 2, 1), ("2026-11", 1, 2)])) == []
+    assert _missing_glyph_warnings(lambda: score_chart_png(
+        [("YQ21", "平定县不动产登记中心", 86.43), ("YQGX", "高新区分局不动产登记窗口", None)])) == []
+
+
+def test_without_a_cjk_font_the_words_would_be_boxes():
+    """The reason for the fallback: the default font has no Chinese glyphs."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    from matplotlib.figure import Figure
+
+    def draw() -> None:
+        with matplotlib.rc_context({"font.family": "sans-serif", "font.sans-serif": ["DejaVu Sans"]}):
+            figure = Figure()
+            figure.add_subplot().set_xlabel("综合得分")
+            figure.savefig(io.BytesIO(), format="png")
+
+    assert _missing_glyph_warnings(draw)

@@ -52,17 +52,23 @@ def _definitions(policy: Policy) -> list[dict[str, str]]:
             for i in INDICATORS]
 
 
-def _chart_alt(card: Scorecard) -> str:
-    """The chart's numbers in words (its alt text and the text/plain part)."""
+def _unit_name(policy: Policy, code: str) -> str:
+    """The unit's name from the policy; its DJJG code if the policy no longer lists it."""
+    return policy.units[code].name if code in policy.units else code
+
+
+def _chart_alt(card: Scorecard, policy: Policy) -> str:
+    """The chart's numbers in words (its alt text and the text/plain part), by unit name."""
     return "各单位综合得分：" + "；".join(
-        f"{u.unit_code} {u.score if u.score is not None else '不参与排名'}" for u in card.units)
+        f"{_unit_name(policy, u.unit_code)} "
+        f"{u.score if u.score is not None else '不参与排名'}" for u in card.units)
 
 
 def bulletin_workbook(card: Scorecard, policy: Policy) -> bytes:
     """The XLSX of a bulletin: the ranking, every indicator's numerator and denominator,
     and the definitions."""
     def name(code: str) -> str:
-        return policy.units[code].name if code in policy.units else code
+        return _unit_name(policy, code)
 
     ranking = pd.DataFrame([{
         "名次": u.rank if u.rank is not None else "不参与排名", "登记机构": name(u.unit_code), "代码": u.unit_code,
@@ -90,13 +96,14 @@ def render_bulletin(
     month = _month_text(card.period)
     subject = f"【不动产登记监督】{month}不动产登记作风和业务质量评价排名通报（{addressee}）"
     rows = [{"rank": u.rank, "code": u.unit_code, "own": u.unit_code == own_unit,
-             "name": policy.units[u.unit_code].name if u.unit_code in policy.units else u.unit_code,
+             "name": _unit_name(policy, u.unit_code),
              "score": f"{u.score}" if u.score is not None else "不参与排名", "change": u.change_text(),
              "delta": (f"{u.score_delta():+}" if u.score_delta() is not None else ""),
              "cells": [_cell(u, i) for i in INDICATORS]} for u in card.units]
-    png = score_chart_png([(u.unit_code, float(u.score) if u.score is not None else None) for u in card.units])
+    png = score_chart_png([(u.unit_code, _unit_name(policy, u.unit_code),
+                            float(u.score) if u.score is not None else None) for u in card.units])
     image = Attachment(f"{INLINE_PREFIX}ranking_{card.period}.png", png)
-    chart = Chart(image.content_id, _chart_alt(card), "各单位综合得分（按名次排列，n/a 为不参与排名）：")
+    chart = Chart(image.content_id, _chart_alt(card, policy), "各单位综合得分（按名次排列；无得分的单位不参与排名）：")
     definitions = [{"cells": (d["name"], d["numerator"], d["denominator"], d["weight"], d["minimum"])}
                    for d in _definitions(policy)]
     html = render_template(
