@@ -292,5 +292,7 @@ def test_cookie_uploads_need_the_pages_csrf_token(web, world):
                       browser.get(f"{UI}/duties").text).group(1)
     url = f"{API}/duties/EMERGENCY_DRILL/evidence"
     assert browser.post(url, data=evidence_form()).status_code == 403  # a cross-site form could send this
-    assert browser.post(url, data=evidence_form(), headers={"X-CSRF-Token": token}).status_code == 200
-    assert count(world, duty_evidence) == 1
+    forged_actor = {**evidence_form(), "actor": "局长", "recorded_by": "局长"}  # ignored: the actor is the login
+    assert browser.post(url, data=forged_actor, headers={"X-CSRF-Token": token}).status_code == 200
+    with world.engine.connect() as conn:
+        assert conn.execute(select(duty_evidence.c.recorded_by)).scalars().all() == ["op"]
