@@ -1,8 +1,9 @@
 """
 ### 投诉举报受理 · complaint intake (plan item 31)
 
-Every hour, and at once when an upload announces the asset `bdcwatch://intake/complaints`
-(the UI's upload, or `POST /api/v2/assets/events` with that URI): takes in the 12345 /
+Every hour, and at once when a script's drop announces the asset `bdcwatch://intake/complaints`
+(`POST /api/v2/assets/events` with that URI; the UI's upload is taken in at once by the
+same per-file function, and this run mails it): takes in the 12345 /
 好差评 / 信访 exports (CSV in UTF-8, UTF-8 with BOM or GB18030, or XLSX; columns 工单编号,
 来源, 受理时间, 被反映单位, 业务号, 内容, 诉求类型) waiting in the policy's
 `intake.complaints_dir`. Each row becomes a `COMPLAINT` finding of the unit it names (DJJG

@@ -3,7 +3,8 @@ real ``airflow api-server`` started here with the plugin loaded.
 
 An op logs in, opens 问题台账 from Airflow's navigation, filters to one unit, opens a
 finding, closes it with a note and sees the history entry; a viewer sees no form and a
-forged POST gets 403; a holder name with ``<script>`` shows as text. The README's
+forged POST gets 403; a holder name with ``<script>`` shows as text; an op enters a 不合格
+verdict on the samples page and finds the REVIEW_DEFECT finding in the ledger. The README's
 screenshots come from this run: ``BDCWATCH_SCREENSHOTS=docs`` writes them there.
 Skipped, with the reason, where chromium is not installed (``make test`` installs it).
 """
@@ -33,6 +34,9 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-component-update", "--disable-sync"]
 
 
+SAMPLED = 77  # the inspection whose sample the op reviews
+
+
 class ApiServer:
     def __init__(self, base: str, world: LedgerWorld, log: Path) -> None:
         self.base, self.world, self.log = base, world, log
@@ -49,6 +53,17 @@ def api_server(airflow_web_home: AirflowWebHome, tmp_path_factory: pytest.TempPa
     world.add("evil", "RETURN_UNJUSTIFIED", "TH2025010099", "YQ21", severity="medium",
               detail={"ywh": "YQ21-2025-01-000311", "thsj": "2025-01-05 10:12:00", "thyydm": None,
                       "thyy": f"申请人张三{SCRIPT}（身份证 {ID_NUMBER}）材料不全"})
+    from datetime import datetime
+
+    from bdcwatch.store.models import inspection, inspection_sample
+
+    with world.engine.begin() as conn:  # a month's sample for the verdict flow
+        conn.execute(inspection.insert().values(
+            id=SAMPLED, cycle="monthly_quality_check", unit_code="YQ22", period="2025-01", population_size=20,
+            sample_size=2, findings_count=0, seed="s", started_at=datetime(2025, 2, 1, 3),
+            finished_at=datetime(2025, 2, 1, 3, 5)))
+        conn.execute(inspection_sample.insert(), [{"inspection_id": SAMPLED, "ywh": ywh, "djdl": "200"}
+                                                  for ywh in ("YQ22-2025-01-000007", "YQ22-2025-01-000012")])
     port = free_port()
     env = {**airflow_web_home.env, "AIRFLOW_CONN_SUPERVISION_DB": airflow_uri(url)}
     log = folder / "api-server.log"
@@ -151,3 +166,28 @@ def test_a_viewer_gets_no_form_and_a_forged_post_is_refused(api_server, browser)
     }""", f"{api_server.base}/bdcwatch/api/findings/{target}/status")
     assert forged == 403
     assert api_server.world.row("f1").status == "open"
+
+
+def test_op_enters_a_failed_verdict_and_finds_it_in_the_ledger(api_server, browser, tmp_path):
+    page, dialogs = _login(browser, api_server, "op")
+    page.goto(f"{api_server.base}/bdcwatch/ui/samples?period=2025-01&inspection={SAMPLED}")
+    page.locator("h2", has_text="2 件样本，已评查 0 件").wait_for()
+    form = page.locator("form.verdict-form").nth(1)  # the second case, YQ22-2025-01-000012
+    assert "000012" in page.locator("tr.verdict-row summary").nth(1).inner_text()
+    form.locator("select[name=verdict]").select_option("不合格")
+    form.locator("input[name=reviewer]").fill("张评查")
+    form.locator("input[name=description]").fill(f"缺询问笔录{SCRIPT}")
+    form.get_by_role("button", name="保存结论").click()
+    page.locator("h2", has_text="已评查 1 件").wait_for()
+    row = page.locator("table.samples tbody tr", has_text="YQ22-2025-01-000012").first.inner_text()
+    assert "不合格" in row and f"缺询问笔录{SCRIPT}" in row and "op" in row
+    page.get_by_role("link", name="问题台账").click()
+    page.locator("select[name=rule]").select_option("REVIEW_DEFECT")
+    page.get_by_role("button", name="筛选").click()
+    page.get_by_text("共 1 条").wait_for()
+    listed = page.locator("table.grid tbody").inner_text()
+    assert "YQ22-2025-01-000012" in listed and "案卷质量评查不合格" in listed
+    page.locator("table.grid tbody a").first.click()
+    history = page.locator("section.card", has_text="处理记录").inner_text()
+    assert "op" in history and "缺询问笔录" in history
+    assert dialogs == []

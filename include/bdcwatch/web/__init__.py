@@ -11,14 +11,19 @@ Modules, by concern:
   header for cookie sessions.
 * ``deps`` — supervision_db (the ``supervision_db`` connection), the policy, the clock.
 * ``api`` — the JSON API of CONTRACT §7 (``/bdcwatch/api/...``).
-* ``pages`` — the HTML pages (``/bdcwatch/ui/...``): ledger, finding, KPIs, quarantine,
-  samples, outbox; Jinja2 templates in ``templates/`` with autoescaping.
+* ``api_loops`` — the API of the loops closed by hand (CONTRACT §8): a verdict per sampled
+  case, the filled checklist's upload, a complaints export's upload, yearly-duty evidence.
+* ``pages`` — the HTML pages (``/bdcwatch/ui/...``): ledger, finding, KPIs, quarantine
+  (with the complaints upload), samples (verdict forms, checklist upload), duties, outbox;
+  Jinja2 templates in ``templates/`` with autoescaping.
 * ``reads`` — what the pages show besides the ledger (quarantine, samples, outbox).
 * ``labels`` — Chinese labels of statuses, severities, fields and codes.
 * ``exports`` — the filtered ledger as XLSX.
 
 Reads of the ledger go through ``ledger.query`` and every change through the engine's
-own functions (``ledger.lifecycle.change_status``, ``mail.outbox.resend``): one
+own functions (``ledger.lifecycle.change_status``, ``mail.outbox.resend``,
+``ledger.verdicts.record_verdict``, ``intake.checklist.import_checklist``,
+``intake.complaints.take_in_file``, ``ledger.duties.record_evidence``): one
 lifecycle and one audit trail whether a change comes from the UI, the CLI or look-back,
 with the logged-in user's name as the actor. Every text from data is masked
 (``standards.masking``) and escaped by the templates.

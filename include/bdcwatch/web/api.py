@@ -9,10 +9,11 @@ scripts may call it with a Bearer token from ``POST /auth/token``.
          404 unknown, 409 refused by the lifecycle (with the reason), 422 empty note
     GET  /api/kpis?period=YYYY-MM               → {"period", "units": [per-unit KPIs]}
     GET  /api/quarantine?table=&column=&page=   → rows held, by table and reason
-    GET  /api/samples?period=&unit=             → inspections with their sampled cases
+    GET  /api/samples?period=&unit=             → inspections with their sampled cases and verdicts
     GET  /api/outbox                            → undelivered messages and counts
     POST /api/outbox/{id}/resend {"note"}       → 404 unknown, 409 not resendable
 
+Verdicts, the checklist upload, complaint uploads and duties: ``web.api_loops``.
 Reads need a reader, changes a changer (``web.auth``); the actor is the user's name.
 """
 
@@ -176,11 +177,15 @@ def quarantine(user: Reader, engine: Supervision, table: str | None = None, colu
 
 @router.get("/samples")
 def samples(user: Reader, engine: Supervision, period: str | None = None, unit: str | None = None) -> dict[str, Any]:
+    """Inspections with their sampled cases, each with its current verdict, description,
+    reviewer, review date, who recorded it and when, and its REVIEW_DEFECT finding id."""
+    from bdcwatch.ledger.verdicts import sample_cases
+    from bdcwatch.web.api_loops import case_json
+
     with engine.connect() as conn:
         rows = reads.inspections(conn, period=period or None, unit=unit or None)
         return {"inspections": [
-            {**row._asdict(), "cases": [{**case._asdict(), "verdict": None} for case in reads.sample_cases(conn, row.id)]}
-            for row in rows
+            {**row._asdict(), "cases": [case_json(case) for case in sample_cases(conn, row.id)]} for row in rows
         ]}
 
 

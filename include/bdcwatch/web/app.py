@@ -24,7 +24,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bdcwatch.web import api, pages
+from bdcwatch.web import api, api_loops, pages
 from bdcwatch.web.auth import Reader
 
 STATIC = {"bdcwatch.css": "text/css", "bdcwatch.js": "text/javascript", "ledger.svg": "image/svg+xml"}
@@ -101,6 +101,7 @@ def create_app() -> FastAPI:
     """The app of CONTRACT §7, to be mounted at ``/bdcwatch``."""
     app = FastAPI(title="bdcwatch 问题台账", docs_url=None, redoc_url=None, openapi_url=None)
     app.include_router(api.router)
+    app.include_router(api_loops.router)
     app.include_router(pages.router)
     app.add_api_route("/static/{name}", _static, methods=["GET"], include_in_schema=False)
     app.add_exception_handler(StarletteHTTPException, _http_error)

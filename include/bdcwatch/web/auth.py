@@ -16,7 +16,8 @@ page makes it send. A change made with the cookie therefore needs a token in the
 ``X-CSRF-Token`` header that only our own pages know: an HMAC keyed by the session's
 JWT (``csrf_token``), put in the page's ``<meta name="csrf-token">``. A foreign page can
 neither read it nor set the header without a CORS preflight Airflow does not grant.
-Changes are also JSON bodies (a plain HTML form cannot send one), never GETs, and a
+Changes are JSON bodies (a plain HTML form cannot send one) or, for uploads, multipart
+bodies (which a foreign form can send, but never with the header), never GETs, and a
 request the browser marks as cross-site (``Sec-Fetch-Site``) is refused. A request with
 an explicit Bearer token carries no ambient credential and needs no CSRF token.
 """

@@ -3,12 +3,16 @@
     /ui/                 the ledger: filters, server-side paging, XLSX export
     /ui/findings/{id}    a finding: detail in Chinese labels, history, escalations, status form
     /ui/kpis?period=     unit KPIs of a month with six-month trends
-    /ui/quarantine       source rows held by the quality gate, by table and reason
-    /ui/samples          the inspection samples per unit (verdicts per case: CONTRACT §8)
+    /ui/quarantine       source rows held by the quality gate, by table and reason; the upload of
+                         a complaints export (its rows naming no known unit are held here)
+    /ui/samples          the inspection samples per unit, a verdict per case (CONTRACT §8) and the
+                         upload of the filled checklist
+    /ui/duties?year=     yearly duties (items 3, 4, 11, 30): standing per unit, evidence, its form
     /ui/outbox           mail not delivered: pending, unconfirmed, failed; resend with a note
 
 Server-rendered with Jinja2 (autoescaped: a ``<script>`` in a holder name is text); the
-one script (``static/bdcwatch.js``) only posts the forms as JSON with the CSRF header.
+one script (``static/bdcwatch.js``) only posts the forms as JSON (uploads as multipart)
+with the CSRF header.
 Links are built from the request's root path, so the pages work under any Airflow
 ``[api] base_url``; the digest links to ``{base_url}/bdcwatch/ui/findings/{id}``.
 """
@@ -24,6 +28,7 @@ from sqlalchemy import Engine
 from bdcwatch import rules
 from bdcwatch.dates.periods import previous_period
 from bdcwatch.ledger.query import FindingFilter, find_findings, finding_detail
+from bdcwatch.ledger.verdicts import VERDICTS, sample_cases
 from bdcwatch.reports.kpis import kpi_trend, month_period
 from bdcwatch.web import deps, reads
 from bdcwatch.web.api import finding_filter
@@ -80,8 +85,11 @@ def quarantine_page(request: Request, user: Reader, engine: Supervision, table: 
         groups = reads.quarantine_groups(conn)
         total, entries = reads.quarantine_entries(conn, table=table or None, column=column or None, page=page)
     pages = max(1, -(-total // reads.QUARANTINE_PAGE))
+    from bdcwatch.intake.complaints import complaints_dir
+
     return _page(request, user, "quarantine.html.j2", "quarantine", groups=groups, entries=entries, total=total,
-                 page=page, pages=pages, table=table or "", column=column or "")
+                 page=page, pages=pages, table=table or "", column=column or "",
+                 complaints_folder=complaints_dir(deps.policy()) is not None)
 
 
 @router.get("/samples", response_class=HTMLResponse)
@@ -92,9 +100,26 @@ def samples_page(request: Request, user: Reader, engine: Supervision, period: st
         chosen = period if period is not None else (periods[0] if periods else "")
         rows = reads.inspections(conn, period=chosen or None, unit=unit or None)
         selected = next((r for r in rows if r.id == inspection), None)
-        cases = reads.sample_cases(conn, selected.id) if selected is not None else []
+        cases = sample_cases(conn, selected.id) if selected is not None else []
     return _page(request, user, "samples.html.j2", "samples", periods=periods, period=chosen, unit=unit or "",
-                 inspections=rows, selected=selected, cases=cases)
+                 inspections=rows, selected=selected, cases=cases, verdicts=VERDICTS, today=deps.today())
+
+
+@router.get("/duties", response_class=HTMLResponse)
+def duties_page(request: Request, user: Reader, engine: Supervision, year: int | None = None,
+                unit: str | None = None) -> HTMLResponse:
+    """Each unit's standing on each yearly duty, the evidence recorded, the evidence form."""
+    from bdcwatch.ledger.duties import duty_status, list_evidence
+
+    policy, today = deps.policy(), deps.today()
+    chosen = year or today.year
+    statuses = duty_status(engine, policy, year=chosen, as_of_day=today, units=[unit] if unit else None)
+    with engine.connect() as conn:
+        evidence = list_evidence(conn, unit_code=unit or None, year=chosen)
+    names = {d.code: d.name for d in policy.duties.items}
+    return _page(request, user, "duties.html.j2", "duties", year=chosen, unit=unit or "", statuses=statuses,
+                 evidence=evidence, duties=policy.duties.items, duty_names=names, today=today,
+                 years=list(range(today.year, today.year - 5, -1)))
 
 
 @router.get("/outbox", response_class=HTMLResponse)

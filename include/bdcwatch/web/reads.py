@@ -13,7 +13,7 @@ from sqlalchemy import ColumnElement, Connection, func, select
 
 from bdcwatch.mail.outbox import FAILED, PENDING, SENDING, SENT, UNCONFIRMED
 from bdcwatch.standards.masking import mask_id_numbers
-from bdcwatch.store.models import inspection, inspection_sample, outbox, quarantine, stg_djt_dj_sl
+from bdcwatch.store.models import inspection, outbox, quarantine
 
 QUARANTINE_PAGE = 100
 
@@ -75,17 +75,6 @@ def inspections(conn: Connection, *, period: str | None, unit: str | None) -> li
     if unit:
         query = query.where(inspection.c.unit_code == unit)
     return list(conn.execute(query.limit(500)))
-
-
-def sample_cases(conn: Connection, inspection_id: int) -> list[Any]:
-    """The cases drawn for hand review, with their acceptance and completion times."""
-    query = (
-        select(inspection_sample.c.ywh, inspection_sample.c.djdl, stg_djt_dj_sl.c.slsj, stg_djt_dj_sl.c.jssj)
-        .select_from(inspection_sample.outerjoin(stg_djt_dj_sl, stg_djt_dj_sl.c.ywh == inspection_sample.c.ywh))
-        .where(inspection_sample.c.inspection_id == inspection_id)
-        .order_by(inspection_sample.c.ywh)
-    )
-    return list(conn.execute(query))
 
 
 OUTBOX_SHOWN = (PENDING, SENDING, UNCONFIRMED, FAILED)

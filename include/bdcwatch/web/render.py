@@ -13,6 +13,7 @@ from fastapi import Request
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
+from bdcwatch.standards.masking import mask_id_numbers
 from bdcwatch.web import deps, labels
 
 
@@ -68,7 +69,7 @@ def environment() -> Environment:
         subject_type_text=labels.subject_type_text, detail_pairs=labels.detail_pairs, cycle_text=labels.cycle_text,
         FIELD=labels.FIELD_TEXT,
         STATUS_TEXT=labels.STATUS_TEXT, SEVERITY_TEXT=labels.SEVERITY_TEXT, OUTBOX_TEXT=labels.OUTBOX_TEXT,
-        with_query=with_query, sparkline=sparkline, percent=percent,
+        with_query=with_query, sparkline=sparkline, percent=percent, mask=mask_id_numbers,
     )
     env.filters["dt"] = lambda value: "" if value is None else f"{value:%Y-%m-%d %H:%M}"
     return env

@@ -1,5 +1,6 @@
-// bdcwatch operations pages: post the forms marked data-post as JSON, with the CSRF token
-// of the page (CONTRACT §7). Messages are shown with textContent, never as HTML.
+// bdcwatch operations pages: post the forms marked data-post as JSON and the forms marked
+// data-upload as multipart (files), both with the CSRF token of the page (CONTRACT §7).
+// Messages are shown with textContent, never as HTML.
 (function () {
   "use strict";
   function csrfToken() {
@@ -11,29 +12,51 @@
     if (body && Array.isArray(body.detail)) return body.detail.map(function (d) { return d.msg; }).join("；");
     return "HTTP " + status;
   }
-  document.addEventListener("submit", function (event) {
-    var form = event.target;
-    if (!form.matches || !form.matches("form[data-post]")) return;
-    event.preventDefault();
+  function send(form, url, init, done) {
     var message = form.querySelector(".form-message");
     var button = form.querySelector("button[type=submit]");
-    var body = {};
-    new FormData(form).forEach(function (value, key) { body[key] = value; });
     if (button) button.disabled = true;
     if (message) { message.textContent = "提交中……"; message.className = "form-message"; }
-    fetch(form.getAttribute("data-post"), {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRF-Token": csrfToken() },
-      body: JSON.stringify(body)
-    }).then(function (response) {
-      if (response.ok) { window.location.reload(); return null; }
+    init.method = "POST";
+    init.credentials = "same-origin";
+    init.headers["X-CSRF-Token"] = csrfToken();
+    fetch(url, init).then(function (response) {
       return response.json().catch(function () { return null; }).then(function (data) {
-        throw new Error(response.status + "：" + describe(response.status, data));
+        if (!response.ok) throw new Error(response.status + "：" + describe(response.status, data));
+        done(data, message, button);
       });
     }).catch(function (error) {
       if (message) { message.textContent = "未能提交 — " + error.message; message.className = "form-message error"; }
       if (button) button.disabled = false;
     });
+  }
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.matches) return;
+    if (form.matches("form[data-post]")) {
+      event.preventDefault();
+      var body = {};
+      new FormData(form).forEach(function (value, key) { body[key] = value; });
+      send(form, form.getAttribute("data-post"), {
+        headers: { "Content-Type": "application/json" }, body: JSON.stringify(body)
+      }, function () { window.location.reload(); });
+    } else if (form.matches("form[data-upload]")) {
+      event.preventDefault();
+      var data = new FormData(form);
+      var url = form.getAttribute("data-upload");
+      var pathField = form.getAttribute("data-path-field");
+      if (pathField) {  // a part of the URL chosen in the form, e.g. the duty's code
+        url = url.replace("{code}", encodeURIComponent(String(data.get(pathField) || "")));
+        data.delete(pathField);
+      }
+      form.querySelectorAll("input[type=file]").forEach(function (input) {
+        if (!input.files || input.files.length === 0) data.delete(input.name);  // an optional file not chosen
+      });
+      send(form, url, { headers: {}, body: data }, function (answer, message, button) {
+        if (form.hasAttribute("data-reload")) { window.location.reload(); return; }
+        if (message) { message.textContent = (answer && answer.summary) || "已提交"; message.className = "form-message ok"; }
+        if (button) button.disabled = false;
+      });
+    }
   });
 })();
