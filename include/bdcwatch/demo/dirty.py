@@ -294,7 +294,7 @@ class DirtyWorld:
         return minority
 
     def _certificate_number(self, table: str, key: str, number: str) -> str:
-        choice = self._roll(table, key, "bdcqzh", 12)
+        choice = self._roll(table, key, "bdcqzh", 40)  # about a quarter of the numbers
         if choice < len(_BRACKETS):
             left, right = _BRACKETS[choice]
             return _YEAR_PARENS.sub(lambda m: f"{m.group(1)}{left}{m.group(2)}{right}", number)
