@@ -26,7 +26,8 @@ applied to the truth by :meth:`DirtyWorld.rename_truth`.
   invisible characters.
 
 Choices are made by a hash of (seed, table, row key, purpose): the same seed gives the
-same quirks, whatever the batch size.
+same quirks, whatever the batch size (only which of two holder names hashing to the same
+minority name keeps its Han name follows the order rows are written in).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from __future__ import annotations
 import re
 import zlib
 from datetime import UTC, datetime, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import BigInteger, Column, Date, DateTime, Engine, Integer, MetaData, String, Table, event
 from sqlalchemy.dialects import mysql
@@ -43,6 +44,9 @@ from sqlalchemy.types import TypeEngine, UserDefinedType
 from bdcwatch.config.policy import Policy
 from bdcwatch.sources.schema import SOURCE_TABLES, build_metadata
 from bdcwatch.standards.identifiers import id_number_check_character
+
+if TYPE_CHECKING:
+    from bdcwatch.demo.generator import GroundTruth
 
 __all__ = ["DirtyWorld", "id_number_forms"]
 
@@ -313,10 +317,10 @@ class DirtyWorld:
             return value
         return str(self._unit_number[match.group(1)] + int(match.group(2)))
 
-    def rename_truth(self, truth: Any) -> Any:
-        """The ground truth with staff ids renamed as written (``truth``: a GroundTruth,
-        changed in place and returned). Nothing else changes."""
-        from bdcwatch.demo.generator import Finding, QuarantinedRow, Trap
+    def rename_truth(self, truth: GroundTruth) -> GroundTruth:
+        """The ground truth with staff ids renamed as written (changed in place and
+        returned): STAFF_* subjects and RY_JBXX row keys. Nothing else changes."""
+        from bdcwatch.demo.generator import Finding, QuarantinedRow, Trap  # generator imports this module
 
         def subject(rule: str, value: str) -> str:
             return (self.staff_id(value) or value) if rule.startswith("STAFF_") else value
