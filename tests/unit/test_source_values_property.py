@@ -8,7 +8,7 @@ from __future__ import annotations
 import io
 import shutil
 import tempfile
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,7 @@ from bdcwatch.store.models import STAGING, quarantine
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 LOADED_AT = datetime(2026, 6, 1, 9, 0)
-ZONES = st.sampled_from([timezone.utc, SHANGHAI, timezone(timedelta(hours=-5)), timezone(timedelta(hours=9, minutes=30))])
+ZONES = st.sampled_from([UTC, SHANGHAI, timezone(timedelta(hours=-5)), timezone(timedelta(hours=9, minutes=30))])
 
 # What a source column may hold, whatever its declared type (SQLite stores anything).
 SOURCE_VALUES = st.one_of(
