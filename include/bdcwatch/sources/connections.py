@@ -14,6 +14,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL
 
+from bdcwatch.sources.values import python_codec
+
 # Execution option carrying the connection's ``charset`` extra to extraction (the source's
 # text encoding; see ``source_engine``).
 CHARSET_OPTION = "bdcwatch_charset"
@@ -96,10 +98,20 @@ def source_engine(url: URL, zone: tzinfo, text_charset: str | None = None) -> En
             cursor = dbapi_conn.cursor()
             cursor.execute(f"SET time_zone = '{offset}'")
             cursor.close()
-    elif engine.dialect.name == "sqlite" and text_charset:
+    elif engine.dialect.name == "sqlite":
+        # sqlite3 raises "Could not decode to UTF-8" mid-read; return such text as bytes
+        # instead so extraction stops with the table and column named (§5).
+        codec = python_codec(text_charset)
+
+        def decode(raw: bytes) -> str | bytes:
+            try:
+                return raw.decode(codec)
+            except UnicodeDecodeError:
+                return raw  # extraction reports it, naming table and column
+
         @event.listens_for(engine, "connect")
-        def _raw_text(dbapi_conn, _record):  # type: ignore[no-untyped-def]
-            dbapi_conn.text_factory = bytes  # decoded with the charset by extraction, errors named
+        def _legacy_text(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+            dbapi_conn.text_factory = decode
 
     return engine
 

@@ -21,7 +21,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
@@ -43,6 +43,7 @@ from sqlalchemy import (
 )
 
 from bdcwatch.errors import QualityGateError, SourceSchemaError
+from bdcwatch.sources import values as values_module
 from bdcwatch.sources.coerce import coerce, column_kinds, python_columns
 from bdcwatch.sources.connections import CHARSET_OPTION
 from bdcwatch.sources.gate import CertificateCheck, gate_settings, validator_for
@@ -165,6 +166,16 @@ DERIVE: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
 }
 
 
+def _key(key: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A row key as staging and the quarantine name it: an integer key column reads ``0``,
+    never ``0.0`` (§5), and a key that did not parse is ``None`` (NaN never equals itself,
+    so it could not be matched with the gate's report)."""
+    return tuple(
+        None if values_module.is_missing(v) else int(v) if isinstance(v, float) and v.is_integer() else v
+        for v in key
+    )
+
+
 def _read_watermark(conn: Connection, table_name: str) -> datetime | None:
     return conn.execute(select(watermark.c.gxsj).where(watermark.c.source_table == table_name)).scalar()
 
@@ -217,7 +228,7 @@ def load_table(
         frame = coerced.frame
         values_nulled += coerced.nulled
         certificates.check(frame)  # a table whose certificate numbers are mostly garbled stops here
-        problems = validator.validate(frame)
+        problems = [replace(p, key=_key(p.key)) for p in validator.validate(frame)]
         flagged = [p for p in problems if p.level == "finding"]
         problems = [p for p in problems if p.level != "finding"]
         rows_flagged += len({p.key for p in flagged})
@@ -226,9 +237,9 @@ def load_table(
             chunk_newest = frame["GXSJ"].max().to_pydatetime()
             newest = chunk_newest if newest is None or chunk_newest > newest else newest
 
-        keys = list(zip(*(frame[k] for k in key_columns), strict=True))
-        bad_keys = {p.key for p in problems}
         values = python_columns(frame, kinds)
+        keys = [_key(k) for k in zip(*(values[k] for k in key_columns), strict=True)]
+        bad_keys = {p.key for p in problems}
         lower_names = [name.lower() for name in values]
         good_rows: list[dict[str, Any]] = []
         for key, row_values in zip(keys, zip(*values.values(), strict=True), strict=True):
