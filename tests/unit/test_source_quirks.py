@@ -216,3 +216,19 @@ def test_quarantined_rows_mask_id_numbers_in_any_column(sqlite_url, supervision)
     assert kept["THYY"] == "申请人110**********02与证件不符"
     assert kept["CZRYBH"] == "110***************2X"
     assert "110105" not in held.row_json
+
+
+def test_text_longer_than_its_reference_column_is_quarantined_not_crashing_staging(sqlite_url, supervision):
+    """A vendor column wider than the reference (SQLite does not enforce VARCHAR lengths):
+    PostgreSQL or MariaDB staging would refuse it, so the row is held with its reason."""
+    source = create_engine(sqlite_url("source"))
+    metadata = build_metadata()
+    metadata.create_all(source)
+    with source.begin() as conn:
+        conn.execute(metadata.tables["DJT_DJ_SL"].insert(), [sl_row("Y1", SLRYBH="R" * 40), sl_row("Y2")])
+    result = load_table(source, supervision, "DJT_DJ_SL", run_id="t", full_scan=True, now=LOADED_AT)
+    assert (result.rows_loaded, result.rows_quarantined) == (1, 1)
+    with supervision.connect() as conn:
+        held = conn.execute(select(quarantine)).one()
+    assert (held.row_key, held.column_name) == ("YWH=Y1", "SLRYBH")
+    assert "does not fit its reference column (VARCHAR(32))" in held.reason

@@ -76,7 +76,9 @@ def expected(table: str, name: str, raw: Any) -> tuple[Any, str]:
     """The contract's reading of one raw value: (staged value, status)."""
     kind = column_kinds(table)[name]
     if kind == "text":
-        return values.as_text(raw), "ok"
+        written = values.as_text(raw)
+        length = getattr(_REFERENCE.tables[table].c[name].type, "length", None)
+        return (None, "invalid") if written is not None and length and len(written) > length else (written, "ok")
     if kind in ("timestamp", "date"):
         parsed, status = values.as_timestamp(raw, SHANGHAI)
         if parsed is not None:

@@ -50,6 +50,13 @@ def _limit(col_type: Any) -> Decimal | None:
     return None
 
 
+def column_types(table_name: str) -> dict[str, str]:
+    """Reference column name → its declared type as the reference DDL writes it."""
+    if table_name not in _REFERENCE.tables:
+        return {}
+    return {c.name: str(c.type) for c in _REFERENCE.tables[table_name].columns}
+
+
 def column_kinds(table_name: str) -> dict[str, str]:
     """Reference column name → kind (timestamp, date, int, number, text)."""
     return {c.name: _kind(c.type) for c in _REFERENCE.tables[table_name].columns}
@@ -88,7 +95,17 @@ def coerce(frame: pd.DataFrame, table_name: str, zone: tzinfo, encoding: str = "
             continue  # the table-level expectation on the column set reports it
         raw = frame[name]
         if kind == "text":
-            out[name] = pd.Series(_text_column(raw, table_name, name, encoding), index=frame.index, dtype=object)
+            texts = _text_column(raw, table_name, name, encoding)
+            length = getattr(col.type, "length", None)
+            # Longer than its reference column: staging could not store it (PostgreSQL and
+            # MariaDB refuse), so the row is quarantined with the value shown.
+            too_long = [t is not None and length is not None and len(t) > length for t in texts]
+            out[name] = pd.Series([None if long else t for t, long in zip(texts, too_long, strict=True)],
+                                  index=frame.index, dtype=object)
+            if any(too_long):
+                out[name + INVALID_SUFFIX] = pd.Series(
+                    [t if long else None for t, long in zip(texts, too_long, strict=True)], index=frame.index,
+                    dtype=object)
             continue
         results: list[tuple[Any, str]]
         if kind in ("timestamp", "date"):

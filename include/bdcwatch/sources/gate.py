@@ -30,6 +30,7 @@ from typing import Any
 import pandas as pd
 
 from bdcwatch.errors import QualityGateError, SourceSchemaError
+from bdcwatch.standards.normalise import normalize_certificate_number
 
 log = logging.getLogger(__name__)
 
@@ -197,8 +198,6 @@ class CertificateCheck:
     def check(self, frame: pd.DataFrame) -> None:
         if self.column is None or self.column not in frame:
             return
-        from bdcwatch.standards.normalise import normalize_certificate_number
-
         for value in frame[self.column]:
             if value is None or not str(value).strip():
                 continue  # a missing number is a row-level problem, quarantined by the suite

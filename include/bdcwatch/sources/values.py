@@ -116,6 +116,8 @@ def as_number(value: Any, *, integer: bool, limit: Decimal | None) -> tuple[floa
     (exclusive absolute bound of the reference type, e.g. 32768 for SMALLINT)."""
     if is_missing(value):
         return None, "ok"
+    if isinstance(value, int) and not isinstance(value, bool):  # the common case, kept cheap
+        return (float(value), "ok") if limit is None or abs(value) < limit else (None, "invalid")
     if isinstance(value, (bytes, bytearray, memoryview)):
         value = bytes(value).decode("ascii", errors="replace")
     try:
