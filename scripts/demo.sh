@@ -9,6 +9,7 @@ BIN="$ROOT/.venv/bin"
 PORT=${DEMO_PORT:-8080}
 SMTP_PORT=${DEMO_SMTP_PORT:-8025}
 SIZE=${DEMO_SIZE:-3000}
+DEMO_DIRTY=${DEMO_DIRTY:-}   # non-empty: sources written as vendor databases hold them (issue 10)
 # The demo judges the last full calendar month (the monthly view a head would get), in the
 # policy's time zone: the machine's own date differs from Shanghai's for hours every day.
 read -r PERIOD_START PERIOD_END < <("$BIN/python" -c "
@@ -86,7 +87,8 @@ PY
   "$BIN/python" -m bdcwatch.demo.generator \
     --registration-url "$AIRFLOW_CONN_REGISTRATION_DB" --ecert-url "$AIRFLOW_CONN_ECERT_DB" \
     --staff-url "$AIRFLOW_CONN_STAFF_REGISTRY_DB" --size "$SIZE" \
-    --period-start "$PERIOD_START" --period-end "$PERIOD_END" --truth "$VAR/demo/ground_truth.json"
+    --period-start "$PERIOD_START" --period-end "$PERIOD_END" --truth "$VAR/demo/ground_truth.json" \
+    ${DEMO_DIRTY:+--dirty}
 
 
   echo "==> SMTP sink on 127.0.0.1:$SMTP_PORT writing to $VAR/mail"

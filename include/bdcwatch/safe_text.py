@@ -62,7 +62,11 @@ def clean(value: Any, target: Target = "html") -> str:
 
 
 def clean_cell(value: Any) -> Any:
-    """A workbook cell value: text is cleaned for XLSX, numbers, dates and None pass."""
+    """A workbook cell value: text is cleaned for XLSX, numbers, dates and None pass
+    (an integer that is an ID number, e.g. a legacy 15-digit one, is masked as text, §6)."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        masked = mask_id_numbers(str(value))
+        return value if masked == str(value) else masked
     if value is None or isinstance(value, numbers.Number) or hasattr(value, "isoformat"):
         return value  # numpy numbers register as numbers.Number; dates and datetimes have isoformat
     return clean(value, "xlsx")

@@ -77,6 +77,7 @@ from sqlalchemy import (
 )
 
 from bdcwatch.config.policy import Policy, Unit, load_policy
+from bdcwatch.demo.dirty import DirtyWorld
 from bdcwatch.sources.schema import (
     ECERT,
     REGISTRATION,
@@ -363,6 +364,7 @@ class _TableInserter:
     def __init__(self, table: Table, conn: Connection) -> None:
         self._table = table
         self._conn = conn
+        self.dialect = conn.dialect.name
         self._fast = _SQLITE_FAST_PATH and conn.dialect.name == "sqlite"
         if self._fast:
             compiled = table.insert().compile(dialect=conn.dialect)
@@ -391,11 +393,15 @@ class _TableInserter:
             self._conn.exec_driver_sql(self._sql, tuples)
 
 
+_Rewrite = Callable[[str, list[dict[str, Any]], str], list[dict[str, Any]]]
+
+
 class _BatchWriter:
     """Buffers rows per table and inserts each full buffer in its own transaction."""
 
-    def __init__(self, batch_size: int) -> None:
+    def __init__(self, batch_size: int, rewrite: _Rewrite | None = None) -> None:
         self._batch_size = batch_size
+        self._rewrite = rewrite  # the dirty world's (table, rows, dialect) -> rows, see demo.dirty
         self._inserters: dict[str, _TableInserter] = {}
         self._buffers: dict[str, list[dict[str, Any]]] = {name: [] for name in SOURCE_TABLES}
         self.counts: dict[str, int] = dict.fromkeys(SOURCE_TABLES, 0)
@@ -413,7 +419,10 @@ class _BatchWriter:
 
     def _flush(self, table: str) -> None:
         if self._buffers[table]:
-            self._inserters[table].insert(self._buffers[table])
+            rows, inserter = self._buffers[table], self._inserters[table]
+            if self._rewrite is not None:
+                rows = self._rewrite(table, rows, inserter.dialect)
+            inserter.insert(rows)
             self._buffers[table] = []
 
     def flush_all(self) -> None:
@@ -2469,9 +2478,10 @@ def _fast_sqlite(engine: Engine) -> None:
 
 
 def _open_targets(
-    urls: dict[str, str], metadata: MetaData, drop_existing: bool
+    urls: dict[str, str], metadata: MetaData, drop_existing: bool, prepare: Callable[[Engine], None] | None = None
 ) -> tuple[list[Engine], dict[str, Connection], dict[str, tuple[Table, Connection]]]:
-    """One engine and connection per distinct URL; each system's tables (re)created there."""
+    """One engine and connection per distinct URL; each system's tables (re)created there
+    (``prepare``: called on each new engine before its first connection)."""
     engines: dict[str, Engine] = {}
     connections: dict[str, Connection] = {}
     targets: dict[str, tuple[Table, Connection]] = {}
@@ -2481,6 +2491,8 @@ def _open_targets(
             engine = create_engine(url)
             if engine.dialect.name == "sqlite":
                 _fast_sqlite(engine)
+            if prepare is not None:
+                prepare(engine)
             engines[url] = engine
         engine = engines[url]
         tables = [metadata.tables[name] for name in names]
@@ -2528,6 +2540,7 @@ def generate(
     drop_existing: bool = True,
     policy: Policy | None = None,
     batch_size: int = 10_000,
+    dirty: bool = False,
 ) -> GroundTruth:
     """Fill the three source systems with demo data and return its ground truth.
 
@@ -2542,6 +2555,10 @@ def generate(
         drop_existing: drop the systems' tables first (else create missing ones and add).
         policy: the supervision policy (default: ``load_policy()``).
         batch_size: rows per INSERT transaction.
+        dirty: write the same world as vendor databases hold it (integer ids, zone-carrying
+            timestamps, zero dates, control and look-alike characters, ID numbers in free
+            text; see ``bdcwatch.demo.dirty``, issue 10). The truth is the clean world's,
+            with staff ids renamed as written.
 
     Raises:
         ValueError: the period is too short or ``size`` too small to hold the plan.
@@ -2556,7 +2573,8 @@ def generate(
     truth = GroundTruth(period_start, period_end, as_of, seed, size)
     calendar = _WorkCalendar()
 
-    writer = _BatchWriter(batch_size)
+    dirt = DirtyWorld(seed, policy) if dirty else None
+    writer = _BatchWriter(batch_size, dirt.rewrite if dirt else None)
     factory = _RowFactory(rng, policy, writer, calendar, history_start)
     specials = _Specials(factory, truth)
     clean = size - specials.papers
@@ -2572,7 +2590,8 @@ def generate(
     open_per_day = max(1, size // max(1, len(stream.days)) // 3)
 
     urls = {REGISTRATION: registration_url, ECERT: ecert_url, STAFF: staff_url}
-    engines, connections, targets = _open_targets(urls, build_metadata(), drop_existing)
+    metadata = dirt.metadata() if dirt else build_metadata()
+    engines, connections, targets = _open_targets(urls, metadata, drop_existing, dirt.prepare_engine if dirt else None)
     try:
         writer.bind(targets)
         factory.write_staff(period_start, as_of, last_day)
@@ -2594,7 +2613,7 @@ def generate(
     if writer.counts["BDC_ZS"] != size:
         raise RuntimeError(f"wrote {writer.counts['BDC_ZS']} certificates instead of {size} (generator bug)")
     truth.findings.sort()
-    return truth
+    return dirt.rename_truth(truth) if dirt else truth
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -2612,6 +2631,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--period-end", type=date.fromisoformat, required=True, help="ISO date, exclusive (as-of)")
     parser.add_argument("--truth", type=Path, help="write the ground truth JSON here")
     parser.add_argument("--keep-existing", action="store_true", help="do not drop existing tables first")
+    parser.add_argument("--dirty", action="store_true",
+                        help="write the sources as vendor databases hold them (issue 10; same findings)")
     args = parser.parse_args(argv)
     try:
         truth = generate(
@@ -2623,6 +2644,7 @@ def main(argv: list[str] | None = None) -> int:
             period_start=args.period_start,
             period_end=args.period_end,
             drop_existing=not args.keep_existing,
+            dirty=args.dirty,
         )
     except ValueError as exc:
         parser.error(str(exc))

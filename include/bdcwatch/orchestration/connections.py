@@ -9,12 +9,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine
 from sqlalchemy.engine import URL
 
 from bdcwatch.errors import ConnectionConfigError
 from bdcwatch.mail.sender import SmtpSettings, SslContext
-from bdcwatch.sources.connections import connection_url, read_only
+from bdcwatch.sources import connections as source_connections
+from bdcwatch.sources.connections import connection_url
 from bdcwatch.sources.schema import ECERT as ECERT_DB
 from bdcwatch.sources.schema import REGISTRATION as REGISTRATION_DB
 from bdcwatch.sources.schema import STAFF as STAFF_REGISTRY_DB
@@ -39,8 +40,13 @@ def database_url(conn_id: str) -> URL:
 
 @lru_cache(maxsize=8)
 def source_engine(conn_id: str) -> Engine:
-    """A read-only engine on a source system (SQLite files are opened read-only)."""
-    return create_engine(read_only(database_url(conn_id)), pool_pre_ping=True)
+    """A read-only engine on a source system (SQLite files are opened read-only), MySQL
+    sessions in the policy zone, the ``charset`` extra applied (CONTRACT §5)."""
+    from bdcwatch.config.policy import cached_policy
+
+    conn = connection(conn_id)
+    return source_connections.source_engine(connection_url(conn), cached_policy().timezone,
+                                            source_connections.charset(conn))
 
 
 @lru_cache(maxsize=1)

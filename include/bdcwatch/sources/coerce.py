@@ -1,14 +1,26 @@
-"""Raw source values → the reference types (CONTRACT source_schema.sql), one chunk at a
-time. A value that does not parse becomes missing, and ``<COLUMN>__invalid`` keeps its raw
-text for the gate and the quarantine reason."""
+"""Raw source values → the reference types (CONTRACT source_schema.sql, §5 "Source values
+as written"), one chunk at a time.
+
+Every value is converted on its own (``sources.values``), never through a column-wide
+float or timezone inference: a NULL in an INTEGER column does not turn ``10023`` into
+``10023.0``, and one offset in a column does not decide the others. A value that does not
+parse becomes missing and ``<COLUMN>__invalid`` keeps its raw text for the gate and the
+quarantine reason. A blank or zero date in a nullable timestamp/date column is NULL and
+counted; in a required one it is invalid (quarantined, naming table, key and column).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import tzinfo
+from decimal import Decimal
 from typing import Any
 
 import pandas as pd
 from sqlalchemy import Date, DateTime, Integer, Numeric, SmallInteger
 
+from bdcwatch.errors import QualityGateError
+from bdcwatch.sources import values
 from bdcwatch.sources.gate import INVALID_SUFFIX
 from bdcwatch.sources.schema import build_metadata
 
@@ -27,40 +39,101 @@ def _kind(col_type: Any) -> str:
     return "text"
 
 
+def _limit(col_type: Any) -> Decimal | None:
+    """Exclusive absolute bound of a numeric reference type (what staging can store)."""
+    if isinstance(col_type, SmallInteger):
+        return Decimal(2**15)
+    if isinstance(col_type, Integer):
+        return Decimal(2**31)
+    if isinstance(col_type, Numeric) and col_type.precision is not None:
+        return Decimal(10) ** (col_type.precision - (col_type.scale or 0))
+    return None
+
+
+def column_types(table_name: str) -> dict[str, str]:
+    """Reference column name → its declared type as the reference DDL writes it."""
+    if table_name not in _REFERENCE.tables:
+        return {}
+    return {c.name: str(c.type) for c in _REFERENCE.tables[table_name].columns}
+
+
 def column_kinds(table_name: str) -> dict[str, str]:
     """Reference column name → kind (timestamp, date, int, number, text)."""
     return {c.name: _kind(c.type) for c in _REFERENCE.tables[table_name].columns}
 
 
-def coerce(frame: pd.DataFrame, table_name: str) -> pd.DataFrame:
-    """Bring raw values to the reference types; unparsable values become missing, and a
-    ``<COLUMN>__invalid`` column keeps the raw text for the gate and the reason."""
+@dataclass
+class Coerced:
+    """A coerced chunk and what coercion did to it."""
+
+    frame: pd.DataFrame
+    nulled: int  # blank or zero dates read as NULL in nullable columns (load_log.values_nulled)
+
+
+def _text_column(raw: pd.Series, table_name: str, name: str, encoding: str) -> list[str | None]:
+    try:
+        return [values.as_text(v, encoding) for v in raw]
+    except UnicodeDecodeError as error:
+        raise QualityGateError(
+            f"source table {table_name} column {name}: text cannot be decoded as {encoding} ({error.reason} at "
+            f"byte {error.start}); the source's character set is probably another one: set the connection "
+            f"extra charset (e.g. {{\"charset\": \"gbk\"}})"
+        ) from error
+
+
+def coerce(frame: pd.DataFrame, table_name: str, zone: tzinfo, encoding: str = "utf-8") -> Coerced:
+    """Bring raw values to the reference types (see the module docstring). ``zone`` is the
+    policy zone zone-aware timestamps are converted to; ``encoding`` decodes bytes.
+
+    Raises QualityGateError when a text column holds bytes that are not ``encoding``.
+    """
     out = pd.DataFrame(index=frame.index)
-    for name, kind in column_kinds(table_name).items():
+    nulled = 0
+    for col in _REFERENCE.tables[table_name].columns:
+        name, kind = col.name, _kind(col.type)
         if name not in frame.columns:
             continue  # the table-level expectation on the column set reports it
         raw = frame[name]
         if kind == "text":
-            # CHAR columns come back blank-padded from PostgreSQL; trailing blanks carry no meaning.
-            # pandas 3 infers a string dtype whose missing value is NaN: test with isna, never
-            # ``is None``, or a NULL becomes the text 'nan'.
-            out[name] = pd.Series([None if pd.isna(v) else str(v).rstrip() for v in raw], index=frame.index,
-                                  dtype=object)
+            texts = _text_column(raw, table_name, name, encoding)
+            length = getattr(col.type, "length", None)
+            # Longer than its reference column: staging could not store it (PostgreSQL and
+            # MariaDB refuse), so the row is quarantined with the value shown.
+            too_long = [t is not None and length is not None and len(t) > length for t in texts]
+            out[name] = pd.Series([None if long else t for t, long in zip(texts, too_long, strict=True)],
+                                  index=frame.index, dtype=object)
+            if any(too_long):
+                out[name + INVALID_SUFFIX] = pd.Series(
+                    [t if long else None for t, long in zip(texts, too_long, strict=True)], index=frame.index,
+                    dtype=object)
             continue
-        if kind == "timestamp":
-            parsed = pd.to_datetime(raw, errors="coerce", format="ISO8601")
-        elif kind == "date":
-            parsed = pd.to_datetime(raw, errors="coerce", format="ISO8601").dt.normalize()
+        results: list[tuple[Any, str]]
+        if kind in ("timestamp", "date"):
+            results = [values.as_timestamp(v, zone, encoding=encoding) for v in raw]
         else:
-            parsed = pd.to_numeric(raw, errors="coerce")
-            if kind == "int":
-                parsed = parsed.where(parsed.isna() | (parsed == parsed.round()))
-        bad = raw.notna() & parsed.isna()
-        out[name] = parsed
-        out[name + INVALID_SUFFIX] = pd.Series(
-            [str(v) if b else None for v, b in zip(raw, bad.tolist(), strict=True)], index=frame.index, dtype=object
-        )
-    return out
+            results = [values.as_number(v, integer=kind == "int", limit=_limit(col.type)) for v in raw]
+        invalid: list[str | None] = []
+        parsed: list[Any] = []
+        for value, (result, status) in zip(raw, results, strict=True):
+            if status == "nulled" and col.nullable:
+                nulled += 1
+                status = "ok"
+            parsed.append(result)
+            invalid.append(None if status == "ok" else _shown(value, encoding))
+        if kind in ("timestamp", "date"):
+            series = pd.to_datetime(pd.Series(parsed, index=frame.index, dtype=object)).astype("datetime64[ns]")
+            out[name] = series.dt.normalize() if kind == "date" else series
+        else:
+            out[name] = pd.Series(parsed, index=frame.index, dtype="float64")
+        out[name + INVALID_SUFFIX] = pd.Series(invalid, index=frame.index, dtype=object)
+    return Coerced(out, nulled)
+
+
+def _shown(value: Any, encoding: str) -> str:
+    """The raw value as the quarantine reason shows it."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).decode(encoding, errors="replace")
+    return str(value)
 
 
 def python_columns(frame: pd.DataFrame, kinds: dict[str, str]) -> dict[str, list[Any]]:
@@ -74,16 +147,14 @@ def python_columns(frame: pd.DataFrame, kinds: dict[str, str]) -> dict[str, list
         series = frame[name]
         missing = series.isna().tolist()
         if kind in ("timestamp", "date"):
-            values = list(series.dt.to_pydatetime())
+            converted = list(series.dt.to_pydatetime())
             if kind == "date":
-                values = [v if m else v.date() for v, m in zip(values, missing, strict=True)]
+                converted = [v if m else v.date() for v, m in zip(converted, missing, strict=True)]
         elif kind == "int":
-            values = series.fillna(0).astype("int64").tolist()
+            converted = series.fillna(0).astype("int64").tolist()
         elif kind == "number":
-            values = series.astype("float64").tolist()
+            converted = series.astype("float64").tolist()
         else:
-            values = series.tolist()
-        out[name] = [None if m else v for v, m in zip(values, missing, strict=True)]
+            converted = series.tolist()
+        out[name] = [None if m else v for v, m in zip(converted, missing, strict=True)]
     return out
-
-

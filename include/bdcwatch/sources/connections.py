@@ -8,9 +8,17 @@ Connections are written the way Airflow users write them, e.g. ``sqlite:////srv/
 
 from __future__ import annotations
 
+from datetime import datetime, tzinfo
 from typing import Any
 
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL
+
+from bdcwatch.sources.values import python_codec
+
+# Execution option carrying the connection's ``charset`` extra to extraction (the source's
+# text encoding; see ``source_engine``).
+CHARSET_OPTION = "bdcwatch_charset"
 
 # Airflow conn_type → SQLAlchemy driver. Source systems in the field are often MySQL.
 _DRIVERS = {
@@ -37,7 +45,11 @@ def connection_url(conn: Any) -> URL:
         return URL.create("sqlite", database=path or None)
     query = {}
     if driver.startswith("mysql"):
+        # The server converts every correctly declared column to utf8mb4 losslessly; a
+        # column whose declared charset is wrong is read raw (``charset`` extra, §5).
         query["charset"] = "utf8mb4"
+    elif charset(conn):
+        query["client_encoding"] = str(charset(conn))  # PostgreSQL converts to it (or passes SQL_ASCII bytes)
     return URL.create(
         driver,
         username=conn.login or None,
@@ -57,3 +69,57 @@ def read_only(url: URL) -> URL:
     return URL.create("sqlite", database=f"file:{url.database}?mode=ro", query={"uri": "true"})
 
 
+
+
+def charset(conn: Any) -> str | None:
+    """The connection's ``charset`` extra (CONTRACT §5): the character set the source's text
+    is really written in, e.g. ``gbk`` for a legacy MySQL ``latin1`` table holding GBK bytes."""
+    extra = getattr(conn, "extra_dejson", None) or {}
+    value = extra.get("charset")
+    return str(value) if value else None
+
+
+def source_engine(url: URL, zone: tzinfo, text_charset: str | None = None) -> Engine:
+    """A read-only engine on a source system (CONTRACT §5 "Source values as written").
+
+    MySQL/MariaDB sessions get ``time_zone`` set to the policy ``zone``'s offset, so
+    ``TIMESTAMP`` columns read back in local time as written. ``text_charset`` (the
+    connection's ``charset`` extra) travels as an execution option to extraction, which
+    decodes columns the database cannot convert itself (MySQL ``latin1`` holding GBK,
+    SQLite text stored in a legacy encoding).
+    """
+    options = {CHARSET_OPTION: text_charset} if text_charset else {}
+    engine = create_engine(read_only(url), pool_pre_ping=True, execution_options=options)
+    if engine.dialect.name == "mysql":
+        offset = _offset_text(zone)
+
+        @event.listens_for(engine, "connect")
+        def _session_zone(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+            cursor = dbapi_conn.cursor()
+            cursor.execute(f"SET time_zone = '{offset}'")
+            cursor.close()
+    elif engine.dialect.name == "sqlite":
+        # sqlite3 raises "Could not decode to UTF-8" mid-read; return such text as bytes
+        # instead so extraction stops with the table and column named (§5).
+        codec = python_codec(text_charset)
+
+        def decode(raw: bytes) -> str | bytes:
+            try:
+                return raw.decode(codec)
+            except UnicodeDecodeError:
+                return raw  # extraction reports it, naming table and column
+
+        @event.listens_for(engine, "connect")
+        def _legacy_text(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+            dbapi_conn.text_factory = decode
+
+    return engine
+
+
+def _offset_text(zone: tzinfo) -> str:
+    """``+08:00`` for Asia/Shanghai. MariaDB often lacks the named-zone tables, and the
+    policy zones of Chinese registration (no DST since 1991) have one offset."""
+    offset = datetime.now(zone).utcoffset()
+    minutes = int(offset.total_seconds() // 60) if offset is not None else 0
+    sign = "-" if minutes < 0 else "+"
+    return f"{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"

@@ -21,29 +21,35 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 import pandas as pd
 from sqlalchemy import (
     Connection,
     Engine,
+    LargeBinary,
     and_,
     bindparam,
+    cast,
     column,
     delete,
     inspect,
     select,
     table,
+    text,
     update,
 )
 
 from bdcwatch.errors import QualityGateError, SourceSchemaError
-from bdcwatch.sources.coerce import coerce, column_kinds, python_columns
-from bdcwatch.sources.gate import gate_settings, validator_for
+from bdcwatch.sources import values as values_module
+from bdcwatch.sources.coerce import coerce, column_kinds, column_types, python_columns
+from bdcwatch.sources.connections import CHARSET_OPTION
+from bdcwatch.sources.gate import INVALID_SUFFIX, CertificateCheck, RowProblem, gate_settings, validator_for
 from bdcwatch.sources.quarantine import hold, release_fixed
 from bdcwatch.sources.schema import SOURCE_TABLES
+from bdcwatch.sources.values import python_codec
 from bdcwatch.standards import identifiers, masking, normalise
 from bdcwatch.store.dialect import upsert
 from bdcwatch.store.models import STAGING, Timestamp, load_log, quarantine, watermark
@@ -68,6 +74,7 @@ class LoadResult:
     rows_deleted: int
     watermark: str | None
     rows_flagged: int = 0  # kept rows with a defect a rule reports (suite level "finding")
+    values_nulled: int = 0  # blank or zero dates read as NULL in nullable columns (§5)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -86,20 +93,44 @@ def resolve_source_table(engine: Engine, table_name: str) -> tuple[str, dict[str
     return real, {ref: real_columns[ref] for ref in column_kinds(table_name) if ref in real_columns}
 
 
+def _raw_text_columns(conn: Connection, real_table: str, columns: dict[str, str], text_charset: str | None) -> set[str]:
+    """MySQL columns the server cannot convert: declared ``latin1``/``binary``/``ascii`` while
+    the connection's ``charset`` extra says the text is written in another character set
+    (a legacy system's GBK bytes in a latin1 table). They are read raw and decoded here."""
+    if conn.dialect.name != "mysql" or not text_charset or python_codec(text_charset) == python_codec("latin1"):
+        return set()
+    declared = conn.execute(
+        text("SELECT COLUMN_NAME, CHARACTER_SET_NAME FROM information_schema.COLUMNS "
+             "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = :t"), {"t": real_table}
+    ).all()
+    raw_sets = {"latin1", "binary", "ascii"}
+    real_to_ref = {real.upper(): ref for ref, real in columns.items()}
+    return {real_to_ref[str(name).upper()] for name, charset in declared
+            if charset and str(charset).lower() in raw_sets and str(name).upper() in real_to_ref}
+
+
 def _stream(
     engine: Engine, table_name: str, since: datetime | None, chunk_size: int
 ) -> Iterator[pd.DataFrame]:
     real_table, columns = resolve_source_table(engine, table_name)
-    # Select without types: the raw driver values, so a malformed timestamp in a lax
-    # database reaches the gate as text instead of crashing the read.
-    query = select(*[column(real).label(ref) for ref, real in columns.items()]).select_from(table(real_table))
-    if since is not None and "GXSJ" in columns:
-        query = query.where(column(columns["GXSJ"]) >= bindparam("since", since, type_=Timestamp))
+    text_charset = engine.get_execution_options().get(CHARSET_OPTION)
     with engine.connect().execution_options(stream_results=True, yield_per=chunk_size) as conn:
+        raw_columns = _raw_text_columns(conn, real_table, columns, text_charset)
+        # Select without types: the raw driver values, so a malformed timestamp in a lax
+        # database reaches the gate as text instead of crashing the read.
+        selected = [
+            (cast(column(real), LargeBinary) if ref in raw_columns else column(real)).label(ref)
+            for ref, real in columns.items()
+        ]
+        query = select(*selected).select_from(table(real_table))
+        if since is not None and "GXSJ" in columns:
+            query = query.where(column(columns["GXSJ"]) >= bindparam("since", since, type_=Timestamp))
         result = conn.execute(query)
         names = list(result.keys())
         while rows := result.fetchmany(chunk_size):
-            yield pd.DataFrame.from_records([tuple(row) for row in rows], columns=names)
+            # dtype=object: values exactly as the driver gave them. Letting pandas infer
+            # would turn an INTEGER column with a NULL into floats ('10023.0', §5).
+            yield pd.DataFrame([tuple(row) for row in rows], columns=names, dtype=object)
 
 
 def _derive_certificate(row: dict[str, Any]) -> dict[str, Any]:
@@ -135,6 +166,34 @@ DERIVE: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
 }
 
 
+def _unreported_invalid(table_name: str, frame: pd.DataFrame, keys: list[tuple[Any, ...]], problems: list[RowProblem]) -> list[RowProblem]:
+    """Values coercion could not take (``<COLUMN>__invalid``) that no expectation of the
+    suite reported (a text longer than its reference column, a suite replaced through
+    BDCWATCH_EXPECTATIONS without the check): quarantined all the same, never staged."""
+    reported = {(p.key, p.column) for p in problems}
+    found: list[RowProblem] = []
+    for name in frame.columns:
+        if not name.endswith(INVALID_SUFFIX):
+            continue
+        column_name = name.removesuffix(INVALID_SUFFIX)
+        for key, value in zip(keys, frame[name].tolist(), strict=True):
+            if value is not None and (key, column_name) not in reported:
+                found.append(RowProblem(key, column_name, "bdcwatch_value_fits_reference_column",
+                                        f"{column_name} does not fit its reference column "
+                                        f"({column_types(table_name)[column_name]})"))
+    return found
+
+
+def _key(key: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A row key as staging and the quarantine name it: an integer key column reads ``0``,
+    never ``0.0`` (§5), and a key that did not parse is ``None`` (NaN never equals itself,
+    so it could not be matched with the gate's report)."""
+    return tuple(
+        None if values_module.is_missing(v) else int(v) if isinstance(v, float) and v.is_integer() else v
+        for v in key
+    )
+
+
 def _read_watermark(conn: Connection, table_name: str) -> datetime | None:
     return conn.execute(select(watermark.c.gxsj).where(watermark.c.source_table == table_name)).scalar()
 
@@ -148,9 +207,11 @@ def load_table(
     full_scan: bool = False,
     chunk_size: int = DEFAULT_CHUNK_SIZE,
     now: datetime,
+    zone: tzinfo | None = None,
 ) -> LoadResult:
     """Load one source table into staging. See the module docstring for the steps.
-    ``now`` is the local wall clock (policy zone) stamped on load_log and quarantine rows.
+    ``now`` is the local wall clock (policy zone) stamped on load_log and quarantine rows;
+    ``zone`` (default: the policy's) is the zone zone-aware timestamps are converted to.
 
     Raises:
         SourceSchemaError: the table or a required column is missing in the source.
@@ -166,17 +227,26 @@ def load_table(
     started = now
     clock = time.perf_counter()
     validator = validator_for(table_name, key_columns)
+    if zone is None:
+        from bdcwatch.config.policy import cached_policy
+
+        zone = cached_policy().timezone
+    encoding = python_codec(source.get_execution_options().get(CHARSET_OPTION))
+    certificates = CertificateCheck(table_name)
 
     with target.connect() as conn:
         since = None if full_scan else _read_watermark(conn, table_name)
     if since is not None:
         since -= WATERMARK_OVERLAP
-    rows_read = rows_loaded = rows_quarantined = rows_deleted = rows_flagged = 0
+    rows_read = rows_loaded = rows_quarantined = rows_deleted = rows_flagged = values_nulled = 0
     newest: datetime | None = None
 
     for raw in _stream(source, table_name, since, chunk_size):
-        frame = coerce(raw, table_name)
-        problems = validator.validate(frame)
+        coerced = coerce(raw, table_name, zone, encoding)
+        frame = coerced.frame
+        values_nulled += coerced.nulled
+        certificates.check(frame)  # a table whose certificate numbers are mostly garbled stops here
+        problems = [replace(p, key=_key(p.key)) for p in validator.validate(frame)]
         flagged = [p for p in problems if p.level == "finding"]
         problems = [p for p in problems if p.level != "finding"]
         rows_flagged += len({p.key for p in flagged})
@@ -185,9 +255,10 @@ def load_table(
             chunk_newest = frame["GXSJ"].max().to_pydatetime()
             newest = chunk_newest if newest is None or chunk_newest > newest else newest
 
-        keys = list(zip(*(frame[k] for k in key_columns), strict=True))
-        bad_keys = {p.key for p in problems}
         values = python_columns(frame, kinds)
+        keys = [_key(k) for k in zip(*(values[k] for k in key_columns), strict=True)]
+        problems += _unreported_invalid(table_name, frame, keys, problems)
+        bad_keys = {p.key for p in problems}
         lower_names = [name.lower() for name in values]
         good_rows: list[dict[str, Any]] = []
         for key, row_values in zip(keys, zip(*values.values(), strict=True), strict=True):
@@ -226,13 +297,13 @@ def load_table(
             load_log.insert().values(
                 load_id=load_id, run_id=run_id, source_table=table_name, full_scan=int(full_scan),
                 rows_read=rows_read, rows_loaded=rows_loaded, rows_quarantined=rows_quarantined,
-                rows_deleted=rows_deleted, started_at=started,
+                rows_deleted=rows_deleted, values_nulled=values_nulled, started_at=started,
                 finished_at=started + timedelta(seconds=time.perf_counter() - clock),
             )
         )
     result = LoadResult(
         table_name, load_id, full_scan, rows_read, rows_loaded, rows_quarantined, rows_deleted,
-        newest.isoformat(sep=" ") if newest else None, rows_flagged,
+        newest.isoformat(sep=" ") if newest else None, rows_flagged, values_nulled,
     )
     log.info("loaded %s: %s", table_name, result)
     if rows_flagged:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -29,6 +30,7 @@ from typing import Any
 import pandas as pd
 
 from bdcwatch.errors import QualityGateError, SourceSchemaError
+from bdcwatch.standards.normalise import normalize_certificate_number
 
 log = logging.getLogger(__name__)
 
@@ -149,3 +151,71 @@ class TableValidator:
 def validator_for(table: str, key_columns: tuple[str, ...]) -> TableValidator:
     """One validator (and GX context) per table per process: building one costs ~1 s."""
     return TableValidator(table, key_columns)
+
+
+# CONTRACT §5: certificate numbers that in bulk do not look like certificate numbers stop
+# the load. The shape is the national one after normalisation: 晋(2026)阳泉市不动产权第0001234号
+# (证明: 不动产证明); any province character, place and serial length are accepted.
+CERTIFICATE_COLUMNS = {"BDC_ZS": "BDCQZH", "BDC_DZZZ_ZZXX": "BDCQZH"}
+_CERTIFICATE_SHAPE = re.compile(r"^\w\(\d{4}\)\w*不动产(?:权|证明)第\d+号$")
+CERTIFICATE_MIN_VALUES = 10  # fewer values are no evidence about the table
+CERTIFICATE_MAX_BAD_SHARE = 0.5
+
+
+def looks_like_gbk_read_as_latin1(value: str) -> bool:
+    """True when ``value`` is Chinese text whose GBK bytes were decoded as latin1 (the
+    mojibake a MySQL ``latin1`` table holding GBK bytes gives: ``½ú(2026)ÑôÈªÊÐ…``)."""
+    raw = bytearray()
+    for char in value:
+        if ord(char) < 256:
+            raw.append(ord(char))
+        else:
+            try:
+                raw += char.encode("cp1252")  # MySQL's latin1 is Windows-1252
+            except UnicodeEncodeError:
+                return False
+    try:
+        decoded = raw.decode("gbk")
+    except UnicodeDecodeError:
+        return False
+    return any("\u4e00" <= c <= "\u9fff" for c in decoded)
+
+
+class CertificateCheck:
+    """Table-level gate check on a table's certificate-number column (CONTRACT §5),
+    counted over the chunks read so far so that a load stops before it stages garbage.
+
+    Raises QualityGateError naming table, column, the share that fails and the likely
+    cause (GBK read as latin1, undecodable bytes replaced, or not certificate numbers).
+    """
+
+    def __init__(self, table: str) -> None:
+        self.table = table
+        self.column = CERTIFICATE_COLUMNS.get(table)
+        self.seen = 0
+        self.bad: list[str] = []
+
+    def check(self, frame: pd.DataFrame) -> None:
+        if self.column is None or self.column not in frame:
+            return
+        for value in frame[self.column]:
+            if value is None or not str(value).strip():
+                continue  # a missing number is a row-level problem, quarantined by the suite
+            self.seen += 1
+            if not _CERTIFICATE_SHAPE.match(normalize_certificate_number(str(value)) or ""):
+                self.bad.append(str(value))
+        if self.seen >= CERTIFICATE_MIN_VALUES and len(self.bad) > CERTIFICATE_MAX_BAD_SHARE * self.seen:
+            raise QualityGateError(
+                f"source table {self.table} column {self.column}: {len(self.bad)} of {self.seen} values do not "
+                f"look like certificate numbers (e.g. {self.bad[0]!r}); {self._cause()}"
+            )
+
+    def _cause(self) -> str:
+        sample = self.bad[:50]
+        if any(looks_like_gbk_read_as_latin1(v) for v in sample):
+            return ("the text looks like GBK read as latin1 (a legacy table declared latin1 holding GBK bytes): "
+                    "set the connection extra charset, e.g. {\"charset\": \"gbk\"}")
+        if any("\ufffd" in v or "??" in v for v in sample):
+            return ("characters were replaced while decoding: the source's character set differs from the "
+                    "connection's; set the connection extra charset")
+        return "the column does not hold certificate numbers in the national format (wrong column or source?)"

@@ -28,11 +28,21 @@ def key_text(table_name: str, key: tuple[Any, ...]) -> str:
 
 
 def _masked_row(raw: dict[str, Any]) -> str:
-    return json.dumps(
-        {k: (masking.mask(str(v)) if k in PERSONAL_COLUMNS and v is not None else v) for k, v in raw.items()},
-        ensure_ascii=False,
-        default=str,
-    )
+    """The kept copy of a row: personal columns masked whole, and any ID number written
+    in another column's text (a return reason, a handler id) masked too (§6)."""
+    def shown(name: str, value: Any) -> Any:
+        if value is None:
+            return None
+        if name in PERSONAL_COLUMNS:
+            return masking.mask(str(value))
+        if isinstance(value, (bytes, bytearray, memoryview)):
+            value = bytes(value).decode("utf-8", errors="replace")
+        if isinstance(value, (str, int)) and not isinstance(value, bool):
+            masked = masking.mask_id_numbers(str(value))
+            return masked if masked != str(value) else value
+        return value
+
+    return json.dumps({k: shown(k, v) for k, v in raw.items()}, ensure_ascii=False, default=str)
 
 
 def hold(

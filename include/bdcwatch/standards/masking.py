@@ -1,9 +1,31 @@
 """Masking of personal data (CONTRACT §6): the one place that decides what an ID number
-looks like in free text and how it is shown (first 3 and last 2 characters kept)."""
+looks like in free text and how it is shown (first 3 and last 2 characters kept).
+
+An ID number is any GB 11643 number as people write it (§6): 18 characters or the legacy
+15, ASCII or full-width digits and ``X``/``x``/``Ｘ``/``ｘ``, with or without a separator
+(space, NBSP, U+3000, hyphen) between the digit groups, anywhere in a text, whatever its
+check character. Long codes that merely contain digits (BDCDYH, YWH, ZZBS, certificate
+numbers) are not ID numbers: a match must stand alone (no letter or digit touching it),
+and a 15-digit or separated form must carry a plausible birth date where GB 11643 puts
+one, so a run of dates or a 16-digit case number is left as written.
+"""
 
 from __future__ import annotations
 
 import re
+
+_DIGIT = "0-9\uff10-\uff19"
+_ALNUM = _DIGIT + "A-Za-z\uff21-\uff3a\uff41-\uff5a"
+_CHECK = _DIGIT + "Xx\uff38\uff58"
+_SEPARATOR = "[ \u00a0\u3000\\-\u2010-\u2013]"
+_D = f"[{_DIGIT}]"
+# 18 = 17 digits + check; 15 = 15 digits; a separator may stand between any two characters.
+_ID_LIKE = re.compile(
+    f"(?<![{_ALNUM}])(?:{_D}(?:{_SEPARATOR}?{_D}){{16}}{_SEPARATOR}?[{_CHECK}]|{_D}(?:{_SEPARATOR}?{_D}){{14}})"
+    f"(?![{_ALNUM}])"
+)
+_SEPARATORS = re.compile(_SEPARATOR)
+_FOLD = {cp: cp - 0xFEE0 for cp in range(0xFF10, 0xFF1A)} | {0xFF38: "X", 0xFF58: "X", ord("x"): "X"}
 
 
 def mask(value: str | None, keep_head: int = 3, keep_tail: int = 2) -> str:
@@ -16,12 +38,32 @@ def mask(value: str | None, keep_head: int = 3, keep_tail: int = 2) -> str:
     return text[:keep_head] + "*" * (len(text) - keep_head - keep_tail) + text[-keep_tail:]
 
 
-# An 18-character ID number standing alone (not inside a longer code such as a BDCDYH).
-_ID_LIKE = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
+def _plausible_birth_date(compact: str) -> bool:
+    """GB 11643 puts YYYYMMDD at characters 7-14 (legacy 15: YYMMDD at 7-12)."""
+    year, month, day = (compact[6:10], compact[10:12], compact[12:14]) if len(compact) == 18 else (
+        "19" + compact[6:8], compact[8:10], compact[10:12])
+    return year[:2] in ("18", "19", "20") and "01" <= month <= "12" and "01" <= day <= "31"
+
+
+def id_number_text(token: str) -> str | None:
+    """``token`` as a compact ASCII ID number (18 or 15 characters) when it is written as
+    one in the sense of §6, else ``None``."""
+    compact = _SEPARATORS.sub("", token).translate(_FOLD)
+    if len(compact) not in (15, 18) or not compact[:-1].isdigit():
+        return None
+    if len(compact) == 15 and not compact.isdigit():
+        return None
+    if len(compact) == 18 and compact == token:
+        return compact  # a plain 18-character number is always masked, plausible or not
+    return compact if _plausible_birth_date(compact) else None
+
+
+def _mask_match(match: re.Match[str]) -> str:
+    token = match.group(0)
+    return mask(token) if id_number_text(token) else token
 
 
 def mask_id_numbers(text: str) -> str:
-    """Mask every ID-number-shaped token in free text (defence in depth for emails/logs)."""
-    return _ID_LIKE.sub(lambda m: mask(m.group(0)), text)
-
-
+    """Mask every ID number written in free text (§6) for emails, workbooks, logs and the
+    quarantine: each keeps its first 3 and last 2 characters, the rest become ``*``."""
+    return _ID_LIKE.sub(_mask_match, text)

@@ -1,50 +1,69 @@
 """Normalisation of compared values (CONTRACT §5): certificate numbers and holder sets.
 
-Pure functions, no I/O. A value normalised here is compared as written elsewhere: the
-extraction stores the normalised forms beside the source's own text.
+Pure functions, no I/O, and the one place the §5 look-alike lists live. Staging keeps the
+source's own text beside the normalised forms (``bdcqzh`` / ``bdcqzh_norm``, ``qlrmc`` /
+``holders_norm``): reports show what the source wrote, rules compare the normalised form.
 """
 
 from __future__ import annotations
 
 import re
 
-_HOLDER_SEPARATORS = re.compile(r"[、,，;；]")
+# §5 "Holder sets": the separators between names.
+_HOLDER_SEPARATORS = re.compile("[、,，;；/／]")
+# §5: whitespace of every kind (``\s`` is Unicode-aware: ASCII, NBSP, U+3000, ...).
 _WHITESPACE = re.compile(r"\s+")
-_CANCELLED_SUFFIX = "(销)"
+# §5: invisible characters (zero-width space and joiners U+200B–U+200D, word joiner U+2060, BOM U+FEFF).
+_INVISIBLE = re.compile("[\u200b-\u200d\u2060\ufeff]")
+# §5: a trailing (销) or (注销) on a cancelled paper certificate (after bracket folding).
+_CANCELLED_SUFFIX = re.compile(r"(?:\((?:注)?销\))+$")
 
 # Fold full-width ASCII (U+FF01..U+FF5E) to ASCII; NFKC would also do it but would touch
 # CJK compatibility characters that are legitimately part of place names.
-_FULLWIDTH = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)}
-_FULLWIDTH[0x3000] = 0x20  # ideographic space
+_CERTIFICATE_FOLD: dict[int, int | str] = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)}
+_CERTIFICATE_FOLD[0x3000] = 0x20  # ideographic space (removed with the other whitespace)
+# §5: the bracket variants 〔〕 【】 ［］ read as ().  (［］ are full-width, folded above to [].)
+_CERTIFICATE_FOLD.update({ord("〔"): "(", ord("〕"): ")", ord("【"): "(", ord("】"): ")",
+                          ord("["): "(", ord("]"): ")", ord("［"): "(", ord("］"): ")"})
+
+# §5: the middle-dot variants in minority names read as U+00B7.
+MIDDLE_DOTS = "\u00b7\u2022\u2027\u30fb\uff65\uff0e\u0387\u22c5"
+_MIDDLE_DOT_FOLD = {ord(c): "\u00b7" for c in MIDDLE_DOTS}
 
 
 def normalize_certificate_number(raw: str | None) -> str | None:
-    """Normalize a 不动产权证书/证明 number for comparison.
+    """Normalize a 不动产权证书/证明 number for comparison (CONTRACT §5 "Certificate number").
 
-    Full-width parentheses and digits become ASCII, all whitespace goes, and a trailing
-    ``(销)`` (marking a cancelled paper certificate) is dropped. ``None`` stays ``None``.
+    Full-width parentheses and digits become ASCII, the bracket variants 〔〕【】［］ read
+    as (), whitespace of every kind and invisible characters go, and a trailing ``(销)``
+    or ``(注销)`` (a cancelled paper certificate) is dropped. ``None`` stays ``None``.
 
-    >>> normalize_certificate_number("晋（2026）阳泉市不动产权第００01234号(销)")
+    >>> normalize_certificate_number("晋〔2026〕阳泉市不动产权第００01234号（注销）")
     '晋(2026)阳泉市不动产权第0001234号'
     """
     if raw is None:
         return None
-    text = _WHITESPACE.sub("", str(raw).translate(_FULLWIDTH))
-    while text.endswith(_CANCELLED_SUFFIX):
-        text = text[: -len(_CANCELLED_SUFFIX)]
-    return text
+    text = _INVISIBLE.sub("", _WHITESPACE.sub("", str(raw).translate(_CERTIFICATE_FOLD)))
+    return _CANCELLED_SUFFIX.sub("", text)
+
+
+def normalize_name(raw: str) -> str:
+    """One holder's name for comparison (§5): middle-dot variants as U+00B7, invisible
+    characters removed, surrounding whitespace stripped."""
+    return _INVISIBLE.sub("", raw.translate(_MIDDLE_DOT_FOLD)).strip()
 
 
 def normalize_holders(raw: str | None) -> str:
-    """Return a canonical form of a holder list, so that two lists compare as sets.
+    """Return a canonical form of a holder list, so that two lists compare as sets (§5).
 
-    Names are split on 、 , ， ; ；, stripped, de-duplicated and sorted, then joined by 、.
-    An empty or missing list normalizes to the empty string.
+    Names are split on 、 , ， ; ； / ／, normalised (``normalize_name``), de-duplicated and
+    sorted, then joined by 、. An empty or missing list normalizes to the empty string.
+
+    >>> normalize_holders("阿卜来提•如则托合提／李四") == normalize_holders("李四、阿卜来提·如则托合提")
+    True
     """
     if raw is None:
         return ""
-    names = {part.strip() for part in _HOLDER_SEPARATORS.split(str(raw))}
+    names = {normalize_name(part) for part in _HOLDER_SEPARATORS.split(str(raw))}
     names.discard("")
     return "、".join(sorted(names))
-
-

@@ -1,0 +1,132 @@
+"""One source value → the value staging keeps (CONTRACT §5 "Source values as written").
+
+Drivers hand over whatever the source column holds, whatever its declared type: an
+INTEGER where the reference says text, a ``Decimal``, text with a zone offset, a zone-
+aware ``datetime`` (PostgreSQL ``timestamptz``), MySQL's zero date as text, bytes from a
+column read raw. These functions turn one such value into the reference kind without a
+round trip through float, one value at a time so that one odd value never decides how a
+whole column is parsed (mixed offsets in one column are fine).
+
+Each returns ``(value, status)``: ``ok`` (value is the staged value, ``None`` for NULL),
+``nulled`` (a blank or zero date the contract reads as NULL; the caller counts it or, on a
+required column, quarantines it) or ``invalid`` (does not parse; quarantined with reason).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import date, datetime, tzinfo
+from decimal import Decimal, InvalidOperation
+from typing import Any, Literal
+
+Status = Literal["ok", "nulled", "invalid"]
+
+# MySQL's zero date and datetime (sql_mode without NO_ZERO_DATE), with any fraction.
+_ZERO_DATE = re.compile(r"^0000-00-00(?:[ T]00:00:00(?:\.0+)?)?$")
+# pandas stores timestamps in nanoseconds: 1677-09-22 .. 2262-04-11. Beyond that a value is
+# no registration date; it is quarantined rather than silently clipped.
+_FIRST = datetime(1678, 1, 1)
+_LAST = datetime(2262, 1, 1)
+
+# MySQL character-set names → Python codecs (anything else is passed to Python as is).
+_CODECS = {"utf8mb4": "utf-8", "utf8mb3": "utf-8", "utf8": "utf-8", "latin1": "cp1252", "gbk": "gbk",
+           "gb2312": "gb2312", "gb18030": "gb18030", "big5": "big5", "ascii": "ascii"}
+
+
+def python_codec(charset: str | None) -> str:
+    """The Python codec for a connection's ``charset`` extra (MySQL names accepted)."""
+    return _CODECS.get((charset or "utf-8").lower(), charset or "utf-8")
+
+
+def is_missing(value: Any) -> bool:
+    """NULL as any driver or pandas writes it (None, NaN, NaT)."""
+    if value is None:
+        return True
+    try:
+        return bool(value != value)  # NaN and NaT are the only values unequal to themselves
+    except (TypeError, ValueError):
+        return False
+
+
+def as_text(value: Any, encoding: str = "utf-8") -> str | None:
+    """A value of a text column as written: integers stay integers (``10023``, never
+    ``10023.0``), an integral float from a REAL column reads as the integer it holds,
+    decimals keep their digits, dates read ISO. Trailing blanks (CHAR padding) and NUL
+    characters (which no staging database can store) are dropped.
+
+    Raises UnicodeDecodeError for bytes that are not text in ``encoding``.
+    """
+    if is_missing(value):
+        return None
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        text = bytes(value).decode(encoding)
+    elif isinstance(value, bool):
+        text = str(int(value))
+    elif isinstance(value, int):
+        text = str(value)
+    elif isinstance(value, float):
+        text = str(int(value)) if value.is_integer() else repr(value)
+    elif isinstance(value, Decimal):
+        text = format(value, "f")
+    elif isinstance(value, (datetime, date)):
+        text = value.isoformat(sep=" ") if isinstance(value, datetime) else value.isoformat()
+    else:
+        text = str(value)
+    return text.replace("\x00", "").rstrip()
+
+
+def as_timestamp(value: Any, zone: tzinfo, *, encoding: str = "utf-8") -> tuple[datetime | None, Status]:
+    """A value of a timestamp column as a naive local datetime in the policy ``zone``.
+
+    A zone-aware value (``timestamptz``, text with an offset) is converted to ``zone``; a
+    naive one is already local. Blank text and MySQL's zero date are ``nulled``.
+    """
+    if is_missing(value):
+        return None, "ok"
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        try:
+            value = bytes(value).decode(encoding)
+        except UnicodeDecodeError:
+            return None, "invalid"
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, date):
+        parsed = datetime(value.year, value.month, value.day)
+    elif isinstance(value, str):
+        text = value.strip()
+        if not text or _ZERO_DATE.match(text):
+            return None, "nulled"
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            return None, "invalid"
+    else:
+        return None, "invalid"  # a number is no timestamp: which epoch, which unit?
+    if parsed.tzinfo is not None and parsed.utcoffset() is not None:
+        parsed = parsed.astimezone(zone)
+    parsed = parsed.replace(tzinfo=None)
+    if not _FIRST <= parsed < _LAST:
+        return None, "invalid"
+    return parsed, "ok"
+
+
+def as_number(value: Any, *, integer: bool, limit: Decimal | None) -> tuple[float | None, Status]:
+    """A value of a numeric column (``integer``: whole numbers only), within ``limit``
+    (exclusive absolute bound of the reference type, e.g. 32768 for SMALLINT)."""
+    if is_missing(value):
+        return None, "ok"
+    if isinstance(value, int) and not isinstance(value, bool):  # the common case, kept cheap
+        return (float(value), "ok") if limit is None or abs(value) < limit else (None, "invalid")
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        value = bytes(value).decode("ascii", errors="replace")
+    try:
+        number = Decimal(value.strip()) if isinstance(value, str) else Decimal(value)
+    except (InvalidOperation, ValueError, TypeError):
+        return None, "invalid"
+    if not number.is_finite() or (integer and number != number.to_integral_value()):
+        return None, "invalid"
+    if limit is not None and abs(number) >= limit:
+        return None, "invalid"
+    result = float(number)
+    return (result, "ok") if math.isfinite(result) else (None, "invalid")

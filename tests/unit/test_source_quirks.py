@@ -1,0 +1,234 @@
+"""Real source systems' quirks on SQLite (issue 10 items 1-4, 6; CONTRACT §5 "Source values
+as written" and the look-alike lists): each test is one example of its kind, through the
+real extraction, gate and rules."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import Integer, create_engine, select, text
+from sqlalchemy.engine import make_url
+
+from bdcwatch import rules
+from bdcwatch.config.policy import load_policy
+from bdcwatch.config.run import RunContext
+from bdcwatch.dates.periods import Period
+from bdcwatch.dates.workdays import WorkCalendar
+from bdcwatch.errors import QualityGateError
+from bdcwatch.ledger.findings import run_rules
+from bdcwatch.sources.connections import source_engine
+from bdcwatch.sources.extract import load_table
+from bdcwatch.sources.schema import build_metadata
+from bdcwatch.store.migrate import make_engine
+from bdcwatch.store.models import finding, load_log, quarantine, stg_bdc_zs, stg_djt_dj_sl
+from tests.ecert_world import World, number
+
+LOADED_AT = datetime(2026, 6, 1, 9, 0)
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+T = datetime(2026, 3, 10, 10, 0)
+UNIT = "140302001001GB00001F00010001"
+
+
+def sl_row(ywh: str, **overrides: object) -> dict[str, object]:
+    row: dict[str, object] = {
+        "YWH": ywh, "DJJG": "YQ00", "QXDM": "140302", "DJDL": "200", "QLLX": None, "BDCDYH": UNIT, "SQFS": 1,
+        "SLRYBH": "R1", "SLSJ": T, "AJZT": 2, "JSSJ": T + timedelta(hours=5), "GQTS": 0, "GXSJ": T}
+    row.update(overrides)
+    return row
+
+
+@pytest.fixture
+def supervision(sqlite_url):
+    return make_engine(sqlite_url.migrated())
+
+
+def test_integer_id_and_code_columns_keep_their_text(sqlite_url, supervision):
+    """Item 1: SLRYBH and QLLX are INTEGER in the source, RYBH too, and an online
+    application leaves both NULL: staging holds '10023' and '37', the handler is known and
+    the mortgage keeps its limit class (1 working day: accepted 2 March, done 4 March)."""
+    metadata = build_metadata()
+    for table, name in (("DJT_DJ_SL", "SLRYBH"), ("DJT_DJ_SL", "QLLX"), ("RY_JBXX", "RYBH"), ("RY_PXJL", "RYBH")):
+        metadata.tables[table].c[name].type = Integer()
+    source = create_engine(sqlite_url("source"))
+    metadata.create_all(source)
+    with source.begin() as conn:
+        conn.execute(metadata.tables["DJT_DJ_SL"].insert(), [
+            sl_row("Y1", DJDL="100", QLLX=37, SLRYBH=10023, SLSJ=datetime(2026, 3, 2, 10),
+                   JSSJ=datetime(2026, 3, 4, 10)),
+            sl_row("Y2", QLLX=None, SLRYBH=None),
+        ])
+        conn.execute(metadata.tables["RY_JBXX"].insert(), [{
+            "RYBH": 10023, "XM": "张伟", "ZJH": None, "DWDM": "YQ00", "YGLX": 1, "GW": "受理",
+            "SGSJ": date(2020, 1, 1), "GWKSSJ": date(2024, 1, 1), "ZT": 1, "LGSJ": None, "LZCNSJ": None,
+            "GXSJ": T}])
+        conn.execute(metadata.tables["RY_PXJL"].insert(), [{
+            "ID": "PX1", "RYBH": 10023, "PXMC": "业务规范", "PXRQ": date(2019, 12, 1), "XS": 24, "KHJG": 1,
+            "GXSJ": T}])
+    for table in ("DJT_DJ_SL", "RY_JBXX", "RY_PXJL"):
+        load_table(source, supervision, table, run_id="t", full_scan=True, now=LOADED_AT)
+    with supervision.connect() as conn:
+        staged = {r.ywh: (r.slrybh, r.qllx) for r in conn.execute(select(stg_djt_dj_sl))}
+    assert staged == {"Y1": ("10023", "37"), "Y2": (None, None)}
+    codes = ["STAFF_UNKNOWN_HANDLER", "STAFF_UNTRAINED_ON_POST", "CASE_OVERDUE"]
+    run_rules(supervision, [rules.get(c) for c in codes], period=Period(date(2026, 3, 1), date(2026, 4, 1)),
+              policy=load_policy(), calendar=WorkCalendar(),
+              ctx=RunContext("monthly_quality_check", "t", datetime(2026, 4, 1, 1)))
+    with supervision.connect() as conn:
+        found = {(r.rule_code, r.subject_id) for r in conn.execute(select(finding))}
+    assert found == {("CASE_OVERDUE", "Y1")}
+
+
+def test_blank_and_zero_dates_are_null_where_nullable_and_quarantined_where_required(sqlite_url, supervision):
+    """Item 2: '' / ' ' / MySQL zero dates in the nullable JSSJ are NULL, counted in
+    load_log, and 10 of 60 such rows no longer stop the run; in the required SLSJ they are
+    quarantined with a reason naming table, row key and column."""
+    source = create_engine(sqlite_url("source"))
+    metadata = build_metadata()
+    metadata.create_all(source)
+    with source.begin() as conn:
+        conn.execute(metadata.tables["DJT_DJ_SL"].insert(), [sl_row(f"Y{i:02d}", AJZT=1) for i in range(60)])
+        conn.execute(text("UPDATE DJT_DJ_SL SET JSSJ = CASE WHEN YWH < 'Y04' THEN '' WHEN YWH < 'Y07' THEN ' ' "
+                          "WHEN YWH < 'Y09' THEN '0000-00-00' ELSE '0000-00-00 00:00:00' END WHERE YWH < 'Y10'"))
+        conn.execute(text("UPDATE DJT_DJ_SL SET SLSJ = '0000-00-00 00:00:00' WHERE YWH = 'Y59'"))
+    result = load_table(source, supervision, "DJT_DJ_SL", run_id="t", full_scan=True, now=LOADED_AT)
+    assert (result.rows_loaded, result.rows_quarantined, result.values_nulled) == (59, 1, 10)
+    with supervision.connect() as conn:
+        assert conn.execute(select(load_log.c.values_nulled)).scalar_one() == 10
+        nulls = conn.execute(select(stg_djt_dj_sl.c.ywh).where(stg_djt_dj_sl.c.jssj.is_(None))).scalars().all()
+        held = conn.execute(select(quarantine)).all()
+    assert sorted(nulls) == [f"Y{i:02d}" for i in range(10)]
+    assert {(h.row_key, h.column_name) for h in held} == {("YWH=Y59", "SLSJ")}
+    assert all("DJT_DJ_SL [YWH=Y59] column SLSJ: value '0000-00-00 00:00:00'" in h.reason for h in held)
+
+
+def test_text_timestamps_with_mixed_offsets_are_converted_one_by_one(sqlite_url, supervision):
+    """Item 3: offsets differ from row to row in one column; each value is converted to the
+    policy zone (2026-03-01 07:00 in Shanghai), a naive one is already local."""
+    source = create_engine(sqlite_url("source"))
+    metadata = build_metadata()
+    metadata.create_all(source)
+    written = ["2026-03-01 07:00+08", "2026-02-28T23:00:00Z", "2026-03-01 08:00:00+09:00",
+               "2026-02-28 18:00:00-05:00", "2026-03-01 07:00:00"]
+    with source.begin() as conn:
+        conn.execute(metadata.tables["DJT_DJ_SL"].insert(), [sl_row(f"Y{i}") for i in range(len(written))])
+        for i, value in enumerate(written):
+            conn.execute(text("UPDATE DJT_DJ_SL SET SLSJ = :v WHERE YWH = :y"), {"v": value, "y": f"Y{i}"})
+    load_table(source, supervision, "DJT_DJ_SL", run_id="t", full_scan=True, now=LOADED_AT, zone=SHANGHAI)
+    with supervision.connect() as conn:
+        staged = set(conn.execute(select(stg_djt_dj_sl.c.slsj)).scalars())
+    assert staged == {datetime(2026, 3, 1, 7, 0)}
+
+
+def _zs(i: int, bdcqzh: str) -> dict[str, object]:
+    return {"ZSID": f"ZS{i:03d}", "YWH": f"Y{i}", "ZSLX": 1, "BDCQZH": bdcqzh, "BDCDYH": UNIT, "QLRMC": "张三",
+            "DJJG": "YQ00", "SZSJ": T, "ZSZT": 1, "GXSJ": T}
+
+
+def test_certificate_numbers_read_in_the_wrong_charset_stop_the_load_naming_the_cause(sqlite_url, supervision):
+    """Item 4: GBK bytes decoded as latin1 (what a latin1 MySQL table gives) stop the load
+    with an error naming table, column and the likely cause; nothing is staged."""
+    source = create_engine(sqlite_url("source"))
+    metadata = build_metadata()
+    metadata.create_all(source)
+    garbled = [number(i).encode("gbk").decode("cp1252", errors="replace") for i in range(12)]
+    assert garbled[1].startswith("½ú(2026)")
+    with source.begin() as conn:
+        conn.execute(metadata.tables["BDC_ZS"].insert(), [_zs(i, g) for i, g in enumerate(garbled)])
+    with pytest.raises(QualityGateError) as raised:
+        load_table(source, supervision, "BDC_ZS", run_id="t", full_scan=True, now=LOADED_AT)
+    message = str(raised.value)
+    assert "BDC_ZS column BDCQZH: 12 of 12" in message
+    assert "GBK read as latin1" in message and "charset" in message
+    with supervision.connect() as conn:
+        assert conn.execute(select(stg_bdc_zs)).first() is None
+
+
+def test_a_few_odd_certificate_numbers_do_not_stop_the_load(sqlite_url, supervision):
+    source = create_engine(sqlite_url("source"))
+    metadata = build_metadata()
+    metadata.create_all(source)
+    rows = [_zs(i, number(i)) for i in range(10)] + [_zs(10, "阳房权证字第12345号"), _zs(11, "晋（2026）阳泉市不动产证明第0000011号")]
+    with source.begin() as conn:
+        conn.execute(metadata.tables["BDC_ZS"].insert(), rows)
+    result = load_table(source, supervision, "BDC_ZS", run_id="t", full_scan=True, now=LOADED_AT)
+    assert result.rows_loaded == 12
+
+
+def test_the_charset_extra_decodes_a_legacy_encoded_source(sqlite_url, supervision, tmp_path):
+    """Item 4: text stored in GBK; the connection's charset extra decodes it, and without
+    the extra the load stops naming the column instead of crashing in the driver."""
+    url = make_url(sqlite_url("legacy"))
+    plain = create_engine(url)
+    metadata = build_metadata()
+    metadata.create_all(plain)
+    with plain.begin() as conn:
+        conn.execute(metadata.tables["BDC_ZS"].insert(), [_zs(1, "placeholder")])
+        conn.execute(text("UPDATE BDC_ZS SET BDCQZH = CAST(:b AS TEXT), QLRMC = CAST(:h AS TEXT)"),
+                     {"b": number(1).encode("gbk"), "h": "阿卜来提·如则托合提".encode("gbk")})
+    plain.dispose()
+    load_table(source_engine(url, SHANGHAI, "gbk"), supervision, "BDC_ZS", run_id="t", full_scan=True, now=LOADED_AT)
+    with supervision.connect() as conn:
+        row = conn.execute(select(stg_bdc_zs)).one()
+    assert (row.bdcqzh, row.qlrmc) == (number(1), "阿卜来提·如则托合提")
+    for charset in (None, "utf8mb4"):
+        with pytest.raises(QualityGateError, match="BDC_ZS column BDCQZH: text cannot be decoded as utf-8"):
+            load_table(source_engine(url, SHANGHAI, charset), supervision, "BDC_ZS", run_id="t2", full_scan=True,
+                       now=LOADED_AT)
+
+
+def test_look_alike_characters_are_no_mismatch_and_staging_keeps_the_source_text(sqlite_url):
+    """Item 6: middle dots, brackets, invisible characters and separators of §5 on one side
+    only: no ECERT_MISMATCH, while staging keeps each source's own text."""
+    world = World(sqlite_url("source"), sqlite_url.migrated("supervision"))
+    paper = world.cert(1, szsj=T, holders="阿卜来提·如则托合提、李四")
+    world.ecert("晋〔2026〕阳泉市不动产权第\u200b0000001号", zzbfrq=T, holders="李四／阿卜来提•如则托合提\ufeff")
+    other = world.cert(2, szsj=T, holders="买买提\u30fb艾力")
+    world.ecert("晋【2026】阳泉市不动产权第0000002号", zzbfrq=T, holders="买买提\u22c5艾力")
+    differs = world.cert(3, szsj=T, holders="王五")
+    world.ecert(number(3), zzbfrq=T, holders="王六")
+    found = world.run(date(2026, 3, 1), date(2026, 4, 1))
+    assert {s for r, s in found if r == "ECERT_MISMATCH"} == {differs}
+    assert {s for r, s in found if r == "ECERT_MISSING"} == set()
+    with world.supervision.connect() as conn:
+        kept = dict(conn.execute(text("SELECT bdcqzh_norm, czzt FROM stg_bdc_dzzz_zzxx")).tuples().all())
+    assert kept[paper] == "李四／阿卜来提•如则托合提\ufeff"
+    assert kept[other] == "买买提\u22c5艾力"
+
+
+def test_quarantined_rows_mask_id_numbers_in_any_column(sqlite_url, supervision):
+    """Item 7: a legacy 15-digit number in a return reason of a quarantined row."""
+    source = create_engine(sqlite_url("source"))
+    metadata = build_metadata()
+    metadata.create_all(source)
+    with source.begin() as conn:
+        conn.execute(metadata.tables["BDC_BYSL"].insert(), [{
+            "ID": "TH1", "YWH": "Y1", "BDCDYH": UNIT, "THSJ": T, "THYYDM": "01",
+            "THYY": "申请人110105491231002与证件不符", "CZRYBH": "110105 19491231 002X", "GXSJ": T}])
+        conn.execute(text("UPDATE BDC_BYSL SET THSJ = 'not a date'"))
+    load_table(source, supervision, "BDC_BYSL", run_id="t", full_scan=True, now=LOADED_AT)
+    with supervision.connect() as conn:
+        held = conn.execute(select(quarantine)).first()
+    assert held is not None
+    kept = json.loads(held.row_json)
+    assert kept["THYY"] == "申请人110**********02与证件不符"
+    assert kept["CZRYBH"] == "110***************2X"
+    assert "110105" not in held.row_json
+
+
+def test_text_longer_than_its_reference_column_is_quarantined_not_crashing_staging(sqlite_url, supervision):
+    """A vendor column wider than the reference (SQLite does not enforce VARCHAR lengths):
+    PostgreSQL or MariaDB staging would refuse it, so the row is held with its reason."""
+    source = create_engine(sqlite_url("source"))
+    metadata = build_metadata()
+    metadata.create_all(source)
+    with source.begin() as conn:
+        conn.execute(metadata.tables["DJT_DJ_SL"].insert(), [sl_row("Y1", SLRYBH="R" * 40), sl_row("Y2")])
+    result = load_table(source, supervision, "DJT_DJ_SL", run_id="t", full_scan=True, now=LOADED_AT)
+    assert (result.rows_loaded, result.rows_quarantined) == (1, 1)
+    with supervision.connect() as conn:
+        held = conn.execute(select(quarantine)).one()
+    assert (held.row_key, held.column_name) == ("YWH=Y1", "SLRYBH")
+    assert "does not fit its reference column (VARCHAR(32))" in held.reason

@@ -1,0 +1,131 @@
+"""Real source systems' quirks on PostgreSQL and MariaDB (issue 10 items 2-4, CONTRACT §5):
+zero dates under ``sql_mode=''``, ``TIMESTAMP`` written from a +08:00 session,
+``timestamptz`` on a UTC server, and a latin1 table holding GBK bytes. The ``dialect``
+tier (skipped with the reason when the server is not running)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import DateTime, create_engine, select, text
+from sqlalchemy.dialects.mysql import TIMESTAMP
+from sqlalchemy.engine import make_url
+
+from bdcwatch.errors import QualityGateError
+from bdcwatch.sources.connections import source_engine
+from bdcwatch.sources.extract import load_table
+from bdcwatch.sources.schema import build_metadata
+from bdcwatch.store.migrate import make_engine
+from bdcwatch.store.models import load_log, quarantine, stg_bdc_zs, stg_djt_dj_sl
+from tests.ecert_world import number
+
+LOADED_AT = datetime(2026, 6, 1, 9, 0)
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+T = datetime(2026, 3, 10, 10, 0)
+UNIT = "140302001001GB00001F00010001"
+
+
+def sl_row(ywh: str) -> dict[str, object]:
+    return {"YWH": ywh, "DJJG": "YQ00", "QXDM": "140302", "DJDL": "200", "QLLX": None, "BDCDYH": UNIT, "SQFS": 1,
+            "SLRYBH": "R1", "SLSJ": T, "AJZT": 1, "JSSJ": None, "GQTS": 0, "GXSJ": T}
+
+
+def test_mariadb_zero_dates_of_cases_in_progress_are_null_and_do_not_stop_the_run(mysql_database, sqlite_url):
+    url = make_url(mysql_database("source"))
+    writer = create_engine(url)
+    metadata = build_metadata()
+    metadata.create_all(writer)
+    with writer.begin() as conn:
+        conn.execute(text("SET SESSION sql_mode = ''"))
+        conn.execute(metadata.tables["DJT_DJ_SL"].insert(), [sl_row(f"Y{i:02d}") for i in range(60)])
+        conn.execute(text("UPDATE DJT_DJ_SL SET JSSJ = '0000-00-00 00:00:00' WHERE YWH < 'Y10'"))
+        conn.execute(text("UPDATE DJT_DJ_SL SET SLSJ = '0000-00-00 00:00:00' WHERE YWH = 'Y59'"))
+    writer.dispose()
+    supervision = make_engine(sqlite_url.migrated())
+    result = load_table(source_engine(url, SHANGHAI), supervision, "DJT_DJ_SL", run_id="t", full_scan=True,
+                        now=LOADED_AT)
+    assert (result.rows_loaded, result.rows_quarantined, result.values_nulled) == (59, 1, 10)
+    with supervision.connect() as conn:
+        assert conn.execute(select(load_log.c.values_nulled)).scalar_one() == 10
+        assert {(q.row_key, q.column_name) for q in conn.execute(select(quarantine))} == {("YWH=Y59", "SLSJ")}
+
+
+def test_mariadb_timestamp_written_from_a_plus_eight_session_reads_as_written(mysql_database, sqlite_url):
+    url = make_url(mysql_database("source"))
+    metadata = build_metadata()
+    metadata.tables["DJT_DJ_SL"].c.SLSJ.type = TIMESTAMP()
+    writer = create_engine(url)
+    metadata.create_all(writer)
+    with writer.begin() as conn:
+        conn.execute(text("SET time_zone = '+08:00'"))
+        conn.execute(metadata.tables["DJT_DJ_SL"].insert(), [sl_row("Y1")])
+        conn.execute(text("UPDATE DJT_DJ_SL SET SLSJ = '2026-03-01 07:00:00'"))
+    writer.dispose()
+    source = source_engine(url, SHANGHAI)
+    with source.connect() as conn:
+        assert conn.execute(text("SELECT @@session.time_zone")).scalar_one() == "+08:00"
+    supervision = make_engine(sqlite_url.migrated())
+    load_table(source, supervision, "DJT_DJ_SL", run_id="t", full_scan=True, now=LOADED_AT)
+    with supervision.connect() as conn:
+        assert conn.execute(select(stg_djt_dj_sl.c.slsj)).scalar_one() == datetime(2026, 3, 1, 7, 0)
+
+
+def test_postgresql_timestamptz_on_a_utc_server_stays_in_its_month(pg_database, sqlite_url):
+    url = make_url(pg_database("source"))
+    metadata = build_metadata()
+    metadata.tables["BDC_ZS"].c.SZSJ.type = DateTime(timezone=True)
+    writer = create_engine(url)
+    metadata.create_all(writer)
+    with writer.begin() as conn:
+        conn.execute(text(f'ALTER DATABASE "{url.database}" SET timezone TO \'UTC\''))
+        conn.execute(metadata.tables["BDC_ZS"].insert(), [{
+            "ZSID": "ZS1", "YWH": "Y1", "ZSLX": 1, "BDCQZH": number(1), "BDCDYH": UNIT, "QLRMC": "张三",
+            "DJJG": "YQ00", "SZSJ": T, "ZSZT": 1, "GXSJ": T}])
+        conn.execute(text("UPDATE bdc_zs SET szsj = '2026-03-01 07:00+08'"))
+    writer.dispose()
+    source = source_engine(url, SHANGHAI)
+    with source.connect() as conn:
+        assert conn.execute(text("SHOW timezone")).scalar_one() == "UTC"
+    supervision = make_engine(sqlite_url.migrated())
+    load_table(source, supervision, "BDC_ZS", run_id="t", full_scan=True, now=LOADED_AT)
+    with supervision.connect() as conn:
+        assert conn.execute(select(stg_bdc_zs.c.szsj)).scalar_one() == datetime(2026, 3, 1, 7, 0)
+
+
+@pytest.fixture
+def latin1_gbk_source(mysql_database):
+    """A legacy MariaDB table declared latin1 holding GBK bytes, written as such systems do."""
+    url = make_url(mysql_database("source"))
+    metadata = build_metadata()
+    writer = create_engine(url)
+    metadata.tables["BDC_ZS"].kwargs["mysql_charset"] = "latin1"
+    metadata.tables["BDC_ZS"].create(writer)
+    with writer.begin() as conn:
+        for i in range(12):
+            conn.execute(text(
+                f"INSERT INTO BDC_ZS (ZSID, YWH, ZSLX, BDCQZH, BDCDYH, QLRMC, DJJG, SZSJ, ZSZT, GXSJ) VALUES "
+                f"(:z, :y, 1, _latin1 X'{number(i).encode('gbk').hex()}', :u, _latin1 X'{'阿卜来提·如则托合提'.encode('gbk').hex()}', "
+                f"'YQ00', :t, 1, :t)"), {"z": f"ZS{i:02d}", "y": f"Y{i}", "u": UNIT, "t": T + timedelta(minutes=i)})
+    writer.dispose()
+    return url
+
+
+def test_mariadb_latin1_table_with_gbk_bytes_stops_the_load_naming_the_cause(latin1_gbk_source, sqlite_url):
+    supervision = make_engine(sqlite_url.migrated())
+    with pytest.raises(QualityGateError) as raised:
+        load_table(source_engine(latin1_gbk_source, SHANGHAI), supervision, "BDC_ZS", run_id="t", full_scan=True,
+                   now=LOADED_AT)
+    assert "BDC_ZS column BDCQZH: 12 of 12" in str(raised.value)
+    assert "GBK read as latin1" in str(raised.value)
+
+
+def test_mariadb_latin1_table_with_gbk_bytes_reads_right_with_the_charset_extra(latin1_gbk_source, sqlite_url):
+    supervision = make_engine(sqlite_url.migrated())
+    result = load_table(source_engine(latin1_gbk_source, SHANGHAI, "gbk"), supervision, "BDC_ZS", run_id="t",
+                        full_scan=True, now=LOADED_AT)
+    assert (result.rows_loaded, result.rows_quarantined) == (12, 0)
+    with supervision.connect() as conn:
+        staged = {r.bdcqzh: r.qlrmc for r in conn.execute(select(stg_bdc_zs))}
+    assert staged == {number(i): "阿卜来提·如则托合提" for i in range(12)}
