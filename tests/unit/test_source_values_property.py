@@ -107,6 +107,9 @@ def test_any_source_value_is_staged_as_written_or_quarantined_with_its_reason(ta
         insert = text(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(':' + c for c in columns)})")
         with source.begin() as conn:
             conn.execute(insert, [{c: _stored(v) for c, v in row.items()} for row in rows])
+            # Judge what the source holds: a column's affinity may already have changed the
+            # value (SQLite stores the float 1e28 in a CHAR column as the text '1.0e+28').
+            rows = [dict(r._mapping) for r in conn.execute(text(f"SELECT {', '.join(columns)} FROM {table}"))]
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / "supervision.sqlite"
             shutil.copyfile(_sqlite_template, path)
