@@ -4,15 +4,14 @@ and on one ten times smaller, step by step, through the engine functions their t
     python benchmarks/daily_delta.py                 # A = 100,000 certificates, A/10 = 10,000
     python benchmarks/daily_delta.py --n 1000000     # the issue's figure: 1,000,000 vs 100,000
 
-For each archive size N (A, then A/10):
-
-1. The demo generator writes N certificates with their cases, 登簿 rows and
-   e-certificates to a SQLite source. Both archives have the same daily volume: the
-   history is ten times longer for A (so the rolling window the daily run judges holds
-   the same work; only the archive differs).
-2. The ``--delta`` (1,000) newest source rows (by GXSJ) of the tables the two DAGs read
-   are taken out of the source into ``day.db``, and a tenth of the delta is kept back as
-   corrections: old cases whose GXSJ the day touches.
+1. The demo generator writes A = N certificates with their cases, 登簿 rows and
+   e-certificates over 1,200 days to a SQLite source. A/10 is a copy of it without the
+   rows last changed before its final 120 days: both end on the same days, with the same
+   daily volume and the same problems in the daily window; only the archive differs.
+2. In each, the ``--delta`` (1,000) newest source rows: 900 rows (by GXSJ) of the tables
+   the two DAGs read are taken out into ``day.db``; 100 old completed cases will be
+   corrected on the day (a later GXSJ). An index on each source table's GXSJ stands for
+   what the incremental read needs (``--no-source-index``: without it, as the reference DDL).
 3. **Full run**: the first run on an empty supervision_db (``ecert_completeness``, then
    ``case_timeliness_watch``): every table loaded through the gate, the rules evaluated and
    recorded, the digests and notices composed into the outbox (no SMTP), the duties checked
@@ -32,6 +31,7 @@ from __future__ import annotations
 import argparse
 import logging
 import multiprocessing as mp
+import shutil
 import sqlite3
 import sys
 import tempfile
@@ -46,7 +46,7 @@ ECERT_TABLES = ("BDC_ZS", "DJF_DJ_DB", "BDC_DZZZ_ZZXX")
 CASE_TABLES = ("DJT_DJ_SL", "DJF_DJ_DB")
 DELTA_TABLES = ("BDC_ZS", "DJF_DJ_DB", "BDC_DZZZ_ZZXX", "DJT_DJ_SL")
 HISTORY_END = date(2026, 11, 1)  # the generator's period end; its history runs ~10 days past it
-SMALL_SPAN_DAYS = 120  # the history of the A/10 archive; A's is ten times longer (same daily volume)
+SPAN_DAYS = 1200  # the history of archive A; A/10 keeps its last tenth
 LEAD_IN_AND_TAIL = 101  # generator.LEAD_IN_DAYS + TAIL_DAYS
 COUNTED = 1000  # the progress handler is called every this many SQLite VM instructions
 
@@ -114,10 +114,11 @@ def _apply_day(workdir: Path, delta: int, newest: datetime) -> int:
     for table in DELTA_TABLES:
         written += con.execute(f"INSERT INTO main.{table} SELECT * FROM day.{table}").rowcount
     stamp = (newest + timedelta(minutes=5)).isoformat(sep=" ")
-    written += con.execute(
-        "UPDATE DJT_DJ_SL SET GXSJ = ? WHERE rowid IN (SELECT rowid FROM DJT_DJ_SL WHERE AJZT = 2 "
-        "ORDER BY rowid LIMIT ? OFFSET (SELECT COUNT(*) / 2 FROM DJT_DJ_SL))", (stamp, delta // 10)
-    ).rowcount
+    con.execute("DROP TABLE IF EXISTS day.corrected")  # their GXSJ before the day, for _undo_day
+    con.execute("CREATE TABLE day.corrected AS SELECT rowid AS r, GXSJ AS g FROM main.DJT_DJ_SL WHERE AJZT = 2 "
+                "ORDER BY rowid LIMIT ? OFFSET (SELECT COUNT(*) / 2 FROM main.DJT_DJ_SL)", (delta // 10,))
+    written += con.execute("UPDATE DJT_DJ_SL SET GXSJ = ? WHERE rowid IN (SELECT r FROM day.corrected)",
+                           (stamp,)).rowcount
     con.commit()
     con.close()
     return written
@@ -133,7 +134,7 @@ def _job(engine: Any, dag_id: str, period: Any, now: datetime) -> Any:
 
 def _run(workdir: str, today: date, label: str, out: mp.Queue) -> None:
     """One day's ecert_completeness then case_timeliness_watch, as their tasks do them."""
-    from sqlalchemy import create_engine
+    from sqlalchemy import create_engine, text
 
     from bdcwatch import rules
     from bdcwatch.dates.periods import previous_period, rolling_window
@@ -182,6 +183,10 @@ def _run(workdir: str, today: date, label: str, out: mp.Queue) -> None:
         evaluation = step(f"{dag_id[:5]}.evaluate", lambda j=job, c=codes: findings.evaluate(j, c),
                           note=lambda e: f"{sum(o.detected for o in e.outcomes)} detected, "
                                          f"{sum(o.new for o in e.outcomes)} new")
+        if dag_id == "case_timeliness_watch":  # what CASE_OVERDUE_OPEN and the watch list must judge
+            with target.connect() as conn:
+                backlog = conn.execute(text("SELECT COUNT(*) FROM stg_djt_dj_sl WHERE ajzt = 1")).scalar_one()
+            steps[-1] = (*steps[-1][:4], f"{steps[-1][4]}; {backlog} cases in progress (AJZT 1)")
         if dag_id == "ecert_completeness":
             step("ecert.compose", lambda j=job, e=evaluation: unit_digest.compose(
                 j, e, title="电子证照完整性核查", plan_items="16", figures=("ecert",))
@@ -215,18 +220,37 @@ def _print(label: str, steps: list[tuple[str, float, int, int, str]], startup: f
     return total
 
 
-def archive(workdir: Path, size: int, span_days: int, delta: int, reuse: bool, source_index: bool) -> dict[str, Any]:
-    """Generate, hold back the day, run full, apply the day, run daily; per-step figures."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    if not (reuse and (workdir / "day.db").exists()):
+def prepare(big: Path, small: Path, size: int, delta: int) -> None:
+    """Archive A: the generator's N certificates over SPAN_DAYS. Archive A/10: a copy of A
+    without its older nine tenths (rows last changed before the last SPAN_DAYS / 10 days),
+    so both end on the same recent days, the same day's changes and the same problems in
+    the daily window: only the archive behind them differs."""
+    for workdir in (big, small):
+        workdir.mkdir(parents=True, exist_ok=True)
         for name in ("source.db", "day.db", "supervision.db"):
             (workdir / name).unlink(missing_ok=True)
-        started = time.perf_counter()
-        _generate(workdir, size, span_days)
+    started = time.perf_counter()
+    _generate(big, size, SPAN_DAYS)
+    shutil.copyfile(big / "source.db", small / "source.db")
+    con = sqlite3.connect(small / "source.db")
+    for table in DELTA_TABLES:
+        con.execute(f"DELETE FROM {table} WHERE GXSJ < ?", ((HISTORY_END - timedelta(days=SPAN_DAYS // 10)).isoformat(),))
+    con.commit()
+    con.execute("VACUUM")
+    con.close()
+    for workdir in (big, small):
         cutoff, newest = _hold_back(workdir, delta)
         (workdir / "moments").write_text(f"{cutoff.isoformat()}\n{newest.isoformat()}\n")
-        print(f"  generated {size:,} certificates over {span_days} days in {time.perf_counter() - started:.0f} s; "
-              f"held back the rows after {cutoff}", flush=True)
+    print(f"generated {size:,} certificates over {SPAN_DAYS} days and cut A/10 from them in "
+          f"{time.perf_counter() - started:.0f} s; held back the rows after {cutoff}", flush=True)
+
+
+def archive(workdir: Path, delta: int, source_index: bool) -> dict[str, Any]:
+    """Run full, apply the day, run daily; per-step figures."""
+    con = sqlite3.connect(workdir / "source.db")
+    print(f"archive of {con.execute('SELECT COUNT(*) FROM BDC_ZS').fetchone()[0]:,} certificates "
+          f"({con.execute('SELECT MIN(SZSJ) FROM BDC_ZS').fetchone()[0][:10]} on)", flush=True)
+    con.close()
     cutoff, newest = (datetime.fromisoformat(x) for x in (workdir / "moments").read_text().split())
     _source_index(workdir, source_index)
     (workdir / "supervision.db").unlink(missing_ok=True)
@@ -258,6 +282,8 @@ def _undo_day(workdir: Path) -> None:
     for table in DELTA_TABLES:
         key = {"BDC_ZS": "ZSID", "DJF_DJ_DB": "YWH", "BDC_DZZZ_ZZXX": "ZZID", "DJT_DJ_SL": "YWH"}[table]
         con.execute(f"DELETE FROM main.{table} WHERE {key} IN (SELECT {key} FROM day.{table})")
+    con.execute("UPDATE main.DJT_DJ_SL SET GXSJ = (SELECT g FROM day.corrected WHERE r = DJT_DJ_SL.rowid) "
+                "WHERE rowid IN (SELECT r FROM day.corrected)")
     con.commit()
     con.close()
 
@@ -274,10 +300,11 @@ def main(argv: list[str] | None = None) -> int:
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bdcwatch-delta-"))
     print(f"daily delta benchmark: A = {args.n:,}, A/10 = {args.n // 10:,} certificates, "
           f"{args.delta:,} rows a day, in {workdir}", flush=True)
-    results = {}
-    for size, span in ((args.n, SMALL_SPAN_DAYS * 10), (args.n // 10, SMALL_SPAN_DAYS)):
-        print(f"archive of {size:,} certificates", flush=True)
-        results[size] = archive(workdir / f"n{size}", size, span, args.delta, args.reuse, not args.no_source_index)
+    big_dir, small_dir = workdir / "A", workdir / "A10"
+    if not (args.reuse and (small_dir / "moments").exists() and (big_dir / "moments").exists()):
+        prepare(big_dir, small_dir, args.n, args.delta)
+    results = {size: archive(path, args.delta, not args.no_source_index)
+               for size, path in ((args.n, big_dir), (args.n // 10, small_dir))}
     big, small = results[args.n], results[args.n // 10]
     print("per step, daily run: A vs A/10")
     for (name, s_big, _, k_big, _), (_, s_small, _, k_small, _) in zip(big["daily"], small["daily"], strict=True):
