@@ -25,6 +25,8 @@ from bdcwatch.ledger.findings import run_rules
 from bdcwatch.reports import quarantine_notice
 from bdcwatch.reports.figures import last_months, ledger_figures, monthly_trend
 from bdcwatch.rules import ecert
+from bdcwatch.rules.engine import rule_input
+from bdcwatch.rules.time_limits import due_soon_cases
 from bdcwatch.sources.quarantine import release_fixed
 from bdcwatch.store.migrate import make_engine
 from bdcwatch.store.models import stg_bdc_dzzz_zzxx, stg_bdc_zs, stg_djt_dj_sl
@@ -96,6 +98,8 @@ def test_daily_rules_and_digest_figures_read_through_indexes(engine):
         assert _full_scans(engine, lambda c=codes, p=period: run_rules(
             engine, [rules.get(code) for code in c], period=p, policy=policy, calendar=WorkCalendar(), ctx=ctx,
         )) == [], codes
+    day = Period(TODAY - timedelta(days=1), TODAY)
+    assert _full_scans(engine, lambda: due_soon_cases(engine, rule_input(engine, day, policy), WorkCalendar())) == []
     assert _full_scans(engine, lambda: ledger_figures(engine, rolling_window(TODAY, 7), TODAY)) == []
     assert _full_scans(engine, lambda: monthly_trend(engine, last_months(TODAY))) == []
     window = rolling_window(TODAY, 7)

@@ -141,13 +141,17 @@ def due_soon_cases(engine: Any, ri: RuleInput, calendar: Any) -> list[dict[str, 
 
     with engine.begin() as conn:
         refresh_work_calendar(conn, calendar, ri.period.as_of, days_after=DUE_SOON_HORIZON_DAYS)
+    # SQLite merges the two branches into this query and would walk every case in unit
+    # order to spare the sort; a unary plus (same value, same collation) keeps it on the
+    # branches' indexes, reading the cases in progress only (issue 13).
+    unit = "+s.djjg" if ri.dialect.name == "sqlite" else "s.djjg"
     sql = f"""
         SELECT s.ywh, s.djjg, s.djdl, s.slsj, dl.day AS deadline, dl.seq - td.next_seq AS days_left
         FROM {IN_PROGRESS_AT_ASOF} s
         {deadline_join(ri)}
         JOIN work_calendar td ON td.day = :today
         WHERE dl.day >= :today AND dl.seq - td.next_seq <= :due_soon
-        ORDER BY s.djjg, dl.day, s.ywh"""
+        ORDER BY {unit}, dl.day, s.ywh"""
     params = {**ri.base_params, **_limits(ri), "today": ri.period.as_of.date(),
               "due_soon": ri.policy.due_soon_working_days}
     with engine.connect() as conn:
