@@ -162,9 +162,11 @@ def test_overdue_open_is_judged_as_of_period_end(cases):
     suspended_now = cases.case(djdl="200", slsj=at("2026-03-20"), ajzt=4)
     ancient = cases.case(djdl="100", slsj=at("2025-01-06"), ajzt=1)
     accepted_after_as_of = cases.case(djdl="200", slsj=at("2026-04-02"), ajzt=1)
+    withdrawn_after_as_of = cases.case(djdl="200", slsj=at("2026-03-20"), ajzt=5, jssj=at("2026-04-02"))
+    done_before_as_of = cases.case(djdl="200", slsj=at("2026-03-20"), ajzt=2, jssj=at("2026-03-31"))
     found = {s for r, s, _ in cases.run() if r == "CASE_OVERDUE_OPEN"}
-    assert found == {open_late, done_after_as_of, ancient}
-    assert open_in_time and suspended_now and accepted_after_as_of
+    assert found == {open_late, done_after_as_of, withdrawn_after_as_of, ancient}
+    assert open_in_time and suspended_now and accepted_after_as_of and done_before_as_of
 
 
 def test_online_share_by_unit_level_and_minimum(cases):

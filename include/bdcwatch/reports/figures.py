@@ -54,22 +54,33 @@ class UnitFigures:
 
 
 def ledger_figures(engine: Engine, period: Period, today: date) -> dict[str | None, LedgerFigures]:
-    """Per unit: open and overdue findings now, closed and first detected in the period."""
+    """Per unit: open and overdue findings now, closed and first detected in the period.
+
+    Three grouped queries, each a range of one index (status; closed_at; first_detected_at:
+    migrations 0007, 0010), so a daily digest reads the open findings and the period's,
+    not the whole history of the ledger (issue 13). A unit with no finding at all is
+    absent: read it as zeros (the mapping is a defaultdict)."""
     def in_period(column: Any) -> Any:
         return and_(column >= period.start_at, column < period.as_of)
 
     is_open = finding.c.status.in_(OPEN_STATUSES)
-    query = select(
-        finding.c.unit_code,
-        func.sum(case((is_open, 1), else_=0)),
-        func.sum(case((and_(is_open, finding.c.due_date < today), 1), else_=0)),
-        func.sum(case((and_(finding.c.status == "closed", in_period(finding.c.closed_at)), 1), else_=0)),
-        func.sum(case((in_period(finding.c.first_detected_at), 1), else_=0)),
-    ).group_by(finding.c.unit_code)
     figures: dict[str | None, LedgerFigures] = defaultdict(LedgerFigures)
     with engine.connect() as conn:
-        for unit, open_, overdue, closed, detected in conn.execute(query):
-            figures[unit] = LedgerFigures(int(open_ or 0), int(overdue or 0), int(closed or 0), int(detected or 0))
+        for unit, open_, overdue in conn.execute(
+            select(finding.c.unit_code, func.count(), func.sum(case((finding.c.due_date < today, 1), else_=0)))
+            .where(is_open).group_by(finding.c.unit_code)
+        ):
+            figures[unit].open, figures[unit].overdue = int(open_ or 0), int(overdue or 0)
+        for unit, closed in conn.execute(
+            select(finding.c.unit_code, func.count())
+            .where(in_period(finding.c.closed_at), finding.c.status == "closed").group_by(finding.c.unit_code)
+        ):
+            figures[unit].closed_in_period = int(closed or 0)
+        for unit, detected in conn.execute(
+            select(finding.c.unit_code, func.count()).where(in_period(finding.c.first_detected_at))
+            .group_by(finding.c.unit_code)
+        ):
+            figures[unit].detected_in_period = int(detected or 0)
     return figures
 
 
@@ -87,7 +98,9 @@ def monthly_trend(engine: Engine, months: list[tuple[int, int]]) -> dict[str | N
         f"WHEN '{code}' THEN {dialect.json_text('f.detail', key)}" for code, key in dated if re.fullmatch(r"[A-Z_0-9]+", code)
     ) + " END" if dated else "NULL"
     happened = f"COALESCE(substr({occurred}, 1, 7), {dialect.month_text('f.first_detected_at')})"
-    # A problem is detected after it happened: the window's start bounds both scans.
+    # A problem is detected after it happened: the window's start bounds both scans, each a
+    # range of its time index (migration 0010). Grouping by month first keeps SQLite from
+    # walking the whole ledger in unit order instead (issue 13).
     params = {"start": datetime(first[0], first[1], 1)}
     counts: dict[str | None, dict[str, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0]))
     with engine.connect() as conn:
@@ -96,7 +109,7 @@ def monthly_trend(engine: Engine, months: list[tuple[int, int]]) -> dict[str | N
             statement = bind_typed(text(f"""
                 SELECT f.unit_code, {month} AS month, COUNT(*) AS n FROM finding f
                 WHERE f.{column} >= :start
-                GROUP BY f.unit_code, {month}"""), params)
+                GROUP BY {month}, f.unit_code"""), params)
             for unit, key, n in conn.execute(statement, params):
                 label = _month_label(key)
                 if label in labels:

@@ -23,6 +23,14 @@ DJDL_FIRST_CLASSES = ("800", "600", "700")
 # CASE_OVERDUE's population: cases completed (AJZT 2) in the period. The monthly bulletin's
 # on-time completion rate counts the same cases (reports/scorecard.py).
 COMPLETED_IN_PERIOD = "s.ajzt = 2 AND s.jssj >= :ps AND s.jssj < :pe"
+# Cases 在办 at as-of: still AJZT 1, or finished (办结/退件/撤回) only at or after as-of. Two
+# disjoint branches, each read through its own index (AJZT, SLSJ) and JSSJ, so a daily
+# watch reads the cases in progress, not every case of the archive (issue 13).
+IN_PROGRESS_AT_ASOF = """(SELECT * FROM stg_djt_dj_sl WHERE ajzt = 1 AND slsj < :asof
+          UNION ALL
+          SELECT * FROM stg_djt_dj_sl WHERE ajzt IN (2, 3, 5) AND jssj >= :asof AND slsj < :asof)"""
+# Above this share of the archive's completion times a period is "wide" (see _case_key).
+WIDE_PERIOD_SHARE = 0.5
 
 
 def _limits(ri: RuleInput) -> dict[str, Any]:
@@ -67,6 +75,16 @@ def mortgage_params(ri: RuleInput) -> dict[str, Any]:
     return {"mortgage_codes": list(ri.policy.mortgage_qllx_codes)}
 
 
+def _case_key(ri: RuleInput) -> str:
+    """The GROUP BY key of CASE_OVERDUE. SQLite plans without range statistics and walks
+    the whole case table in key order to save the sort of GROUP BY; for a narrow period
+    (the daily watch) a unary plus hides the key from that choice, so the JSSJ index reads
+    only the period's completions. A wide period keeps the walk (rows in order, no sort)."""
+    if ri.dialect.name == "sqlite" and ri.period_share("stg_djt_dj_sl", "jssj") <= WIDE_PERIOD_SHARE:
+        return "+s.ywh"
+    return "s.ywh"
+
+
 def _overdue_sql(ri: RuleInput) -> str:
     finished = ri.dialect.to_date("s.jssj")
     detail = ri.dialect.json_object(
@@ -78,7 +96,7 @@ def _overdue_sql(ri: RuleInput) -> str:
         FROM stg_djt_dj_sl s
         {deadline_join(ri)}
         WHERE {COMPLETED_IN_PERIOD} AND dl.day IS NOT NULL AND {finished} > dl.day
-        GROUP BY s.ywh"""
+        GROUP BY {_case_key(ri)}"""
 
 
 def _overdue_open_sql(ri: RuleInput) -> str:
@@ -86,14 +104,11 @@ def _overdue_open_sql(ri: RuleInput) -> str:
     detail = ri.dialect.json_object(
         [("slsj", "MIN(s.slsj)"), ("deadline", "MIN(dl.day)"), ("djdl", "MIN(s.djdl)"), ("gqts", "MIN(s.gqts)")]
     )
-    # 在办 at as-of: still AJZT 1, or finished (办结/退件/撤回) only at or after as-of.
     return f"""
         SELECT s.ywh AS subject_id, MIN(s.djjg) AS unit_code, {detail} AS detail
-        FROM stg_djt_dj_sl s
+        FROM {IN_PROGRESS_AT_ASOF} s
         {deadline_join(ri)}
-        WHERE s.slsj < :asof
-          AND (s.ajzt = 1 OR (s.ajzt IN (2, 3, 5) AND s.jssj >= :asof))
-          AND dl.day IS NOT NULL AND dl.day < {as_of_day}
+        WHERE dl.day IS NOT NULL AND dl.day < {as_of_day}
         GROUP BY s.ywh"""
 
 
@@ -126,14 +141,17 @@ def due_soon_cases(engine: Any, ri: RuleInput, calendar: Any) -> list[dict[str, 
 
     with engine.begin() as conn:
         refresh_work_calendar(conn, calendar, ri.period.as_of, days_after=DUE_SOON_HORIZON_DAYS)
+    # SQLite merges the two branches into this query and would walk every case in unit
+    # order to spare the sort; a unary plus (same value, same collation) keeps it on the
+    # branches' indexes, reading the cases in progress only (issue 13).
+    unit = "+s.djjg" if ri.dialect.name == "sqlite" else "s.djjg"
     sql = f"""
         SELECT s.ywh, s.djjg, s.djdl, s.slsj, dl.day AS deadline, dl.seq - td.next_seq AS days_left
-        FROM stg_djt_dj_sl s
+        FROM {IN_PROGRESS_AT_ASOF} s
         {deadline_join(ri)}
         JOIN work_calendar td ON td.day = :today
-        WHERE s.slsj < :asof AND (s.ajzt = 1 OR (s.ajzt IN (2, 3, 5) AND s.jssj >= :asof))
-          AND dl.day >= :today AND dl.seq - td.next_seq <= :due_soon
-        ORDER BY s.djjg, dl.day, s.ywh"""
+        WHERE dl.day >= :today AND dl.seq - td.next_seq <= :due_soon
+        ORDER BY {unit}, dl.day, s.ywh"""
     params = {**ri.base_params, **_limits(ri), "today": ri.period.as_of.date(),
               "due_soon": ri.policy.due_soon_working_days}
     with engine.connect() as conn:

@@ -83,6 +83,10 @@ finding = Table(
     Index("ix_finding_period_status", "period", "status", "due_date", postgresql_include=["id"]),
     # Subject search (a substring): trigrams on PostgreSQL, a narrow scan elsewhere.
     Index("ix_finding_subject", "subject_id", postgresql_using="gin", postgresql_ops={"subject_id": "gin_trgm_ops"}),
+    # Digests read the findings of a time range and the unannounced ones (migration 0010).
+    Index("ix_finding_first_detected", "first_detected_at"),
+    Index("ix_finding_closed", "closed_at"),
+    Index("ix_finding_unannounced", "notified_outbox_id", "dag_id"),
 )
 
 # Append-only, hash-chained: each row's hash covers the previous row's hash, so an edited,

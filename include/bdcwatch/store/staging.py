@@ -17,6 +17,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 
 from bdcwatch.store.base import Timestamp, metadata
@@ -49,6 +50,9 @@ stg_djt_dj_sl = Table(
     Index("ix_stg_djt_dj_sl_queue", "djjg", "slsj", "ywh", "djdl", "qllx"),
     Index("ix_stg_djt_dj_sl_jssj", "jssj"),
     Index("ix_stg_djt_dj_sl_bdcdyh", "bdcdyh"),  # seizures → mortgages on the same unit number
+    # Cases still 在办 (migration 0010). Partial where the database has partial indexes, so
+    # a query on completed cases (AJZT 2, by JSSJ) is never tempted by it.
+    Index("ix_stg_djt_dj_sl_open", "ajzt", "slsj", sqlite_where=text("ajzt = 1"), postgresql_where=text("ajzt = 1")),
 )
 stg_djf_dj_sh = Table(
     "stg_djf_dj_sh", metadata,
@@ -227,5 +231,8 @@ quarantine = Table(
     Column("last_load_id", String(64), nullable=False),
     Column("resolved_at", Timestamp),
     UniqueConstraint("source_table", "row_key", "column_name", "expectation", name="uq_quarantine_row"),
+    # The open entries, all and of one table, without reading the resolved ones (migration 0010).
+    Index("ix_quarantine_open", "resolved_at", "source_table", "row_key"),
+    Index("ix_quarantine_table_open", "source_table", "resolved_at", "row_key"),
 )
 
