@@ -104,5 +104,5 @@ lock: $(STAMP)
 	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --generate-hashes -o requirements.lock
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o requirements-dev.lock
 
-clean: stop
+clean: stop stack-stop
 	rm -rf var $(VENV)
