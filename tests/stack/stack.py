@@ -139,11 +139,13 @@ class Stack:
         """Celery worker name → the process group stack.sh started it in."""
         return {name: int((self.home / "run" / f"{name}.pid").read_text()) for name in ("worker1", "worker2")}
 
-    def kill_worker_running(self, dag_id: str, run_id: str, timeout: float = 600) -> tuple[str, list[dict[str, Any]]]:
+    def kill_worker_running(self, dag_id: str, run_id: str, task_id: str,
+                            timeout: float = 600) -> tuple[str, list[dict[str, Any]]]:
         """SIGKILL the whole process group of a Celery worker that is executing a task of
         the run (the worker, its pool and the task, as when its machine dies), found by
-        asking the workers over the broker; returns the worker's name and the run's task
-        instances that were running just before."""
+        asking the workers over the broker which one holds that task instance. ``task_id``:
+        a task that runs for many seconds, so it is still running when the kill lands.
+        Returns the worker's name and the run's task instances running just before."""
         from celery import Celery
 
         control = Celery(broker=f"redis://127.0.0.1:6379/{self.env['STACK_REDIS_DB']}").control
@@ -151,10 +153,11 @@ class Stack:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             running = [t for t in self.tasks(dag_id, run_id) if t["state"] == "running"]
-            active = (control.inspect(timeout=3).active() or {}) if running else {}
+            wanted = [t["id"] for t in running if t["task_id"] == task_id]
+            active = (control.inspect(timeout=3).active() or {}) if wanted else {}
             for worker, jobs in active.items():
                 name = worker.split("@", 1)[0]
-                if name in groups and any(run_id in str(job) for job in jobs):
+                if name in groups and any(ti in str(job) for job in jobs for ti in wanted):
                     os.killpg(groups[name], signal.SIGKILL)
                     return name, running
             time.sleep(1)

@@ -10,6 +10,7 @@ timeout and retried on the other worker."""
 from __future__ import annotations
 
 import os
+import re
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -91,10 +92,18 @@ def test_production_stack_runs_match_the_truth_and_survive_a_lost_worker(stack: 
 
     # The weekly staff audit, with the worker running one of its tasks killed outright.
     run_id = stack.trigger("staff_registry_audit", PERIOD)
-    worker, running = stack.kill_worker_running("staff_registry_audit", run_id)
+    worker, running = stack.kill_worker_running("staff_registry_audit", run_id, "load")  # a load runs ~20 s
     tasks = {(t["task_id"], t["map_index"]): t for t in stack.wait_for_run("staff_registry_audit", run_id)}
     retried = [t["task_id"] for t in running if tasks[(t["task_id"], t["map_index"])]["try_number"] > t["try_number"]]
     assert retried, f"no task running on {worker} when it died was retried: {running}"
+    # The retry ran on the surviving worker (its log names the attempt it executed).
+    survivor = ({"worker1", "worker2"} - {worker}).pop()
+    log = (stack.home / "logs" / f"{survivor}.log").read_text(encoding="utf-8", errors="replace")
+    for t in running:
+        final = tasks[(t["task_id"], t["map_index"])]
+        if final["try_number"] > t["try_number"]:
+            assert re.search(rf"task_id={t['task_id']}/(map_index=\d+/)?attempt={final['try_number']}\.log", log), \
+                f"{survivor} did not run the retry of {t['task_id']}"
     assert all(t["state"] == "success" for t in tasks.values())
     assert findings_of(stack) == expected | expected_of(stack, ("STAFF_",))
     assert_each_mail_once(stack)
