@@ -11,7 +11,7 @@ PYTEST := $(BIN)/python -m pytest -p no:cacheprovider
 CLOCK_TESTS := -m "unit or (clock and not dialect)"
 TODAY_UTC := $(shell date -u +%F)
 
-.PHONY: demo stop test check lint types unit dialect deploy integration web screenshots clock system-packages lock clean benchmark
+.PHONY: demo stop stack stack-stop test check lint types unit dialect deploy integration web screenshots clock system-packages lock clean benchmark
 
 $(STAMP): requirements-dev.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,14 @@ demo: $(STAMP)
 ## stop: stop the demo's Airflow processes and SMTP sink
 stop:
 	bash scripts/demo.sh stop
+
+## stack: the production topology without Docker: PostgreSQL, CeleryExecutor on Redis, two workers (scripts/stack.sh)
+stack: $(STAMP)
+	bash scripts/stack.sh start
+
+## stack-stop: stop what make stack started (its databases stay until the next start)
+stack-stop:
+	bash scripts/stack.sh stop
 
 ## check: the fast lane before each commit — lint, types, the unit tier on both cores
 check: $(STAMP) lint types
@@ -96,5 +104,5 @@ lock: $(STAMP)
 	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --generate-hashes -o requirements.lock
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -o requirements-dev.lock
 
-clean: stop
+clean: stop stack-stop
 	rm -rf var $(VENV)

@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# The production topology on this machine, without Docker (issue 13 item 1): Airflow's
+# metadata and supervision_db on PostgreSQL, CeleryExecutor with Redis as broker and two
+# Celery workers, api-server, scheduler, dag-processor, triggerer, the bdcwatch plugin, and
+# the project's SMTP sink as mail catcher. Settings come from deploy/airflow.env, the file
+# docker-compose.yaml reads too; this script only names the hosts, ports and databases.
+#
+#   scripts/stack.sh start | stop | drop     (make stack / make stack-stop)
+#
+# Knobs (environment): STACK_HOME (default var/stack), STACK_API_PORT (8280),
+# STACK_SMTP_PORT (8325), STACK_DB_PREFIX (bdcwatch: databases bdcwatch_airflow,
+# bdcwatch_supervision and the generated sources bdcwatch_registration, _ecert, _staff),
+# STACK_REDIS_DB (5), STACK_SIZE (3000 certificates), STACK_SEED (7), STACK_PERIOD_START /
+# STACK_PERIOD_END (default: last full month in the policy zone), STACK_OVERRIDES (a file of
+# extra settings sourced after deploy/airflow.env, e.g. by the stack test).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+BIN="$ROOT/.venv/bin"
+STACK_HOME=${STACK_HOME:-$ROOT/var/stack}
+PORT=${STACK_API_PORT:-8280}
+SMTP_PORT=${STACK_SMTP_PORT:-8325}
+PREFIX=${STACK_DB_PREFIX:-bdcwatch}
+PG_ADMIN="postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+SIZE=${STACK_SIZE:-3000}
+SEED=${STACK_SEED:-7}
+
+# What deploy/airflow.env leaves to the topology: here everything is on 127.0.0.1.
+export STACK_DB_HOST=127.0.0.1 STACK_DB_AUTH=postgres STACK_REDIS_HOST=127.0.0.1 STACK_REDIS_PORT=6379
+export STACK_REDIS_DB=${STACK_REDIS_DB:-5}
+export STACK_AIRFLOW_DB="${PREFIX}_airflow" STACK_SUPERVISION_DB="${PREFIX}_supervision"
+export STACK_API_HOST=127.0.0.1 STACK_API_BIND=127.0.0.1 STACK_API_PORT=$PORT
+export STACK_SMTP_HOST=127.0.0.1 STACK_SMTP_PORT=$SMTP_PORT
+export STACK_APP_DIR=$ROOT STACK_AIRFLOW_HOME="$STACK_HOME/airflow"
+export AIRFLOW_BASE_URL="http://127.0.0.1:$PORT"
+export AIRFLOW_HOME="$STACK_HOME/airflow"
+set -a
+# shellcheck source=../deploy/airflow.env
+source "$ROOT/deploy/airflow.env"
+if [ -n "${STACK_OVERRIDES:-}" ]; then source "$STACK_OVERRIDES"; fi
+set +a
+SOURCE_URL="postgresql://postgres@127.0.0.1:5432/${PREFIX}"
+export AIRFLOW_CONN_REGISTRATION_DB="${SOURCE_URL}_registration"
+export AIRFLOW_CONN_ECERT_DB="${SOURCE_URL}_ecert"
+export AIRFLOW_CONN_STAFF_REGISTRY_DB="${SOURCE_URL}_staff"
+DATABASES="${PREFIX}_airflow ${PREFIX}_supervision ${PREFIX}_registration ${PREFIX}_ecert ${PREFIX}_staff"
+LOGS="$STACK_HOME/logs" RUN="$STACK_HOME/run" MAIL="$STACK_HOME/mail"
+
+start_bg() {  # name, command...: its own process group, so stop ends its children too
+  local name=$1; shift
+  setsid nohup "$@" >"$LOGS/$name.log" 2>&1 &
+  echo $! >"$RUN/$name.pid"
+}
+
+stop() {
+  for pidfile in "$RUN"/*.pid; do
+    [ -f "$pidfile" ] || continue
+    pid=$(cat "$pidfile")
+    if kill -0 "$pid" 2>/dev/null; then
+      kill -- "-$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true
+      for _ in $(seq 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    fi
+    kill -9 -- "-$pid" 2>/dev/null || true  # what is left of the group (a killed worker's pool)
+    rm -f "$pidfile"
+  done
+}
+
+databases() {  # create|drop
+  "$BIN/python" - "$1" "$PG_ADMIN" $DATABASES <<'PY'
+import sys
+from sqlalchemy import create_engine, text
+action, admin, names = sys.argv[1], sys.argv[2], sys.argv[3:]
+engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+with engine.connect() as conn:
+    for name in names:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        if action == "create":
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+PY
+}
+
+flush_broker() {  # the dedicated Redis database: no task message of an earlier stack survives
+  "$BIN/python" -c "import redis, sys; redis.Redis(host='127.0.0.1', db=int(sys.argv[1])).flushdb()" "$STACK_REDIS_DB"
+}
+
+wait_for() {  # what, seconds, command...
+  local what=$1 seconds=$2; shift 2
+  for _ in $(seq "$seconds"); do "$@" >/dev/null 2>&1 && return 0; sleep 1; done
+  echo "$what did not come up in ${seconds}s; the logs are in $LOGS"; tail -20 "$LOGS"/*.log; exit 1
+}
+
+start() {
+  stop
+  mkdir -p "$AIRFLOW_HOME" "$LOGS" "$RUN" "$MAIL" "$STACK_HOME/demo"
+  read -r PERIOD_START PERIOD_END < <("$BIN/python" -c "
+from bdcwatch.config.policy import load_policy
+from bdcwatch.dates.clock import local_today
+from bdcwatch.dates.periods import previous_period
+period = previous_period('month', local_today(load_policy().timezone))
+print(period.start, period.end)")
+  PERIOD_START=${STACK_PERIOD_START:-$PERIOD_START} PERIOD_END=${STACK_PERIOD_END:-$PERIOD_END}
+  # The keys every Airflow process must share (connections in the metadata database are
+  # Fernet-encrypted; workers' task tokens are JWTs): made once per STACK_HOME, never in git.
+  if [ ! -f "$STACK_HOME/secrets.env" ]; then
+    (umask 077; "$BIN/python" -c "
+import secrets
+from cryptography.fernet import Fernet
+print('AIRFLOW__CORE__FERNET_KEY=' + Fernet.generate_key().decode())
+print('AIRFLOW__API_AUTH__JWT_SECRET=' + secrets.token_urlsafe(32))" >"$STACK_HOME/secrets.env")
+  fi
+  set -a; source "$STACK_HOME/secrets.env"; set +a
+  echo '{"admin": "admin", "op": "op", "viewer": "viewer"}' >"$AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"
+
+  echo "==> PostgreSQL databases (fresh): $DATABASES; Redis database $STACK_REDIS_DB flushed"
+  databases create
+  flush_broker
+
+  echo "==> Source data: $SIZE certificates, planted problems for $PERIOD_START .. $PERIOD_END"
+  "$BIN/python" -m bdcwatch.demo.generator \
+    --registration-url "$AIRFLOW_CONN_REGISTRATION_DB" --ecert-url "$AIRFLOW_CONN_ECERT_DB" \
+    --staff-url "$AIRFLOW_CONN_STAFF_REGISTRY_DB" --size "$SIZE" --seed "$SEED" \
+    --period-start "$PERIOD_START" --period-end "$PERIOD_END" --truth "$STACK_HOME/demo/ground_truth.json" \
+    >"$LOGS/generator.log" 2>&1 || { tail -20 "$LOGS/generator.log"; exit 1; }
+
+  echo "==> Mail catcher on 127.0.0.1:$SMTP_PORT writing .eml files to $MAIL"
+  start_bg mailsink "$BIN/python" -m bdcwatch.demo.mailsink --dir "$MAIL" --port "$SMTP_PORT"
+
+  echo "==> Airflow metadata (airflow db migrate) and supervision_db (bdcwatch migrate)"
+  "$BIN/airflow" db migrate >"$LOGS/db-migrate.log" 2>&1 || { tail -20 "$LOGS/db-migrate.log"; exit 1; }
+  "$BIN/bdcwatch" migrate >>"$LOGS/db-migrate.log" 2>&1 || { tail -20 "$LOGS/db-migrate.log"; exit 1; }
+
+  echo "==> api-server, scheduler, dag-processor, triggerer, Celery workers worker1 and worker2"
+  start_bg api-server "$BIN/airflow" api-server --workers 1
+  start_bg scheduler "$BIN/airflow" scheduler
+  start_bg dag-processor "$BIN/airflow" dag-processor
+  # Each process that serves its task logs needs its own port on one machine.
+  AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT=$((PORT + 3)) start_bg triggerer "$BIN/airflow" triggerer
+  for n in 1 2; do
+    AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=$((PORT + n)) \
+      start_bg "worker$n" "$BIN/airflow" celery worker --celery-hostname "worker$n@%h"
+  done
+  wait_for "The api-server" 180 curl -fsS "http://127.0.0.1:$PORT/api/v2/monitor/health"
+  wait_for "Celery" 180 "$BIN/celery" --app airflow.providers.celery.executors.celery_executor.app \
+    inspect ping --destination "worker1@$(hostname),worker2@$(hostname)" --timeout 5
+
+  cat <<MSG
+
+  bdcwatch stack is running (CeleryExecutor, PostgreSQL, Redis db $STACK_REDIS_DB, two workers).
+    Airflow UI      http://127.0.0.1:$PORT   (log in as op / op; also admin / admin, viewer / viewer)
+    Ledger          问题台账 in the navigation, or http://127.0.0.1:$PORT/bdcwatch/ui/
+    REST API        http://127.0.0.1:$PORT/api/v2 (token: POST /auth/token)
+    Databases       PostgreSQL 127.0.0.1:5432: ${PREFIX}_airflow (metadata), ${PREFIX}_supervision
+                    (supervision_db), sources ${PREFIX}_registration, _ecert, _staff
+    Source data     $SIZE certificates with planted problems for $PERIOD_START .. $PERIOD_END;
+                    ground truth in $STACK_HOME/demo/ground_truth.json
+    Mail            .eml files in $MAIL (SMTP 127.0.0.1:$SMTP_PORT)
+    DAGs            all paused: switch one on, or trigger it with
+                    {"period_start": "$PERIOD_START", "period_end": "$PERIOD_END"}
+    Logs            $LOGS (task logs under $AIRFLOW_HOME/logs)
+    Stop            make stack-stop (the databases stay until the next start; scripts/stack.sh drop)
+
+MSG
+}
+
+case "${1:-start}" in
+  start) start ;;
+  stop) stop; echo "stack stopped" ;;
+  drop) stop; databases drop; flush_broker; echo "stack stopped, databases dropped, Redis db $STACK_REDIS_DB flushed" ;;
+  *) echo "usage: $0 start|stop|drop"; exit 2 ;;
+esac

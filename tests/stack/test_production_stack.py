@@ -1,0 +1,115 @@
+"""Issue 13 item 2: the engine on the production topology — Airflow on PostgreSQL, the
+CeleryExecutor on Redis with two workers — started by the same scripts/stack.sh as
+``make stack``, in a temporary home with its own databases (``stack_test_<pid>_*``, dropped
+afterwards), ports and Redis database. Runs are started through the REST API as an
+operator's script would. The findings must equal the generator's ground truth and each
+mail must arrive exactly once, also when a worker dies with a task (SIGKILL of its whole
+process group) in the middle of a run: the task is noticed lost after the heartbeat
+timeout and retried on the other worker."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, select
+
+from bdcwatch.store.models import finding, outbox
+from tests.stack.stack import Stack, free_port_block, free_redis_db, redis_reachable
+from tests.support import POSTGRES
+
+PERIOD = {"period_start": "2026-03-01", "period_end": "2026-04-01"}
+ECERT_AND_CASES = ("ecert_completeness", "monthly_quality_check")
+CASE_RULES = ("CASE_", "RETURN_", "MORTGAGE_", "ONLINE_")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    for reason in (POSTGRES.reachable(), redis_reachable()):
+        if reason:
+            pytest.skip(reason)
+    home = tmp_path_factory.mktemp("stack")
+    port = free_port_block()
+    overrides = home / "overrides.env"
+    # Only the triggered runs: the scheduler makes no runs of its own (a daily run of
+    # "yesterday" would judge another period than the ground truth's).
+    overrides.write_text("AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE=False\n", encoding="utf-8")
+    env = {
+        **os.environ,
+        "STACK_HOME": str(home), "STACK_API_PORT": str(port), "STACK_SMTP_PORT": str(free_port_block(1)),
+        "STACK_DB_PREFIX": f"stack_test_{os.getpid()}", "STACK_REDIS_DB": str(free_redis_db()),
+        "STACK_SIZE": "300", "STACK_SEED": "7", "STACK_PERIOD_START": PERIOD["period_start"],
+        "STACK_PERIOD_END": PERIOD["period_end"], "STACK_OVERRIDES": str(overrides),
+        # A lost task is noticed after 30 s without a heartbeat and retried 5 s later
+        # (production: 120 s and 300 s), and each worker runs two tasks at a time.
+        "STACK_HEARTBEAT_TIMEOUT": "30", "BDCWATCH_RETRY_DELAY_SECONDS": "5", "STACK_WORKER_CONCURRENCY": "2",
+    }
+    started = Stack(home, port, env)
+    try:
+        started.start()
+        yield started
+    finally:
+        done = started.script("drop", timeout=300)  # every process it started, its databases, its Redis db
+        assert done.returncode == 0, done.stdout + done.stderr
+
+
+def findings_of(stack: Stack) -> set[tuple[str, str, str]]:
+    with create_engine(stack.env_url("supervision")).connect() as conn:
+        return {(r.rule_code, r.subject_id, r.unit_code) for r in conn.execute(select(finding))}
+
+
+def expected_of(stack: Stack, prefixes: tuple[str, ...]) -> set[tuple[str, str, str]]:
+    return {(f["rule_code"], f["subject_id"], f["unit_code"]) for f in stack.truth()["findings"]
+            if f["rule_code"].startswith(prefixes)}
+
+
+def assert_each_mail_once(stack: Stack) -> None:
+    """Every outbox message was delivered, and arrived exactly once; nothing else arrived."""
+    with create_engine(stack.env_url("supervision")).connect() as conn:
+        rows = conn.execute(select(outbox.c.message_id, outbox.c.status, outbox.c.subject)).all()
+    arrived = Counter(str(m["Message-ID"]).strip("<>") for m in stack.mails())
+    assert rows, "no mail was queued"
+    assert [r for r in rows if r.status != "sent"] == [], "mail not delivered"
+    sent = Counter(r.message_id.strip("<>") for r in rows)
+    assert arrived == sent, f"arrived {arrived - sent} extra, {sent - arrived} missing"
+
+
+def test_production_stack_runs_match_the_truth_and_survive_a_lost_worker(stack: Stack) -> None:
+    stack.wait_for_dags([*ECERT_AND_CASES, "staff_registry_audit"])
+
+    # Two audits side by side on the two workers.
+    runs = {dag_id: stack.trigger(dag_id, PERIOD) for dag_id in ECERT_AND_CASES}
+    for dag_id, run_id in runs.items():
+        stack.wait_for_run(dag_id, run_id)
+    expected = expected_of(stack, ("ECERT_", *CASE_RULES))
+    assert {rule for rule, _, _ in expected} >= {"ECERT_MISSING", "CASE_OVERDUE"}, "the world plants problems"
+    assert findings_of(stack) == expected
+    assert_each_mail_once(stack)
+
+    # The weekly staff audit, with the worker running one of its tasks killed outright.
+    run_id = stack.trigger("staff_registry_audit", PERIOD)
+    worker, running = stack.kill_worker_running("staff_registry_audit", run_id, "load")  # a load runs ~20 s
+    tasks = {(t["task_id"], t["map_index"]): t for t in stack.wait_for_run("staff_registry_audit", run_id)}
+    retried = [t["task_id"] for t in running if tasks[(t["task_id"], t["map_index"])]["try_number"] > t["try_number"]]
+    assert retried, f"no task running on {worker} when it died was retried: {running}"
+    # The retry ran on the surviving worker (its log names the attempt it executed).
+    survivor = ({"worker1", "worker2"} - {worker}).pop()
+    log = (stack.home / "logs" / f"{survivor}.log").read_text(encoding="utf-8", errors="replace")
+    for t in running:
+        final = tasks[(t["task_id"], t["map_index"])]
+        if final["try_number"] > t["try_number"]:
+            assert re.search(rf"task_id={t['task_id']}/(map_index=\d+/)?attempt={final['try_number']}\.log", log), \
+                f"{survivor} did not run the retry of {t['task_id']}"
+    assert all(t["state"] == "success" for t in tasks.values())
+    assert findings_of(stack) == expected | expected_of(stack, ("STAFF_",))
+    assert_each_mail_once(stack)
+
+
+def test_stack_home_is_the_temporary_one(stack: Stack) -> None:
+    """The test's stack never touches make stack's var/stack (or its databases)."""
+    assert Path(stack.env["STACK_HOME"]) == stack.home and "var/stack" not in str(stack.home)
+    assert stack.env["STACK_DB_PREFIX"].startswith("stack_test_")
