@@ -1,5 +1,10 @@
 # Production-like image: the official Airflow image plus bdcwatch and its pinned dependencies.
 FROM apache/airflow:3.3.2-python3.11
+# A CJK font, so the charts in the mail draw Chinese (reports/chart.py falls back to ASCII without one).
+USER root
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends fonts-noto-cjk \
+ && rm -rf /var/lib/apt/lists/*
 USER airflow
 COPY --chown=airflow:root requirements.lock pyproject.toml README.md /opt/bdcwatch/
 COPY --chown=airflow:root include /opt/bdcwatch/include

@@ -1,11 +1,8 @@
 """indexes for daily runs whose cost follows the day's changes, not the archive (issue 13)
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-01 00:00:00
-
-NOTE: written while 0009 (source quirks) was on another branch; at merge this revision
-must be re-chained to ``down_revision = "0009"``.
 
 What a daily run reads, each through an index so it reads the day's rows and not every
 row of the archive (benchmarks/daily_delta.py):
@@ -25,7 +22,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0010"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
