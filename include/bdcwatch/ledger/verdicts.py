@@ -32,7 +32,7 @@ from sqlalchemy import Connection, Engine, and_, case, func, select, update
 
 from bdcwatch.config.policy import Policy
 from bdcwatch.dates.periods import parse_period_label
-from bdcwatch.dates.workdays import calendar_from_policy
+from bdcwatch.dates.workdays import WorkCalendar, calendar_from_policy
 from bdcwatch.errors import PermanentError
 from bdcwatch.ledger.audit import AuditEvent, append_events
 from bdcwatch.ledger.lifecycle import OPEN_STATUSES, change_status
@@ -82,6 +82,10 @@ class VerdictRefusedError(PermanentError, ValueError):
         super().__init__(f"{context}{len(self.problems)} row(s) refused, nothing recorded: {lines}")
 
 
+class UnknownInspectionError(VerdictRefusedError):
+    """The inspection named does not exist (the UI answers 404 rather than 422)."""
+
+
 @dataclass
 class VerdictResult:
     """What ``record_verdicts`` did (the CLI prints it, the UI shows it)."""
@@ -103,7 +107,7 @@ def normalise_verdict(text: str) -> str:
 def _inspection(conn: Connection, inspection_id: int) -> Any:
     row = conn.execute(select(inspection).where(inspection.c.id == inspection_id)).first()
     if row is None:
-        raise VerdictRefusedError([RowProblem(None, "", f"评查批次 {inspection_id} 不存在")])
+        raise UnknownInspectionError([RowProblem(None, "", f"评查批次 {inspection_id} 不存在")])
     return row
 
 
@@ -135,8 +139,8 @@ def record_verdicts(
     ``actor`` is who enters them (the UI user, the CLI's --actor, the uploader).
 
     Raises:
-        VerdictRefusedError: an unknown inspection, an empty actor, or any refused row
-            (all of them listed); nothing is written.
+        VerdictRefusedError: an unknown inspection (``UnknownInspectionError``), an empty
+            actor, or any refused row (all of them listed); nothing is written.
     """
     if not actor.strip():
         raise VerdictRefusedError([RowProblem(None, "", "缺录入人（actor）")])
@@ -149,8 +153,10 @@ def record_verdicts(
         if problems:
             raise VerdictRefusedError(problems, f"inspection {inspection_id}: ")
         result = VerdictResult(inspection_id)
+        calendar = calendar_from_policy(policy)
         for item in inputs:
-            _apply(conn, insp, current[item.ywh.strip()], item, result, actor=actor.strip(), now=now, policy=policy)
+            _apply(conn, insp, current[item.ywh.strip()], item, result, actor=actor.strip(), now=now, policy=policy,
+                   calendar=calendar)
         counts = _counts(conn, inspection_id)
         result.reviewed, result.defective = counts
         conn.execute(update(inspection).where(inspection.c.id == inspection_id)
@@ -185,7 +191,7 @@ def inspection_text(insp: Any) -> str:
 
 def _apply(
     conn: Connection, insp: Any, old: Any, item: VerdictInput, result: VerdictResult, *, actor: str, now: datetime,
-    policy: Policy,
+    policy: Policy, calendar: WorkCalendar,
 ) -> None:
     ywh, verdict = old.ywh, normalise_verdict(item.verdict)
     description = mask_id_numbers(item.description.strip())
@@ -204,7 +210,6 @@ def _apply(
     result.recorded += 1
     key = fingerprint(REVIEW_DEFECT, ywh, insp.period)
     defect = conn.execute(select(finding.c.id, finding.c.status).where(finding.c.fingerprint == key)).first()
-    calendar = calendar_from_policy(policy)
     if verdict == FAIL:
         by = Reporter(actor=actor, dag_id=insp.cycle, run_id=f"review:{now:%Y%m%dT%H%M%S}", now=now)
         item_ = ReportedFinding(
@@ -307,7 +312,6 @@ def review_progress(engine: Engine, *, exclude: Sequence[int] = ()) -> dict[str,
             progress.setdefault(row.unit_code, []).append(ReviewProgress(
                 row.id, row.cycle, row.period, int(row.sampled), int(row.reviewed), int(row.defective or 0)))
     return progress
-
 
 
 def unannounced_defects(engine: Engine) -> list[int]:

@@ -38,11 +38,17 @@ from fastapi import APIRouter, Depends, File, Form, HTTPException, UploadFile
 from fastapi import status as http
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
-from bdcwatch.ledger.verdicts import RowProblem, VerdictRefusedError, VerdictResult, record_verdict, sample_cases
+from bdcwatch.ledger.verdicts import (
+    RowProblem,
+    UnknownInspectionError,
+    VerdictRefusedError,
+    VerdictResult,
+    record_verdict,
+    sample_cases,
+)
 from bdcwatch.standards.masking import mask_id_numbers
-from bdcwatch.store.models import inspection
 from bdcwatch.web import deps
 from bdcwatch.web.auth import Changer, Reader
 
@@ -115,13 +121,12 @@ def enter_verdict(inspection_id: int, ywh: str, entry: VerdictEntry, user: Chang
                   engine: Supervision) -> dict[str, Any] | JSONResponse:
     """One case's verdict through ``ledger.verdicts.record_verdict`` (as ``bdcwatch review
     record``): REVIEW_DEFECT for 不合格, the audit event, the inspection's counts."""
-    with engine.connect() as conn:
-        if conn.execute(select(inspection.c.id).where(inspection.c.id == inspection_id)).first() is None:
-            raise HTTPException(http.HTTP_404_NOT_FOUND, f"no such inspection: {inspection_id}")
     try:
         result = record_verdict(engine, inspection_id, ywh, entry.verdict, reviewer=entry.reviewer,
                                 description=entry.description, reviewed_on=entry.reviewed_on, actor=user.name,
                                 now=deps.now(), policy=deps.policy())
+    except UnknownInspectionError:
+        raise HTTPException(http.HTTP_404_NOT_FOUND, f"no such inspection: {inspection_id}") from None
     except VerdictRefusedError as error:
         return refused(error)
     with engine.connect() as conn:
