@@ -22,7 +22,14 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 
 from bdcwatch.config.policy import Policy
-from bdcwatch.ledger.verdicts import RowProblem, VerdictInput, VerdictRefusedError, VerdictResult, record_verdicts
+from bdcwatch.ledger.verdicts import (
+    RowProblem,
+    VerdictInput,
+    VerdictRefusedError,
+    VerdictResult,
+    check,
+    record_verdicts,
+)
 from bdcwatch.store.models import inspection, inspection_sample
 
 SHEET = "抽查清单"
@@ -74,7 +81,13 @@ def read_checklist(data: bytes) -> Checklist:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, OSError, KeyError, ValueError) as error:
         raise VerdictRefusedError([RowProblem(None, "", f"不是 XLSX 工作簿（{type(error).__name__}）")]) from None
-    sheet = book[SHEET] if SHEET in book.sheetnames else book.worksheets[0]
+    try:
+        return _rows(book[SHEET] if SHEET in book.sheetnames else book.worksheets[0])
+    finally:
+        book.close()
+
+
+def _rows(sheet: Any) -> Checklist:
     rows = sheet.iter_rows(values_only=True)
     header = [_text(cell) for cell in next(rows, ())]
     columns: dict[str, int] = {}
@@ -105,7 +118,6 @@ def read_checklist(data: bytes) -> Checklist:
             checklist.problems.append(RowProblem(number, ywh, f"评查日期“{bad}”不是日期（例如 2026-04-03）"))
             continue
         checklist.rows.append(VerdictInput(ywh, verdict, reviewer, description, reviewed_on, number))
-    book.close()
     return checklist
 
 
@@ -146,8 +158,6 @@ def import_checklist(
     chosen = inspection_id or find_inspection(engine, file_name=file_name, ywhs=[r.ywh for r in checklist.rows])
     if checklist.problems:
         # The sample check of the other rows is reported in the same answer.
-        from bdcwatch.ledger.verdicts import check
-
         with engine.connect() as conn:
             sample = set(conn.execute(select(inspection_sample.c.ywh)
                                       .where(inspection_sample.c.inspection_id == chosen)).scalars())

@@ -147,10 +147,6 @@ class IntakeReport(BaseModel):
     def to_xcom(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
 
-    @classmethod
-    def from_xcom(cls, value: Any) -> IntakeReport:
-        return value if isinstance(value, IntakeReport) else cls.model_validate(value or {})
-
 
 def _map_row(name: str, number: int, row: dict[str, Any], units: dict[str, str], policy: Policy,
              now: datetime) -> ReportedFinding | Held:

@@ -32,7 +32,7 @@ from bdcwatch.config.policy import Policy
 from bdcwatch.config.sections import INDICATORS
 from bdcwatch.dates.periods import Period, previous_period
 from bdcwatch.dates.workdays import WorkCalendar
-from bdcwatch.reports.scorecard import Measure, cents, measure_counts, measures
+from bdcwatch.reports.scorecard import CENT, Measure, cents, measure_counts, measures
 from bdcwatch.store.models import bulletin_rank, bulletin_score
 
 
@@ -115,7 +115,7 @@ def load(engine: Engine, label: str) -> Scorecard | None:
         for r in conn.execute(select(bulletin_score).where(bulletin_score.c.period == label)):
             by_unit.setdefault(r.unit_code, {})[r.indicator] = Measure(
                 r.indicator, int(r.numerator), int(r.denominator), bool(r.sufficient),
-                None if r.score is None else Decimal(r.score).quantize(Decimal("0.01")))
+                _decimal(r.score))
     units = [UnitScore(h.unit_code, {i: by_unit[h.unit_code][i] for i in INDICATORS if i in by_unit.get(h.unit_code, {})},
                        _decimal(h.score), h.rank, _decimal(h.prev_score), h.prev_rank) for h in heads]
     first = heads[0]
@@ -123,7 +123,7 @@ def load(engine: Engine, label: str) -> Scorecard | None:
 
 
 def _decimal(value: object) -> Decimal | None:
-    return None if value is None else Decimal(str(value)).quantize(Decimal("0.01"))
+    return None if value is None else Decimal(str(value)).quantize(CENT)
 
 
 def _store(engine: Engine, card: Scorecard) -> None:
