@@ -24,7 +24,7 @@ from bdcwatch.ledger import preview
 from bdcwatch.ledger.findings import run_rules
 from bdcwatch.reports import quarantine_notice
 from bdcwatch.reports.figures import last_months, ledger_figures, monthly_trend
-from bdcwatch.rules import ecert
+from bdcwatch.rules import base as rule_base
 from bdcwatch.rules.engine import rule_input
 from bdcwatch.rules.time_limits import due_soon_cases
 from bdcwatch.sources.quarantine import release_fixed
@@ -129,7 +129,7 @@ def test_duplicate_narrow_and_wide_forms_agree(engine, monkeypatch, window_days)
                        .scalars())
 
     natural = found("natural")
-    monkeypatch.setattr(ecert, "WIDE_PERIOD_SHARE", -1.0)  # every period takes the wide form
+    monkeypatch.setattr(rule_base, "WIDE_PERIOD_SHARE", -1.0)  # every period takes the wide form
     assert found("wide") == natural
     assert len(natural) == len([d for d in range(110) if period.start_at <= FIRST + timedelta(days=10 * d)
                                 < period.as_of])

@@ -85,3 +85,28 @@ def test_without_a_cjk_font_the_words_would_be_boxes():
             figure.savefig(io.BytesIO(), format="png")
 
     assert _missing_glyph_warnings(draw)
+
+
+def test_without_a_cjk_font_charts_fall_back_to_ascii_and_say_which_package(monkeypatch, caplog):
+    """A worker without a CJK font: the charts draw codes and English words (no glyph is a
+    box) and the log names the package to install. The font lists are matplotlib's, emptied
+    of CJK families for this test; the product's lookup runs as it does on such a server."""
+    import logging
+
+    from matplotlib import font_manager
+
+    from bdcwatch.reports import chart
+
+    chart.cjk_font.cache_clear()
+    monkeypatch.setattr(font_manager.fontManager, "ttflist",
+                        [f for f in font_manager.fontManager.ttflist if f.name not in chart._CJK_FAMILIES])
+    monkeypatch.setattr(font_manager, "findSystemFonts", lambda *args, **kwargs: [])
+    try:
+        with caplog.at_level(logging.WARNING, logger="bdcwatch.reports.chart"), chart._drawing() as words:
+            assert words is chart.ASCII
+        assert "fonts-noto-cjk" in caplog.text
+        assert _missing_glyph_warnings(lambda: trend_chart_png([("2026-10", 2, 1), ("2026-11", 1, 2)])) == []
+        assert _missing_glyph_warnings(lambda: chart.score_chart_png(
+            [("YQ21", "平定县不动产登记中心", 86.43), ("YQGX", "高新区分局不动产登记窗口", None)])) == []
+    finally:
+        chart.cjk_font.cache_clear()  # the next test finds the installed fonts again

@@ -57,6 +57,9 @@ SUBJECT_TYPES: dict[str, str] = {
     "BDCQZH": "不动产权证书/证明号", "ZZID": "电子证照", "YWH": "业务号", "BDC_BYSL.ID": "退件记录",
     "DJJG": "登记机构", "RYBH": "工作人员", "GDBH": "工单编号", "DUTY": "履职事项",
 }
+# Above this share of a table's time span a period is "wide" (a yearly cycle, a benchmark):
+# rules then read in key order instead of through the time index (``RuleInput.is_wide``).
+WIDE_PERIOD_SHARE = 0.5
 REPORTED = "reported"  # the family of findings people or intakes report (no SQL detects them)
 
 
@@ -113,6 +116,11 @@ class RuleInput:
                     share = max(0.0, min(1.0, overlap / span))
             self._shares[key] = share
         return self._shares[key]
+
+    def is_wide(self, table: str, column: str) -> bool:
+        """Whether the period covers more than ``WIDE_PERIOD_SHARE`` of ``table``'s span by
+        ``column`` (see ``period_share``)."""
+        return self.period_share(table, column) > WIDE_PERIOD_SHARE
 
 
 def _as_datetime(value: Any) -> datetime:

@@ -20,8 +20,6 @@ from bdcwatch.rules.base import RuleInput, declare
 from bdcwatch.store.models import Timestamp
 
 ZS_IN_PERIOD = "z.szsj >= :ps AND z.szsj < :pe"
-# Above this share of the archive, SQLite is told to scan certificates in number order.
-WIDE_PERIOD_SHARE = 0.5
 ECERT_EXISTS = "e.zzbfrq < :asof"
 ECERT_VALID = "e.zzbfrq < :asof AND (e.zzzt = 1 OR (e.zzzt = 2 AND e.zxsj >= :asof))"
 
@@ -31,9 +29,7 @@ def _printed(ri: RuleInput) -> str:
     period that covers most of the archive, a unary plus hides the column from the
     planner so it walks certificates in number order (each e-certificate probe then
     lands next to the previous one) instead of in time order (random probes)."""
-    if ri.dialect.name == "sqlite" and ri.period_share("stg_bdc_zs", "szsj") > WIDE_PERIOD_SHARE:
-        return "+z.szsj"
-    return "z.szsj"
+    return ri.dialect.unindexed("z.szsj") if ri.is_wide("stg_bdc_zs", "szsj") else "z.szsj"
 
 
 def _zs_in_period(ri: RuleInput) -> str:
@@ -127,7 +123,7 @@ def _duplicate_sql(ri: RuleInput) -> str:
     # Over a narrow one (the daily rolling window) that pass would read the whole archive
     # for a few hundred certificates: count only the numbers printed in the period
     # (issue 13: the daily cost follows the day, not the archive). Same rows either way.
-    narrow = "" if ri.period_share("stg_bdc_zs", "szsj") > WIDE_PERIOD_SHARE else f"""
+    narrow = "" if ri.is_wide("stg_bdc_zs", "szsj") else f"""
                 AND e.bdcqzh_norm IN (SELECT z.bdcqzh_norm FROM stg_bdc_zs z WHERE {ZS_IN_PERIOD})"""
     detail = ri.dialect.json_object(
         [("valid_ecerts", "MIN(d.valid_ecerts)"), ("first_zzid", "MIN(d.first_zzid)"),

@@ -29,8 +29,6 @@ COMPLETED_IN_PERIOD = "s.ajzt = 2 AND s.jssj >= :ps AND s.jssj < :pe"
 IN_PROGRESS_AT_ASOF = """(SELECT * FROM stg_djt_dj_sl WHERE ajzt = 1 AND slsj < :asof
           UNION ALL
           SELECT * FROM stg_djt_dj_sl WHERE ajzt IN (2, 3, 5) AND jssj >= :asof AND slsj < :asof)"""
-# Above this share of the archive's completion times a period is "wide" (see _case_key).
-WIDE_PERIOD_SHARE = 0.5
 
 
 def _limits(ri: RuleInput) -> dict[str, Any]:
@@ -80,9 +78,7 @@ def _case_key(ri: RuleInput) -> str:
     the whole case table in key order to save the sort of GROUP BY; for a narrow period
     (the daily watch) a unary plus hides the key from that choice, so the JSSJ index reads
     only the period's completions. A wide period keeps the walk (rows in order, no sort)."""
-    if ri.dialect.name == "sqlite" and ri.period_share("stg_djt_dj_sl", "jssj") <= WIDE_PERIOD_SHARE:
-        return "+s.ywh"
-    return "s.ywh"
+    return "s.ywh" if ri.is_wide("stg_djt_dj_sl", "jssj") else ri.dialect.unindexed("s.ywh")
 
 
 def _overdue_sql(ri: RuleInput) -> str:
@@ -144,14 +140,13 @@ def due_soon_cases(engine: Any, ri: RuleInput, calendar: Any) -> list[dict[str, 
     # SQLite merges the two branches into this query and would walk every case in unit
     # order to spare the sort; a unary plus (same value, same collation) keeps it on the
     # branches' indexes, reading the cases in progress only (issue 13).
-    unit = "+s.djjg" if ri.dialect.name == "sqlite" else "s.djjg"
     sql = f"""
         SELECT s.ywh, s.djjg, s.djdl, s.slsj, dl.day AS deadline, dl.seq - td.next_seq AS days_left
         FROM {IN_PROGRESS_AT_ASOF} s
         {deadline_join(ri)}
         JOIN work_calendar td ON td.day = :today
         WHERE dl.day >= :today AND dl.seq - td.next_seq <= :due_soon
-        ORDER BY {unit}, dl.day, s.ywh"""
+        ORDER BY {ri.dialect.unindexed("s.djjg")}, dl.day, s.ywh"""
     params = {**ri.base_params, **_limits(ri), "today": ri.period.as_of.date(),
               "due_soon": ri.policy.due_soon_working_days}
     with engine.connect() as conn:

@@ -91,6 +91,13 @@ class Dialect:
         have no such keyword and materialize derived tables with windows or grouping."""
         return "" if self.name == "mysql" else "MATERIALIZED"
 
+    def unindexed(self, expr: str) -> str:
+        """``expr`` (a column) as SQLite's planner cannot use an index for: a unary plus,
+        same value. SQLite plans without range statistics, so a rule that knows which access
+        path its period needs (``RuleInput.is_wide``) steers it this way; PostgreSQL and
+        MySQL/MariaDB weigh their statistics and get the column unchanged."""
+        return f"+{expr}" if self.name == "sqlite" else expr
+
     def concat(self, *parts: str) -> str:
         if self.name == "mysql":
             return "CONCAT(" + ", ".join(parts) + ")"
