@@ -1,13 +1,13 @@
-"""The dirty-source world's writer (issue 10) keeps the truth: read back by a plain
-reading of CONTRACT §5 written here (independent of the engine), every dirty SQLite row
-equals its clean twin of the same seed; the quirks the issue names are all there; and the
-ground truth is the clean one with staff ids renamed as written."""
+"""The dirty-source world's writer (issue 10) keeps the truth: read back through the
+engine's one implementation of CONTRACT §5 (``sources.values``, ``standards.normalise``,
+whose contract vectors test_masking_forms and test_source_quirks check), every dirty
+SQLite row equals its clean twin of the same seed; the quirks the issue names are all
+there; and the ground truth is the clean one with staff ids renamed as written."""
 
 from __future__ import annotations
 
 import re
 import sqlite3
-import unicodedata
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,10 @@ import pytest
 from bdcwatch.config.policy import load_policy
 from bdcwatch.demo import generate
 from bdcwatch.demo.dirty import DirtyWorld, id_number_forms
-from bdcwatch.sources.schema import SOURCE_TABLES, build_metadata
+from bdcwatch.sources import values
+from bdcwatch.sources.coerce import column_kinds
+from bdcwatch.sources.schema import SOURCE_TABLES
+from bdcwatch.standards.normalise import MIDDLE_DOTS, normalize_certificate_number, normalize_holders
 
 PERIOD = {"period_start": date(2026, 3, 1), "period_end": date(2026, 4, 1)}
 SEED = 7
@@ -26,8 +29,6 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 FREE_TEXT = {"THYY", "SHYJ", "CFJG"}
 HOLDER_IDS = {"QLRZJH", "CZZTDM"}  # personal data, never staged: their form may differ
 STAFF_IDS = {"RYBH", "SLRYBH", "SHRYBH", "DBRYBH", "CZRYBH"}
-DOTS = "\u00b7\u2022\u2027\u30fb\uff65\uff0e\u0387\u22c5"
-INVISIBLE = re.compile("[\u200b-\u200d\u2060\ufeff]")
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]|\r\n|\t")
 
 
@@ -50,34 +51,10 @@ def worlds(tmp_path_factory: pytest.TempPathFactory):
 
 def _moment(value: Any, kind: str) -> Any:
     """§5: blank and zero dates are NULL; a zone-carrying timestamp is converted to the
-    policy zone; a naive one is already local."""
-    if value is None or not str(value).strip() or str(value).startswith("0000-00-00"):
-        return None
-    if kind == "date":
-        return date.fromisoformat(str(value)[:10])
-    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return parsed.astimezone(SHANGHAI).replace(tzinfo=None) if parsed.tzinfo else parsed
-
-
-def _number(value: str) -> str:
-    """§5 certificate number (the parts the dirty world uses)."""
-    for left, right in ("〔〕", "【】", "［］"):
-        value = value.replace(left, "(").replace(right, ")")
-    return re.sub(r"\s+", "", INVISIBLE.sub("", unicodedata.normalize("NFKC", value)))
-
-
-def _holders(value: str | None) -> frozenset[str]:
-    """§5 holder set: split, strip, middle dots as one, invisible characters removed."""
-    names = re.split(r"[、,，;；/／]", INVISIBLE.sub("", value or ""))
-    return frozenset(re.sub(f"[{DOTS}]", "·", n.strip()) for n in names if n.strip())
-
-
-def _kinds(table: str) -> dict[str, str]:
-    kinds = {}
-    for column in build_metadata().tables[table].columns:
-        name = type(column.type).__name__
-        kinds[column.name] = "timestamp" if name == "DateTime" else "date" if name == "Date" else "other"
-    return kinds
+    policy zone; a naive one is already local (``sources.values.as_timestamp``)."""
+    parsed, status = values.as_timestamp(value, SHANGHAI)
+    assert status != "invalid", value
+    return parsed.date() if parsed is not None and kind == "date" else parsed
 
 
 def _clean_value(value: Any, kind: str) -> Any:
@@ -94,7 +71,7 @@ def test_every_dirty_row_reads_back_as_its_clean_twin(worlds):
     (_, clean), (_, dirty) = worlds
     rename = DirtyWorld(SEED, load_policy()).staff_id
     for table, spec in SOURCE_TABLES.items():
-        kinds = _kinds(table)
+        kinds = column_kinds(table)
 
         def key(row: dict[str, Any], spec=spec) -> tuple[str, ...]:
             return tuple(str(row[k]) for k in spec.key)
@@ -123,7 +100,8 @@ def test_every_dirty_row_reads_back_as_its_clean_twin(worlds):
                     got = str(got)
                 assert got == want, (table, row_key, name, row[name], other[name])
             if table == "BDC_DZZZ_ZZXX":
-                assert _number(other["BDCQZH"]) == _number(row["BDCQZH"]), (row["BDCQZH"], other["BDCQZH"])
+                written, clean_number = other["BDCQZH"], row["BDCQZH"]
+                assert normalize_certificate_number(written) == normalize_certificate_number(clean_number), written
 
 
 def test_holder_sets_match_exactly_where_they_matched_clean(worlds):
@@ -132,11 +110,12 @@ def test_holder_sets_match_exactly_where_they_matched_clean(worlds):
     (_, clean), (_, dirty) = worlds
 
     def pairs(rows: dict[str, list[dict[str, Any]]]) -> dict[str, bool]:
-        papers = {_number(r["BDCQZH"]): _holders(r["QLRMC"]) for r in rows["BDC_ZS"]}
-        return {e["ZZID"]: papers.get(_number(e["BDCQZH"])) == _holders(e["CZZT"]) for e in rows["BDC_DZZZ_ZZXX"]}
+        papers = {normalize_certificate_number(r["BDCQZH"]): normalize_holders(r["QLRMC"]) for r in rows["BDC_ZS"]}
+        return {e["ZZID"]: papers.get(normalize_certificate_number(e["BDCQZH"])) == normalize_holders(e["CZZT"])
+                for e in rows["BDC_DZZZ_ZZXX"]}
 
     assert pairs(dirty) == pairs(clean)
-    minority = [r["CZZT"] for r in dirty["BDC_DZZZ_ZZXX"] if any(d in (r["CZZT"] or "") for d in DOTS[1:])]
+    minority = [r["CZZT"] for r in dirty["BDC_DZZZ_ZZXX"] if any(d in (r["CZZT"] or "") for d in MIDDLE_DOTS[1:])]
     assert minority, "no e-certificate holder with a look-alike middle dot"
 
 

@@ -6,12 +6,14 @@ tier (skipped with the reason when the server is not running)."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import DateTime, create_engine, select, text
+from sqlalchemy import DateTime, Engine, create_engine, select, text
 from sqlalchemy.dialects.mysql import TIMESTAMP
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.types import TypeEngine
 
 from bdcwatch.errors import QualityGateError
 from bdcwatch.sources.connections import source_engine
@@ -52,46 +54,49 @@ def test_mariadb_zero_dates_of_cases_in_progress_are_null_and_do_not_stop_the_ru
         assert {(q.row_key, q.column_name) for q in conn.execute(select(quarantine))} == {("YWH=Y59", "SLSJ")}
 
 
-def test_mariadb_timestamp_written_from_a_plus_eight_session_reads_as_written(mysql_database, sqlite_url):
-    url = make_url(mysql_database("source"))
+def _zoned_source(url: URL, table: str, column: str, column_type: TypeEngine[Any], row: dict[str, object],
+                  setup: str, written: str) -> Engine:
+    """A one-row source whose ``table.column`` is declared ``column_type`` and set by the
+    statement ``written`` after ``setup`` (the writer's session or database zone); the
+    engine reads it as bdcwatch does, in the Shanghai policy zone."""
     metadata = build_metadata()
-    metadata.tables["DJT_DJ_SL"].c.SLSJ.type = TIMESTAMP()
+    metadata.tables[table].c[column].type = column_type
     writer = create_engine(url)
     metadata.create_all(writer)
     with writer.begin() as conn:
-        conn.execute(text("SET time_zone = '+08:00'"))
-        conn.execute(metadata.tables["DJT_DJ_SL"].insert(), [sl_row("Y1")])
-        conn.execute(text("UPDATE DJT_DJ_SL SET SLSJ = '2026-03-01 07:00:00'"))
+        conn.execute(text(setup))
+        conn.execute(metadata.tables[table].insert(), [row])
+        conn.execute(text(written))
     writer.dispose()
-    source = source_engine(url, SHANGHAI)
+    return source_engine(url, SHANGHAI)
+
+
+def _staged(source: Engine, supervision_url: str, table: str, column: Any) -> Any:
+    """Load ``table`` from ``source`` into a fresh supervision DB; the one staged value of ``column``."""
+    supervision = make_engine(supervision_url)
+    load_table(source, supervision, table, run_id="t", full_scan=True, now=LOADED_AT)
+    with supervision.connect() as conn:
+        return conn.execute(select(column)).scalar_one()
+
+
+def test_mariadb_timestamp_written_from_a_plus_eight_session_reads_as_written(mysql_database, sqlite_url):
+    source = _zoned_source(make_url(mysql_database("source")), "DJT_DJ_SL", "SLSJ", TIMESTAMP(), sl_row("Y1"),
+                           "SET time_zone = '+08:00'", "UPDATE DJT_DJ_SL SET SLSJ = '2026-03-01 07:00:00'")
     with source.connect() as conn:
         assert conn.execute(text("SELECT @@session.time_zone")).scalar_one() == "+08:00"
-    supervision = make_engine(sqlite_url.migrated())
-    load_table(source, supervision, "DJT_DJ_SL", run_id="t", full_scan=True, now=LOADED_AT)
-    with supervision.connect() as conn:
-        assert conn.execute(select(stg_djt_dj_sl.c.slsj)).scalar_one() == datetime(2026, 3, 1, 7, 0)
+    assert _staged(source, sqlite_url.migrated(), "DJT_DJ_SL", stg_djt_dj_sl.c.slsj) == datetime(2026, 3, 1, 7, 0)
 
 
 def test_postgresql_timestamptz_on_a_utc_server_stays_in_its_month(pg_database, sqlite_url):
     url = make_url(pg_database("source"))
-    metadata = build_metadata()
-    metadata.tables["BDC_ZS"].c.SZSJ.type = DateTime(timezone=True)
-    writer = create_engine(url)
-    metadata.create_all(writer)
-    with writer.begin() as conn:
-        conn.execute(text(f'ALTER DATABASE "{url.database}" SET timezone TO \'UTC\''))
-        conn.execute(metadata.tables["BDC_ZS"].insert(), [{
-            "ZSID": "ZS1", "YWH": "Y1", "ZSLX": 1, "BDCQZH": number(1), "BDCDYH": UNIT, "QLRMC": "张三",
-            "DJJG": "YQ00", "SZSJ": T, "ZSZT": 1, "GXSJ": T}])
-        conn.execute(text("UPDATE bdc_zs SET szsj = '2026-03-01 07:00+08'"))
-    writer.dispose()
-    source = source_engine(url, SHANGHAI)
+    row = {"ZSID": "ZS1", "YWH": "Y1", "ZSLX": 1, "BDCQZH": number(1), "BDCDYH": UNIT, "QLRMC": "张三",
+           "DJJG": "YQ00", "SZSJ": T, "ZSZT": 1, "GXSJ": T}
+    source = _zoned_source(url, "BDC_ZS", "SZSJ", DateTime(timezone=True), row,
+                           f'ALTER DATABASE "{url.database}" SET timezone TO \'UTC\'',
+                           "UPDATE bdc_zs SET szsj = '2026-03-01 07:00+08'")
     with source.connect() as conn:
         assert conn.execute(text("SHOW timezone")).scalar_one() == "UTC"
-    supervision = make_engine(sqlite_url.migrated())
-    load_table(source, supervision, "BDC_ZS", run_id="t", full_scan=True, now=LOADED_AT)
-    with supervision.connect() as conn:
-        assert conn.execute(select(stg_bdc_zs.c.szsj)).scalar_one() == datetime(2026, 3, 1, 7, 0)
+    assert _staged(source, sqlite_url.migrated(), "BDC_ZS", stg_bdc_zs.c.szsj) == datetime(2026, 3, 1, 7, 0)
 
 
 @pytest.fixture

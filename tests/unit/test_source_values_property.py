@@ -77,6 +77,8 @@ def expected(table: str, name: str, raw: Any) -> tuple[Any, str]:
     kind = column_kinds(table)[name]
     if kind == "text":
         written = values.as_text(raw)
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            assert written == str(raw), raw  # §5, not only the engine's word: 10023 reads '10023', never '10023.0'
         length = getattr(_REFERENCE.tables[table].c[name].type, "length", None)
         return (None, "invalid") if written is not None and length and len(written) > length else (written, "ok")
     if kind in ("timestamp", "date"):

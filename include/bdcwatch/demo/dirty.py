@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import re
 import zlib
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import BigInteger, Column, Date, DateTime, Engine, Integer, MetaData, String, Table, event
@@ -42,6 +42,8 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.types import TypeEngine, UserDefinedType
 
 from bdcwatch.config.policy import Policy
+from bdcwatch.sources.coerce import column_kinds
+from bdcwatch.sources.connections import session_offset
 from bdcwatch.sources.schema import SOURCE_TABLES, build_metadata
 from bdcwatch.standards.identifiers import id_number_check_character
 
@@ -127,17 +129,15 @@ class DirtyWorld:
     def __init__(self, seed: int, policy: Policy) -> None:
         self.seed = seed
         self.zone: tzinfo = policy.timezone
-        offset = self.zone.utcoffset(datetime(2026, 1, 1))
-        minutes = int(offset.total_seconds() // 60) if offset is not None else 0
-        self.mysql_offset = f"{'+' if minutes >= 0 else '-'}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+        self.mysql_offset = session_offset(self.zone)  # the offset the engine reads MariaDB through
         self._unit_number = {code: 10_000 * (i + 1) for i, code in enumerate(policy.units)}
         self._minority: dict[str, str] = {}
         self._taken: set[str] = set()
-        reference = build_metadata()
+        self._reference = build_metadata()
         self._kinds: dict[str, dict[str, tuple[str, bool]]] = {
-            t.name: {c.name: (_kind(c.type), bool(c.nullable)) for c in t.columns} for t in reference.tables.values()
+            t.name: {c.name: (column_kinds(t.name)[c.name], bool(c.nullable)) for c in t.columns}
+            for t in self._reference.tables.values()
         }
-        self._reference = reference
 
     # -- schema ---------------------------------------------------------------------------
     def metadata(self) -> MetaData:
@@ -153,7 +153,7 @@ class DirtyWorld:
         return md
 
     def _type(self, table: str, name: str, reference: TypeEngine[Any]) -> TypeEngine[Any]:
-        kind = _kind(reference)
+        kind = self._kinds[table][name][0]
         if kind == "timestamp":
             return _Raw("DATETIME").with_variant(DateTime(timezone=True), "postgresql").with_variant(
                 mysql.TIMESTAMP(), "mysql", "mariadb")
@@ -333,11 +333,3 @@ class DirtyWorld:
         truth.quarantine = [QuarantinedRow(q.table, row_key(q.table, q.key), q.column) for q in truth.quarantine]
         truth.traps = [Trap(t.kind, t.table, row_key(t.table, t.key), t.note) for t in truth.traps]
         return truth
-
-
-def _kind(column_type: TypeEngine[Any]) -> str:
-    if isinstance(column_type, DateTime):
-        return "timestamp"
-    if isinstance(column_type, Date):
-        return "date"
-    return "other"

@@ -69,8 +69,6 @@ def read_only(url: URL) -> URL:
     return URL.create("sqlite", database=f"file:{url.database}?mode=ro", query={"uri": "true"})
 
 
-
-
 def charset(conn: Any) -> str | None:
     """The connection's ``charset`` extra (CONTRACT §5): the character set the source's text
     is really written in, e.g. ``gbk`` for a legacy MySQL ``latin1`` table holding GBK bytes."""
@@ -91,7 +89,7 @@ def source_engine(url: URL, zone: tzinfo, text_charset: str | None = None) -> En
     options = {CHARSET_OPTION: text_charset} if text_charset else {}
     engine = create_engine(read_only(url), pool_pre_ping=True, execution_options=options)
     if engine.dialect.name == "mysql":
-        offset = _offset_text(zone)
+        offset = session_offset(zone)
 
         @event.listens_for(engine, "connect")
         def _session_zone(dbapi_conn, _record):  # type: ignore[no-untyped-def]
@@ -116,9 +114,11 @@ def source_engine(url: URL, zone: tzinfo, text_charset: str | None = None) -> En
     return engine
 
 
-def _offset_text(zone: tzinfo) -> str:
-    """``+08:00`` for Asia/Shanghai. MariaDB often lacks the named-zone tables, and the
-    policy zones of Chinese registration (no DST since 1991) have one offset."""
+def session_offset(zone: tzinfo) -> str:
+    """The MySQL/MariaDB ``time_zone`` for ``zone``: ``+08:00`` for Asia/Shanghai. MariaDB
+    often lacks the named-zone tables, and the policy zones of Chinese registration (no DST
+    since 1991) have one offset. The demo's dirty writer uses it too, so that what it writes
+    through a session zone is read back through the same one."""
     offset = datetime.now(zone).utcoffset()
     minutes = int(offset.total_seconds() // 60) if offset is not None else 0
     sign = "-" if minutes < 0 else "+"
