@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bdcwatch.standards import identifiers, masking, normalise
 
@@ -87,3 +89,20 @@ def test_unit_number_shape():
     assert identifiers.is_valid_unit_number("140311002003JC00012W00000000")
     assert not identifiers.is_valid_unit_number("140302001001GB00001X00010001")
     assert not identifiers.is_valid_unit_number("140302001001GB00001F0001000")
+
+
+def _mod37_36_as_written(payload: str) -> str:
+    """ISO/IEC 7064 MOD 37,36 step by step as the standard writes it (P_1 = 36;
+    S_j = (P_j mod 37) + a_j; P_j+1 = ((S_j mod 36) or 36) * 2; check = the character
+    whose value c makes (P_n+1 mod 37) + c = 1 mod 36)."""
+    alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    product = 36
+    for char in payload:
+        total = (product % 37 + alphabet.index(char)) % 36 or 36
+        product = total * 2
+    return alphabet[(37 - product % 37) % 36]
+
+
+@given(st.text(alphabet="0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", max_size=60))
+def test_check_character_equals_the_standard_written_out_on_any_payload(payload):
+    assert identifiers.mod37_36_check_character(payload) == _mod37_36_as_written(payload)

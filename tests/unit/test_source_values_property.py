@@ -151,3 +151,36 @@ def test_any_source_value_is_staged_as_written_or_quarantined_with_its_reason(ta
                 clean(h.reason, target)  # type: ignore[arg-type]
 
     check()
+
+
+# What a driver may hand over for one value, bytes included (columns read raw).
+DRIVER_VALUES = st.one_of(
+    SOURCE_VALUES,
+    st.binary(max_size=12),
+    st.sampled_from([b"2026-03-01 07:00:00", "晋(2026)".encode("gbk"), b"\xff\xfe", "2026-03-01 07:00:00\x00",
+                     "2026-03-01T07:00:00.123456", "20260301T070000", "2026-03-01", "9999-12-31 23:59:59",
+                     "1600-01-01 00:00:00"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(column=st.lists(DRIVER_VALUES, max_size=20), zone=ZONES,
+       limit=st.sampled_from([None, Decimal(2**15), Decimal(2**31), Decimal(10) ** 8]), integer=st.booleans())
+def test_column_functions_equal_the_per_value_functions(column: list[Any], zone: Any, limit: Any, integer: bool):
+    """The column-wise forms a load calls (``texts``, ``timestamps``, ``numbers``) take an
+    inline path for common driver types: their results equal the per-value functions'
+    on any value, and a text that cannot be decoded raises the same error."""
+    def same(column_wise: Any, per_value: Any) -> None:
+        try:
+            expected = per_value()
+        except Exception as error:  # the same error from the column-wise form is the property
+            with pytest.raises(type(error)):
+                column_wise()
+            return
+        assert column_wise() == expected
+
+    same(lambda: values.texts(column, "gbk"), lambda: [values.as_text(v, "gbk") for v in column])
+    same(lambda: values.timestamps(column, zone, encoding="utf-8"),
+         lambda: [values.as_timestamp(v, zone, encoding="utf-8") for v in column])
+    same(lambda: values.numbers(column, integer=integer, limit=limit),
+         lambda: [values.as_number(v, integer=integer, limit=limit) for v in column])

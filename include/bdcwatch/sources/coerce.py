@@ -11,6 +11,7 @@ counted; in a required one it is invalid (quarantined, naming table, key and col
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import tzinfo
 from decimal import Decimal
@@ -64,15 +65,22 @@ def column_kinds(table_name: str) -> dict[str, str]:
 
 @dataclass
 class Coerced:
-    """A coerced chunk and what coercion did to it."""
+    """A coerced chunk and what coercion did to it.
+
+    ``frame`` is what the gate validates (reference columns in pandas dtypes, plus
+    ``<COLUMN>__invalid`` text of values that did not parse); ``values`` holds the same
+    reference columns as plain Python values for the driver (missing -> None, timestamps
+    -> datetime, dates -> date, integers -> int), so staging needs no conversion back.
+    """
 
     frame: pd.DataFrame
+    values: dict[str, list[Any]]
     nulled: int  # blank or zero dates read as NULL in nullable columns (load_log.values_nulled)
 
 
-def _text_column(raw: pd.Series, table_name: str, name: str, encoding: str) -> list[str | None]:
+def _text_column(raw: list[Any], table_name: str, name: str, encoding: str) -> list[str | None]:
     try:
-        return [values.as_text(v, encoding) for v in raw]
+        return values.texts(raw, encoding)
     except UnicodeDecodeError as error:
         raise QualityGateError(
             f"source table {table_name} column {name}: text cannot be decoded as {encoding} ({error.reason} at "
@@ -81,52 +89,63 @@ def _text_column(raw: pd.Series, table_name: str, name: str, encoding: str) -> l
         ) from error
 
 
-def coerce(frame: pd.DataFrame, table_name: str, zone: tzinfo, encoding: str = "utf-8") -> Coerced:
-    """Bring raw values to the reference types (see the module docstring). ``zone`` is the
+def coerce(raw: dict[str, list[Any]], table_name: str, zone: tzinfo, encoding: str = "utf-8") -> Coerced:
+    """Bring raw values (reference column name -> the driver's values, one list per column,
+    all of one length) to the reference types (see the module docstring). ``zone`` is the
     policy zone zone-aware timestamps are converted to; ``encoding`` decodes bytes.
 
     Raises QualityGateError when a text column holds bytes that are not ``encoding``.
     """
-    out = pd.DataFrame(index=frame.index)
+    size = len(next(iter(raw.values()))) if raw else 0
+    index = pd.RangeIndex(size)
+    columns: dict[str, pd.Series] = {}
+    python: dict[str, list[Any]] = {}
     nulled = 0
     for col in _REFERENCE.tables[table_name].columns:
         name, kind = col.name, _kind(col.type)
-        if name not in frame.columns:
+        if name not in raw:
             continue  # the table-level expectation on the column set reports it
-        raw = frame[name]
+        column = raw[name]
         if kind == "text":
-            texts = _text_column(raw, table_name, name, encoding)
+            texts = _text_column(column, table_name, name, encoding)
             length = getattr(col.type, "length", None)
             # Longer than its reference column: staging could not store it (PostgreSQL and
             # MariaDB refuse), so the row is quarantined with the value shown.
-            too_long = [t is not None and length is not None and len(t) > length for t in texts]
-            out[name] = pd.Series([None if long else t for t, long in zip(texts, too_long, strict=True)],
-                                  index=frame.index, dtype=object)
-            if any(too_long):
-                out[name + INVALID_SUFFIX] = pd.Series(
-                    [t if long else None for t, long in zip(texts, too_long, strict=True)], index=frame.index,
-                    dtype=object)
+            if length is not None and max(map(len, filter(None, texts)), default=0) > length:
+                too_long = [t is not None and len(t) > length for t in texts]
+                columns[name + INVALID_SUFFIX] = pd.Series(
+                    [t if long else None for t, long in zip(texts, too_long, strict=True)], index=index, dtype=object)
+                texts = [None if long else t for t, long in zip(texts, too_long, strict=True)]
+            columns[name] = pd.Series(texts, index=index, dtype=object)
+            python[name] = texts
             continue
-        results: list[tuple[Any, str]]
+        results: Sequence[tuple[Any, str]]
         if kind in ("timestamp", "date"):
-            results = [values.as_timestamp(v, zone, encoding=encoding) for v in raw]
+            results = values.timestamps(column, zone, encoding=encoding)
         else:
-            results = [values.as_number(v, integer=kind == "int", limit=_limit(col.type)) for v in raw]
-        invalid: list[str | None] = []
-        parsed: list[Any] = []
-        for value, (result, status) in zip(raw, results, strict=True):
+            results = values.numbers(column, integer=kind == "int", limit=_limit(col.type))
+        parsed: list[Any] = [result for result, _ in results]
+        invalid: list[str | None] = [None] * size
+        for position, (value, (_, status)) in enumerate(zip(column, results, strict=True)):
+            if status == "ok":
+                continue
             if status == "nulled" and col.nullable:
                 nulled += 1
-                status = "ok"
-            parsed.append(result)
-            invalid.append(None if status == "ok" else _shown(value, encoding))
-        if kind in ("timestamp", "date"):
-            series = pd.to_datetime(pd.Series(parsed, index=frame.index, dtype=object)).astype("datetime64[ns]")
-            out[name] = series.dt.normalize() if kind == "date" else series
+            else:
+                invalid[position] = _shown(value, encoding)
+        if kind == "date":
+            parsed = [None if v is None else v.replace(hour=0, minute=0, second=0, microsecond=0) for v in parsed]
+            python[name] = [None if v is None else v.date() for v in parsed]
+        elif kind == "int":
+            python[name] = [None if v is None else int(v) for v in parsed]
         else:
-            out[name] = pd.Series(parsed, index=frame.index, dtype="float64")
-        out[name + INVALID_SUFFIX] = pd.Series(invalid, index=frame.index, dtype=object)
-    return Coerced(out, nulled)
+            python[name] = parsed
+        if kind in ("timestamp", "date"):
+            columns[name] = pd.Series(pd.to_datetime(parsed), index=index).astype("datetime64[ns]")
+        else:
+            columns[name] = pd.Series(parsed, index=index, dtype="float64")
+        columns[name + INVALID_SUFFIX] = pd.Series(invalid, index=index, dtype=object)
+    return Coerced(pd.DataFrame(columns, index=index), python, nulled)
 
 
 def _shown(value: Any, encoding: str) -> str:
@@ -134,27 +153,3 @@ def _shown(value: Any, encoding: str) -> str:
     if isinstance(value, (bytes, bytearray, memoryview)):
         return bytes(value).decode(encoding, errors="replace")
     return str(value)
-
-
-def python_columns(frame: pd.DataFrame, kinds: dict[str, str]) -> dict[str, list[Any]]:
-    """Column-wise conversion of a coerced chunk to plain Python values for the driver
-    (missing → None, timestamps → datetime, dates → date, integers → int). Vectorised
-    per column: element-wise access to pandas arrays costs more than the load itself."""
-    out: dict[str, list[Any]] = {}
-    for name, kind in kinds.items():
-        if name not in frame:
-            continue
-        series = frame[name]
-        missing = series.isna().tolist()
-        if kind in ("timestamp", "date"):
-            converted = list(series.dt.to_pydatetime())
-            if kind == "date":
-                converted = [v if m else v.date() for v, m in zip(converted, missing, strict=True)]
-        elif kind == "int":
-            converted = series.fillna(0).astype("int64").tolist()
-        elif kind == "number":
-            converted = series.astype("float64").tolist()
-        else:
-            converted = series.tolist()
-        out[name] = [None if m else v for v, m in zip(converted, missing, strict=True)]
-    return out

@@ -44,14 +44,14 @@ from sqlalchemy import (
 
 from bdcwatch.errors import QualityGateError, SourceSchemaError
 from bdcwatch.sources import values as values_module
-from bdcwatch.sources.coerce import coerce, column_kinds, column_types, python_columns
+from bdcwatch.sources.coerce import coerce, column_kinds, column_types
 from bdcwatch.sources.connections import CHARSET_OPTION
 from bdcwatch.sources.gate import INVALID_SUFFIX, CertificateCheck, RowProblem, gate_settings, validator_for
 from bdcwatch.sources.quarantine import hold, release_fixed
 from bdcwatch.sources.schema import SOURCE_TABLES
 from bdcwatch.sources.values import python_codec
 from bdcwatch.standards import identifiers, masking, normalise
-from bdcwatch.store.dialect import upsert
+from bdcwatch.store.dialect import upsert, upsert_columns
 from bdcwatch.store.models import STAGING, Timestamp, load_log, quarantine, watermark
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ def _raw_text_columns(conn: Connection, real_table: str, columns: dict[str, str]
 
 def _stream(
     engine: Engine, table_name: str, since: datetime | None, chunk_size: int
-) -> Iterator[pd.DataFrame]:
+) -> Iterator[dict[str, list[Any]]]:
     real_table, columns = resolve_source_table(engine, table_name)
     text_charset = engine.get_execution_options().get(CHARSET_OPTION)
     with engine.connect().execution_options(stream_results=True, yield_per=chunk_size) as conn:
@@ -128,38 +128,42 @@ def _stream(
         result = conn.execute(query)
         names = list(result.keys())
         while rows := result.fetchmany(chunk_size):
-            # dtype=object: values exactly as the driver gave them. Letting pandas infer
-            # would turn an INTEGER column with a NULL into floats ('10023.0', §5).
-            yield pd.DataFrame([tuple(row) for row in rows], columns=names, dtype=object)
+            # Column lists of the values exactly as the driver gave them (never a pandas
+            # inference, which would turn an INTEGER column with a NULL into '10023.0', §5).
+            yield dict(zip(names, (list(values) for values in zip(*rows, strict=True)), strict=True))
 
 
-def _derive_certificate(row: dict[str, Any]) -> dict[str, Any]:
-    row["bdcqzh_norm"] = normalise.normalize_certificate_number(row["bdcqzh"])
-    row["holders_norm"] = normalise.normalize_holders(row["qlrmc"])
-    row.pop("qlrzjh", None)
-    return row
+# Derived staging columns, computed column-wise on one chunk: staging column name (lower
+# case) -> values, changed in place. Personal columns the rules do not need are dropped.
+Columns = dict[str, list[Any]]
 
 
-def _derive_ecert(row: dict[str, Any]) -> dict[str, Any]:
-    row["bdcqzh_norm"] = normalise.normalize_certificate_number(row["bdcqzh"])
-    row["holders_norm"] = normalise.normalize_holders(row["czzt"])
-    row["zzbs_problem"] = identifiers.ecert_identifier_problem(row["zzbs"], row["zzlxdm"])
-    row.pop("czztdm", None)
-    return row
+def _derive_certificate(columns: Columns) -> None:
+    columns["bdcqzh_norm"] = [normalise.normalize_certificate_number(v) for v in columns["bdcqzh"]]
+    columns["holders_norm"] = [normalise.normalize_holders(v) for v in columns["qlrmc"]]
+    columns.pop("qlrzjh", None)
 
 
-def _derive_staff(row: dict[str, Any]) -> dict[str, Any]:
-    zjh = row.pop("zjh", None)
-    row["zjh_masked"] = masking.mask(zjh) if zjh else None
-    row["zjh_valid"] = 1 if identifiers.is_valid_id_number(zjh) else 0
-    return row
+def _derive_ecert(columns: Columns) -> None:
+    columns["bdcqzh_norm"] = [normalise.normalize_certificate_number(v) for v in columns["bdcqzh"]]
+    columns["holders_norm"] = [normalise.normalize_holders(v) for v in columns["czzt"]]
+    columns["zzbs_problem"] = [identifiers.ecert_identifier_problem(zzbs, zzlxdm)
+                               for zzbs, zzlxdm in zip(columns["zzbs"], columns["zzlxdm"], strict=True)]
+    columns.pop("czztdm", None)
 
 
-def _as_is(row: dict[str, Any]) -> dict[str, Any]:
-    return row
+def _derive_staff(columns: Columns) -> None:
+    size = len(next(iter(columns.values())))
+    numbers = columns.pop("zjh", None) or [None] * size
+    columns["zjh_masked"] = [masking.mask(v) if v else None for v in numbers]
+    columns["zjh_valid"] = [1 if identifiers.is_valid_id_number(v) else 0 for v in numbers]
 
 
-DERIVE: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+def _as_is(columns: Columns) -> None:
+    return None
+
+
+DERIVE: dict[str, Callable[[Columns], None]] = {
     "BDC_ZS": _derive_certificate,
     "BDC_DZZZ_ZZXX": _derive_ecert,
     "RY_JBXX": _derive_staff,
@@ -220,7 +224,6 @@ def load_table(
     spec = SOURCE_TABLES[table_name]
     staging = STAGING[table_name]
     key_columns = spec.key
-    kinds = column_kinds(table_name)
     derive = DERIVE.get(table_name, _as_is)
     staging_columns = {c.name for c in staging.columns}
     load_id = uuid.uuid4().hex
@@ -243,38 +246,37 @@ def load_table(
 
     for raw in _stream(source, table_name, since, chunk_size):
         coerced = coerce(raw, table_name, zone, encoding)
-        frame = coerced.frame
+        frame, values = coerced.frame, coerced.values
         values_nulled += coerced.nulled
-        certificates.check(frame)  # a table whose certificate numbers are mostly garbled stops here
-        problems = [replace(p, key=_key(p.key)) for p in validator.validate(frame)]
+        problems = [replace(p, key=_key(p.key)) for p in validator.validate(frame)]  # a missing column stops here
+        columns = {name.lower(): column for name, column in values.items()}
+        derive(columns)  # over the whole chunk: the certificate check reads the normalised numbers
+        if certificates.column in values:  # a table whose certificate numbers are mostly garbled stops here
+            certificates.check(values[certificates.column], columns.get("bdcqzh_norm"))
         flagged = [p for p in problems if p.level == "finding"]
         problems = [p for p in problems if p.level != "finding"]
         rows_flagged += len({p.key for p in flagged})
         rows_read += len(frame)
-        if "GXSJ" in frame and frame["GXSJ"].notna().any():
-            chunk_newest = frame["GXSJ"].max().to_pydatetime()
-            newest = chunk_newest if newest is None or chunk_newest > newest else newest
+        chunk_newest = max((v for v in values.get("GXSJ", ()) if v is not None), default=None)
+        if chunk_newest is not None and (newest is None or chunk_newest > newest):
+            newest = chunk_newest
 
-        values = python_columns(frame, kinds)
-        keys = [_key(k) for k in zip(*(values[k] for k in key_columns), strict=True)]
+        # Key columns hold Python values already (an integer key is an int), as _key makes them.
+        keys = list(zip(*(values[k] for k in key_columns), strict=True))
         problems += _unreported_invalid(table_name, frame, keys, problems)
         bad_keys = {p.key for p in problems}
-        lower_names = [name.lower() for name in values]
-        good_rows: list[dict[str, Any]] = []
-        for key, row_values in zip(keys, zip(*values.values(), strict=True), strict=True):
-            if key in bad_keys:
-                continue
-            row = derive(dict(zip(lower_names, row_values, strict=True)))
-            row["_load_id"] = load_id
-            good_rows.append({k: v for k, v in row.items() if k in staging_columns})
+        bad_positions = [i for i, key in enumerate(keys) if key in bad_keys] if bad_keys else []
+        staged = {name: column for name, column in columns.items() if name in staging_columns}
+        if bad_positions:
+            good = [i for i, key in enumerate(keys) if key not in bad_keys]
+            staged = {name: [column[i] for i in good] for name, column in staged.items()}
+        staged["_load_id"] = [load_id] * (len(keys) - len(bad_positions))
 
         with target.begin() as conn:
-            upsert(conn, staging, good_rows, [k.lower() for k in key_columns])
-            rows_loaded += len(good_rows)
+            rows_loaded += upsert_columns(conn, staging, staged, [k.lower() for k in key_columns])
             if problems:
                 rows_quarantined += len(bad_keys)
-                bad_positions = [i for i, key in enumerate(keys) if key in bad_keys]
-                bad_raw = [{str(k): v for k, v in record.items()} for record in raw.iloc[bad_positions].to_dict("records")]
+                bad_raw = [{name: column[i] for name, column in raw.items()} for i in bad_positions]
                 hold(conn, table_name, problems, bad_raw, [keys[i] for i in bad_positions], load_id, started)
                 rows_deleted += _delete_keys(conn, staging, key_columns, bad_keys)
             release_fixed(conn, table_name, [k for k in keys if k not in bad_keys], started)

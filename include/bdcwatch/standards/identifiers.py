@@ -7,8 +7,14 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 _ALNUM36 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+_VALUE36 = {char: value for value, char in enumerate(_ALNUM36)}
+# One step of ISO/IEC 7064 MOD 37,36 as a table: _STEP[product][value] is the next product.
+_STEP = [[((((product + value) % 36) or 36) * 2) % 37 for value in range(36)] for product in range(37)]
 
 
 def mod37_36_check_character(payload: str) -> str:
@@ -16,15 +22,27 @@ def mod37_36_check_character(payload: str) -> str:
 
     Raises ValueError for a character outside 0-9A-Z.
     """
-    modulus = 36
-    product = modulus
-    for char in payload:
-        value = _ALNUM36.find(char)
-        if value < 0:
+    product = _prefix_product(payload[:-12]) if len(payload) > 12 else 36
+    step, values = _STEP, _VALUE36
+    for char in payload[-12:] if len(payload) > 12 else payload:
+        value = values.get(char)
+        if value is None:
             raise ValueError(f"character {char!r} is not in the 0-9A-Z alphabet")
-        total = (product + value) % modulus or modulus
-        product = (total * 2) % (modulus + 1)
-    return _ALNUM36[(modulus + 1 - product) % modulus]
+        product = step[product][value]
+    return _ALNUM36[(37 - product) % 36]
+
+
+@lru_cache(maxsize=256)
+def _prefix_product(prefix: str) -> int:
+    """The running product after ``prefix``: a 证照标识's type and issuer segments repeat
+    across a whole table, so only its serial and version are computed per value."""
+    product = 36
+    for char in prefix:
+        value = _VALUE36.get(char)
+        if value is None:
+            raise ValueError(f"character {char!r} is not in the 0-9A-Z alphabet")
+        product = _STEP[product][value]
+    return product
 
 
 _ZZBS_PATTERN = re.compile(
