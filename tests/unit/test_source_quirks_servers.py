@@ -5,6 +5,7 @@ tier (skipped with the reason when the server is not running)."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -134,3 +135,22 @@ def test_mariadb_latin1_table_with_gbk_bytes_reads_right_with_the_charset_extra(
     with supervision.connect() as conn:
         staged = {r.bdcqzh: r.qlrmc for r in conn.execute(select(stg_bdc_zs))}
     assert staged == {number(i): "阿卜来提·如则托合提" for i in range(12)}
+
+
+def test_a_held_back_row_of_the_latin1_gbk_table_is_kept_as_its_text(latin1_gbk_source, sqlite_url):
+    """Columns read raw (bytes) are shown in the quarantine's reason and kept copy in the
+    source's character set (the charset extra), not as UTF-8 replacement characters."""
+    writer = create_engine(latin1_gbk_source)
+    with writer.begin() as conn:
+        conn.execute(text(f"UPDATE BDC_ZS SET BDCDYH = _latin1 X'{'单元号缺'.encode('gbk').hex()}' WHERE ZSID = 'ZS03'"))
+    writer.dispose()
+    supervision = make_engine(sqlite_url.migrated())
+    result = load_table(source_engine(latin1_gbk_source, SHANGHAI, "gbk"), supervision, "BDC_ZS", run_id="t",
+                        full_scan=True, now=LOADED_AT)
+    assert (result.rows_loaded, result.rows_quarantined) == (11, 1)
+    with supervision.connect() as conn:
+        held = conn.execute(select(quarantine).where(quarantine.c.source_table == "BDC_ZS")).one()
+    assert (held.row_key, held.column_name) == ("ZSID=ZS03", "BDCDYH")
+    kept = json.loads(held.row_json)
+    assert (kept["QLRMC"], kept["BDCDYH"], kept["BDCQZH"]) == ("阿卜来提·如则托合提", "单元号缺", number(3))
+    assert "'单元号缺'" in held.reason and "\ufffd" not in held.row_json + held.reason

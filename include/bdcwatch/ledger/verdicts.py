@@ -21,7 +21,6 @@ call ``record_verdicts``, which:
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -39,13 +38,13 @@ from bdcwatch.ledger.lifecycle import OPEN_STATUSES, change_status
 from bdcwatch.ledger.reported import ReportedFinding, Reporter, due_date, fingerprint, report
 from bdcwatch.rules.reported import REVIEW_DEFECT
 from bdcwatch.standards.masking import mask_id_numbers
+from bdcwatch.standards.normalise import without_blanks
 from bdcwatch.store.models import finding, finding_event, inspection, inspection_sample, stg_djt_dj_sl
 
 PASS, FAIL = "合格", "不合格"
 VERDICTS = (PASS, FAIL)
 CYCLE_NAMES = {"monthly_quality_check": "月度质量评查", "county_self_inspection": "县级自查",
                "city_check": "市级排查", "provincial_spot_check": "省级抽查"}
-_SPACE = re.compile(r"[\s\u3000\u00a0\u200b-\u200d\u2060\ufeff]+")
 
 
 @dataclass(frozen=True)
@@ -100,8 +99,9 @@ class VerdictResult:
 
 
 def normalise_verdict(text: str) -> str:
-    """The verdict word without any kind of whitespace (" 不合格 " reads 不合格)."""
-    return _SPACE.sub("", text or "")
+    """The verdict word without whitespace or invisible characters (CONTRACT §5's lists):
+    " 不合格 " reads 不合格."""
+    return without_blanks(text)
 
 
 def _inspection(conn: Connection, inspection_id: int) -> Any:

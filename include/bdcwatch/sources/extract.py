@@ -277,7 +277,8 @@ def load_table(
             if problems:
                 rows_quarantined += len(bad_keys)
                 bad_raw = [{name: column[i] for name, column in raw.items()} for i in bad_positions]
-                hold(conn, table_name, problems, bad_raw, [keys[i] for i in bad_positions], load_id, started)
+                hold(conn, table_name, problems, bad_raw, [keys[i] for i in bad_positions], load_id, started,
+                     encoding)
                 rows_deleted += _delete_keys(conn, staging, key_columns, bad_keys)
             release_fixed(conn, table_name, [k for k in keys if k not in bad_keys], started)
 

@@ -27,16 +27,23 @@ def key_text(table_name: str, key: tuple[Any, ...]) -> str:
     return ", ".join(f"{n}={v}" for n, v in zip(names, key, strict=True))
 
 
-def _masked_row(raw: dict[str, Any]) -> str:
+def _as_read(value: Any, encoding: str) -> Any:
+    """A raw value as text when the driver gave bytes (a column read raw: decoded in the
+    source's character set, the connection's ``charset`` extra), else unchanged."""
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).decode(encoding, errors="replace")
+    return value
+
+
+def _masked_row(raw: dict[str, Any], encoding: str) -> str:
     """The kept copy of a row: personal columns masked whole, and any ID number written
     in another column's text (a return reason, a handler id) masked too (§6)."""
     def shown(name: str, value: Any) -> Any:
+        value = _as_read(value, encoding)
         if value is None:
             return None
         if name in PERSONAL_COLUMNS:
             return masking.mask(str(value))
-        if isinstance(value, (bytes, bytearray, memoryview)):
-            value = bytes(value).decode("utf-8", errors="replace")
         if isinstance(value, (str, int)) and not isinstance(value, bool):
             masked = masking.mask_id_numbers(str(value))
             return masked if masked != str(value) else value
@@ -53,14 +60,16 @@ def hold(
     keys: list[tuple[Any, ...]],
     load_id: str,
     now: datetime,
+    encoding: str = "utf-8",
 ) -> None:
     """Put the rows with ``problems`` in quarantine (upsert: a row already there keeps its
-    first_seen_at), each entry naming table, key, column and reason."""
+    first_seen_at), each entry naming table, key, column and reason. ``encoding``: the
+    source's character set, for values the driver gave as bytes."""
     by_key = dict(zip(keys, raw_records, strict=True))
     rows = []
     for problem in problems:
         raw_row = by_key[problem.key]
-        value = raw_row.get(problem.column)
+        value = _as_read(raw_row.get(problem.column), encoding)
         shown = masking.mask(str(value)) if problem.column in PERSONAL_COLUMNS and value is not None else value
         row_key = key_text(table_name, problem.key)
         reason = masking.mask_id_numbers(
@@ -70,7 +79,7 @@ def hold(
         rows.append(
             {
                 "source_table": table_name, "row_key": row_key, "column_name": problem.column,
-                "expectation": problem.expectation, "reason": reason, "row_json": _masked_row(raw_row),
+                "expectation": problem.expectation, "reason": reason, "row_json": _masked_row(raw_row, encoding),
                 "first_seen_at": now, "last_seen_at": now, "last_load_id": load_id, "resolved_at": None,
             }
         )

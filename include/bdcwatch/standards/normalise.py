@@ -47,6 +47,12 @@ def normalize_certificate_number(raw: str | None) -> str | None:
     return _CANCELLED_SUFFIX.sub("", text)
 
 
+def without_blanks(raw: str | None) -> str:
+    """``raw`` without whitespace of any kind or invisible characters (§5's lists): a code
+    word typed into a form or a spreadsheet cell (" 不合格\u200b" reads 不合格)."""
+    return _INVISIBLE.sub("", _WHITESPACE.sub("", raw or ""))
+
+
 def normalize_name(raw: str) -> str:
     """One holder's name for comparison (§5): middle-dot variants as U+00B7, invisible
     characters removed, surrounding whitespace stripped."""
