@@ -96,6 +96,16 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # Events of verdicts and duty evidence have no finding, and the old schema has no place
+    # for them. Deleting them would break the audit trail's hash chain (each event hashes
+    # the one before), so the downgrade refuses while any exist: restore a backup taken
+    # before the upgrade instead (docs/deploy.md, "Upgrades").
+    kept = op.get_bind().execute(sa.text("SELECT COUNT(*) FROM finding_event WHERE finding_id IS NULL")).scalar()
+    if kept:
+        raise RuntimeError(
+            f"cannot downgrade below 0008: the audit trail holds {kept} events without a finding (review "
+            "verdicts, duty evidence) that the older schema cannot keep, and deleting them would break the hash "
+            "chain; restore the backup of supervision_db taken before the upgrade instead")
     op.drop_table("bulletin_rank")
     op.drop_table("bulletin_score")
     op.drop_index("ix_duty_evidence_duty_unit_day", table_name="duty_evidence")
@@ -107,8 +117,6 @@ def downgrade() -> None:
     with op.batch_alter_table("inspection", schema=None) as batch_op:
         batch_op.drop_column("defective_count")
         batch_op.drop_column("reviewed_count")
-    # Events of verdicts and duty evidence have no finding: they cannot survive the old schema.
-    op.execute("DELETE FROM finding_event WHERE finding_id IS NULL")
     with op.batch_alter_table("finding_event", schema=None) as batch_op:
         batch_op.drop_index("ix_finding_event_subject")
         batch_op.drop_column("subject")
