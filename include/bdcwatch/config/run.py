@@ -26,11 +26,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import ConfigDict, ValidationError
 
 from bdcwatch.config.policy import Policy
 from bdcwatch.dates.periods import Period
 from bdcwatch.errors import RunSpecError
+from bdcwatch.xcom import XcomModel
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class RunSpec(BaseModel):
+class RunSpec(XcomModel):
     """The resolved Params of an audit run (CONTRACT §2)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -68,12 +69,7 @@ class RunSpec(BaseModel):
         """The units the run covers: those asked for, else every unit of the policy."""
         return list(self.units) or sorted(policy.units)
 
-    def to_xcom(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
 
-    @classmethod
-    def from_xcom(cls, value: Mapping[str, Any] | RunSpec) -> RunSpec:
-        return value if isinstance(value, RunSpec) else cls.model_validate(dict(value))
 
     @classmethod
     def resolve(

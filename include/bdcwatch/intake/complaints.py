@@ -55,6 +55,7 @@ from bdcwatch.rules.reported import COMPLAINT
 from bdcwatch.standards.masking import mask_id_numbers
 from bdcwatch.store.dialect import upsert
 from bdcwatch.store.models import intake_file, quarantine
+from bdcwatch.xcom import XcomModel
 
 log = logging.getLogger(__name__)
 
@@ -138,14 +139,12 @@ class FileOutcome(BaseModel):
     error: str | None = None
 
 
-class IntakeReport(BaseModel):
+class IntakeReport(XcomModel):
     """What a complaint intake run did (XCom-sized); ``folder`` None = none configured."""
 
     folder: str | None = None
     files: list[FileOutcome] = []
 
-    def to_xcom(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
 
 
 def _map_row(name: str, number: int, row: dict[str, Any], units: dict[str, str], policy: Policy,

@@ -17,7 +17,6 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import Engine, delete, func, select
@@ -27,6 +26,7 @@ from bdcwatch.config.run import Job
 from bdcwatch.dates.periods import Period
 from bdcwatch.store.dialect import upsert
 from bdcwatch.store.models import finding, inspection, inspection_sample, stg_djt_dj_sl
+from bdcwatch.xcom import XcomModel
 
 log = logging.getLogger(__name__)
 
@@ -141,17 +141,12 @@ class Drawn(BaseModel):
     inspection_id: int
 
 
-class Samples(BaseModel):
+class Samples(XcomModel):
     """What a cycle's draw task hands on: each drawn unit's counts and inspection row."""
 
     units: dict[str, Drawn] = {}
 
-    def to_xcom(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
 
-    @classmethod
-    def from_xcom(cls, value: Any) -> Samples:
-        return value if isinstance(value, Samples) else cls.model_validate(value or {})
 
 
 def unit_sample(job: Job, unit_code: str) -> tuple[list[tuple[str, str]], list[tuple[str, str]], str]:

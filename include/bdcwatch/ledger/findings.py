@@ -26,6 +26,7 @@ from bdcwatch.rules import Rule, get
 from bdcwatch.rules.engine import detection, prepare_calendar, rule_input
 from bdcwatch.store.dialect import Dialect, bind_typed
 from bdcwatch.store.models import finding
+from bdcwatch.xcom import XcomModel
 
 log = logging.getLogger(__name__)
 
@@ -130,19 +131,14 @@ class RuleOutcome(BaseModel):
     new: int
 
 
-class Evaluation(BaseModel):
+class Evaluation(XcomModel):
     """What the evaluate task hands on: each rule's outcome, and the years whose working
     days were counted Monday to Friday because the calendar does not know them yet."""
 
     outcomes: list[RuleOutcome] = []
     calendar_fallback_years: list[int] = []
 
-    def to_xcom(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
 
-    @classmethod
-    def from_xcom(cls, value: Any) -> Evaluation:
-        return value if isinstance(value, Evaluation) else cls.model_validate(value or {})
 
 
 def run_rules(

@@ -14,7 +14,6 @@ from collections import defaultdict
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import BaseModel
 from sqlalchemy import Engine, select, update
 
 from bdcwatch import rules
@@ -25,25 +24,21 @@ from bdcwatch.dates.workdays import WorkCalendar
 from bdcwatch.ledger.lifecycle import change_status, due_by_severity
 from bdcwatch.rules.engine import detect_subjects
 from bdcwatch.store.models import finding
+from bdcwatch.xcom import XcomModel
 
 log = logging.getLogger(__name__)
 
 EVERYTHING_FROM = date(2004, 1, 1)  # earliest data the calendar (and a rule) can judge
 
 
-class LookBackResult(BaseModel):
+class LookBackResult(XcomModel):
     """What look-back did: closed findings verified, and the ids it reopened (XCom-sized)."""
 
     verified: int
     reopened: list[int]
     calendar_fallback_years: list[int] = []
 
-    def to_xcom(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
 
-    @classmethod
-    def from_xcom(cls, value: Any) -> LookBackResult:
-        return value if isinstance(value, LookBackResult) else cls.model_validate(value)
 
 
 def look_back(
