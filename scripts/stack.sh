@@ -201,7 +201,7 @@ print('AIRFLOW__API_AUTH__JWT_SECRET=' + secrets.token_urlsafe(32))" >"$STACK_HO
   AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT=$((PORT + 3)) start_bg triggerer "$BIN/airflow" triggerer
   for n in 1 2; do
     AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=$((PORT + n)) \
-      start_bg "worker$n" "$BIN/airflow" celery worker --celery-hostname "worker$n@%h" --queues "$QUEUES"
+      start_bg "worker$n" "$BIN/airflow" celery worker --celery-hostname "worker$n@%h" --queues="$QUEUES"
   done
   wait_for "The api-server" 180 curl -fsS "http://127.0.0.1:$PORT/api/v2/monitor/health"
   wait_for "Celery" 180 "$BIN/celery" --app airflow.providers.celery.executors.celery_executor.app \
