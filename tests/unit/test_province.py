@@ -98,3 +98,14 @@ def test_unquoted_code_reads_as_its_digits(tmp_path):
     file = _province(tmp_path, [HOME, {**TAIYUAN, "code": 1401}])
     province = load_province(file)
     assert province is not None and province.cities[1].dag_id("look_back") == "look_back__1401"
+
+
+def test_failure_alert_goes_to_the_operations_of_the_dags_city(monkeypatch):
+    from types import SimpleNamespace
+
+    from bdcwatch.orchestration.notifier import operations_recipient
+
+    monkeypatch.setenv("BDCWATCH_POLICY", str(EXAMPLE))
+    relay = SimpleNamespace(operations_email=None, from_email="relay@example.org")
+    assert operations_recipient(relay, "ecert_completeness__1401") == ("regwatch-ops.c1401@example.org", None)
+    assert operations_recipient(relay, "ecert_completeness") == ("regwatch-ops@example.org", None)
