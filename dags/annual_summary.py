@@ -14,9 +14,8 @@ get the whole city, each unit's heads their own part; both as HTML and XLSX.
 
 from __future__ import annotations
 
-from airflow.sdk import dag
-
 from bdcwatch import rules
+from bdcwatch.orchestration.cities import city_dags  # airflow.sdk.dag once per city (a province file)
 from bdcwatch.orchestration.dag import dag_settings
 from bdcwatch.orchestration.tasks import (
     audit_task,
@@ -31,7 +30,7 @@ from bdcwatch.orchestration.tasks import (
 TABLES = rules.tables_read(rules.all_rules())  # e-certificate coverage and online share need them fresh
 
 
-@dag("annual_summary", schedule="0 9 15 12 *", **dag_settings(tags=["summary", "item-34"], doc_md=__doc__))
+@city_dags("annual_summary", schedule="0 9 15 12 *", **dag_settings(tags=["summary", "item-34"], doc_md=__doc__))
 def annual_summary():
     @audit_task
     def compose(run: dict, loads: list, audit_entries: int) -> list[int]:

@@ -22,9 +22,8 @@ calendar (CONTRACT §5); a year it does not know yet is flagged in the log and t
 
 from __future__ import annotations
 
-from airflow.sdk import dag
-
 from bdcwatch import rules
+from bdcwatch.orchestration.cities import city_dags  # airflow.sdk.dag once per city (a province file)
 from bdcwatch.orchestration.dag import dag_settings
 from bdcwatch.orchestration.tasks import (
     audit_task,
@@ -41,7 +40,7 @@ RULES = rules.select(tag="time_limit")
 TABLES = rules.tables_read(RULES)
 
 
-@dag("case_timeliness_watch", schedule="30 7 * * *", **dag_settings(tags=["item-14", "item-33", "cases"], doc_md=__doc__))
+@city_dags("case_timeliness_watch", schedule="30 7 * * *", **dag_settings(tags=["item-14", "item-33", "cases"], doc_md=__doc__))
 def case_timeliness_watch():
     @audit_task
     def check_duties(run: dict, revision: str) -> list[int]:

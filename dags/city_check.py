@@ -13,9 +13,8 @@ get one city report (a line per unit, every finding of the check as XLSX). Recor
 
 from __future__ import annotations
 
-from airflow.sdk import dag
-
 from bdcwatch import rules
+from bdcwatch.orchestration.cities import city_dags  # airflow.sdk.dag once per city (a province file)
 from bdcwatch.orchestration.dag import dag_settings
 from bdcwatch.orchestration.tasks import (
     audit_task,
@@ -31,7 +30,7 @@ RULES = rules.select(family=("case", "ecert", "staff"))
 TABLES = rules.tables_read(RULES)
 
 
-@dag("city_check", schedule="0 5 1 1,7 *", **dag_settings(tags=["item-34", "cycle"], doc_md=__doc__))
+@city_dags("city_check", schedule="0 5 1 1,7 *", **dag_settings(tags=["item-34", "cycle"], doc_md=__doc__))
 def city_check():
     @audit_task
     def draw_samples(run: dict, evaluation: dict) -> dict:

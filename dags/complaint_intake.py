@@ -18,8 +18,9 @@ not used: the intake takes whatever files are waiting.
 
 from __future__ import annotations
 
-from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable, dag
+from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable
 
+from bdcwatch.orchestration.cities import city_dags  # airflow.sdk.dag once per city (a province file)
 from bdcwatch.orchestration.dag import TIMEZONE, dag_settings
 from bdcwatch.orchestration.tasks import audit_task, current_job, prepare_supervision_db, resolve_run, send_mail
 
@@ -28,7 +29,7 @@ SCHEDULE = AssetOrTimeSchedule(timetable=CronTriggerTimetable("0 * * * *", timez
                                assets=[COMPLAINTS_UPLOADED])
 
 
-@dag("complaint_intake", schedule=SCHEDULE, **dag_settings(tags=["item-31", "intake"], doc_md=__doc__))
+@city_dags("complaint_intake", schedule=SCHEDULE, **dag_settings(tags=["item-31", "intake"], doc_md=__doc__))
 def complaint_intake():
     @audit_task
     def take_in(run: dict, revision: str) -> dict:

@@ -12,9 +12,8 @@ the cycle is recorded in `inspection` / `inspection_sample`.
 
 from __future__ import annotations
 
-from airflow.sdk import dag
-
 from bdcwatch import rules
+from bdcwatch.orchestration.cities import city_dags  # airflow.sdk.dag once per city (a province file)
 from bdcwatch.orchestration.dag import dag_settings
 from bdcwatch.orchestration.tasks import (
     audit_task,
@@ -30,7 +29,7 @@ RULES = rules.select(family=("case", "ecert", "staff"))
 TABLES = rules.tables_read(RULES)
 
 
-@dag("county_self_inspection", schedule="0 4 1 1,4,7,10 *", **dag_settings(tags=["item-34", "cycle"], doc_md=__doc__))
+@city_dags("county_self_inspection", schedule="0 4 1 1,4,7,10 *", **dag_settings(tags=["item-34", "cycle"], doc_md=__doc__))
 def county_self_inspection():
     @audit_task
     def draw_samples(run: dict, evaluation: dict) -> dict:

@@ -16,9 +16,8 @@ the source tables completely (and drops staging rows the source no longer has).
 
 from __future__ import annotations
 
-from airflow.sdk import dag
-
 from bdcwatch import rules
+from bdcwatch.orchestration.cities import city_dags  # airflow.sdk.dag once per city (a province file)
 from bdcwatch.orchestration.dag import dag_settings
 from bdcwatch.orchestration.tasks import (
     audit_task,
@@ -34,7 +33,7 @@ RULES = rules.select(family="ecert")
 TABLES = rules.tables_read(RULES)
 
 
-@dag("ecert_completeness", schedule="0 1 * * *", **dag_settings(tags=["item-16", "e-certificate"], doc_md=__doc__))
+@city_dags("ecert_completeness", schedule="0 1 * * *", **dag_settings(tags=["item-16", "e-certificate"], doc_md=__doc__))
 def ecert_completeness():
     @audit_task
     def compose(run: dict, evaluation: dict) -> list[int]:

@@ -13,16 +13,15 @@ year just ended), `units`, `full_scan`.
 
 from __future__ import annotations
 
-from airflow.sdk import dag
-
 from bdcwatch import rules
+from bdcwatch.orchestration.cities import city_dags  # airflow.sdk.dag once per city (a province file)
 from bdcwatch.orchestration.dag import dag_settings
 from bdcwatch.orchestration.tasks import audit_task, current_job, load, prepare_supervision_db, resolve_run, send_mail
 
 TABLES = rules.tables_read(rules.all_rules())  # any closed finding's rule may be re-run
 
 
-@dag("look_back", schedule="0 7 3 1 *", **dag_settings(tags=["item-34", "cycle"], doc_md=__doc__))
+@city_dags("look_back", schedule="0 7 3 1 *", **dag_settings(tags=["item-34", "cycle"], doc_md=__doc__))
 def look_back():
     @audit_task
     def verify(run: dict, loads: list) -> dict:

@@ -19,8 +19,9 @@ mailed again only if the scores changed).
 
 from __future__ import annotations
 
-from airflow.sdk import Param, dag
+from airflow.sdk import Param
 
+from bdcwatch.orchestration.cities import city_dags  # airflow.sdk.dag once per city (a province file)
 from bdcwatch.orchestration.dag import dag_settings
 from bdcwatch.orchestration.tasks import audit_task, current_job, load, prepare_supervision_db, resolve_run, send_mail
 
@@ -30,7 +31,7 @@ SETTINGS = dag_settings(tags=["item-32", "item-35", "bulletin"], doc_md=__doc__,
     description="勾选后重新计算该月评分并存档；分数有变化时作为更正通报再次发出。平时不勾选：重跑读取已存档的评分，不重复发送。"))
 
 
-@dag("monthly_bulletin", schedule="0 8 5 * *", **SETTINGS)
+@city_dags("monthly_bulletin", schedule="0 8 5 * *", **SETTINGS)
 def monthly_bulletin():
     @audit_task
     def compose(run: dict, loads: list) -> list[int]:

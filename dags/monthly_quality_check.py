@@ -15,9 +15,8 @@ unit and prohibition what the rules found, and a zero report where they found no
 
 from __future__ import annotations
 
-from airflow.sdk import dag
-
 from bdcwatch import rules
+from bdcwatch.orchestration.cities import city_dags  # airflow.sdk.dag once per city (a province file)
 from bdcwatch.orchestration.dag import dag_settings
 from bdcwatch.orchestration.tasks import (
     audit_task,
@@ -33,7 +32,7 @@ RULES = rules.select(family="case")
 TABLES = rules.tables_read(RULES)
 
 
-@dag("monthly_quality_check", schedule="0 3 1 * *", **dag_settings(tags=["item-32", "cases", "cycle"], doc_md=__doc__))
+@city_dags("monthly_quality_check", schedule="0 3 1 * *", **dag_settings(tags=["item-32", "cases", "cycle"], doc_md=__doc__))
 def monthly_quality_check():
     @audit_task
     def draw_samples(run: dict, evaluation: dict) -> dict:

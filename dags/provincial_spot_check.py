@@ -13,9 +13,8 @@ the draw, every finding as XLSX). Recorded in `inspection` / `inspection_sample`
 
 from __future__ import annotations
 
-from airflow.sdk import dag
-
 from bdcwatch import rules
+from bdcwatch.orchestration.cities import city_dags  # airflow.sdk.dag once per city (a province file)
 from bdcwatch.orchestration.dag import dag_settings
 from bdcwatch.orchestration.tasks import (
     audit_task,
@@ -31,7 +30,7 @@ RULES = rules.select(family=("case", "ecert", "staff"))
 TABLES = rules.tables_read(RULES)
 
 
-@dag("provincial_spot_check", schedule="0 6 2 1 *", **dag_settings(tags=["item-34", "cycle"], doc_md=__doc__))
+@city_dags("provincial_spot_check", schedule="0 6 2 1 *", **dag_settings(tags=["item-34", "cycle"], doc_md=__doc__))
 def provincial_spot_check():
     @audit_task
     def draw_samples(run: dict, evaluation: dict) -> dict:

@@ -21,9 +21,8 @@ summary: head count by 用工类型 and 岗位 and this year's training hours.
 
 from __future__ import annotations
 
-from airflow.sdk import dag
-
 from bdcwatch import rules
+from bdcwatch.orchestration.cities import city_dags  # airflow.sdk.dag once per city (a province file)
 from bdcwatch.orchestration.dag import dag_settings
 from bdcwatch.orchestration.tasks import (
     audit_task,
@@ -39,7 +38,7 @@ RULES = rules.select(family="staff")
 TABLES = rules.tables_read(RULES)
 
 
-@dag("staff_registry_audit", schedule="0 2 * * 1", **dag_settings(tags=["item-21", "item-24", "item-27", "item-28", "staff"], doc_md=__doc__))
+@city_dags("staff_registry_audit", schedule="0 2 * * 1", **dag_settings(tags=["item-21", "item-24", "item-27", "item-28", "staff"], doc_md=__doc__))
 def staff_registry_audit():
     @audit_task
     def compose(run: dict, evaluation: dict) -> list[int]:

@@ -12,7 +12,9 @@
 # bdcwatch_supervision and the generated sources bdcwatch_registration, _ecert, _staff),
 # STACK_REDIS_DB (5), STACK_SIZE (3000 certificates), STACK_SEED (7), STACK_PERIOD_START /
 # STACK_PERIOD_END (default: last full month in the policy zone), STACK_OVERRIDES (a file of
-# extra settings sourced after deploy/airflow.env, e.g. by the stack test).
+# extra settings sourced after deploy/airflow.env, e.g. by the stack test), BDCWATCH_POLICY (a
+# city policy, or a province file: then every city's databases, pool and queue, see below),
+# STACK_CITY_POOL_SLOTS (8: slots of each city's pool).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -44,6 +46,33 @@ export AIRFLOW_CONN_REGISTRATION_DB="${SOURCE_URL}_registration"
 export AIRFLOW_CONN_ECERT_DB="${SOURCE_URL}_ecert"
 export AIRFLOW_CONN_STAFF_REGISTRY_DB="${SOURCE_URL}_staff"
 DATABASES="${PREFIX}_airflow ${PREFIX}_supervision ${PREFIX}_registration ${PREFIX}_ecert ${PREFIX}_staff"
+
+# A province file in force (BDCWATCH_POLICY names a file with `cities:`, issue 13 item 5):
+# the first city is the home city above; every other city gets its own source databases and
+# supervision_db (${PREFIX}_c<code>_*, connections <conn_id>__<code>), its Airflow pool and
+# its Celery queue, which both workers serve. CITIES: "code home queue pool policy" lines.
+CITIES="" QUEUES="default" POOLS=""
+if [ -n "${BDCWATCH_POLICY:-}" ]; then
+  CITIES=$("$BIN/python" -c "
+from bdcwatch.config.province import load_province
+province = load_province()
+for c in (province.cities if province else ()):
+    print(c.code, int(c.home), c.queue or 'default', c.pool or 'default_pool', c.policy_path)")
+fi
+while read -r code home queue pool _policy; do
+  [ -n "$code" ] || continue
+  case ",$QUEUES," in *",$queue,"*) ;; *) QUEUES="$QUEUES,$queue" ;; esac
+  [ "$pool" = default_pool ] || case " $POOLS " in *" $pool "*) ;; *) POOLS="$POOLS $pool" ;; esac
+  [ "$home" = 1 ] && continue
+  for system in registration ecert staff supervision; do
+    DATABASES="$DATABASES ${PREFIX}_c${code}_${system}"
+  done
+  export "AIRFLOW_CONN_REGISTRATION_DB__${code}=${SOURCE_URL}_c${code}_registration"
+  export "AIRFLOW_CONN_ECERT_DB__${code}=${SOURCE_URL}_c${code}_ecert"
+  export "AIRFLOW_CONN_STAFF_REGISTRY_DB__${code}=${SOURCE_URL}_c${code}_staff"
+  export "AIRFLOW_CONN_SUPERVISION_DB__${code}=${SOURCE_URL}_c${code}_supervision"
+done <<<"$CITIES"
+POOL_SLOTS=${STACK_CITY_POOL_SLOTS:-8}
 LOGS="$STACK_HOME/logs" RUN="$STACK_HOME/run" MAIL="$STACK_HOME/mail"
 
 start_bg() {  # name, command...: its own process group, so stop ends its children too
@@ -89,6 +118,39 @@ wait_for() {  # what, seconds, command...
   echo "$what did not come up in ${seconds}s; the logs are in $LOGS"; tail -20 "$LOGS"/*.log; exit 1
 }
 
+generate_cities() {  # each non-home city's sources, from its own policy and seed, side by side
+  local pids=() code home policy
+  while read -r code home _queue _pool policy; do
+    [ -n "$code" ] && [ "$home" = 0 ] || continue
+    BDCWATCH_POLICY="$policy" "$BIN/python" -m bdcwatch.demo.generator \
+      --registration-url "${SOURCE_URL}_c${code}_registration" --ecert-url "${SOURCE_URL}_c${code}_ecert" \
+      --staff-url "${SOURCE_URL}_c${code}_staff" --size "$SIZE" --seed "$((SEED + 10#$code))" \
+      --period-start "$PERIOD_START" --period-end "$PERIOD_END" --truth "$STACK_HOME/demo/ground_truth_$code.json" \
+      >"$LOGS/generator-$code.log" 2>&1 &
+    pids+=($!)
+  done <<<"$CITIES"
+  for pid in "${pids[@]}"; do wait "$pid" || { tail -20 "$LOGS"/generator-*.log; exit 1; }; done
+  [ -z "$CITIES" ] || echo "    and $(( ${#pids[@]} )) more cities of the province file ($SIZE certificates each)"
+}
+
+city_databases_and_pools() {  # each non-home city's supervision_db migrated; a pool per city (before any task is queued)
+  local code home pool
+  while read -r code home _queue _pool _policy; do
+    [ -n "$code" ] && [ "$home" = 0 ] || continue
+    AIRFLOW_CONN_SUPERVISION_DB="${SOURCE_URL}_c${code}_supervision" "$BIN/bdcwatch" migrate \
+      >>"$LOGS/db-migrate.log" 2>&1 || { tail -20 "$LOGS/db-migrate.log"; exit 1; }
+  done <<<"$CITIES"
+  if [ -n "$POOLS" ]; then
+    "$BIN/python" -c "
+import json, sys
+print(json.dumps({name: {'slots': int(sys.argv[1]), 'description': 'bdcwatch city pool', 'include_deferred': False}
+                  for name in sys.argv[2:]}))" "$POOL_SLOTS" $POOLS >"$STACK_HOME/pools.json"
+    "$BIN/airflow" pools import "$STACK_HOME/pools.json" >>"$LOGS/db-migrate.log" 2>&1 \
+      || { tail -20 "$LOGS/db-migrate.log"; exit 1; }
+    echo "==> Pools ($POOL_SLOTS slots each):$POOLS; workers serve queues $QUEUES"
+  fi
+}
+
 start() {
   stop
   mkdir -p "$AIRFLOW_HOME" "$LOGS" "$RUN" "$MAIL" "$STACK_HOME/demo"
@@ -121,6 +183,7 @@ print('AIRFLOW__API_AUTH__JWT_SECRET=' + secrets.token_urlsafe(32))" >"$STACK_HO
     --staff-url "$AIRFLOW_CONN_STAFF_REGISTRY_DB" --size "$SIZE" --seed "$SEED" \
     --period-start "$PERIOD_START" --period-end "$PERIOD_END" --truth "$STACK_HOME/demo/ground_truth.json" \
     >"$LOGS/generator.log" 2>&1 || { tail -20 "$LOGS/generator.log"; exit 1; }
+  generate_cities
 
   echo "==> Mail catcher on 127.0.0.1:$SMTP_PORT writing .eml files to $MAIL"
   start_bg mailsink "$BIN/python" -m bdcwatch.demo.mailsink --dir "$MAIL" --port "$SMTP_PORT"
@@ -128,6 +191,7 @@ print('AIRFLOW__API_AUTH__JWT_SECRET=' + secrets.token_urlsafe(32))" >"$STACK_HO
   echo "==> Airflow metadata (airflow db migrate) and supervision_db (bdcwatch migrate)"
   "$BIN/airflow" db migrate >"$LOGS/db-migrate.log" 2>&1 || { tail -20 "$LOGS/db-migrate.log"; exit 1; }
   "$BIN/bdcwatch" migrate >>"$LOGS/db-migrate.log" 2>&1 || { tail -20 "$LOGS/db-migrate.log"; exit 1; }
+  city_databases_and_pools
 
   echo "==> api-server, scheduler, dag-processor, triggerer, Celery workers worker1 and worker2"
   start_bg api-server "$BIN/airflow" api-server --workers 1
@@ -137,7 +201,7 @@ print('AIRFLOW__API_AUTH__JWT_SECRET=' + secrets.token_urlsafe(32))" >"$STACK_HO
   AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT=$((PORT + 3)) start_bg triggerer "$BIN/airflow" triggerer
   for n in 1 2; do
     AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=$((PORT + n)) \
-      start_bg "worker$n" "$BIN/airflow" celery worker --celery-hostname "worker$n@%h"
+      start_bg "worker$n" "$BIN/airflow" celery worker --celery-hostname "worker$n@%h" --queues="$QUEUES"
   done
   wait_for "The api-server" 180 curl -fsS "http://127.0.0.1:$PORT/api/v2/monitor/health"
   wait_for "Celery" 180 "$BIN/celery" --app airflow.providers.celery.executors.celery_executor.app \

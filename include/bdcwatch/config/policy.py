@@ -206,6 +206,9 @@ def _bundled_text() -> tuple[str, str]:
 def load_policy(path: str | os.PathLike[str] | None = None) -> Policy:
     """Load the policy from ``path``, else ``$BDCWATCH_POLICY``, else the bundled default.
 
+    When the file is a province file (``config.province``: a ``cities`` list), this is
+    the home city's policy, after the whole province file is validated.
+
     Raises PolicyError when the file is missing, is not YAML, or fails validation.
     """
     chosen = path or os.environ.get(POLICY_ENV)
@@ -220,6 +223,10 @@ def load_policy(path: str | os.PathLike[str] | None = None) -> Policy:
         raw = yaml.safe_load(text)
     except yaml.YAMLError as error:
         raise PolicyError(f"policy {source} is not valid YAML: {error}") from None
+    if chosen and isinstance(raw, Mapping) and "cities" in raw:
+        from bdcwatch.config.province import parse_province
+
+        return parse_province(raw, source, Path(chosen).parent).home.policy
     return parse_policy(raw, source)
 
 

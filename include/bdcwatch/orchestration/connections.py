@@ -8,6 +8,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 from sqlalchemy.engine import URL
@@ -38,20 +39,22 @@ def database_url(conn_id: str) -> URL:
     return connection_url(connection(conn_id))
 
 
-@lru_cache(maxsize=8)
-def source_engine(conn_id: str) -> Engine:
+@lru_cache(maxsize=32)
+def source_engine(conn_id: str, zone: ZoneInfo | None = None) -> Engine:
     """A read-only engine on a source system (SQLite files are opened read-only), MySQL
-    sessions in the policy zone, the ``charset`` extra applied (CONTRACT §5)."""
+    sessions in ``zone`` (default: the policy's), the ``charset`` extra applied
+    (CONTRACT §5)."""
     from bdcwatch.config.policy import cached_policy
 
     conn = connection(conn_id)
-    return source_connections.source_engine(connection_url(conn), cached_policy().timezone,
+    return source_connections.source_engine(connection_url(conn), zone or cached_policy().timezone,
                                             source_connections.charset(conn))
 
 
-@lru_cache(maxsize=1)
-def supervision_engine() -> Engine:
-    return make_engine(database_url(SUPERVISION_DB).render_as_string(hide_password=False))
+@lru_cache(maxsize=16)
+def supervision_engine(conn_id: str = SUPERVISION_DB) -> Engine:
+    """An engine on ``supervision_db`` (or a city's, e.g. ``supervision_db__1401``)."""
+    return make_engine(database_url(conn_id).render_as_string(hide_password=False))
 
 
 def smtp_settings(conn_id: str = SMTP_DEFAULT) -> SmtpSettings:

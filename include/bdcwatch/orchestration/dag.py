@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import os
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pendulum
 from airflow.sdk import Param
 
 from bdcwatch.orchestration.notifier import ops_failure_notifier
+
+if TYPE_CHECKING:
+    from bdcwatch.config.policy import Policy
 
 TIMEZONE = "Asia/Shanghai"
 START_DATE = pendulum.datetime(2026, 1, 1, tz=TIMEZONE)
@@ -51,15 +54,16 @@ def audit_params(**extra: Param) -> dict[str, Param]:
     }
 
 
-def units_param() -> Param:
+def units_param(policy: Policy | None = None) -> Param:
     """``units``: a multi-select of the policy's units (names shown, DJJG codes sent; the
     run matches them case-insensitively). Reading the policy costs a few milliseconds of
     parse time; if it cannot be read the field is free text and the run itself fails with
-    the policy's error (and the alert), instead of the DAG vanishing with an import error."""
+    the policy's error (and the alert), instead of the DAG vanishing with an import error.
+    ``policy``: a city's policy (``orchestration.cities``), else the policy in force."""
     try:
         from bdcwatch.config.policy import cached_policy
 
-        units = cached_policy().units
+        units = (policy or cached_policy()).units
     except Exception:  # a broken policy must not hide the DAGs: the run reports it
         units = {}
     help_text = "不选则核查全部登记机构。"

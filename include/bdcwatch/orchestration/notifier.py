@@ -19,13 +19,18 @@ log = logging.getLogger(__name__)
 OPERATIONS_EMAIL_ENV = "BDCWATCH_OPERATIONS_EMAIL"
 
 
-def operations_recipient(settings: Any) -> tuple[str, str | None]:
+def operations_recipient(settings: Any, dag_id: str | None = None) -> tuple[str, str | None]:
     """(address, policy problem or None): the policy's operations_email when the policy
-    loads, else the fallback chain of the module docstring."""
+    loads (with a province file: the policy of ``dag_id``'s city), else the fallback
+    chain of the module docstring."""
     from bdcwatch.config.policy import cached_policy
+    from bdcwatch.config.province import cached_province
     from bdcwatch.errors import PolicyError
 
     try:
+        province = cached_province()
+        if province is not None and dag_id:
+            return province.city_of_dag(dag_id).policy.operations_email, None
         return cached_policy().operations_email, None
     except PolicyError as problem:
         fallback = os.environ.get(OPERATIONS_EMAIL_ENV) or settings.operations_email or settings.from_email
@@ -53,7 +58,7 @@ class OperationsFailureNotifier(BaseNotifier):
         ti = context.get("ti") or context.get("task_instance")
         exception = context.get("exception")
         settings = smtp_settings()
-        recipient, policy_problem = operations_recipient(settings)
+        recipient, policy_problem = operations_recipient(settings, str(getattr(ti, "dag_id", "") or "") or None)
         alert = render_failure_alert(
             dag_id=str(getattr(ti, "dag_id", "?")), task_id=str(getattr(ti, "task_id", "?")),
             run_id=str(getattr(ti, "run_id", "?")), try_number=getattr(ti, "try_number", "?"),

@@ -15,7 +15,11 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from airflow.sdk import get_current_context, task
 
+from bdcwatch.orchestration.cities import city_conn_id, city_policy
+
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from bdcwatch.config.run import Job
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -56,20 +60,26 @@ def audit_task(python_callable: Callable[..., Any] | None = None, **task_kwargs:
     return decorate(python_callable) if python_callable is not None else decorate
 
 
+def city_supervision_engine() -> Engine:
+    """The running task's city's supervision_db (``supervision_db`` for one city)."""
+    from bdcwatch.orchestration.connections import SUPERVISION_DB, supervision_engine
+
+    return supervision_engine(city_conn_id(SUPERVISION_DB))
+
+
 def current_job(run: Mapping[str, Any]) -> Job:
     """The ``Job`` of the running task: the run spec from XCom, the policy, supervision_db,
     the DAG and run ids, and the local wall clock now."""
-    from bdcwatch.config.policy import cached_policy
     from bdcwatch.config.run import Job, RunContext, RunSpec
     from bdcwatch.dates.clock import local_now
-    from bdcwatch.orchestration.connections import run_log_folder, smtp_sender, supervision_engine, ui_base_url
+    from bdcwatch.orchestration.connections import run_log_folder, smtp_sender, ui_base_url
 
     context = get_current_context()
-    policy = cached_policy()
+    policy = city_policy()
     spec = RunSpec.from_xcom(run)
     dag_id, run_id = context["dag"].dag_id, context["run_id"]
     return Job(
-        spec=spec, policy=policy, engine=supervision_engine(), ctx=RunContext(dag_id, run_id, local_now(policy.timezone)),
+        spec=spec, policy=policy, engine=city_supervision_engine(), ctx=RunContext(dag_id, run_id, local_now(policy.timezone)),
         ui_base_url=ui_base_url(), dry_run_dir=run_log_folder(dag_id, run_id) / "dry_run_mail" if spec.dry_run else None,
         mail_from=smtp_sender() if spec.dry_run else "bdcwatch@localhost",
     )
@@ -82,13 +92,12 @@ def resolve_run(default_period: str, rolling_days: int = 0) -> dict[str, Any]:
     back), used when the run names no period. A conf key that is not a Param of the DAG,
     a bad period, an unknown unit or a period that has not ended (outside a dry run) fails
     the run here, before anything is read."""
-    from bdcwatch.config.policy import cached_policy
     from bdcwatch.config.run import RunSpec
     from bdcwatch.dates.clock import local_now
     from bdcwatch.dates.periods import local_date, previous_period, rolling_window
 
     context = get_current_context()
-    policy = cached_policy()
+    policy = city_policy()
     # The date the run stands for: its logical date, or for a manual run triggered without
     # one (Airflow 3 allows that) the moment it was asked to run, in the policy's zone.
     moment = context.get("logical_date") or context["dag_run"].run_after
@@ -106,10 +115,9 @@ def prepare_supervision_db() -> str:
     """Create or upgrade supervision_db to the newest schema (Alembic)."""
     import logging
 
-    from bdcwatch.orchestration.connections import supervision_engine
     from bdcwatch.store.migrate import migrate
 
-    revision = migrate(supervision_engine())
+    revision = migrate(city_supervision_engine())
     logging.getLogger(__name__).info("supervision_db at revision %s", revision)
     return revision
 
@@ -118,18 +126,18 @@ def prepare_supervision_db() -> str:
 @audit_task(max_active_tis_per_dagrun=1, map_index_template="{{ task.op_kwargs['table_name'] }}")
 def load(table_name: str) -> dict[str, Any]:
     """Extract one source table into staging through the quality gate."""
-    from bdcwatch.config.policy import cached_policy
     from bdcwatch.dates.clock import local_now
-    from bdcwatch.orchestration.connections import source_engine, supervision_engine
+    from bdcwatch.orchestration.connections import source_engine
     from bdcwatch.sources.extract import load_table
     from bdcwatch.sources.schema import SOURCE_TABLES
 
     context = get_current_context()
     full_scan = bool(context["params"].get("full_scan", False))
-    source = source_engine(SOURCE_TABLES[table_name].system)  # the system name is its connection id
-    now = local_now(cached_policy().timezone)
-    return load_table(source, supervision_engine(), table_name, run_id=context["run_id"], full_scan=full_scan,
-                      now=now).as_dict()
+    zone = city_policy().timezone
+    # The system name is its connection id (a city's: registration_db__1401).
+    source = source_engine(city_conn_id(SOURCE_TABLES[table_name].system), zone)
+    return load_table(source, city_supervision_engine(), table_name, run_id=context["run_id"], full_scan=full_scan,
+                      now=local_now(zone), zone=zone).as_dict()
 
 
 @audit_task
@@ -146,9 +154,8 @@ def verify_audit() -> int:
     import logging
 
     from bdcwatch.ledger.audit import verify_or_raise
-    from bdcwatch.orchestration.connections import supervision_engine
 
-    checked = verify_or_raise(supervision_engine())
+    checked = verify_or_raise(city_supervision_engine())
     logging.getLogger(__name__).info("audit trail intact: %d entries verified", checked)
     return checked
 
@@ -159,11 +166,10 @@ def send_mail(outbox_ids: list[int]) -> dict[str, Any]:
     goes out with the next run. A dry run sends nothing at all."""
     import logging
 
-    from bdcwatch.config.policy import cached_policy
-    from bdcwatch.orchestration.connections import smtp_settings, supervision_engine
+    from bdcwatch.orchestration.connections import smtp_settings
     from bdcwatch.reports.delivery_notice import send_and_report
 
     if get_current_context()["params"].get("dry_run"):
         logging.getLogger(__name__).warning("dry run: nothing is sent (the rendered mail is in the run's log folder)")
         return {"dry_run": True, "sent": 0}
-    return send_and_report(supervision_engine(), cached_policy(), smtp_settings()).as_dict()
+    return send_and_report(city_supervision_engine(), city_policy(), smtp_settings()).as_dict()
