@@ -43,9 +43,12 @@ stack-stop:
 check: $(STAMP) lint types
 	$(PYTEST) -q -m unit -n 2 tests
 
-## test: what CI runs — lint, types, every tier, then the unit and clock tests again under a shifted clock
+## test: what CI runs — lint, types, every tier on both cores, then the unit and clock tests again under a shifted clock
+# (-n 2 --dist loadgroup: tests are independent; a module sharing one expensive thing — the
+# production stack, the browser's api-server — is an xdist_group and stays on one worker)
+XDIST := -n 2 --dist loadgroup
 test: $(STAMP) system-packages lint types
-	$(PYTEST) -q tests
+	$(PYTEST) -q $(XDIST) tests
 	$(MAKE) --no-print-directory clock
 
 lint: $(STAMP)
@@ -79,9 +82,9 @@ screenshots: $(STAMP) system-packages
 clock: $(STAMP)
 	@if command -v faketime >/dev/null; then \
 	  echo "==> clock pass: $(TODAY_UTC) 17:30 UTC, TZ=UTC (Shanghai is a day ahead)"; \
-	  TZ=UTC faketime "$(TODAY_UTC) 17:30:00" $(PYTEST) -q $(CLOCK_TESTS) tests && \
+	  TZ=UTC faketime "$(TODAY_UTC) 17:30:00" $(PYTEST) -q $(XDIST) $(CLOCK_TESTS) tests && \
 	  echo "==> clock pass: $(TODAY_UTC) 03:30 UTC, TZ=Asia/Shanghai (a normal hour: both dates agree)" && \
-	  TZ=Asia/Shanghai faketime "$(TODAY_UTC) 11:30:00" $(PYTEST) -q $(CLOCK_TESTS) tests; \
+	  TZ=Asia/Shanghai faketime "$(TODAY_UTC) 11:30:00" $(PYTEST) -q $(XDIST) $(CLOCK_TESTS) tests; \
 	else echo "SKIPPED clock pass: faketime is not installed (apt-get install -y faketime)"; fi
 
 ## system-packages: Debian packages some tiers use (faketime; chromium and CJK fonts for the browser

@@ -112,9 +112,16 @@ class _ServerDatabases:
             conn.execute(text("SET FOREIGN_KEY_CHECKS = 1"))
 
     def close(self) -> None:
-        with self.admin.connect() as conn:
-            for name in self.created:
+        """Drop every database made, four at a time: one by one, a session's few hundred
+        took minutes (PostgreSQL checkpoints for each DROP DATABASE; concurrent drops share)."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        def drop(name: str) -> None:
+            with self.admin.connect() as conn:
                 conn.execute(text(self.server.drop.format(name=name)))
+
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(drop, self.created))  # list(): an error in any drop is raised here
         self.admin.dispose()
 
 

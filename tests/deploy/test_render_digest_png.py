@@ -18,10 +18,10 @@ from bdcwatch.mail.sender import SmtpSettings, send_message
 from tests.mail_samples import KINDS
 
 SCRIPT = __import__("pathlib").Path(__file__).resolve().parents[2] / "scripts" / "render_digest_png.py"
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.skipif(
     shutil.which("chromium") is None and shutil.which("chromium-browser") is None,
     reason="headless Chromium not installed (apt-get install -y chromium fonts-noto-cjk)",
-)
+), pytest.mark.xdist_group("chromium_mail")]  # one Chromium on one worker (make test's -n 2)
 
 
 @pytest.fixture(scope="module")

@@ -106,7 +106,7 @@ class Stack:
             known = {d["dag_id"] for d in self.api("GET", "/dags", params={"limit": 100})["dags"]}
             if set(dag_ids) <= known:
                 return
-            time.sleep(3)
+            time.sleep(1)
         raise AssertionError(f"DAGs not parsed in {timeout}s: {set(dag_ids) - known}\n{self.log_tails()}")
 
     def trigger(self, dag_id: str, conf: dict[str, str]) -> str:
@@ -127,7 +127,7 @@ class Stack:
             state = self.api("GET", f"/dags/{dag_id}/dagRuns/{run_id}")["state"]
             if state in ("success", "failed"):
                 break
-            time.sleep(5)
+            time.sleep(2)
         tasks = self.tasks(dag_id, run_id)
         if state != "success":
             states = {f"{t['task_id']}[{t['map_index']}]": (t["state"], t["try_number"]) for t in tasks}

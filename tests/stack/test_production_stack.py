@@ -25,6 +25,8 @@ from tests.support import POSTGRES
 PERIOD = {"period_start": "2026-03-01", "period_end": "2026-04-01"}
 ECERT_AND_CASES = ("ecert_completeness", "monthly_quality_check")
 CASE_RULES = ("CASE_", "RETURN_", "MORTGAGE_", "ONLINE_")
+# Under pytest-xdist (make test) the module stays on one worker: one stack, started once.
+pytestmark = pytest.mark.xdist_group("stack")
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +81,11 @@ def assert_each_mail_once(stack: Stack) -> None:
 
 
 def test_production_stack_runs_match_the_truth_and_survive_a_lost_worker(stack: Stack) -> None:
+    # The test's stack never touches make stack's var/stack (or its databases). Asserted
+    # here, not in a test of its own: under pytest-xdist a second test of this module
+    # could be scheduled apart and start a second stack.
+    assert Path(stack.env["STACK_HOME"]) == stack.home and "var/stack" not in str(stack.home)
+    assert stack.env["STACK_DB_PREFIX"].startswith("stack_test_")
     stack.wait_for_dags([*ECERT_AND_CASES, "staff_registry_audit"])
 
     # Two audits side by side on the two workers.
@@ -108,8 +115,3 @@ def test_production_stack_runs_match_the_truth_and_survive_a_lost_worker(stack: 
     assert findings_of(stack) == expected | expected_of(stack, ("STAFF_",))
     assert_each_mail_once(stack)
 
-
-def test_stack_home_is_the_temporary_one(stack: Stack) -> None:
-    """The test's stack never touches make stack's var/stack (or its databases)."""
-    assert Path(stack.env["STACK_HOME"]) == stack.home and "var/stack" not in str(stack.home)
-    assert stack.env["STACK_DB_PREFIX"].startswith("stack_test_")

@@ -113,7 +113,9 @@ def reference_findings(
 ) -> set[tuple[str, str, str]]:
     """(rule_code, subject_id, unit_code) that CONTRACT §3 gives for the generated data."""
     start, as_of = truth.period_start, truth.as_of
-    grace = timedelta(hours=int(raw_policy()["ecert"]["max_delay_hours"]))
+    ecert_policy = raw_policy()["ecert"]
+    grace = timedelta(hours=int(ecert_policy["max_delay_hours"]))
+    type_codes = {int(k): v for k, v in ecert_policy["type_codes"].items()}
     papers = [p for p in rows["BDC_ZS"] if ("BDC_ZS", p["ZSID"]) not in exclude]
     ecerts = [e for e in rows["BDC_DZZZ_ZZXX"] if ("BDC_DZZZ_ZZXX", e["ZZID"]) not in exclude]
     dbsj = {r["YWH"]: r["DBSJ"] for r in rows["DJF_DJ_DB"]}
@@ -144,7 +146,7 @@ def reference_findings(
             if any(
                 e["BDCDYH"] != p["BDCDYH"]
                 or normalize_holders(e["CZZT"]) != normalize_holders(p["QLRMC"])
-                or e["ZZLXDM"] != {int(k): v for k, v in raw_policy()["ecert"]["type_codes"].items()}.get(p["ZSLX"])
+                or e["ZZLXDM"] != type_codes.get(p["ZSLX"])
                 for e in valid_matching
             ):
                 rules.append("ECERT_MISMATCH")
@@ -883,10 +885,11 @@ def test_online_shares_one_unit_below_one_at_the_target_the_rest_well_above(tmp_
     truth = _generate(path, size=3000)
     rows = _rows(path)
     policy = load_policy()
-    online = raw_policy()["online_handling"]
+    raw = raw_policy()  # parsed once, not once per case (that took minutes)
+    online, mortgage = raw["online_handling"], raw["mortgage_qllx_codes"]
     shares: dict[str, list[int]] = defaultdict(list)
     for case in rows["DJT_DJ_SL"]:
-        in_scope = case["DJDL"] == "700" or case["QLLX"] in raw_policy()["mortgage_qllx_codes"]
+        in_scope = case["DJDL"] == "700" or case["QLLX"] in mortgage
         if in_scope and PERIOD["period_start"] <= case["SLSJ"].date() < PERIOD["period_end"]:
             shares[case["DJJG"]].append(case["SQFS"] in online["online_sqfs"])
     (low,) = [f.unit_code for f in truth.findings if f.rule_code == "ONLINE_RATIO_LOW"]

@@ -27,8 +27,9 @@ from tests.web.conftest import AIRFLOW, AirflowWebHome
 from tests.web.ledger_world import ID_NUMBER, SCRIPT, LedgerWorld, new_world, standard_ledger
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed "
-                                "(apt-get install -y chromium fonts-noto-cjk; `make test` does it as root)")
+pytestmark = [pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed "
+                                 "(apt-get install -y chromium fonts-noto-cjk; `make test` does it as root)"),
+              pytest.mark.xdist_group("browser")]  # one api-server and browser on one worker (make test's -n 2)
 # As the machine notes say: a closed network, root, no GPU.
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
