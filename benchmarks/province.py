@@ -52,15 +52,11 @@ DAG = "ecert_completeness"
 
 
 def free_redis_db_from_top() -> int:
-    """An empty Redis database, searched from 15 down: the stack test searches from 6 up,
-    and two stacks on one Redis database take each other's task messages (a run of one
-    stack then waits for ever on a task the other's worker took)."""
-    import redis
+    """An empty Redis database claimed for this run, searched from 15 down (the stack test
+    searches from 6 up): two stacks on one Redis database take each other's task messages."""
+    from tests.stack.stack import free_redis_db
 
-    for number in range(15, 5, -1):
-        if redis.Redis(host="127.0.0.1", db=number).dbsize() == 0:
-            return number
-    raise RuntimeError("no empty Redis database among 6..15")
+    return free_redis_db(range(15, 5, -1))
 
 
 def _when(value: str) -> datetime:

@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -19,6 +20,8 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "stack.sh"
+CLAIM_KEY = "bdcwatch:stack:claimed"  # + ":<database number>", in Redis database 0
+CLAIM_SECONDS = 3 * 3600
 
 
 def redis_reachable() -> str | None:
@@ -32,14 +35,23 @@ def redis_reachable() -> str | None:
         return f"Redis at 127.0.0.1:6379 is not reachable ({type(error).__name__}: {error})"
 
 
-def free_redis_db() -> int:
-    """An empty Redis database number (6..15): 5 is make stack's, lower ones other users'."""
+def free_redis_db(numbers: Iterable[int] = range(6, 16)) -> int:
+    """An empty Redis database among ``numbers`` (6..15: 5 is make stack's, lower ones other
+    users'), claimed for this process: two stacks on one database take each other's task
+    messages, so "empty" alone is not enough when two start at once. The claim is a key in
+    database 0 set only if absent (``SET NX``), kept for CLAIM_SECONDS (longer than any
+    stack run here; it lapses by itself, so a killed run leaves nothing behind for long).
+
+    Raises RuntimeError when every database of ``numbers`` is in use or claimed."""
     import redis
 
-    for number in range(6, 16):
-        if redis.Redis(host="127.0.0.1", db=number).dbsize() == 0:
+    claims = redis.Redis(host="127.0.0.1", db=0)
+    for number in numbers:
+        if redis.Redis(host="127.0.0.1", db=number).dbsize() != 0:
+            continue
+        if claims.set(f"{CLAIM_KEY}:{number}", os.getpid(), nx=True, ex=CLAIM_SECONDS):
             return number
-    raise RuntimeError("no empty Redis database among 6..15")
+    raise RuntimeError(f"no empty, unclaimed Redis database among {list(numbers)}")
 
 
 def free_port_block(size: int = 4) -> int:
@@ -80,8 +92,15 @@ class Stack:
         return f"postgresql+psycopg2://postgres@127.0.0.1:5432/{self.env['STACK_DB_PREFIX']}_{database}"
 
     def script(self, action: str, timeout: int = 900) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["bash", str(SCRIPT), action], env=self.env, capture_output=True, text=True,
+        """Run ``scripts/stack.sh <action>`` with this stack's settings; after a ``drop``
+        that worked, its Redis database's claim (``free_redis_db``) is released."""
+        done = subprocess.run(["bash", str(SCRIPT), action], env=self.env, capture_output=True, text=True,
                               timeout=timeout, cwd=ROOT)
+        if action == "drop" and done.returncode == 0 and self.env.get("STACK_REDIS_DB"):
+            import redis
+
+            redis.Redis(host="127.0.0.1", db=0).delete(f"{CLAIM_KEY}:{self.env['STACK_REDIS_DB']}")
+        return done
 
     def start(self) -> None:
         done = self.script("start")
