@@ -203,6 +203,27 @@ def _bundled_text() -> tuple[str, str]:
     return resource.read_text(encoding="utf-8"), f"{resource} (bundled default)"
 
 
+def read_policy_file(path: str | os.PathLike[str] | None = None) -> tuple[Any, str, Path | None]:
+    """The parsed YAML of the policy file at ``path``, else ``$BDCWATCH_POLICY``, else the
+    bundled default: (document, source named in errors, folder of the file or None for the
+    bundled copy). Shared by the city policy and the province file (``config.province``).
+
+    Raises PolicyError when the file is missing or is not YAML.
+    """
+    chosen = path or os.environ.get(POLICY_ENV)
+    if chosen:
+        file = Path(chosen)
+        if not file.is_file():
+            raise PolicyError(f"policy file {file} does not exist (set {POLICY_ENV} or fix the path)")
+        text, source, folder = file.read_text(encoding="utf-8"), str(file), file.parent
+    else:
+        (text, source), folder = _bundled_text(), None
+    try:
+        return yaml.safe_load(text), source, folder
+    except yaml.YAMLError as error:
+        raise PolicyError(f"policy {source} is not valid YAML: {error}") from None
+
+
 def load_policy(path: str | os.PathLike[str] | None = None) -> Policy:
     """Load the policy from ``path``, else ``$BDCWATCH_POLICY``, else the bundled default.
 
@@ -211,22 +232,12 @@ def load_policy(path: str | os.PathLike[str] | None = None) -> Policy:
 
     Raises PolicyError when the file is missing, is not YAML, or fails validation.
     """
-    chosen = path or os.environ.get(POLICY_ENV)
-    if chosen:
-        file = Path(chosen)
-        if not file.is_file():
-            raise PolicyError(f"policy file {file} does not exist (set {POLICY_ENV} or fix the path)")
-        text, source = file.read_text(encoding="utf-8"), str(file)
-    else:
-        text, source = _bundled_text()
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise PolicyError(f"policy {source} is not valid YAML: {error}") from None
-    if chosen and isinstance(raw, Mapping) and "cities" in raw:
-        from bdcwatch.config.province import parse_province
+    raw, source, folder = read_policy_file(path)
+    if folder is not None:
+        from bdcwatch.config.province import is_province, parse_province
 
-        return parse_province(raw, source, Path(chosen).parent).home.policy
+        if is_province(raw):
+            return parse_province(raw, source, folder).home.policy
     return parse_policy(raw, source)
 
 

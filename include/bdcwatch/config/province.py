@@ -29,10 +29,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from bdcwatch.config.policy import POLICY_ENV, Policy, load_policy
+from bdcwatch.config.policy import POLICY_ENV, Policy, load_policy, read_policy_file
 from bdcwatch.errors import PolicyError
 
 __all__ = ["City", "Province", "cached_province", "is_province", "load_province", "parse_province"]
@@ -189,19 +188,12 @@ def load_province(path: str | os.PathLike[str] | None = None) -> Province | None
     Raises:
         PolicyError: the file is missing, not YAML, or an invalid province file.
     """
-    chosen = path or os.environ.get(POLICY_ENV)
-    if not chosen:
+    if not (path or os.environ.get(POLICY_ENV)):
         return None
-    file = Path(chosen)
-    if not file.is_file():
-        raise PolicyError(f"policy file {file} does not exist (set {POLICY_ENV} or fix the path)")
-    try:
-        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        raise PolicyError(f"policy {file} is not valid YAML: {error}") from None
-    if not is_province(raw):
+    raw, source, folder = read_policy_file(path)
+    if folder is None or not is_province(raw):
         return None
-    return parse_province(raw, str(file), file.parent)
+    return parse_province(raw, source, folder)
 
 
 @lru_cache(maxsize=4)
