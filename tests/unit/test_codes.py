@@ -106,3 +106,36 @@ def _mod37_36_as_written(payload: str) -> str:
 @given(st.text(alphabet="0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ", max_size=60))
 def test_check_character_equals_the_standard_written_out_on_any_payload(payload):
     assert identifiers.mod37_36_check_character(payload) == _mod37_36_as_written(payload)
+
+
+# Text made of what certificate numbers and holder lists are written with, and of every
+# character a §5 step changes (so the shortcut for untouched values is tried on values
+# one character away from needing the full steps), plus any other character.
+_SECTION5_CHARACTERS = st.sampled_from(
+    list("晋(2026)阳泉市不动产权证明第0123456789号注销张三李四阿卜来提如则托合提、,，;；/／ ")
+    + list("（）０９〔〕【】[]［］\u3000\u00a0\t\n\u200b\u200c\u200d\u2060\ufeff\x1c")
+    + list(normalise.MIDDLE_DOTS)
+)
+_SECTION5_TEXT = st.builds(
+    str.__add__,
+    st.one_of(st.text(alphabet=_SECTION5_CHARACTERS, max_size=40), st.text(max_size=40)),
+    st.sampled_from(["", "(销)", "(注销)", "（注销）", "(销)\n"]),  # §5's cancelled suffix, and look-alikes
+)
+
+
+@given(_SECTION5_TEXT)
+def test_certificate_shortcut_equals_every_step(raw):
+    assert normalise.normalize_certificate_number(raw) == normalise.full_certificate_normalisation(raw)
+
+
+@given(_SECTION5_TEXT)
+def test_holders_shortcut_equals_every_step(raw):
+    assert normalise.normalize_holders(raw) == normalise.full_holders_normalisation(raw)
+
+
+def test_the_shortcuts_leave_clean_values_as_they_are_and_fold_the_rest():
+    clean = "晋(2026)阳泉市不动产权第0001234号"
+    assert normalise.normalize_certificate_number(clean) is clean  # the shortcut: no copy made
+    assert normalise.normalize_certificate_number(clean + "(注销)") == clean
+    assert normalise.normalize_holders("阿卜来提·如则托合提") == "阿卜来提·如则托合提"
+    assert normalise.normalize_holders(" 张三\u200b") == "张三"
