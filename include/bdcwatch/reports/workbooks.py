@@ -33,25 +33,34 @@ def sheet_title(title: str, taken: set[str] | None = None) -> str:
 
 def workbook(sheets: Mapping[str, Any], widths: Mapping[str, Sequence[float]] | None = None) -> bytes:
     """An XLSX file: one sheet per entry, from a pandas DataFrame or a ``(header, rows)``
-    pair; header row frozen; optional column widths per sheet title (in characters)."""
-    from openpyxl import Workbook
+    pair; header row frozen; optional column widths per sheet title (in characters).
 
-    book = Workbook()
-    assert book.active is not None
-    book.remove(book.active)
+    Written in openpyxl's write-only mode: rows stream to the file instead of a cell object
+    being kept per value (a digest of 8,000 findings took 4 s to write, half of composing
+    the day's mail at 500,000 certificates: issue 13 item 4).
+    """
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+
+    book = Workbook(write_only=True)
     taken: set[str] = set()
     for title, data in sheets.items():
         header, rows = _table(data)
         sheet = book.create_sheet(sheet_title(title, taken))
-        for row_number, values in enumerate([header, *rows], start=1):
-            for column_number, value in enumerate(values, start=1):
-                cell = sheet.cell(row=row_number, column=column_number)
-                cell.value = clean_cell(value)
-                if isinstance(cell.value, str):
-                    cell.data_type = "s"  # a text from data is never a formula
         for column_number, width in enumerate((widths or {}).get(title, ()), start=1):
             sheet.column_dimensions[_column_letter(column_number)].width = width
         sheet.freeze_panes = "A2"
+        for values in [header, *rows]:
+            row: list[Any] = []
+            for value in values:
+                value = clean_cell(value)
+                if isinstance(value, str) and value.startswith("="):
+                    # openpyxl would store it as a formula: a text from data is never one.
+                    cell = WriteOnlyCell(sheet, value)
+                    cell.data_type = "s"
+                    value = cell
+                row.append(value)
+            sheet.append(row)
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
