@@ -20,7 +20,7 @@ from bdcwatch.orchestration.dag import dag_settings
 from bdcwatch.orchestration.tasks import (
     audit_task,
     current_job,
-    load,
+    load_tables,
     prepare_supervision_db,
     resolve_run,
     send_mail,
@@ -39,7 +39,7 @@ def annual_summary():
         return annual.compose(current_job(run))
 
     run = resolve_run("year_to_date")
-    loads = load.expand(table_name=TABLES)
+    loads = load_tables(TABLES)
     prepared = prepare_supervision_db()
     run >> prepared >> loads
     audit = verify_audit()

@@ -29,7 +29,7 @@ from bdcwatch.orchestration.tasks import (
     audit_task,
     current_job,
     evaluate,
-    load,
+    load_tables,
     prepare_supervision_db,
     resolve_run,
     send_mail,
@@ -64,7 +64,7 @@ def case_timeliness_watch():
         return digests + notice + watch_list.compose(job, judged) + escalation.compose(job)
 
     run = resolve_run("day")
-    loads = load.expand(table_name=TABLES)
+    loads = load_tables(TABLES)
     prepared = prepare_supervision_db()
     run >> prepared >> loads
     prepared >> verify_audit()

@@ -20,7 +20,7 @@ from bdcwatch.orchestration.tasks import (
     audit_task,
     current_job,
     evaluate,
-    load,
+    load_tables,
     prepare_supervision_db,
     resolve_run,
     send_mail,
@@ -50,7 +50,7 @@ def city_check():
         return parts + quarantine_notice.compose(job, TABLES) + report
 
     run = resolve_run("half")
-    loads = load.expand(table_name=TABLES)
+    loads = load_tables(TABLES)
     run >> prepare_supervision_db() >> loads
     evaluation = evaluate(RULES, run, loads)
     send_mail(compose(run, evaluation, draw_samples(run, evaluation)))

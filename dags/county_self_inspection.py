@@ -19,7 +19,7 @@ from bdcwatch.orchestration.tasks import (
     audit_task,
     current_job,
     evaluate,
-    load,
+    load_tables,
     prepare_supervision_db,
     resolve_run,
     send_mail,
@@ -49,7 +49,7 @@ def county_self_inspection():
         return digests + quarantine_notice.compose(job, TABLES)
 
     run = resolve_run("quarter")
-    loads = load.expand(table_name=TABLES)
+    loads = load_tables(TABLES)
     run >> prepare_supervision_db() >> loads
     evaluation = evaluate(RULES, run, loads)
     send_mail(compose(run, evaluation, draw_samples(run, evaluation)))

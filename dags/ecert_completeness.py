@@ -23,7 +23,7 @@ from bdcwatch.orchestration.tasks import (
     audit_task,
     current_job,
     evaluate,
-    load,
+    load_tables,
     prepare_supervision_db,
     resolve_run,
     send_mail,
@@ -46,7 +46,7 @@ def ecert_completeness():
         return digests + quarantine_notice.compose(job, TABLES)
 
     run = resolve_run("rolling", 7)
-    loads = load.expand(table_name=TABLES)
+    loads = load_tables(TABLES)
     run >> prepare_supervision_db() >> loads
     send_mail(compose(run, evaluate(RULES, run, loads)))
 

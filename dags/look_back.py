@@ -16,7 +16,14 @@ from __future__ import annotations
 from bdcwatch import rules
 from bdcwatch.orchestration.cities import city_dags  # airflow.sdk.dag once per city (a province file)
 from bdcwatch.orchestration.dag import dag_settings
-from bdcwatch.orchestration.tasks import audit_task, current_job, load, prepare_supervision_db, resolve_run, send_mail
+from bdcwatch.orchestration.tasks import (
+    audit_task,
+    current_job,
+    load_tables,
+    prepare_supervision_db,
+    resolve_run,
+    send_mail,
+)
 
 TABLES = rules.tables_read(rules.all_rules())  # any closed finding's rule may be re-run
 
@@ -38,7 +45,7 @@ def look_back():
         return unit_digest.compose_reopened(job, result.verified, result.reopened) + quarantine_notice.compose(job, TABLES)
 
     run = resolve_run("year")
-    loads = load.expand(table_name=TABLES)
+    loads = load_tables(TABLES)
     run >> prepare_supervision_db() >> loads
     send_mail(compose(run, verify(run, loads)))
 

@@ -23,7 +23,14 @@ from airflow.sdk import Param
 
 from bdcwatch.orchestration.cities import city_dags  # airflow.sdk.dag once per city (a province file)
 from bdcwatch.orchestration.dag import dag_settings
-from bdcwatch.orchestration.tasks import audit_task, current_job, load, prepare_supervision_db, resolve_run, send_mail
+from bdcwatch.orchestration.tasks import (
+    audit_task,
+    current_job,
+    load_tables,
+    prepare_supervision_db,
+    resolve_run,
+    send_mail,
+)
 
 TABLES = ["DJT_DJ_SL", "BDC_ZS", "BDC_DZZZ_ZZXX", "RY_JBXX", "RY_PXJL"]  # reports.scorecard.TABLES (kept light here)
 SETTINGS = dag_settings(tags=["item-32", "item-35", "bulletin"], doc_md=__doc__, recompute=Param(
@@ -43,7 +50,7 @@ def monthly_bulletin():
         return bulletin.compose(current_job(run), recompute=recompute)
 
     run = resolve_run("month")
-    loads = load.expand(table_name=TABLES)
+    loads = load_tables(TABLES)
     run >> prepare_supervision_db() >> loads
     send_mail(compose(run, loads))
 

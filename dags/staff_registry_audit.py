@@ -28,7 +28,7 @@ from bdcwatch.orchestration.tasks import (
     audit_task,
     current_job,
     evaluate,
-    load,
+    load_tables,
     prepare_supervision_db,
     resolve_run,
     send_mail,
@@ -49,7 +49,7 @@ def staff_registry_audit():
         return staff_digest.compose(job, Evaluation.from_xcom(evaluation)) + quarantine_notice.compose(job, TABLES)
 
     run = resolve_run("week")
-    loads = load.expand(table_name=TABLES)
+    loads = load_tables(TABLES)
     run >> prepare_supervision_db() >> loads
     send_mail(compose(run, evaluate(RULES, run, loads)))
 

@@ -3,6 +3,7 @@ own Celery queue and pool; without one, exactly the contract's DAGs (issue 13 it
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -66,3 +67,27 @@ def test_dag_files_stay_thin(path):
     """The per-city loop lives in orchestration.cities, not in the DAG files."""
     text = path.read_text(encoding="utf-8")
     assert "@city_dags(" in text and "for city" not in text
+
+
+def _loads(dagbag):
+    return {dag_id: dag.get_task("load") for dag_id, dag in dagbag.dags.items() if "load" in dag.task_dict}
+
+
+def test_loads_run_one_at_a_time_unless_the_deployment_says_otherwise(monkeypatch):
+    """SQLite (the embedded default) takes one writer: one table at a time. A deployment on
+    PostgreSQL sets BDCWATCH_PARALLEL_LOADS (deploy/airflow.env) and its runs load that many
+    tables side by side; a value that is not a positive integer fails the DAG files' import
+    with the variable's name (shown among the UI's import errors)."""
+    monkeypatch.delenv("BDCWATCH_POLICY", raising=False)
+    monkeypatch.delenv("BDCWATCH_PARALLEL_LOADS", raising=False)
+    loads = _loads(_dagbag())
+    assert len(loads) == 10 and {t.max_active_tis_per_dagrun for t in loads.values()} == {1}
+    production = dict(re.findall(r'^(\w+)="([^"]*)"$', (Path(__file__).resolve().parents[2] / "deploy" / "airflow.env")
+                                  .read_text(encoding="utf-8"), re.M))
+    monkeypatch.setenv("BDCWATCH_PARALLEL_LOADS", production["BDCWATCH_PARALLEL_LOADS"])
+    loads = _loads(_dagbag())
+    assert {t.max_active_tis_per_dagrun for t in loads.values()} == {3}
+    assert all(t.map_index_template for t in loads.values())  # still shows each table
+    monkeypatch.setenv("BDCWATCH_PARALLEL_LOADS", "all")
+    errors = _dagbag().import_errors
+    assert errors and all("BDCWATCH_PARALLEL_LOADS must be a positive integer" in e for e in errors.values())

@@ -122,7 +122,35 @@ def prepare_supervision_db() -> str:
     return revision
 
 
-# SQLite allows one writer: load tables one at a time. Mapped instances show their table.
+PARALLEL_LOADS_ENV = "BDCWATCH_PARALLEL_LOADS"
+
+
+def parallel_loads() -> int:
+    """How many source tables one DAG run loads at once: ``BDCWATCH_PARALLEL_LOADS``, read
+    when the DAG file is parsed, default 1. SQLite has one writer, so the embedded default
+    loads one table at a time; with supervision_db on PostgreSQL each load writes its own
+    staging table and quarantine rows, and deploy/airflow.env lets the loads of a run go
+    to the Celery workers side by side.
+
+    Raises:
+        ValueError: the variable is set to anything but a positive integer (the DAG files
+            then fail to import with this message, shown in the UI's import errors).
+    """
+    import os
+
+    raw = os.environ.get(PARALLEL_LOADS_ENV, "1").strip()
+    if not raw.isdigit() or int(raw) < 1:
+        raise ValueError(f"{PARALLEL_LOADS_ENV} must be a positive integer (tables loaded at once), not {raw!r}")
+    return int(raw)
+
+
+def load_tables(tables: list[str]) -> Any:
+    """The run's loads: ``load`` mapped over ``tables``, ``parallel_loads()`` of them at
+    once (read each time a DAG file is parsed). Returns Airflow's mapped task."""
+    return load.override(max_active_tis_per_dagrun=parallel_loads()).expand(table_name=tables)
+
+
+# Mapped instances show their table. One at a time unless load_tables says otherwise.
 @audit_task(max_active_tis_per_dagrun=1, map_index_template="{{ task.op_kwargs['table_name'] }}")
 def load(table_name: str) -> dict[str, Any]:
     """Extract one source table into staging through the quality gate."""
