@@ -88,6 +88,6 @@ def test_loads_run_one_at_a_time_unless_the_deployment_says_otherwise(monkeypatc
     loads = _loads(_dagbag())
     assert {t.max_active_tis_per_dagrun for t in loads.values()} == {3}
     assert all(t.map_index_template for t in loads.values())  # still shows each table
-    monkeypatch.setenv("BDCWATCH_PARALLEL_LOADS", "all")
+    monkeypatch.setenv("BDCWATCH_PARALLEL_LOADS", "²")  # a digit to str.isdigit, not to int()
     errors = _dagbag().import_errors
     assert errors and all("BDCWATCH_PARALLEL_LOADS must be a positive integer" in e for e in errors.values())

@@ -100,11 +100,12 @@ def test_engine_log_lines_are_masked_and_cannot_be_forged(caplog):
 
 def test_a_streamed_workbook_keeps_its_layout_and_every_value_after_a_formula_like_text():
     """Workbooks stream row by row (openpyxl write-only): the header stays frozen, the widths
-    apply, and the cells after a formula-like text in the same row keep their own values."""
-    content = workbook({"表": (("说明", "单位", "件数"), [("=1+1", "YQ21", 5), ("正常", None, 2.5)])},
+    apply, a text that openpyxl would take for a formula or an error value (#N/A) stays
+    text, and the cells after it in the same row keep their own values."""
+    content = workbook({"表": (("说明", "单位", "件数"), [("=1+1", "YQ21", 5), ("正常", "#N/A", 2.5)])},
                        widths={"表": (30, 8, 6)})
     sheet = openpyxl.load_workbook(io.BytesIO(content)).active
     assert sheet.freeze_panes == "A2"
     assert [sheet.column_dimensions[letter].width for letter in "ABC"] == [30, 8, 6]
     assert [[(c.value, c.data_type) for c in line] for line in sheet.iter_rows(min_row=2)] == [
-        [("=1+1", "s"), ("YQ21", "s"), (5, "n")], [("正常", "s"), (None, "n"), (2.5, "n")]]
+        [("=1+1", "s"), ("YQ21", "s"), (5, "n")], [("正常", "s"), ("#N/A", "s"), (2.5, "n")]]

@@ -139,7 +139,7 @@ def parallel_loads() -> int:
     import os
 
     raw = os.environ.get(PARALLEL_LOADS_ENV, "1").strip()
-    if not raw.isdigit() or int(raw) < 1:
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
         raise ValueError(f"{PARALLEL_LOADS_ENV} must be a positive integer (tables loaded at once), not {raw!r}")
     return int(raw)
 

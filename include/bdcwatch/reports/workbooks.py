@@ -41,6 +41,7 @@ def workbook(sheets: Mapping[str, Any], widths: Mapping[str, Sequence[float]] | 
     """
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
+    from openpyxl.cell.cell import ERROR_CODES
 
     book = Workbook(write_only=True)
     taken: set[str] = set()
@@ -54,8 +55,9 @@ def workbook(sheets: Mapping[str, Any], widths: Mapping[str, Sequence[float]] | 
             row: list[Any] = []
             for value in values:
                 value = clean_cell(value)
-                if isinstance(value, str) and value.startswith("="):
-                    # openpyxl would store it as a formula: a text from data is never one.
+                if isinstance(value, str) and (value.startswith("=") or value in ERROR_CODES):
+                    # openpyxl would store it as a formula or an error value (#N/A): a text
+                    # from data is only ever text.
                     cell = WriteOnlyCell(sheet, value)
                     cell.data_type = "s"
                     value = cell
