@@ -20,7 +20,8 @@ from bdcwatch.standards.masking import mask_id_numbers
 from bdcwatch.standards.normalise import MIDDLE_DOTS, normalize_certificate_number, normalize_holders
 
 FULL_WIDTH = {str(d): chr(0xFF10 + d) for d in range(10)} | {"X": "Ｘ"}
-SEPARATORS = [" ", "-", "\u00a0", "\u3000"]
+# Every separator people type between the groups, one or several in a row (§6).
+SEPARATORS = [" ", "-", "\u00a0", "\u3000", "\u2014", "\u2013", "\u2212", "\uff0d", "\ufe63", "  ", " - "]
 
 
 @st.composite
@@ -63,7 +64,20 @@ def test_every_written_form_of_an_id_number_is_masked(number: str, before: str, 
         assert number not in clean(f"{before}。{number}，{after}", target)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("written", [
+    "身份证号140302198506120017", "ID140302198506120017", "证件号码：ID １４０３０２－１９８５０６１２－００１７",
+    "签到表_110101199003071234.txt", "140302——19850612——0017", "身份证110101000000001234",
+])
+def test_numbers_written_after_a_word_or_with_dashes_are_masked(written: str) -> None:
+    """The forms an operator met in the demo (full-width hyphen, em dash, doubled spaces, a
+    number straight after "ID" or in a file name) and a CJK word before an implausible date."""
+    masked = mask_id_numbers(written)
+    digits = [c for c in masked if c.isdigit()]
+    assert "*" in masked and len(digits) == 5, masked  # 3 kept at the head, 2 at the tail
+
+
 @pytest.mark.parametrize("code", [
+    "ZS110101000000001234",  # letters then 18 digits without a birth date: a code, not a person
     "140302001001GB00001F00010001",  # BDCDYH
     "2026031000000123",  # YWH (16 digits)
     "1.2.156.3005.2.11100000MB03271699022.340100.000000016.001.9",  # ZZBS

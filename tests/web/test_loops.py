@@ -16,6 +16,7 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
+from bdcwatch.standards.masking import mask
 from bdcwatch.store.models import duty_evidence, finding, finding_event, inspection, inspection_sample, quarantine
 from tests.support import airflow_uri
 from tests.web.ledger_world import ID_NUMBER, MASKED_ID, SCRIPT, new_world, standard_ledger
@@ -249,14 +250,16 @@ def test_duty_evidence_via_the_api_shows_in_duty_status(web, world):
     assert drill()["recorded"] == 0 and drill()["state"] == "missed"  # 2025 is over whatever today is
     answer = web.client.post(f"{API}/duties/EMERGENCY_DRILL/evidence", headers=web.headers("op"),
                              data=evidence_form(note=f"应急演练 {SCRIPT} {ID_NUMBER}"),
-                             files={"file": ("签到表.pdf", b"%PDF-1.4 sign-in")})
+                             files={"file": (f"签到表_{ID_NUMBER}.pdf", b"%PDF-1.4 sign-in")})
     assert answer.status_code == 200, answer.text
     assert (drill()["recorded"], drill()["state"], drill()["state_text"]) == (1, "done", "已完成")
     listed = web.client.get(f"{API}/duties", headers=web.headers("viewer"), params={"year": 2025}).json()["evidence"]
-    assert [(e["recorded_by"], e["file_name"]) for e in listed] == [("op", "签到表.pdf")]
+    # The file's name is data too: an ID number in it is masked like one in the note (§6).
+    assert [(e["recorded_by"], e["file_name"]) for e in listed] == [("op", f"签到表_{mask(ID_NUMBER)}.pdf")]
     assert ID_NUMBER not in json.dumps(listed, ensure_ascii=False)
     page = web.session("viewer").get(f"{UI}/duties", params={"year": 2025}).text
     assert "应急演练 &lt;script&gt;" in page and ID_NUMBER not in page and "<script>alert" not in page
+    assert f"签到表_{mask(ID_NUMBER)}.pdf" in page
     assert "已完成" in page and "data-upload" not in page  # a viewer gets no form
     for bad, reason in ((evidence_form(done_on="2999-01-01"), "after today"), (evidence_form(unit="XX99"), "XX99"),
                         (evidence_form(note=" "), "note"), (evidence_form(done_on="5月20日"), "不是日期")):

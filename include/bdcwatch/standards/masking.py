@@ -2,12 +2,15 @@
 looks like in free text and how it is shown (first 3 and last 2 characters kept).
 
 An ID number is any GB 11643 number as people write it (§6): 18 characters or the legacy
-15, ASCII or full-width digits and ``X``/``x``/``Ｘ``/``ｘ``, with or without a separator
-(space, NBSP, U+3000, hyphen) between the digit groups, anywhere in a text, whatever its
-check character. Long codes that merely contain digits (BDCDYH, YWH, ZZBS, certificate
-numbers) are not ID numbers: a match must stand alone (no letter or digit touching it),
-and a 15-digit or separated form must carry a plausible birth date where GB 11643 puts
-one, so a run of dates or a 16-digit case number is left as written.
+15, ASCII or full-width digits and ``X``/``x``/``Ｘ``/``ｘ``, with or without separators
+(up to three of: space, NBSP, U+3000, and every hyphen and dash a keyboard or an input
+method gives: - ‐ ‑ ‒ – — ― − ﹣ －) between the digit groups, anywhere in a text, whatever
+its check character, also written straight after a word (``身份证140302…``, ``ID140302…``).
+Long codes that merely contain digits (BDCDYH, YWH, ZZBS, certificate numbers) are not ID
+numbers: a match has no digit or letter right after it and no digit right before it; a
+15-digit or separated form, or one written straight after a Latin letter, must carry a plausible
+birth date where GB 11643 puts one, so a run of dates or a 16-digit case number is left as
+written.
 """
 
 from __future__ import annotations
@@ -17,14 +20,15 @@ import re
 _DIGIT = "0-9\uff10-\uff19"
 _ALNUM = _DIGIT + "A-Za-z\uff21-\uff3a\uff41-\uff5a"
 _CHECK = _DIGIT + "Xx\uff38\uff58"
-_SEPARATOR = "[ \u00a0\u3000\\-\u2010-\u2013]"
+_SEPARATOR = "[ \u00a0\u3000\\-\u2010-\u2015\u2212\ufe63\uff0d]"
+_GAP = f"{_SEPARATOR}{{0,3}}"
 _D = f"[{_DIGIT}]"
-# 18 = 17 digits + check; 15 = 15 digits; a separator may stand between any two characters.
+# 18 = 17 digits + check; 15 = 15 digits; separators may stand between any two characters.
 _ID_LIKE = re.compile(
-    f"(?<![{_ALNUM}])(?:{_D}(?:{_SEPARATOR}?{_D}){{16}}{_SEPARATOR}?[{_CHECK}]|{_D}(?:{_SEPARATOR}?{_D}){{14}})"
-    f"(?![{_ALNUM}])"
+    f"(?<![{_DIGIT}])(?:{_D}(?:{_GAP}{_D}){{16}}{_GAP}[{_CHECK}]|{_D}(?:{_GAP}{_D}){{14}})(?![{_ALNUM}])"
 )
 _SEPARATORS = re.compile(_SEPARATOR)
+_LETTER = re.compile("[A-Za-z\uff21-\uff3a\uff41-\uff5a]")
 _FOLD = {cp: cp - 0xFEE0 for cp in range(0xFF10, 0xFF1A)} | {0xFF38: "X", 0xFF58: "X", ord("x"): "X"}
 
 
@@ -45,22 +49,24 @@ def _plausible_birth_date(compact: str) -> bool:
     return year[:2] in ("18", "19", "20") and "01" <= month <= "12" and "01" <= day <= "31"
 
 
-def id_number_text(token: str) -> str | None:
+def id_number_text(token: str, *, after_letter: bool = False) -> str | None:
     """``token`` as a compact ASCII ID number (18 or 15 characters) when it is written as
-    one in the sense of §6, else ``None``."""
+    one in the sense of §6, else ``None``. ``after_letter``: the token follows a letter in
+    its text (then only a plausible birth date makes it an ID number, not part of a code)."""
     compact = _SEPARATORS.sub("", token).translate(_FOLD)
     if len(compact) not in (15, 18) or not compact[:-1].isdigit():
         return None
     if len(compact) == 15 and not compact.isdigit():
         return None
-    if len(compact) == 18 and compact == token:
+    if len(compact) == 18 and compact == token and not after_letter:
         return compact  # a plain 18-character number is always masked, plausible or not
     return compact if _plausible_birth_date(compact) else None
 
 
 def _mask_match(match: re.Match[str]) -> str:
-    token = match.group(0)
-    return mask(token) if id_number_text(token) else token
+    token, start = match.group(0), match.start()
+    after_letter = start > 0 and _LETTER.match(match.string[start - 1]) is not None
+    return mask(token) if id_number_text(token, after_letter=after_letter) else token
 
 
 def mask_id_numbers(text: str) -> str:

@@ -112,7 +112,8 @@ def result_json(result: VerdictResult) -> dict[str, Any]:
 async def _read(upload: UploadFile) -> bytes:
     data = await upload.read(MAX_UPLOAD_BYTES + 1)
     if len(data) > MAX_UPLOAD_BYTES:
-        raise HTTPException(http.HTTP_413_CONTENT_TOO_LARGE, f"{upload.filename}: larger than 16 MiB")
+        raise HTTPException(http.HTTP_413_CONTENT_TOO_LARGE,
+                            f"{mask_id_numbers(upload.filename or '')}: larger than 16 MiB")
     return data
 
 
@@ -150,10 +151,10 @@ async def upload_checklist(user: Changer, engine: Supervision, file: Annotated[U
             import_checklist, engine, data, file_name=file.filename, actor=user.name, now=deps.now(),
             policy=deps.policy(), inspection_id=inspection_id)
     except VerdictRefusedError as error:
-        return refused(error, file=file.filename)
+        return refused(error, file=mask_id_numbers(file.filename or ""))
     answer = result_json(result)
     answer["summary"] += f"；清单中尚未填写结论 {not_reviewed} 行"
-    return {**answer, "not_reviewed": not_reviewed, "file": file.filename}
+    return {**answer, "not_reviewed": not_reviewed, "file": mask_id_numbers(file.filename or "")}
 
 
 @router.post("/complaints", response_model=None)
@@ -215,7 +216,8 @@ def duties(user: Reader, engine: Supervision, year: int | None = None, unit: str
 
 def evidence_json(row: Any) -> dict[str, Any]:
     return {"id": row.id, "duty_code": row.duty_code, "unit_code": row.unit_code, "done_on": row.done_on,
-            "note": mask_id_numbers(row.note), "file_name": row.file_name, "recorded_by": row.recorded_by,
+            "note": mask_id_numbers(row.note), "file_name": mask_id_numbers(row.file_name) if row.file_name else None,
+            "recorded_by": row.recorded_by,
             "recorded_at": row.recorded_at}
 
 
