@@ -67,6 +67,9 @@ def test_code_lists_are_shown_by_name():
     assert codes.djdl_name(None) == "（空）"
     line = detail_text("CASE_OVERDUE", json.dumps({"slsj": "2026-10-09T09:12:00", "djdl": "800", "gqts": 0}), codes)
     assert line == "受理时间：2026-10-09 09:12；登记大类：查封登记（800）；挂起天数：0"
+    behind = detail_text("STAFF_TRAINING_BEHIND", json.dumps({"passed_hours": 8.0, "months": 11,
+                                                               "required": 40 * 11 / 12}), codes)
+    assert behind == "合格学时：8；计入月数：11；应达学时：36.67"  # not 36.6666666666667
     returned = detail_text("RETURN_UNJUSTIFIED", json.dumps({"thyydm": "07"}), codes)
     assert returned == "退件理由代码：法律、行政法规规定不予登记的其他情形（07）"
 

@@ -34,6 +34,10 @@ def test_ledger_page_filters_pages_and_links_each_finding_by_id(web, world):
     assert "/bdcwatch/api/findings.xlsx?unit=YQ21" in page.text  # the export keeps the filter
     first = web.session("viewer").get(f"{UI}/")
     assert "第 1 / 1 页" in first.text
+    # A link past the last page (a bookmark, a ledger that shrank) shows the last page.
+    past = web.session("viewer").get(f"{UI}/", params={"unit": "YQ21", "page": 99}).text
+    assert "第 1 / 1 页" in past and "没有符合条件的问题" not in past
+    assert [int(i) for i in re.findall(r'<a href="/bdcwatch/ui/findings/(\d+)">#\d+</a>', past)] == shown
     for label in ("问题台账", "登记机构", "问题类型", "风险等级", "是否逾期", "导出 XLSX", "待整改", "整改中", "已销号"):
         assert label in first.text
 
@@ -114,6 +118,8 @@ def test_quarantine_by_table_and_reason(web, world):
     assert ID_NUMBER not in page and "<script>alert" not in page
     only = web.session("viewer").get(f"{UI}/quarantine", params={"table": "BDC_ZS", "column": "SZSJ"}).text
     assert "ZSID=Z1" in only and "ZSID=Z2" not in only
+    past = web.session("viewer").get(f"{UI}/quarantine", params={"table": "BDC_ZS", "page": 7}).text
+    assert "ZSID=Z1" in past and "ZSID=Z2" in past  # past the last page: the last page
     api = web.client.get("/bdcwatch/api/quarantine", headers=web.headers("viewer")).json()
     assert {(g["source_table"], g["column_name"], g["rows"]) for g in api["groups"]} == {("BDC_ZS", "SZSJ", 1), ("BDC_ZS", "QLRMC", 1)}
 

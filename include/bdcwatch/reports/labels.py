@@ -129,7 +129,8 @@ _TIMESTAMP = re.compile(r"(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2})(:\d{2}(\.\d+)?)?(
 
 
 def value_text(key: str, value: Any, codes: CodeBook) -> str:
-    """One detail value as a head reads it: codes by name, timestamps to the minute."""
+    """One detail value as a head reads it: codes by name, timestamps to the minute,
+    fractions to two decimals."""
     if value is None or value == "":
         return EMPTY
     if key == "djdl":
@@ -146,6 +147,9 @@ def value_text(key: str, value: Any, codes: CodeBook) -> str:
         return f"{value:.0%}"
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
+    if isinstance(value, float):
+        # 40 hours x 11/12 is 36.666...: a head reads 36.67 (a small share keeps two digits).
+        return f"{value:.2f}".rstrip("0").rstrip(".") if abs(value) >= 0.01 else f"{value:.2g}"
     text = str(value)
     match = _TIMESTAMP.fullmatch(text)
     return f"{match[1]} {match[2]}" if match else text

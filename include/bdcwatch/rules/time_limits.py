@@ -120,7 +120,7 @@ declare(
 declare(
     code="CASE_OVERDUE_OPEN", severity=Severity.HIGH, subject_type="YWH", family="case", reads=CASES,
     title="在办案件已超过办理时限", labels={k: v for k, v in DEADLINE_LABELS.items() if k != "jssj"},
-    explanation="案件至今仍在办理，已超过办理期限。请督促尽快办结；确有正当理由的，应依规办理挂起或延期手续。",
+    explanation="截至核查期末，案件仍未办结，且已超过办理期限（此后办结的，以后的核查另报超期办结）。请核实目前办理情况，仍未办结的督促尽快办结；确有正当理由的，应依规办理挂起或延期手续。",
     occurred="deadline",
     sql=_overdue_open_sql, params=_limits, needs_calendar=True, prohibition=Prohibition.OBSTRUCTION,
     tags=("time_limit",),

@@ -51,6 +51,8 @@ def ledger(request: Request, user: Reader, engine: Supervision,
            page: Annotated[int, Query(ge=1)] = 1) -> HTMLResponse:
     with engine.connect() as conn:
         found = find_findings(conn, flt, today=deps.today(), page=page, page_size=PAGE_SIZE)
+        if found.total and page > found.pages:  # a link to a page past the end (the ledger shrank): the last one
+            found = find_findings(conn, flt, today=deps.today(), page=found.pages, page_size=PAGE_SIZE)
     return _page(request, user, "ledger.html.j2", "ledger", flt=flt, found=found,
                  rules=sorted(rules.all_rules()), query=flt.as_query())
 
@@ -84,7 +86,10 @@ def quarantine_page(request: Request, user: Reader, engine: Supervision, table: 
     with engine.connect() as conn:
         groups = reads.quarantine_groups(conn)
         total, entries = reads.quarantine_entries(conn, table=table or None, column=column or None, page=page)
-    pages = max(1, -(-total // reads.QUARANTINE_PAGE))
+        pages = max(1, -(-total // reads.QUARANTINE_PAGE))
+        if page > pages:  # past the end: the last page
+            page = pages
+            total, entries = reads.quarantine_entries(conn, table=table or None, column=column or None, page=page)
     from bdcwatch.intake.complaints import complaints_dir
 
     return _page(request, user, "quarantine.html.j2", "quarantine", groups=groups, entries=entries, total=total,
