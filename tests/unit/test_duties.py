@@ -85,7 +85,7 @@ def test_evidence_and_the_daily_check(database_url):
         ({"duty_code": "NOPE", "unit_code": "YQ21"}, "not in the policy"),
         ({"duty_code": "VISIT", "unit_code": "YQ22"}, "does not answer"),
         ({"duty_code": "DRILL", "unit_code": "YQ21", "note": " "}, "needs a note"),
-        ({"duty_code": "DRILL", "unit_code": "YQ21", "done_on": date(2026, 5, 22)}, "after today"),
+        ({"duty_code": "DRILL", "unit_code": "YQ21", "done_on": date(2026, 5, 22)}, "晚于今天"),
     ]:
         with pytest.raises(DutyEvidenceError, match=message):
             record_evidence(engine, **{"done_on": date(2026, 5, 20), "note": "x", "actor": "李四", "now": now,

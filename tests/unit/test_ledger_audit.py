@@ -91,7 +91,7 @@ def test_lifecycle_transitions_are_enforced(ledger):
     closed_id = next(i for i, s in status.items() if s == "closed")
     rectifying_id = next(i for i, s in status.items() if s == "rectifying")
     open_id = next(i for i, s in status.items() if s == "open")
-    with ledger.begin() as conn, pytest.raises(ValueError, match=f"finding {closed_id}: closed → rectifying"):
+    with ledger.begin() as conn, pytest.raises(ValueError, match=f"问题 {closed_id}：已销号 → 整改中"):
         change_status(conn, [open_id, closed_id], "rectifying", actor="张科长", note="重新整改", now=NOW)
     with ledger.connect() as conn:
         assert conn.execute(select(finding.c.status).where(finding.c.id == open_id)).scalar_one() == "open"

@@ -18,8 +18,8 @@ from bdcwatch.store.migrate import make_engine
 RUN = "scheduled__2026-04-01"
 
 
-def record(engine, rule: str, subject: str, unit: str, run_id: str, now: datetime) -> None:
-    params = {"s": subject, "u": unit, "d": json.dumps({})}
+def record(engine, rule: str, subject: str, unit: str, run_id: str, now: datetime, **detail: str) -> None:
+    params = {"s": subject, "u": unit, "d": json.dumps(detail)}
     with engine.begin() as conn:
         record_findings(conn, rule_code=rule, severity="high", subject_type="YWH", period=None,
                         due_date=date(2026, 5, 1), select_sql="SELECT :s AS subject_id, :u AS unit_code, :d AS detail",
@@ -60,10 +60,18 @@ def test_counts_by_unit_and_prohibition(sqlite_url):
     record(engine, "ECERT_MISSING", "Z1", "YQ11", RUN, when)  # not one of the six
     record(engine, "STAFF_UNKNOWN_HANDLER", "HN01", "YQ00", "scheduled__2026-03-16", datetime(2026, 3, 16, 2))
     record(engine, "STAFF_UNKNOWN_HANDLER", "HN02", "YQ00", "scheduled__2026-02-16", datetime(2026, 2, 16, 2))
+    # Staff events count in the month they happened, whenever an audit before the report
+    # found them: a step of 30 March found at 02:00 on 1 April counts in March; a step of
+    # 00:30 on 1 April, found by the same audit, belongs to April's report (a report rerun
+    # for an old month saw every later month's events before).
+    record(engine, "STAFF_INACTIVE_HANDLER", "HN03", "YQ22", "scheduled__2026-04-01", datetime(2026, 4, 1, 2),
+           first_step_at="2026-03-30T10:00:00")
+    record(engine, "STAFF_UNTRAINED_ON_POST", "HN04", "YQ22", "scheduled__2026-04-01", datetime(2026, 4, 1, 2),
+           first_step_at="2026-04-01T00:30:00")
     counts, (subject, html, workbook) = render(engine, policy)
     assert counts == {("YQ21", "CASE_QUEUE_JUMP"): 1, ("YQ21", "CASE_OVERDUE"): 1, ("YQ11", "RETURN_UNJUSTIFIED"): 1,
-                      ("YQ00", "STAFF_UNKNOWN_HANDLER"): 1}
-    assert "发现问题 4 项" in subject
+                      ("YQ00", "STAFF_UNKNOWN_HANDLER"): 1, ("YQ22", "STAFF_INACTIVE_HANDLER"): 1}
+    assert "发现问题 5 项" in subject
     rows = {r[0]: r for r in openpyxl.load_workbook(io.BytesIO(workbook)).active.iter_rows(values_only=True)}
     texts = [p.text for p in groups()]
     header = rows["登记机构"]
@@ -71,4 +79,5 @@ def test_counts_by_unit_and_prohibition(sqlite_url):
     assert pingding[header.index(texts[5])] == 2 and pingding[header.index(texts[0])] == 0
     assert rows[policy.units["YQ11"].name][header.index(texts[1])] == 1
     assert rows[policy.units["YQ00"].name][header.index(texts[0])] == 1
-    assert rows[policy.units["YQ22"].name][-1] == "零报告"
+    assert rows[policy.units["YQ22"].name][header.index(texts[0])] == 1
+    assert rows[policy.units["YQGX"].name][-1] == "零报告"

@@ -104,9 +104,9 @@ def test_a_refused_change_is_409_with_the_reason_and_moves_nothing(web, world):
     answer = web.client.post(f"{API}/findings/{fid}/status", headers=web.headers("op"),
                              json={"to": "rectifying", "note": "再整改"})
     assert answer.status_code == 409
-    assert f"finding {fid}: closed → rectifying" in answer.json()["detail"]
+    assert f"问题 {fid}：已销号 → 整改中" in answer.json()["detail"]  # in the words the page uses
     again = web.client.post(f"{API}/findings/{fid}/status", headers=web.headers("op"), json={"to": "closed", "note": "x"})
-    assert again.status_code == 409 and "already closed" in again.json()["detail"]
+    assert again.status_code == 409 and "已是“已销号”" in again.json()["detail"]
     assert world.row("f12").status == "closed" and len(_events(world, "f12")) == 2
 
 

@@ -261,7 +261,7 @@ def test_duty_evidence_via_the_api_shows_in_duty_status(web, world):
     assert "应急演练 &lt;script&gt;" in page and ID_NUMBER not in page and "<script>alert" not in page
     assert f"签到表_{mask(ID_NUMBER)}.pdf" in page
     assert "已完成" in page and "data-upload" not in page  # a viewer gets no form
-    for bad, reason in ((evidence_form(done_on="2999-01-01"), "after today"), (evidence_form(unit="XX99"), "XX99"),
+    for bad, reason in ((evidence_form(done_on="2999-01-01"), "晚于今天"), (evidence_form(unit="XX99"), "XX99"),
                         (evidence_form(note=" "), "note"), (evidence_form(done_on="5月20日"), "不是日期")):
         refused = web.client.post(f"{API}/duties/EMERGENCY_DRILL/evidence", headers=web.headers("op"), data=bad)
         assert refused.status_code == 422 and reason in refused.json()["detail"], refused.text

@@ -99,7 +99,7 @@ def record_evidence(
     if not note.strip() or not actor.strip():
         raise DutyEvidenceError("evidence needs a note (what was done) and the name of who records it")
     if done_on > now.date():
-        raise DutyEvidenceError(f"the date {done_on} is after today ({now.date()})")
+        raise DutyEvidenceError(f"日期 {done_on} 晚于今天（{now.date()}）：只能登记已经完成的工作")
     if file_content is not None and (not file_name or len(file_content) > MAX_FILE_BYTES):
         raise DutyEvidenceError("an attached file needs its name and at most 16 MiB")
     now = now.replace(microsecond=0)

@@ -106,7 +106,8 @@ def record_findings(
     new_ids = _findings_without_events(conn, rule_code, ctx.run_id)
     append_events(
         conn,
-        [AuditEvent(fid, bound["now"], ctx.actor, None, "open", f"detected by {rule_code} (run {ctx.run_id})")
+        [AuditEvent(fid, bound["now"], ctx.actor, None, "open",
+                    f"规则 {rule_code} 自动发现（运行 {ctx.run_id}）")
          for fid in new_ids],
     )
     return detected, len(new_ids)

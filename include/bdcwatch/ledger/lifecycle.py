@@ -90,11 +90,11 @@ def change_status(
     missing = set(wanted) - {row.id for row in rows}
     if missing:
         raise NoSuchFindingError(missing)
-    refused = [f"finding {r.id}: {r.status} → {to_status}" for r in rows
+    refused = [f"问题 {r.id}：{STATUS_TEXT.get(r.status, r.status)} → {STATUS_TEXT.get(to_status, to_status)}" for r in rows
                if r.status != to_status and to_status not in TRANSITIONS.get(r.status, ())]
     if refused:
-        raise RefusedChangeError("not an allowed status change (open → rectifying → closed; closed → reopened): "
-                            + "; ".join(refused))
+        raise RefusedChangeError("不允许的状态变更（待整改 → 整改中 → 已销号；待整改可直接销号，整改中可退回待整改，已销号可重新打开）："
+                                 + "；".join(refused))
     events = []
     for row in rows:
         if row.status == to_status:

@@ -87,7 +87,7 @@ def _reopen(engine: Engine, ids: list[int], ctx: RunContext, *, policy: Policy, 
     # The one lifecycle (closed → reopened, with its audit entries): a reopened finding is
     # a problem to rectify again, announced again with a fresh due date by its severity.
     with engine.begin() as conn:
-        change_status(conn, ids, "reopened", actor=ctx.actor, note=f"回头看复核：问题仍然存在（run {ctx.run_id}）",
+        change_status(conn, ids, "reopened", actor=ctx.actor, note=f"回头看复核：问题仍然存在（运行 {ctx.run_id}）",
                       now=now, reopen_due=due_by_severity(policy, calendar, now.date()))
         for start in range(0, len(ids), 500):  # detected again now, by this run
             conn.execute(update(finding).where(finding.c.id.in_(ids[start : start + 500])).values(last_detected_at=now))

@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from bdcwatch import rules
 from bdcwatch.config.policy import Person, Policy
@@ -25,6 +25,7 @@ from bdcwatch.mail.outbox import OutgoingMessage
 from bdcwatch.mail.sender import Attachment
 from bdcwatch.reports.common import CITY_SUPERVISOR, render_template, workbook
 from bdcwatch.reports.dispatch import isolated, queue
+from bdcwatch.reports.labels import occurred_on
 from bdcwatch.rules import Prohibition
 from bdcwatch.safe_text import subject_line
 from bdcwatch.standards.masking import mask_id_numbers
@@ -56,23 +57,36 @@ def groups() -> list[Group]:
 
 
 def monthly_counts(job: Job, *, since: datetime, until: datetime) -> dict[tuple[str, str], int]:
-    """(unit, rule) → findings of the 六不准 rules for the month: the case rules this run
-    judged on the month's data (in a dry run, what it would record), plus the staff rules'
-    findings first detected by the weekly staff audits from the month's start until now."""
+    """(unit, rule) → findings of the 六不准 rules for the run's month: the case rules this
+    run judged on the month's data (in a dry run, what it would record), plus the staff
+    rules' findings that the weekly staff audits detected between ``since`` (the month's
+    start) and ``until`` (now) whose event happened in the month (the rule's ``occurred``
+    date, e.g. the first step handled; a finding without one counts by when it was found).
+    A report rerun for an old month so leaves out later months' events."""
     codes = sorted({code for group in groups() for code in group.rules})
     case_rules = [code for code in codes if rules.get(code).family == "case"]
     staff_rules = [code for code in codes if code not in case_rules]
     counts: Counter[tuple[str, str]] = Counter((f.unit_code or "", f.rule_code) for f in run_findings(job, case_rules))
+    month = job.spec.period
     query = (
-        select(finding.c.unit_code, finding.c.rule_code, func.count())
+        select(finding.c.unit_code, finding.c.rule_code, finding.c.detail, finding.c.first_detected_at)
         .where(finding.c.rule_code.in_(staff_rules), finding.c.first_detected_at >= since,
                finding.c.first_detected_at < until)
-        .group_by(finding.c.unit_code, finding.c.rule_code)
     )
     with job.engine.connect() as conn:
-        for unit, rule, n in conn.execute(query):
-            counts[(unit or "", rule)] += int(n)
+        for unit, rule, detail, detected in conn.execute(query):
+            day = _occurred_day(rule, detail, detected)
+            if month.start <= day < month.end:
+                counts[(unit or "", rule)] += 1
     return dict(counts)
+
+
+def _occurred_day(rule: str, detail: str | None, detected: datetime) -> date:
+    occurred = occurred_on(rule, detail or "{}")
+    try:
+        return date.fromisoformat(occurred) if occurred else detected.date()
+    except ValueError:  # a date-shaped value that is no date (2026-13-45): when it was found
+        return detected.date()
 
 
 def render_six_prohibitions(

@@ -29,7 +29,13 @@ from sqlalchemy import Engine
 
 from bdcwatch.dates.periods import previous_period
 from bdcwatch.dates.workdays import calendar_from_policy
-from bdcwatch.ledger.lifecycle import NoSuchFindingError, RefusedChangeError, change_status, due_by_severity
+from bdcwatch.ledger.lifecycle import (
+    STATUS_TEXT,
+    NoSuchFindingError,
+    RefusedChangeError,
+    change_status,
+    due_by_severity,
+)
 from bdcwatch.ledger.query import MAX_PAGE_SIZE, FindingDetail, FindingFilter, Status, find_findings, finding_detail
 from bdcwatch.mail.outbox import resend
 from bdcwatch.reports.kpis import month_period, unit_kpis
@@ -73,7 +79,7 @@ class StatusChange(BaseModel):
     @classmethod
     def _said_why(cls, value: str) -> str:
         if not value.strip():
-            raise ValueError("a note is required: say what was done or why")
+            raise ValueError("请填写说明：做了什么，或为什么改变状态")
         return value.strip()
 
 
@@ -86,7 +92,7 @@ class Resend(BaseModel):
     @classmethod
     def _said_why(cls, value: str) -> str:
         if not value.strip():
-            raise ValueError("a note is required: say why the message is sent again")
+            raise ValueError("请填写说明：为什么重新发送这封邮件")
         return value.strip()
 
 
@@ -145,7 +151,7 @@ def set_status(finding_id: int, change: StatusChange, user: Changer, engine: Sup
             moved = change_status(conn, [finding_id], change.to, actor=user.name, note=change.note, now=now,
                                   reopen_due=due)
             if not moved:
-                raise RefusedChangeError(f"finding {finding_id} is already {change.to}: nothing to change")
+                raise RefusedChangeError(f"问题 {finding_id} 已是“{STATUS_TEXT.get(change.to, change.to)}”，无需变更")
             found = finding_detail(conn, finding_id, today=now.date())
     except NoSuchFindingError as error:
         raise HTTPException(http.HTTP_404_NOT_FOUND, str(error)) from None
