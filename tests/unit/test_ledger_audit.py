@@ -98,7 +98,7 @@ def test_lifecycle_transitions_are_enforced(ledger):
     with ledger.begin() as conn:
         assert change_status(conn, [closed_id], "reopened", actor="李处长", note="复核发现仍未补发", now=NOW) == 1
         assert change_status(conn, [rectifying_id], "open", actor="李处长", note="整改材料不符合要求", now=NOW) == 1
-    with ledger.begin() as conn, pytest.raises(ValueError, match="open → reopened"):
+    with ledger.begin() as conn, pytest.raises(ValueError, match="待整改 → 复发待整改"):
         change_status(conn, [open_id], "reopened", actor="李处长", note="x", now=NOW)
     with ledger.connect() as conn:
         assert verify_chain(conn) == []
