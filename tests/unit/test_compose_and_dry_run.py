@@ -109,6 +109,34 @@ def test_one_failing_digest_is_reported_and_the_others_still_go_out(world):
     assert len(fixed) == 1 and counts(world)["outbox"] == 4
 
 
+def test_a_cycle_mail_carries_the_checklist_once_a_period(world):
+    """The monthly cycle mail reaches every unit with its checklist; a later run of the same
+    period that finds something new mails the new findings without a blank checklist again."""
+    from bdcwatch.mail.mime import Attachment
+    from bdcwatch.store.models import outbox_attachment
+
+    def checklist(unit: str) -> list:
+        return [Attachment(f"质量评查抽查清单_{unit}_2026-03.xlsx", b"PK blank")]
+
+    def attached() -> list[tuple[str, str]]:
+        with world.supervision.connect() as conn:
+            return sorted(conn.execute(select(outbox.c.unit_code, outbox_attachment.c.filename)
+                                       .join(outbox_attachment, outbox_attachment.c.outbox_id == outbox.c.id)
+                                       .where(outbox_attachment.c.filename.like("质量评查抽查清单%"))).all())
+
+    first = job(world, "cycle-1", dag_id="monthly_quality_check")
+    nothing = evaluate(first, [])
+    cycle = unit_digest.compose(first, nothing, title="质量评查", plan_items="27", attachments_for=checklist,
+                                always_units=["YQ00", "YQ21"])
+    assert len(cycle) == 2 and [unit for unit, _ in attached()] == ["YQ00", "YQ21"]
+    rerun = job(world, "cycle-2", dag_id="monthly_quality_check")
+    found = evaluate(rerun, ECERT)  # the same period, now with findings for both units
+    later = unit_digest.compose(rerun, found, title="质量评查", plan_items="27", attachments_for=checklist,
+                                always_units=["YQ00", "YQ21"])
+    assert len(later) == 2  # the new findings go out
+    assert [unit for unit, _ in attached()] == ["YQ00", "YQ21"]  # with no second checklist
+
+
 def test_one_quarantined_set_is_one_notice_whichever_dag_sees_it_and_counts_rows(world):
     with world.source.begin() as conn:  # an unparsable SZSJ: two failed expectations, one row
         conn.execute(text("INSERT INTO BDC_ZS (ZSID, YWH, ZSLX, BDCQZH, BDCDYH, QLRMC, DJJG, SZSJ, ZSZT, GXSJ) VALUES "

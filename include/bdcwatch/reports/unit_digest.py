@@ -139,10 +139,14 @@ def compose_unit_digests(
             heads = job.policy.units[unit_code].heads if unit_code in job.policy.units else operations_desk(job.policy)
             context = context_for_unit(unit_code or "")
             digest = render_unit_digest(rows, unit_code=unit_code, unit_name=name, heads=heads, context=context)
-            extra = tuple(attachments_for_unit(unit_code or "")) if attachments_for_unit else ()
             key = _digest_key(job, context.period_label, unit_code, rows, unit_code in always_units)
             if key is None:
                 return None
+            # A cycle unit's attachments (the month's blank checklist) go with its cycle mail
+            # only: a later digest of new findings in the same period does not send a blank
+            # checklist again to a unit already filling it in.
+            attach = attachments_for_unit is not None and (unit_code not in always_units or key.endswith("|cycle"))
+            extra = tuple(attachments_for_unit(unit_code or "")) if attach and attachments_for_unit else ()
             message = OutgoingMessage(
                 dedup_key=key, kind="unit_digest", dag_id=job.ctx.dag_id, run_id=job.ctx.run_id,
                 period=context.period_label, unit_code=unit_code, recipients=tuple(p.email for p in heads),
