@@ -17,7 +17,8 @@ def test_failure_alert_goes_to_operations_masked(smtp_server, monkeypatch):
     )
     (mail,) = smtp_server.received
     assert mail.envelope_to == [load_policy().operations_email]
-    assert "ecert_completeness.load" in mail.message["Subject"]
+    assert "ecert_completeness.load" in mail.message["Subject"] and "任务失败" in mail.message["Subject"]
+    assert "执行失败" in mail.html and "Airflow 界面" in mail.html  # the operations desk reads Chinese
     assert "140*************3X" in mail.html and "14030219800101123X" not in mail.html
 
 
