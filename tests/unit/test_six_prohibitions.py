@@ -60,18 +60,22 @@ def test_counts_by_unit_and_prohibition(sqlite_url):
     record(engine, "ECERT_MISSING", "Z1", "YQ11", RUN, when)  # not one of the six
     record(engine, "STAFF_UNKNOWN_HANDLER", "HN01", "YQ00", "scheduled__2026-03-16", datetime(2026, 3, 16, 2))
     record(engine, "STAFF_UNKNOWN_HANDLER", "HN02", "YQ00", "scheduled__2026-02-16", datetime(2026, 2, 16, 2))
-    # Staff events count in the month they happened, whenever an audit before the report
-    # found them: a step of 30 March found at 02:00 on 1 April counts in March; a step of
+    # Staff events count in the report of the month they were found in, if they happened
+    # by its end: a step of 30 March found at 02:00 on 1 April counts in March; a step of
     # 00:30 on 1 April, found by the same audit, belongs to April's report (a report rerun
-    # for an old month saw every later month's events before).
+    # for an old month saw every later month's events before); a step of 27 February first
+    # found on 2 March (after February's report) counts in March, not lost between the two.
     record(engine, "STAFF_INACTIVE_HANDLER", "HN03", "YQ22", "scheduled__2026-04-01", datetime(2026, 4, 1, 2),
            first_step_at="2026-03-30T10:00:00")
     record(engine, "STAFF_UNTRAINED_ON_POST", "HN04", "YQ22", "scheduled__2026-04-01", datetime(2026, 4, 1, 2),
            first_step_at="2026-04-01T00:30:00")
+    record(engine, "STAFF_INACTIVE_HANDLER", "HN05", "YQ11", "scheduled__2026-03-02", datetime(2026, 3, 2, 2),
+           first_step_at="2026-02-27T16:00:00")
     counts, (subject, html, workbook) = render(engine, policy)
     assert counts == {("YQ21", "CASE_QUEUE_JUMP"): 1, ("YQ21", "CASE_OVERDUE"): 1, ("YQ11", "RETURN_UNJUSTIFIED"): 1,
-                      ("YQ00", "STAFF_UNKNOWN_HANDLER"): 1, ("YQ22", "STAFF_INACTIVE_HANDLER"): 1}
-    assert "发现问题 5 项" in subject
+                      ("YQ00", "STAFF_UNKNOWN_HANDLER"): 1, ("YQ22", "STAFF_INACTIVE_HANDLER"): 1,
+                      ("YQ11", "STAFF_INACTIVE_HANDLER"): 1}
+    assert "发现问题 6 项" in subject
     rows = {r[0]: r for r in openpyxl.load_workbook(io.BytesIO(workbook)).active.iter_rows(values_only=True)}
     texts = [p.text for p in groups()]
     header = rows["登记机构"]

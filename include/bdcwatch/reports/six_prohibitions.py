@@ -59,10 +59,13 @@ def groups() -> list[Group]:
 def monthly_counts(job: Job, *, since: datetime, until: datetime) -> dict[tuple[str, str], int]:
     """(unit, rule) → findings of the 六不准 rules for the run's month: the case rules this
     run judged on the month's data (in a dry run, what it would record), plus the staff
-    rules' findings that the weekly staff audits detected between ``since`` (the month's
-    start) and ``until`` (now) whose event happened in the month (the rule's ``occurred``
-    date, e.g. the first step handled; a finding without one counts by when it was found).
-    A report rerun for an old month so leaves out later months' events."""
+    rules' findings that the weekly staff audits first detected between ``since`` (the
+    month's start) and ``until`` (now) for an event that happened before the month ended
+    (the rule's ``occurred`` date, e.g. the first step handled; when it was found if a
+    finding has none). An event late in a month found by the next week's audit is so
+    reported with the month it was found in, never lost between two reports; a report
+    rerun for an old month leaves out the events of the months after it.
+    """
     codes = sorted({code for group in groups() for code in group.rules})
     case_rules = [code for code in codes if rules.get(code).family == "case"]
     staff_rules = [code for code in codes if code not in case_rules]
@@ -76,7 +79,7 @@ def monthly_counts(job: Job, *, since: datetime, until: datetime) -> dict[tuple[
     with job.engine.connect() as conn:
         for unit, rule, detail, detected in conn.execute(query):
             day = _occurred_day(rule, detail, detected)
-            if month.start <= day < month.end:
+            if day < month.end:
                 counts[(unit or "", rule)] += 1
     return dict(counts)
 
