@@ -145,8 +145,8 @@ def compose_unit_digests(
             # A cycle unit's attachments (the month's blank checklist) go with its cycle mail
             # only: a later digest of new findings in the same period does not send a blank
             # checklist again to a unit already filling it in.
-            attach = attachments_for_unit is not None and (unit_code not in always_units or key.endswith("|cycle"))
-            extra = tuple(attachments_for_unit(unit_code or "")) if attach and attachments_for_unit else ()
+            with_files = unit_code not in always_units or key.endswith(CYCLE_KEY)
+            extra = tuple(attachments_for_unit(unit_code or "")) if attachments_for_unit and with_files else ()
             message = OutgoingMessage(
                 dedup_key=key, kind="unit_digest", dag_id=job.ctx.dag_id, run_id=job.ctx.run_id,
                 period=context.period_label, unit_code=unit_code, recipients=tuple(p.email for p in heads),
@@ -173,6 +173,9 @@ def _marking(rows: Sequence[FindingRow]) -> Callable[[Connection, int], None]:
     return mark
 
 
+CYCLE_KEY = "|cycle"  # the end of the outbox key of a unit's once-a-period cycle mail
+
+
 def _digest_key(job: Job, period: str, unit_code: str | None, rows: Sequence[FindingRow], always: bool) -> str | None:
     """The outbox key of a unit digest. A digest of new findings is keyed by those findings;
     a cycle's unit mail (``always``: it carries the checklist) is sent once per period, and
@@ -183,9 +186,9 @@ def _digest_key(job: Job, period: str, unit_code: str | None, rows: Sequence[Fin
     if not always:
         return content
     with job.engine.connect() as conn:
-        cycle_sent = conn.execute(select(outbox.c.id).where(outbox.c.dedup_key == f"{base}|cycle")).first()
+        cycle_sent = conn.execute(select(outbox.c.id).where(outbox.c.dedup_key == f"{base}{CYCLE_KEY}")).first()
     if cycle_sent is None:
-        return f"{base}|cycle"
+        return f"{base}{CYCLE_KEY}"
     return content if rows else None
 
 

@@ -109,11 +109,15 @@ def result_json(result: VerdictResult) -> dict[str, Any]:
             "reviewed": result.reviewed, "defective": result.defective, "summary": summary}
 
 
+def _shown_name(upload: UploadFile) -> str:
+    """An uploaded file's name as an answer shows it: an ID number in it masked (§6)."""
+    return mask_id_numbers(upload.filename or "")
+
+
 async def _read(upload: UploadFile) -> bytes:
     data = await upload.read(MAX_UPLOAD_BYTES + 1)
     if len(data) > MAX_UPLOAD_BYTES:
-        raise HTTPException(http.HTTP_413_CONTENT_TOO_LARGE,
-                            f"{mask_id_numbers(upload.filename or '')}: larger than 16 MiB")
+        raise HTTPException(http.HTTP_413_CONTENT_TOO_LARGE, f"{_shown_name(upload)}: larger than 16 MiB")
     return data
 
 
@@ -151,10 +155,10 @@ async def upload_checklist(user: Changer, engine: Supervision, file: Annotated[U
             import_checklist, engine, data, file_name=file.filename, actor=user.name, now=deps.now(),
             policy=deps.policy(), inspection_id=inspection_id)
     except VerdictRefusedError as error:
-        return refused(error, file=mask_id_numbers(file.filename or ""))
+        return refused(error, file=_shown_name(file))
     answer = result_json(result)
     answer["summary"] += f"；清单中尚未填写结论 {not_reviewed} 行"
-    return {**answer, "not_reviewed": not_reviewed, "file": mask_id_numbers(file.filename or "")}
+    return {**answer, "not_reviewed": not_reviewed, "file": _shown_name(file)}
 
 
 @router.post("/complaints", response_model=None)
