@@ -3,7 +3,7 @@
     bdcwatch migrate [--url URL]                  create/upgrade supervision_db
     bdcwatch audit verify [--url URL]             check the hash chain of the audit trail
     bdcwatch finding list [--unit YQ21] [--rule R] [--severity high] [--status open] [--overdue true]
-                          [--period 2026-03] [--q TEXT] [--page N] [--page-size N] [--url URL]
+                          [--period 2026-03] [--within 2026-Q4] [--q TEXT] [--page N] [--page-size N] [--url URL]
     bdcwatch finding show ID [--url URL]
     bdcwatch finding set-status ID... --to closed --actor 张三 --note "已整改并核实" [--url URL]
     bdcwatch outbox list [--status unconfirmed] [--url URL]
@@ -85,7 +85,8 @@ def main(argv: list[str] | None = None) -> int:
     listing_f.add_argument("--severity", choices=["high", "medium", "low"])
     listing_f.add_argument("--status", choices=["open", "rectifying", "closed", "reopened"])
     listing_f.add_argument("--overdue", choices=["true", "false"], help="open past its due date (or not)")
-    listing_f.add_argument("--period", help="period label, e.g. 2026-03")
+    listing_f.add_argument("--period", help="period label as stored (per-period rules), e.g. 2026-03")
+    listing_f.add_argument("--within", help="a period and every finding belonging to it (所属期间), e.g. 2026-11, 2026-Q4")
     listing_f.add_argument("--q", help="part of the subject id (certificate number, case number, ...)")
     listing_f.add_argument("--page", type=int, default=1)
     listing_f.add_argument("--page-size", type=int, default=50)

@@ -30,7 +30,7 @@ def _list(engine: Engine, args: argparse.Namespace) -> int:
     try:
         flt = FindingFilter(unit=args.unit, rule=args.rule, severity=args.severity, status=args.status,
                             overdue=None if args.overdue is None else args.overdue == "true", period=args.period,
-                            q=args.q)
+                            within=args.within, q=args.q)
     except ValidationError as error:
         print(f"bad filter: {error.errors()[0]['msg']}", file=sys.stderr)
         return 2
@@ -65,6 +65,7 @@ def _show(engine: Engine, finding_id: int) -> int:
         ("id", str(item.id)), ("rule_title", f"{item.rule_title} ({item.rule_code})"),
         ("severity", f"{severity_text(item.severity)} ({item.severity})"), ("unit", item.unit_code or "-"),
         ("subject_id", f"{item.subject_id} ({item.subject_type})"), ("period", item.period or "-"),
+        ("occurred_on", item.occurred_on.isoformat() if item.occurred_on else "-"),
         ("status", f"{status_text(item.status)} ({item.status})"),
         ("first_detected_at", f"{item.first_detected_at:%Y-%m-%d %H:%M}"),
         ("last_detected_at", f"{item.last_detected_at:%Y-%m-%d %H:%M}"),

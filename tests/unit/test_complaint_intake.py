@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import codecs
 import io
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import openpyxl
@@ -80,6 +80,7 @@ def test_a_gb18030_export_becomes_findings_routed_to_their_units(world):
     assert "\\u0007" not in second.detail and "办理时间太长" in second.detail  # a control character dropped
     assert "二次来电" in first.detail and "110101199003078515" not in first.detail  # updated, masked
     assert first.judged_as_of == datetime(2026, 3, 5, 10, 20)
+    assert first.occurred_on == date(2026, 3, 5)  # 受理时间: the ledger's 所属期间 filter reads it
     assert '"source": "12345"' in first.detail and '"ywh": "YWH202603001"' in first.detail
     quarantined = held(engine)
     assert set(quarantined) == {("工单编号=GD2026030003", "被反映单位"), ("12345_0331.csv#6", "工单编号")}

@@ -67,3 +67,57 @@ def test_downgrade_below_0008_refuses_to_break_the_audit_chain(sqlite_url):
     assert current_revision(engine) == head_revision()
     with engine.connect() as conn:
         assert verify_chain(conn) == []
+
+
+def test_0011_fills_occurred_on_from_each_findings_detail(sqlite_url):
+    """Findings recorded before 0011 get the day their problem happened: the rule's date in
+    the detail, else the day before the first run's as-of, else the day first detected."""
+    from datetime import date
+
+    from alembic import command
+    from sqlalchemy import select, text
+
+    from bdcwatch.store.migrate import alembic_config
+    from bdcwatch.store.models import finding
+
+    engine = make_engine(sqlite_url("occurred"))
+    config = alembic_config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0010")
+        rows = [  # rule, detail, judged_as_of, first detected
+            ("ECERT_MISSING", '{"szsj": "2026-11-30 23:10:00"}', "2026-12-01 00:00:00", "2026-12-01 02:00:00"),
+            ("ECERT_MISMATCH", "{}", "2026-12-01 00:00:00", "2026-12-01 02:00:00"),
+            ("STAFF_RECORD_INCOMPLETE", "{}", None, "2026-12-02 09:30:00"),
+            ("CASE_OVERDUE", '{"jssj": "not a date"}', "2026-11-02 00:00:00", "2026-11-02 02:00:00"),
+        ]
+        for n, (rule, detail, judged, first) in enumerate(rows):
+            conn.execute(text(
+                "INSERT INTO finding (fingerprint, rule_code, severity, unit_code, subject_type, subject_id, detail,"
+                " status, first_detected_at, last_detected_at, due_date, dag_id, first_run_id, last_run_id,"
+                " judged_as_of) VALUES (:fp, :rule, 'high', 'YQ21', 'BDCQZH', :s, :detail, 'open', :first, :first,"
+                " '2026-12-31', 'd', 'r', 'r', :judged)"),
+                {"fp": f"{rule}|{n}|", "rule": rule, "s": str(n), "detail": detail, "first": first, "judged": judged})
+        command.upgrade(config, "head")
+    with engine.connect() as conn:
+        found = conn.execute(select(finding.c.rule_code, finding.c.occurred_on).order_by(finding.c.id)).all()
+    assert found == [("ECERT_MISSING", date(2026, 11, 30)), ("ECERT_MISMATCH", date(2026, 11, 30)),
+                     ("STAFF_RECORD_INCOMPLETE", date(2026, 12, 2)), ("CASE_OVERDUE", date(2026, 11, 1))]
+
+
+def test_0011_frozen_rule_dates_equal_the_rules_declarations():
+    """The migration keeps its own copy of each rule's ``occurred`` key (a migration must not
+    change with the code); today they are the rules' declarations."""
+    import importlib.util
+    from pathlib import Path
+
+    import bdcwatch.store
+    from bdcwatch import rules
+
+    path = Path(bdcwatch.store.__file__).parent / "migrations" / "versions" / "0011_finding_occurred_on.py"
+    spec = importlib.util.spec_from_file_location("migration_0011", path)
+    assert spec is not None and spec.loader is not None
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    declared = {code: rule.occurred for code, rule in rules.all_rules().items() if rule.occurred}
+    assert declared == migration.OCCURRED_KEYS

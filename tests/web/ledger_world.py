@@ -32,13 +32,14 @@ class LedgerWorld:
 
     def add(self, name: str, rule: str, subject: str, unit: str | None, *, severity: str = "medium",
             period: str | None = None, due: date = FAR_AHEAD, detail: dict[str, Any] | None = None,
-            at: datetime = datetime(2025, 1, 5, 9, 0)) -> int:
-        """One finding as a DAG run records it (with its detection event)."""
+            at: datetime = datetime(2025, 1, 5, 9, 0), as_of: datetime | None = None) -> int:
+        """One finding as a DAG run records it (with its detection event); ``as_of``: the
+        run's as-of (the end of the period it judged), None as for a run without one."""
         with self.engine.begin() as conn:
             record_findings(
                 conn, rule_code=rule, severity=severity, subject_type=_subject_type(rule), period=period, due_date=due,
                 select_sql="SELECT :s AS subject_id, :u AS unit_code, :d AS detail",
-                params={"s": subject, "u": unit, "d": json.dumps(detail or {}, ensure_ascii=False)},
+                params={"s": subject, "u": unit, "d": json.dumps(detail or {}, ensure_ascii=False), "asof": as_of},
                 ctx=RunContext("test_dag", f"run-{name}", at),
             )
             found = conn.execute(select(finding.c.id).where(finding.c.subject_id == subject,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import datetime
 
 import pytest
 from openpyxl import load_workbook
@@ -179,6 +180,46 @@ def test_filters(web, any_world):
     assert [i["id"] for i in combined["items"]] == [world.ids["f0"]]
     for bad in ({"severity": "urgent"}, {"status": "done"}, {"overdue": "maybe"}, {"page": 0}, {"page_size": 501}):
         assert web.client.get(f"{API}/findings", headers=web.headers("viewer"), params=bad).status_code == 422, bad
+
+
+def test_within_takes_every_finding_that_belongs_to_a_period(web, database_url, monkeypatch):
+    """所属期间: a per-period finding by its period label (inside the period asked for),
+    any other by the day its problem happened — the rule's date in the detail (SZSJ, JSSJ),
+    else the last day the first run judged — whenever the run that found it ran."""
+    url = database_url.migrated("supervision")
+    monkeypatch.setenv("AIRFLOW_CONN_SUPERVISION_DB", _conn(url))
+    world = new_world(url)
+    december_run = datetime(2026, 12, 1, 2, 0)
+    world.add("nov_cert", "ECERT_MISSING", "晋(2026)阳泉市不动产权第0000001号", "YQ21",
+              detail={"szsj": "2026-11-30 23:10:00"}, at=december_run, as_of=datetime(2026, 12, 1))
+    world.add("dec_cert", "ECERT_MISSING", "晋(2026)阳泉市不动产权第0000002号", "YQ21",
+              detail={"szsj": "2026-12-01 00:05:00"}, at=datetime(2026, 12, 3, 2, 0), as_of=datetime(2026, 12, 3))
+    world.add("mismatch", "ECERT_MISMATCH", "晋(2026)阳泉市不动产权第0000003号", "YQ21",
+              at=december_run, as_of=datetime(2026, 12, 1))
+    world.add("oct_case", "CASE_OVERDUE", "YWH-2026-0001", "YQ21", detail={"jssj": "2026-10-31 17:00:00"},
+              at=december_run, as_of=datetime(2026, 12, 1))
+    world.add("online", "ONLINE_RATIO_LOW", "YQ21", "YQ21", period="2026-11", at=december_run)
+    world.add("ad_hoc", "ONLINE_RATIO_LOW", "YQ22", "YQ22", period="2026-11-01..2026-11-16", at=december_run)
+    world.add("training", "STAFF_TRAINING_HOURS", "RY0001", "YQ21", period="2025", at=datetime(2026, 1, 5, 2, 0))
+
+    def within(label: str) -> set[str]:
+        names = {found: name for name, found in world.ids.items()}
+        return {names[item["id"]] for item in _all(web, within=label)["items"]}
+
+    assert within("2026-11") == {"nov_cert", "mismatch", "online", "ad_hoc"}
+    assert within("2026-12") == {"dec_cert"}
+    assert within("2026-10") == {"oct_case"}
+    assert within("2026-Q4") == within("2026-q4") == within("2026-H2") == within("2026") == {
+        "nov_cert", "dec_cert", "mismatch", "oct_case", "online", "ad_hoc"}
+    assert within("2025") == {"training"}
+    assert within("2026-11-10..2026-11-20") == set()  # the ad hoc period is not inside it
+    assert within("2026-11-01..2026-11-16") == {"ad_hoc"}
+    assert _all(web, period="2026-11")["total"] == 1  # period stays the stored label (CONTRACT §7)
+    item = next(i for i in _all(web, within="2026-11")["items"] if i["id"] == world.ids["nov_cert"])
+    assert item["occurred_on"] == "2026-11-30" and item["period"] is None
+    for bad in ("2026-13", "next month", "2026-Q5", "2026-H3"):
+        answer = web.client.get(f"{API}/findings", headers=web.headers("viewer"), params={"within": bad})
+        assert answer.status_code == 422 and "within" in answer.text, bad
 
 
 def test_paging_is_newest_first_and_complete(web, any_world):

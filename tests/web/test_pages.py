@@ -42,6 +42,20 @@ def test_ledger_page_filters_pages_and_links_each_finding_by_id(web, world):
         assert label in first.text
 
 
+def test_ledger_page_filters_by_what_belongs_to_a_period(web, world):
+    """所属期间 on the page: a finding without a period label shows and is filtered by the
+    day its problem happened (here, with no date in its detail and no as-of, the day it was
+    first detected); one with a label by the label. The form keeps what was typed."""
+    page = web.session("viewer").get(f"{UI}/", params={"within": "2025-01-01..2025-01-11"}).text
+    shown = [int(i) for i in re.findall(r'<a href="/bdcwatch/ui/findings/(\d+)">#\d+</a>', page)]
+    assert shown == sorted((world.ids[f"f{i}"] for i in (1, 3, 5, 7, 9)), reverse=True)
+    assert "<th>所属期间</th>" in page and "<td>2025-01-02</td>" in page  # f1, first detected 2 January
+    assert 'name="within" value="2025-01-01..2025-01-11"' in page
+    month = web.session("viewer").get(f"{UI}/", params={"within": "2025-01"}).text
+    assert "共 <strong>30</strong> 条" in month and "<td>2025-01</td>" in month
+    assert "共 <strong>0</strong> 条" in web.session("viewer").get(f"{UI}/", params={"within": "2025-02"}).text
+
+
 def test_finding_page_in_chinese_with_history_and_a_form_for_op_only(web, world):
     fid = world.ids["f3"]  # ECERT_MISSING, rectifying
     op = web.session("op").get(f"{UI}/findings/{fid}").text

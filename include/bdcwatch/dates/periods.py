@@ -117,6 +117,8 @@ def parse_period_label(label: str) -> Period:
         first = date(year, (int(part[1:]) - 1) * 3 + 1, 1)
         return Period(first, _add_months(first, 3))
     if part.startswith("H"):
+        if part not in ("H1", "H2"):
+            raise ValueError(f"bad half year {label!r}")
         first = date(year, 1 if part == "H1" else 7, 1)
         return Period(first, _add_months(first, 6))
     first = date(year, int(part), 1)

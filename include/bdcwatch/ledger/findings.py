@@ -11,12 +11,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Connection, Engine, func, select, text
+from sqlalchemy import Connection, Engine, bindparam, func, select, text, update
 
+from bdcwatch import rules
 from bdcwatch.config.policy import Policy
 from bdcwatch.config.run import Job, RunContext
 from bdcwatch.dates.periods import Period
@@ -103,6 +104,7 @@ def record_findings(
         .where(finding.c.rule_code == rule_code, finding.c.last_run_id == ctx.run_id)
         .where(finding.c.last_detected_at == bound["now"])
     ).scalar_one()
+    _stamp_occurred(conn, rule_code, ctx.run_id, bound["now"])
     new_ids = _findings_without_events(conn, rule_code, ctx.run_id)
     append_events(
         conn,
@@ -111,6 +113,38 @@ def record_findings(
          for fid in new_ids],
     )
     return detected, len(new_ids)
+
+
+def occurred_day(rule_code: str, detail: str | None, judged_as_of: datetime | None,
+                 first_detected_at: datetime) -> date:
+    """``finding.occurred_on``: the day the problem happened (the rule's ``occurred``
+    detail value: a certificate's SZSJ, a case's JSSJ, a complaint's 受理时间); for a rule
+    without one (a state such as a mismatching e-certificate), the last day of the period
+    the first run judged (the day before its as-of, ``judged_as_of``); else the day first
+    detected. Migration 0011 fills existing rows the same way."""
+    rule = rules.all_rules().get(rule_code)
+    day = rule.occurred_on(detail) if rule is not None else None
+    if day is not None:
+        return day
+    if judged_as_of is not None:
+        return (judged_as_of - timedelta(seconds=1)).date()
+    return first_detected_at.date()
+
+
+def _stamp_occurred(conn: Connection, rule_code: str, run_id: str, now: datetime) -> None:
+    """Set ``occurred_on`` of the findings this run detected where it is missing or the
+    detail now says otherwise (a source corrected). Reads the run's detections only, so a
+    daily run's cost follows what it found, not the ledger's size."""
+    rows = conn.execute(
+        select(finding.c.id, finding.c.detail, finding.c.judged_as_of, finding.c.first_detected_at,
+               finding.c.occurred_on)
+        .where(finding.c.rule_code == rule_code, finding.c.last_run_id == run_id, finding.c.last_detected_at == now)
+    ).all()
+    changed = [{"row_id": r.id, "day": day} for r in rows
+               if (day := occurred_day(rule_code, r.detail, r.judged_as_of, r.first_detected_at)) != r.occurred_on]
+    if changed:
+        conn.execute(update(finding).where(finding.c.id == bindparam("row_id")).values(occurred_on=bindparam("day")),
+                     changed)
 
 
 def _findings_without_events(conn: Connection, rule_code: str, run_id: str) -> list[int]:

@@ -20,9 +20,10 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import ColumnElement, Connection, and_, func, not_, select
+from sqlalchemy import ColumnElement, Connection, and_, func, not_, or_, select
 
 from bdcwatch import rules
+from bdcwatch.dates.periods import Period, parse_period_label
 from bdcwatch.ledger.lifecycle import OPEN_STATUSES
 from bdcwatch.standards.masking import mask_id_numbers
 from bdcwatch.store.models import finding, finding_escalation, finding_event
@@ -37,7 +38,13 @@ class FindingFilter(BaseModel):
 
     ``overdue``: True = an open status (open, rectifying, reopened) with ``due_date``
     before today; False = everything else. ``q``: a case-insensitive substring of the
-    subject id (certificate number, case number, ...)."""
+    subject id (certificate number, case number, ...). ``period``: the period label as
+    stored (CONTRACT §4: only per-period rules have one). ``within``: a period label
+    (``2026-11``, ``2026-Q4``, ``2026-H2``, ``2026``, ``2026-11-01..2026-11-16``) and every
+    finding that belongs to it — what the digests print as 所属期间: a per-period finding
+    whose period lies inside it, any other whose problem happened in it
+    (``finding.occurred_on``). Raises ValueError (422 in the API) for a label that is not
+    one."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -47,9 +54,10 @@ class FindingFilter(BaseModel):
     status: Status | None = None
     overdue: bool | None = None
     period: str | None = None
+    within: str | None = Field(default=None, max_length=40)
     q: str | None = Field(default=None, max_length=100)
 
-    @field_validator("unit", "rule", "period", "q", mode="before")
+    @field_validator("unit", "rule", "period", "within", "q", mode="before")
     @classmethod
     def _blank_is_any(cls, value: Any) -> Any:
         if isinstance(value, str):
@@ -61,6 +69,18 @@ class FindingFilter(BaseModel):
     @classmethod
     def _codes_upper(cls, value: str | None) -> str | None:
         return value.upper() if value else value  # DJJG and rule codes are upper case
+
+    @field_validator("within", mode="after")
+    @classmethod
+    def _a_period_label(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            period = parse_period_label(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a period (2026-11, 2026-Q4, 2026-H2, 2026, "
+                             "2026-11-01..2026-11-16)") from None
+        return period.label  # one spelling: 2026-q4 and 2026-Q4 are the same period
 
     def conditions(self, today: date, dialect: str = "postgresql") -> list[ColumnElement[bool]]:
         """SQL conditions on ``finding`` (``today``: the policy zone's date, for overdue;
@@ -76,6 +96,8 @@ class FindingFilter(BaseModel):
             found.append(finding.c.status == self.status)
         if self.period:
             found.append(finding.c.period == self.period)
+        if self.within:
+            found.append(_belongs_to(parse_period_label(self.within)))
         if self.overdue is not None:
             late = and_(finding.c.status.in_(OPEN_STATUSES), finding.c.due_date < today)
             found.append(late if self.overdue else not_(late))
@@ -89,6 +111,29 @@ class FindingFilter(BaseModel):
         """The filter as URL query parameters (links to the next page, the export)."""
         return {k: ("true" if v is True else "false" if v is False else str(v))
                 for k, v in self.model_dump().items() if v is not None}
+
+
+def labels_inside(window: Period) -> list[str]:
+    """Every calendar period label (year, half, quarter, month) whose period lies inside
+    ``window``; years before 1990 and after 2100 are not enumerated."""
+    found: list[str] = []
+    for year in range(max(window.start.year, 1990), min(window.end.year, 2100) + 1):
+        labels = [f"{year}", f"{year}-H1", f"{year}-H2", *(f"{year}-Q{q}" for q in range(1, 5)),
+                  *(f"{year}-{m:02d}" for m in range(1, 13))]
+        found += [label for label in labels
+                  if window.start <= (p := parse_period_label(label)).start and p.end <= window.end]
+    return found
+
+
+def _belongs_to(window: Period) -> ColumnElement[bool]:
+    """A finding belongs to ``window``: its period label lies inside it (a calendar label,
+    or an ad hoc ``start..end`` label compared as ISO text), or it has no period and its
+    problem happened in it."""
+    period = finding.c.period
+    ad_hoc = and_(period.like("____-__-__..____-__-__"), func.substr(period, 1, 10) >= window.start.isoformat(),
+                  func.substr(period, 13, 10) <= window.end.isoformat())
+    happened = and_(period.is_(None), finding.c.occurred_on >= window.start, finding.c.occurred_on < window.end)
+    return or_(period.in_(labels_inside(window)), ad_hoc, happened)
 
 
 @dataclass(frozen=True)
@@ -105,6 +150,7 @@ class FindingItem:
     subject_type: str
     subject_id: str
     period: str | None
+    occurred_on: date | None  # the day the problem happened (see store.models.finding)
     detail: str  # JSON text, masked
     status: str
     first_detected_at: datetime
@@ -120,8 +166,8 @@ class FindingItem:
             id=int(row.id), fingerprint=mask_id_numbers(row.fingerprint), rule_code=row.rule_code,
             rule_title=rules.title(row.rule_code), severity=row.severity, unit_code=row.unit_code,
             subject_type=row.subject_type, subject_id=mask_id_numbers(row.subject_id), period=row.period,
-            detail=mask_id_numbers(row.detail or "{}"), status=row.status, first_detected_at=row.first_detected_at,
-            last_detected_at=row.last_detected_at, due_date=row.due_date, closed_at=row.closed_at,
+            occurred_on=row.occurred_on, detail=mask_id_numbers(row.detail or "{}"), status=row.status,
+            first_detected_at=row.first_detected_at, last_detected_at=row.last_detected_at, due_date=row.due_date, closed_at=row.closed_at,
             overdue=row.status in OPEN_STATUSES and row.due_date < today, dag_id=row.dag_id,
         )
 

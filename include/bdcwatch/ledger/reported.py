@@ -24,6 +24,7 @@ from sqlalchemy import Connection, select, update
 from bdcwatch.config.policy import Policy, Severity
 from bdcwatch.dates.workdays import WorkCalendar
 from bdcwatch.ledger.audit import AuditEvent, append_events
+from bdcwatch.ledger.findings import occurred_day
 from bdcwatch.rules import get
 from bdcwatch.standards.masking import mask_id_numbers
 from bdcwatch.store.models import finding
@@ -102,6 +103,7 @@ def report(
             status="open", first_detected_at=now, last_detected_at=now,
             due_date=due_date(policy, calendar, severity, now.date()), dag_id=by.dag_id, first_run_id=by.run_id,
             last_run_id=by.run_id, judged_as_of=item.judged_as_of.replace(microsecond=0),
+            occurred_on=occurred_day(rule.code, detail_text, item.judged_as_of, now),
         ))
         finding_id = int(conn.execute(select(finding.c.id).where(finding.c.fingerprint == key)).scalar_one())
         append_events(conn, [AuditEvent(finding_id, now, by.actor, None, "open", mask_id_numbers(note))])
@@ -112,7 +114,8 @@ def report(
     if not changed:
         return int(row.id), "unchanged"
     values: dict[str, Any] = {"detail": detail_text, "unit_code": item.unit_code, "severity": severity.value,
-                              "last_detected_at": now, "last_run_id": by.run_id}
+                              "last_detected_at": now, "last_run_id": by.run_id,
+                              "occurred_on": occurred_day(rule.code, detail_text, item.judged_as_of, now)}
     if row.unit_code != item.unit_code:
         values["notified_outbox_id"] = None  # the unit it now belongs to has not been told
     conn.execute(update(finding).where(finding.c.id == row.id).values(**values))

@@ -182,14 +182,8 @@ def detail_text(rule_code: str, detail_json: str, codes: CodeBook | None = None)
 def occurred_on(rule_code: str, detail_json: str) -> str | None:
     """The date the problem happened (the rule's ``occurred`` detail value), ``YYYY-MM-DD``."""
     rule = rules.all_rules().get(rule_code)
-    if rule is None or rule.occurred is None:
-        return None
-    try:
-        value = json.loads(detail_json).get(rule.occurred)
-    except (ValueError, AttributeError):
-        return None
-    match = re.match(r"\d{4}-\d{2}-\d{2}", str(value or ""))
-    return match[0] if match else None
+    day = rule.occurred_on(detail_json) if rule is not None else None
+    return day.isoformat() if day else None
 
 
 def when_text(rule_code: str, period: str | None, detail_json: str, detected: datetime) -> str:

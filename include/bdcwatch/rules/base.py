@@ -34,10 +34,12 @@ rule's own parameters come from ``params(RuleInput)``, always bound, never splic
 from __future__ import annotations
 
 import importlib
+import json
 import pkgutil
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from enum import Enum
 from typing import Any
 
@@ -46,6 +48,8 @@ from sqlalchemy import Engine, text
 from bdcwatch.config.policy import Policy, Severity
 from bdcwatch.dates.periods import Period
 from bdcwatch.store.dialect import Dialect
+
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")  # the date part of a detail's ISO date or timestamp
 
 __all__ = [
     "REPORTED", "Prohibition", "Rule", "RuleInput", "SUBJECT_TYPES", "Severity", "all_rules", "declare",
@@ -167,6 +171,18 @@ class Rule:
         if self.sql is None:
             raise ValueError(f"{self.code} is reported by {self.reporter}, not detected by SQL")
         return self.sql(rule_input)
+
+    def occurred_on(self, detail_json: str | None) -> date | None:
+        """The day the problem happened: the ``occurred`` detail value of a finding's
+        ``detail`` (JSON text), or None when the rule has none or the value is not a date."""
+        if self.occurred is None:
+            return None
+        try:
+            value = json.loads(detail_json or "{}").get(self.occurred)
+        except (ValueError, AttributeError):
+            return None
+        match = _ISO_DAY.match(str(value or ""))
+        return date.fromisoformat(match[0]) if match else None
 
     def period_label(self, rule_input: RuleInput) -> str | None:
         if not self.per_period:

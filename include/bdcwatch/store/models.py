@@ -72,6 +72,10 @@ finding = Table(
     # 受理时间, a sample's period end, a missed duty's check). The bulletin counts findings
     # per month by it, so a month's figures do not depend on when the runs happened.
     Column("judged_as_of", Timestamp),
+    # The day the problem happened (migration 0011, ``ledger.findings.occurred_day``): the
+    # rule's ``occurred`` detail value, else the last day judged by the first run, else the
+    # day first detected. The ledger's 所属期间 filter reads it for findings without a period.
+    Column("occurred_on", Date),
     Index("ix_finding_first_run", "first_run_id"),
     Index("ix_finding_rule_last_run", "rule_code", "last_run_id"),
     # The operations UI's filters, counts and pages read one index each (migration 0007,
@@ -81,6 +85,7 @@ finding = Table(
     Index("ix_finding_rule_status", "rule_code", "status", "due_date", postgresql_include=["id"]),
     Index("ix_finding_severity_status", "severity", "status", "due_date", postgresql_include=["id"]),
     Index("ix_finding_period_status", "period", "status", "due_date", postgresql_include=["id"]),
+    Index("ix_finding_occurred_status", "occurred_on", "status", "due_date", postgresql_include=["id"]),
     # Subject search (a substring): trigrams on PostgreSQL, a narrow scan elsewhere.
     Index("ix_finding_subject", "subject_id", postgresql_using="gin", postgresql_ops={"subject_id": "gin_trgm_ops"}),
     # Digests read the findings of a time range and the unannounced ones (migration 0010).

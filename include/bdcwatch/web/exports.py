@@ -24,7 +24,7 @@ from bdcwatch.web.labels import FIELD_TEXT, severity_text, status_text, subject_
 MAX_EXPORT_ROWS = 100_000
 COLUMNS = [
     ("id", 10), ("rule_title", 34), ("rule_code", 22), ("severity", 8), ("unit", 10), ("subject_type", 16),
-    ("subject_id", 36), ("period", 12), ("detail", 60), ("status", 10), ("overdue", 8),
+    ("subject_id", 36), ("period", 12), ("occurred_on", 12), ("detail", 60), ("status", 10), ("overdue", 8),
     ("first_detected_at", 18), ("last_detected_at", 18), ("due_date", 12), ("closed_at", 18),
 ]
 
@@ -35,7 +35,8 @@ def _cell_value(item: FindingItem, key: str, unit_names: dict[str, str]) -> Any:
         "severity": severity_text(item.severity),
         "unit": f"{item.unit_code} {unit_names.get(item.unit_code, '')}".strip() if item.unit_code else "",
         "subject_type": subject_type_text(item.subject_type), "subject_id": item.subject_id,
-        "period": item.period or "", "detail": detail_text(item.rule_code, item.detail),
+        "period": item.period or "",
+        "occurred_on": item.occurred_on.isoformat() if item.occurred_on else "", "detail": detail_text(item.rule_code, item.detail),
         "status": status_text(item.status), "overdue": "是" if item.overdue else "",
         "first_detected_at": f"{item.first_detected_at:%Y-%m-%d %H:%M}",
         "last_detected_at": f"{item.last_detected_at:%Y-%m-%d %H:%M}", "due_date": item.due_date.isoformat(),

@@ -21,7 +21,7 @@ OUTBOX_TEXT = {"pending": "待发送", "sending": "发送中", "sent": "已发�
 # The finding's columns (CONTRACT §4) as the detail page and the export name them.
 FIELD_TEXT = {
     "id": "问题编号", "rule_title": "问题类型", "rule_code": "规则代码", "severity": "风险等级", "unit": "登记机构",
-    "subject_type": "对象类型", "subject_id": "对象", "period": "期间", "status": "状态",
+    "subject_type": "对象类型", "subject_id": "对象", "period": "期间", "occurred_on": "所属日期", "status": "状态",
     "first_detected_at": "首次发现", "last_detected_at": "最近发现", "due_date": "整改期限", "closed_at": "销号时间",
     "overdue": "是否逾期", "dag_id": "发现于", "fingerprint": "问题指纹", "detail": "问题说明",
 }
