@@ -2,7 +2,8 @@
 ### 投诉举报受理 · complaint intake (plan item 31)
 
 Every hour, and at once when a script's drop announces the asset `bdcwatch://intake/complaints`
-(`POST /api/v2/assets/events` with that URI; the UI's upload is taken in at once by the
+(a province's other cities: `bdcwatch://intake/complaints/<code>`, so a drop starts its
+city's intake only; `POST /api/v2/assets/events` with that URI; the UI's upload is taken in at once by the
 same per-file function, and this run mails it): takes in the 12345 /
 好差评 / 信访 exports (CSV in UTF-8, UTF-8 with BOM or GB18030, or XLSX; columns 工单编号,
 来源, 受理时间, 被反映单位, 业务号, 内容, 诉求类型) waiting in the policy's
@@ -20,16 +21,20 @@ from __future__ import annotations
 
 from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable
 
-from bdcwatch.orchestration.cities import city_dags  # airflow.sdk.dag once per city (a province file)
+from bdcwatch.orchestration.cities import PerCity, city_dags  # airflow.sdk.dag once per city (a province file)
 from bdcwatch.orchestration.dag import TIMEZONE, dag_settings
 from bdcwatch.orchestration.tasks import audit_task, current_job, prepare_supervision_db, resolve_run, send_mail
 
-COMPLAINTS_UPLOADED = Asset("bdcwatch://intake/complaints", group="bdcwatch")
-SCHEDULE = AssetOrTimeSchedule(timetable=CronTriggerTimetable("0 * * * *", timezone=TIMEZONE),
-                               assets=[COMPLAINTS_UPLOADED])
+COMPLAINTS_UPLOADED = "bdcwatch://intake/complaints"  # a province's other cities: .../complaints/<code>
 
 
-@city_dags("complaint_intake", schedule=SCHEDULE, **dag_settings(tags=["item-31", "intake"], doc_md=__doc__))
+def schedule(city):  # hourly, or at once when a drop announces the city's own asset
+    uri = COMPLAINTS_UPLOADED if city is None or city.home else f"{COMPLAINTS_UPLOADED}/{city.code}"
+    return AssetOrTimeSchedule(timetable=CronTriggerTimetable("0 * * * *", timezone=TIMEZONE),
+                               assets=[Asset(uri, group="bdcwatch")])
+
+
+@city_dags("complaint_intake", schedule=PerCity(schedule), **dag_settings(tags=["item-31", "intake"], doc_md=__doc__))
 def complaint_intake():
     @audit_task
     def take_in(run: dict, revision: str) -> dict:

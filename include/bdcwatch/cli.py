@@ -1,6 +1,6 @@
 """``bdcwatch`` command line for operators.
 
-    bdcwatch migrate [--url URL]                  create/upgrade supervision_db
+    bdcwatch [--city CODE] migrate [--url URL]    create/upgrade supervision_db (every command takes --city)
     bdcwatch audit verify [--url URL]             check the hash chain of the audit trail
     bdcwatch finding list [--unit YQ21] [--rule R] [--severity high] [--status open] [--overdue true]
                           [--period 2026-03] [--within 2026-Q4] [--q TEXT] [--page N] [--page-size N] [--url URL]
@@ -19,7 +19,9 @@ delivers it. Who and why are kept in the message's ``resend_log``.
 (``ledger.lifecycle.change_status``) and fails with "no such finding" for an unknown id.
 
 Without ``--url`` the ``supervision_db`` Airflow connection is used (e.g. the
-``AIRFLOW_CONN_SUPERVISION_DB`` variable). A missing or unusable database is said in one
+``AIRFLOW_CONN_SUPERVISION_DB`` variable). With a province file in force, ``--city 1401``
+works on that city: its connection ``supervision_db__1401`` and its policy (default: the
+home city). A missing or unusable database is said in one
 line on stderr (exit 2), never as a traceback.
 """
 
@@ -27,16 +29,20 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
+
+if TYPE_CHECKING:
+    from bdcwatch.config.policy import Policy
 
 
 class DatabaseUnusableError(Exception):
     """supervision_db is not given, not reachable or not a bdcwatch database (one line)."""
 
 
-def _engine(url: str | None, *, migrating: bool = False) -> Engine:
+def _engine(url: str | None, *, migrating: bool = False, conn_id: str | None = None) -> Engine:
     """The engine on supervision_db, checked to answer and (unless ``migrating``) to hold
     the bdcwatch tables.
 
@@ -52,11 +58,12 @@ def _engine(url: str | None, *, migrating: bool = False) -> Engine:
         try:
             from bdcwatch.orchestration.connections import SUPERVISION_DB, database_url
 
-            url = database_url(SUPERVISION_DB).render_as_string(hide_password=False)
+            conn_id = conn_id or SUPERVISION_DB
+            url = database_url(conn_id).render_as_string(hide_password=False)
         except Exception as error:  # Airflow's AirflowNotFoundException, or an unparsable connection
             raise DatabaseUnusableError(
-                "no supervision database: give --url URL or define the supervision_db connection "
-                f"(AIRFLOW_CONN_SUPERVISION_DB) ({type(error).__name__}: {error})") from None
+                f"no supervision database: give --url URL or define the {conn_id} connection "
+                f"(AIRFLOW_CONN_{str(conn_id).upper()}) ({type(error).__name__}: {error})") from None
     try:
         shown = make_url(url).render_as_string(hide_password=True)
         engine = make_engine(url)
@@ -74,6 +81,8 @@ def _engine(url: str | None, *, migrating: bool = False) -> Engine:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bdcwatch", description="bdcwatch operator commands")
     parser.add_argument("--url", help="supervision_db SQLAlchemy URL (default: the supervision_db connection)")
+    parser.add_argument("--city", help="a province's city code, e.g. 1401: its supervision_db__<code> and policy "
+                                       "(default: the home city)")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("migrate", help="create or upgrade supervision_db")
     audit = commands.add_parser("audit", help="audit trail").add_subparsers(dest="action", required=True)
@@ -115,8 +124,27 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def cli_policy(args: argparse.Namespace) -> Policy:
+    """The policy the command works with: ``--city``'s, else the one in force (the home
+    city's with a province file)."""
+    from bdcwatch.config.policy import cached_policy
+    from bdcwatch.config.province import chosen_city
+
+    city = chosen_city(args.city)
+    return city.policy if city is not None else cached_policy()
+
+
 def _run(args: argparse.Namespace) -> int:
-    engine = _engine(args.url, migrating=args.command == "migrate")
+    from bdcwatch.config.province import chosen_city
+    from bdcwatch.errors import PolicyError
+    from bdcwatch.orchestration.connections import SUPERVISION_DB
+
+    try:
+        city = chosen_city(args.city)
+    except PolicyError as error:
+        raise DatabaseUnusableError(str(error)) from None
+    conn_id = city.conn_id(SUPERVISION_DB) if city is not None else None
+    engine = _engine(args.url, migrating=args.command == "migrate", conn_id=conn_id)
     if args.command == "migrate":
         from bdcwatch.store.migrate import migrate
 
@@ -159,13 +187,12 @@ def _outbox(engine: Engine, args: argparse.Namespace) -> int:
             ]))
         print(f"{len(rows)} message(s)")
         return 0
-    from bdcwatch.config.policy import cached_policy
     from bdcwatch.dates.clock import local_now
 
     if not args.actor.strip() or not args.note.strip():
         print("--actor and --note must not be empty", file=sys.stderr)
         return 2
-    now = local_now(cached_policy().timezone)
+    now = local_now(cli_policy(args).timezone)
     with engine.begin() as conn:
         result = resend(conn, args.ids, actor=args.actor, note=args.note, now=now)
     for outbox_id, why in result.skipped.items():

@@ -11,7 +11,7 @@ import sys
 from pydantic import ValidationError
 from sqlalchemy import Engine
 
-from bdcwatch.config.policy import cached_policy
+from bdcwatch.cli import cli_policy
 from bdcwatch.dates.clock import local_now
 
 
@@ -20,7 +20,7 @@ def run_finding(engine: Engine, args: argparse.Namespace) -> int:
     if args.action == "list":
         return _list(engine, args)
     if args.action == "show":
-        return _show(engine, args.id)
+        return _show(engine, args)
     return _set_status(engine, args)
 
 
@@ -34,7 +34,7 @@ def _list(engine: Engine, args: argparse.Namespace) -> int:
     except ValidationError as error:
         print(f"bad filter: {error.errors()[0]['msg']}", file=sys.stderr)
         return 2
-    today = local_now(cached_policy().timezone).date()
+    today = local_now(cli_policy(args).timezone).date()
     try:
         with engine.connect() as conn:
             page = find_findings(conn, flt, today=today, page=args.page, page_size=args.page_size)
@@ -50,11 +50,12 @@ def _list(engine: Engine, args: argparse.Namespace) -> int:
     return 0
 
 
-def _show(engine: Engine, finding_id: int) -> int:
+def _show(engine: Engine, args: argparse.Namespace) -> int:
     from bdcwatch.ledger.query import finding_detail
     from bdcwatch.web.labels import FIELD_TEXT, detail_pairs, severity_text, status_text
 
-    today = local_now(cached_policy().timezone).date()
+    finding_id = int(args.id)
+    today = local_now(cli_policy(args).timezone).date()
     with engine.connect() as conn:
         found = finding_detail(conn, finding_id, today=today)
     if found is None:
@@ -90,7 +91,7 @@ def _set_status(engine: Engine, args: argparse.Namespace) -> int:
     from bdcwatch.dates.workdays import calendar_from_policy
     from bdcwatch.ledger.lifecycle import NoSuchFindingError, RefusedChangeError, change_status, due_by_severity
 
-    policy = cached_policy()
+    policy = cli_policy(args)
     now = local_now(policy.timezone)
     due = due_by_severity(policy, calendar_from_policy(policy), now.date())
     try:

@@ -65,11 +65,11 @@ def add_parsers(commands: Any) -> None:
 
 def run(engine: Engine, args: argparse.Namespace) -> int:
     """Run a command registered by ``add_parsers``; returns the exit code."""
-    from bdcwatch.config.policy import cached_policy
+    from bdcwatch.cli import cli_policy
     from bdcwatch.dates.clock import local_now
     from bdcwatch.errors import PermanentError
 
-    policy = cached_policy()
+    policy = cli_policy(args)
     now = local_now(policy.timezone)
     try:
         if args.command == "review":

@@ -40,6 +40,11 @@ def test_province_builds_a_dag_per_city_on_its_queue_and_pool(monkeypatch):
             units = dag.params.get_param("units").schema["examples"]
             assert units == sorted(city.policy.units), dag.dag_id
     assert dagbag.dags["ecert_completeness__1401"].dag_display_name == "ecert_completeness · 太原市"
+    # A complaints drop announced for one city starts that city's intake only.
+    assets = {city.code: [a.uri for a in dagbag.dags[city.dag_id("complaint_intake")].timetable.asset_condition.objects]
+              for city in province.cities}
+    assert assets == {"1403": ["bdcwatch://intake/complaints"], "1401": ["bdcwatch://intake/complaints/1401"],
+                      "1404": ["bdcwatch://intake/complaints/1404"]}
 
 
 def test_without_a_province_file_exactly_the_contract_dags(monkeypatch):

@@ -5,6 +5,7 @@ and its findings and mail land in supervision_db__1401, never in the home city's
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 
 from sqlalchemy import create_engine, func, select
@@ -37,7 +38,8 @@ def test_second_city_run_uses_its_own_databases(airflow_env, smtp_server, tmp_pa
     conf = json.dumps({"period_start": PERIOD_START.isoformat(), "period_end": PERIOD_END.isoformat()})
 
     outcome = airflow_env.run_dag("ecert_completeness__1401", PERIOD_END.isoformat(), conf, connections,
-                                  extra_env={"BDCWATCH_POLICY": str(province_file)})
+                                  extra_env={"BDCWATCH_POLICY": str(province_file),
+                                             "AIRFLOW__API__BASE_URL": "https://bdc.example.gov.cn"})
     assert outcome.failed_tasks() == {} and any(task.startswith("load[") for task in outcome.tasks)
 
     with create_engine(city_urls["supervision"]).connect() as conn:
@@ -54,3 +56,7 @@ def test_second_city_run_uses_its_own_databases(airflow_env, smtp_server, tmp_pa
     city_mailboxes = {h.email for u in taiyuan.policy.units.values() for h in u.heads} | {taiyuan.policy.operations_email}
     for mail in smtp_server.received:
         assert set(mail.envelope_to) <= city_mailboxes, mail.envelope_to
+    # A finding's link opens it in 太原's ledger (its ids are 太原's own, as the home city's are).
+    links = {link for mail in smtp_server.received
+             for link in re.findall(r'href="(https://bdc\.example\.gov\.cn/bdcwatch/ui/findings/[^"]+)"', mail.html)}
+    assert links and all(re.fullmatch(r".*/findings/\d+\?city=1401", link) for link in links), links

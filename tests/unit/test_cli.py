@@ -90,3 +90,35 @@ def test_without_a_usable_database_the_cli_says_so_in_one_line(sqlite_url, tmp_p
         err = capsys.readouterr().err
         assert expected in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
         assert "secret" not in err
+
+
+def test_city_picks_a_province_citys_database_and_policy(sqlite_url, capsys, monkeypatch):
+    """With a province file, ``--city 1401`` reads 太原's supervision_db__1401 (default: the
+    home city's supervision_db); an unknown code, or a code without a province, is one line."""
+    from pathlib import Path
+
+    from tests.support import airflow_uri
+
+    province = Path(__file__).resolve().parents[2] / "deploy" / "province.example.yaml"
+    monkeypatch.setenv("BDCWATCH_POLICY", str(province))
+    for conn_id, subject in (("SUPERVISION_DB", "晋(2026)阳泉市不动产权第0000001号"),
+                             ("SUPERVISION_DB__1401", "晋(2026)太原市不动产权第0000009号")):
+        url = sqlite_url.migrated(conn_id.lower())
+        monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id}", airflow_uri(url))
+        with make_engine(url).begin() as conn:
+            record_findings(conn, rule_code="ECERT_MISSING", severity="high", subject_type="BDCQZH", period=None,
+                            due_date=date(2099, 1, 1), params={"s": subject, "asof": datetime(2026, 12, 1)},
+                            select_sql="SELECT :s AS subject_id, 'U' AS unit_code, '{\"szsj\": \"2026-11-30\"}' AS detail",
+                            ctx=RunContext("ecert_completeness", "r1", datetime(2026, 12, 1, 2)))
+    assert main(["--city", "1401", "finding", "list", "--within", "2026-11"]) == 0
+    out = capsys.readouterr().out
+    assert "太原市不动产权第0000009号" in out and "阳泉市" not in out and out.splitlines()[-1].startswith("1 finding(s)")
+    assert main(["finding", "list"]) == 0
+    assert "阳泉市不动产权第0000001号" in capsys.readouterr().out
+    assert main(["--city", "1404", "finding", "list"]) == 2
+    assert "supervision_db__1404" in capsys.readouterr().err  # its connection is not defined here
+    assert main(["--city", "9999", "finding", "list"]) == 2
+    assert "no city '9999'" in capsys.readouterr().err
+    monkeypatch.delenv("BDCWATCH_POLICY")
+    assert main(["--city", "1401", "finding", "list"]) == 2
+    assert "not a province file" in capsys.readouterr().err

@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from bdcwatch.config.policy import POLICY_ENV, Policy, load_policy, read_policy_file
 from bdcwatch.errors import PolicyError
 
-__all__ = ["City", "Province", "cached_province", "is_province", "load_province", "parse_province"]
+__all__ = ["City", "Province", "cached_province", "chosen_city", "is_province", "load_province", "parse_province"]
 
 CITY_KEY = "cities"
 
@@ -204,3 +204,19 @@ def _cached(path: str | None) -> Province | None:
 def cached_province(path: str | None = None) -> Province | None:
     """The province in force (None: one city), loaded once per process."""
     return _cached(path or os.environ.get(POLICY_ENV))
+
+
+def chosen_city(code: str | None) -> City | None:
+    """City ``code`` of the province in force, for a tool run by hand (the CLI's
+    ``--city``): None for None without a province file; the home city for None with one.
+
+    Raises:
+        PolicyError: ``code`` is not a city of the province (naming the ones it has), or a
+            code is given where no province file is in force.
+    """
+    province = cached_province()
+    if province is None:
+        if code is not None:
+            raise PolicyError(f"--city {code}: {POLICY_ENV} names one city's policy, not a province file")
+        return None
+    return province.home if code is None else province.city(code)

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["city_conn_id", "city_dag_kwargs", "city_dags", "city_policy", "parse_time_province", "task_city"]
+__all__ = ["PerCity", "city_conn_id", "city_dag_kwargs", "city_dags", "city_policy", "parse_time_province", "task_city"]
 
 
 def parse_time_province() -> Province | None:
@@ -72,11 +72,25 @@ def city_dag_kwargs(city: City, dag_kwargs: dict[str, Any]) -> dict[str, Any]:
     return kwargs
 
 
+class PerCity:
+    """A schedule that differs by city (``city_dags``): ``of(city)`` gives it; ``city`` is
+    None without a province file."""
+
+    def __init__(self, of: Callable[[City | None], Any]) -> None:
+        self.of = of
+
+
+def _schedule(schedule: Any, city: City | None) -> Any:
+    return schedule.of(city) if isinstance(schedule, PerCity) else schedule
+
+
 def city_dags(dag_id: str, *, schedule: Any, **dag_kwargs: Any) -> Callable[[Callable[..., Any]], Callable[[], list[Any]]]:
     """Like ``@airflow.sdk.dag(dag_id, schedule=schedule, **dag_kwargs)``, once per city of the province in
     force. Calling the decorated function builds the DAGs and returns them (a list: one
     DAG without a province file). Each DAG's ``fileloc`` is the DAG file's, so the
-    DagBag and the workers find every city's DAG in that file."""
+    DagBag and the workers find every city's DAG in that file. ``schedule`` may be a
+    ``PerCity``: its function gives each city's schedule (None: one city), e.g. a city's
+    own asset, so an event announced for one city starts that city's DAG only."""
 
     def decorate(func: Callable[..., Any]) -> Callable[[], list[Any]]:
         fileloc = inspect.getfile(func)
@@ -85,14 +99,14 @@ def city_dags(dag_id: str, *, schedule: Any, **dag_kwargs: Any) -> Callable[[Cal
         def build() -> list[Any]:
             province = parse_time_province()
             if province is None:
-                built = [dag(dag_id, schedule=schedule, **dag_kwargs)(func)()]
+                built = [dag(dag_id, schedule=_schedule(schedule, None), **dag_kwargs)(func)()]
             else:
                 built = []
                 for city in province.cities:
                     kwargs = city_dag_kwargs(city, dag_kwargs)
                     if not city.home:
                         kwargs.setdefault("dag_display_name", f"{dag_id} · {city.name}")
-                    built.append(dag(city.dag_id(dag_id), schedule=schedule, **kwargs)(func)())
+                    built.append(dag(city.dag_id(dag_id), schedule=_schedule(schedule, city), **kwargs)(func)())
             for built_dag in built:
                 built_dag.fileloc = fileloc
             return built

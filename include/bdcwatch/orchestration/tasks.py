@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from airflow.sdk import get_current_context, task
 
-from bdcwatch.orchestration.cities import city_conn_id, city_policy
+from bdcwatch.orchestration.cities import city_conn_id, city_policy, task_city
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -78,9 +78,10 @@ def current_job(run: Mapping[str, Any]) -> Job:
     policy = city_policy()
     spec = RunSpec.from_xcom(run)
     dag_id, run_id = context["dag"].dag_id, context["run_id"]
+    city = task_city()
     return Job(
         spec=spec, policy=policy, engine=city_supervision_engine(), ctx=RunContext(dag_id, run_id, local_now(policy.timezone)),
-        ui_base_url=ui_base_url(), dry_run_dir=run_log_folder(dag_id, run_id) / "dry_run_mail" if spec.dry_run else None,
+        ui_base_url=ui_base_url(), ui_city=city.code if city is not None and not city.home else None, dry_run_dir=run_log_folder(dag_id, run_id) / "dry_run_mail" if spec.dry_run else None,
         mail_from=smtp_sender() if spec.dry_run else "bdcwatch@localhost",
     )
 

@@ -70,7 +70,8 @@ def compose(job: Job) -> list[int]:
                 heads: Sequence[Person] = heads) -> int | None:
             subject, html, workbook = render_escalation(rows, history(engine, [r.id for r in rows]), policy=policy,
                                                         supervisor_name=name, heads=heads, today=today,
-                                                        ui_base_url=job.ui_base_url, run_id=ctx.run_id,
+                                                        ui_base_url=job.ui_base_url, ui_city=job.ui_city,
+                                                        run_id=ctx.run_id,
                                                         dag_id=ctx.dag_id)
             ids = ",".join(str(r.id) for r in rows)
             message = OutgoingMessage(
@@ -96,6 +97,7 @@ def compose(job: Job) -> list[int]:
 def render_escalation(
     rows: Sequence[FindingRow], lines: dict[int, list[HistoryLine]], *, policy: Policy, supervisor_name: str,
     heads: Sequence[Person], today: date, ui_base_url: str | None, run_id: str, dag_id: str,
+    ui_city: str | None = None,
 ) -> tuple[str, str, bytes]:
     """Subject, HTML and workbook of one supervisor's escalation (pure: no database)."""
     codes = CodeBook.from_policy(policy)
@@ -103,7 +105,7 @@ def render_escalation(
     for f in sort_findings(rows):
         unit = policy.units.get(f.unit_code or "")
         units[unit.name if unit else f"未登记机构 {f.unit_code or '（空）'}"].append({
-            "id": f.id, "url": finding_url(ui_base_url, f.id), "title": rules.title(f.rule_code),
+            "id": f.id, "url": finding_url(ui_base_url, f.id, ui_city), "title": rules.title(f.rule_code),
             "rule_code": f.rule_code, "severity": SEVERITY_TEXT.get(f.severity, f.severity),
             "subject_type": subject_type_text(f.subject_type), "subject_id": mask_id_numbers(f.subject_id),
             "detail": detail_text(f.rule_code, f.detail, codes), "first": f.first_detected_at.strftime("%Y-%m-%d"),

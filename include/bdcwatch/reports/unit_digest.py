@@ -80,7 +80,7 @@ def render_unit_digest(
     ordered = sort_findings(findings)
     rows = [
         {
-            "id": f.id or "新", "url": finding_url(context.ui_base_url, f.id), "title": rules.title(f.rule_code),
+            "id": f.id or "新", "url": finding_url(context.ui_base_url, f.id, context.ui_city), "title": rules.title(f.rule_code),
             "severity_text": SEVERITY_TEXT.get(f.severity, f.severity),
             "severity_color": SEVERITY_COLOR.get(f.severity, "#222"),
             "status": status_text(f.status) if f.status != "open" else "",
@@ -246,7 +246,7 @@ def compose(
         return DigestContext(
             dag_id=job.ctx.dag_id, run_id=job.ctx.run_id, period_label=spec.period_label,
             period_text=spec.period_text, as_of=spec.period.as_of, plan_items=plan_items, title=title,
-            supervisor_name=supervisor, ui_base_url=job.ui_base_url, calendar_warning=warning,
+            supervisor_name=supervisor, ui_base_url=job.ui_base_url, ui_city=job.ui_city, calendar_warning=warning,
             headline=(*figures_now.headline(), *headline_for(unit_code)), tables=tuple(tables_for(unit_code)),
             chart=Chart(Attachment(chart_file(unit_code), b"").content_id, chart_alt(points(unit_code)),
                         "近6个月问题趋势（橙色：当月发生的问题，按问题发生时间统计；绿色：当月销号）"),

@@ -182,7 +182,8 @@ async def upload_complaints(user: Changer, engine: Supervision,
         path = drop_file(folder, file.filename or "", data, now=now)
     except IntakeFileError as error:
         return refused(str(error))
-    by = Reporter(actor=user.name, dag_id="complaint_intake", run_id=f"ui:{user.name}:{now:%Y%m%dT%H%M%S}", now=now)
+    # The city's complaint_intake (complaint_intake__1401 in a province) mails what the upload took in.
+    by = Reporter(actor=user.name, dag_id=deps.dag_id("complaint_intake"), run_id=f"ui:{user.name}:{now:%Y%m%dT%H%M%S}", now=now)
     try:
         outcome = await run_in_threadpool(take_in_file, engine, path, policy=policy, by=by, root=folder)
     except FileNotFoundError:  # the hourly run picked it up in the same instant

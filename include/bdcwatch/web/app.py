@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bdcwatch.web import api, api_loops, pages
 from bdcwatch.web.auth import Reader
+from bdcwatch.web.deps import CityScope
 
 STATIC = {"bdcwatch.css": "text/css", "bdcwatch.js": "text/javascript", "ledger.svg": "image/svg+xml"}
 SECURITY_HEADERS = {
@@ -107,6 +108,7 @@ def create_app() -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(CityScope)  # the city a request is about (web.deps): a province serves several
 
     @app.get("/", include_in_schema=False)
     def home(request: Request, user: Reader) -> Any:

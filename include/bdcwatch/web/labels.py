@@ -86,4 +86,6 @@ CYCLE_TEXT = {"monthly_quality_check": "月度质量评查", "county_self_inspec
 
 
 def cycle_text(dag_id: str) -> str:
-    return CYCLE_TEXT.get(dag_id, dag_id)
+    """The Chinese name of an inspection cycle by its DAG id (a province city's
+    ``monthly_quality_check__1401`` as its contract id's)."""
+    return CYCLE_TEXT.get(dag_id.partition("__")[0], dag_id)

@@ -9,6 +9,7 @@
                          upload of the filled checklist
     /ui/duties?year=     yearly duties (items 3, 4, 11, 30): standing per unit, evidence, its form
     /ui/outbox           mail not delivered: pending, unconfirmed, failed; resend with a note
+    /ui/city?code=&next= a province's city picker: the city in a cookie, back to the page
 
 Server-rendered with Jinja2 (autoescaped: a ``<script>`` in a holder name is text); the
 one script (``static/bdcwatch.js``) only posts the forms as JSON (uploads as multipart)
@@ -22,7 +23,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from sqlalchemy import Engine
 
 from bdcwatch import rules
@@ -34,7 +35,7 @@ from bdcwatch.web import deps, reads
 from bdcwatch.web.api import finding_filter
 from bdcwatch.web.auth import Operator, Reader
 from bdcwatch.web.labels import next_statuses
-from bdcwatch.web.render import render
+from bdcwatch.web.render import base_path, render
 
 router = APIRouter(prefix="/ui")
 Supervision = Annotated[Engine, Depends(deps.supervision)]
@@ -55,6 +56,23 @@ def ledger(request: Request, user: Reader, engine: Supervision,
             found = find_findings(conn, flt, today=deps.today(), page=found.pages, page_size=PAGE_SIZE)
     return _page(request, user, "ledger.html.j2", "ledger", flt=flt, found=found,
                  rules=sorted(rules.all_rules()), query=flt.as_query())
+
+
+@router.get("/city")
+def choose_city(request: Request, user: Reader, code: str,
+                next_page: Annotated[str, Query(alias="next")] = "/ui/") -> RedirectResponse:
+    """The city picker (a province, ``web.deps``): remembers the city in a cookie for this
+    app's pages and goes back to ``next``, a page of this app (anything else: the ledger,
+    so the picker cannot send anyone elsewhere)."""
+    chosen = next((c for c in deps.cities() if c.code == code), None)
+    if chosen is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"没有城市 {code}（no city {code!r}）")
+    target = next_page if next_page.startswith("/ui/") and "\\" not in next_page else "/ui/"
+    base = base_path(request)
+    answer = RedirectResponse(f"{base}{target}", status_code=status.HTTP_303_SEE_OTHER)
+    answer.set_cookie(deps.CITY_COOKIE, chosen.code, path=base or "/", httponly=True, samesite="lax",
+                      secure=request.url.scheme == "https")
+    return answer
 
 
 @router.get("/findings/{finding_id}", response_class=HTMLResponse)

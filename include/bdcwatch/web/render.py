@@ -76,13 +76,21 @@ def environment() -> Environment:
 
 
 def render(request: Request, template: str, **context: Any) -> str:
-    """A page of the app: ``template`` with the links' base, the policy's units and the
-    rules' titles."""
+    """A page of the app: ``template`` with the links' base, the city's units and the
+    rules' titles, the city shown and the province's cities (for the picker)."""
     from bdcwatch import rules
 
     policy = deps.policy()
     return environment().get_template(template).render(
         base=base_path(request), airflow=airflow_path(request),
         units={code: unit.name for code, unit in sorted(policy.units.items())},
-        rule_title=rules.title, **context,
+        rule_title=rules.title, city=deps.city(), cities=deps.cities(), here=page_path(request), **context,
     )
+
+
+def page_path(request: Request) -> str:
+    """The page's path below the app with its query, without ``city`` (where the city
+    picker comes back to: the same page of the city chosen)."""
+    path = request.url.path[len(base_path(request)):] or "/ui/"
+    query = [(k, v) for k, v in request.query_params.multi_items() if k != "city"]
+    return f"{path}?{urlencode(query)}" if query else path

@@ -20,6 +20,10 @@
     init.method = "POST";
     init.credentials = "same-origin";
     init.headers["X-CSRF-Token"] = csrfToken();
+    // The city this page shows: a change goes to its ledger even when another tab has
+    // switched the city picker's cookie meanwhile.
+    var city = document.querySelector('meta[name="bdcwatch-city"]');
+    if (city) init.headers["X-Bdcwatch-City"] = city.getAttribute("content");
     fetch(url, init).then(function (response) {
       return response.json().catch(function () { return null; }).then(function (data) {
         if (!response.ok) throw new Error(response.status + "：" + describe(response.status, data));

@@ -1,0 +1,105 @@
+"""A province in one Airflow (issue 13 item 5): the operations UI and its API serve each
+city's own ledger — picked in the page header, named by ``?city=`` or, for a change from a
+page, by the header the page's script sends — through Airflow's app on real databases."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from bdcwatch.store.models import finding, finding_event
+from tests.support import airflow_uri
+from tests.web.ledger_world import new_world
+
+API = "/bdcwatch/api"
+UI = "/bdcwatch/ui"
+PROVINCE = Path(__file__).resolve().parents[2] / "deploy" / "province.example.yaml"  # 1403 (home), 1401, 1404
+
+
+@pytest.fixture
+def two_cities(sqlite_url, monkeypatch):
+    """阳泉 (home, 1403) and 太原 (1401), each its own supervision_db with one finding —
+    both with id 1, so a change landing in the wrong city's ledger shows."""
+    monkeypatch.setenv("BDCWATCH_POLICY", str(PROVINCE))
+    worlds = {}
+    for code, conn_id, subject, unit in (("1403", "SUPERVISION_DB", "晋(2026)阳泉市不动产权第0000001号", "YQ21"),
+                                         ("1401", "SUPERVISION_DB__1401", "晋(2026)太原市不动产权第0000009号", "140100")):
+        url = sqlite_url.migrated(f"supervision_{code}")
+        monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id}", airflow_uri(url))
+        worlds[code] = new_world(url)
+        worlds[code].add("only", "ECERT_MISSING", subject, unit)
+    assert worlds["1403"].ids["only"] == worlds["1401"].ids["only"] == 1
+    return worlds
+
+
+def _subjects(answer) -> list[str]:
+    assert answer.status_code == 200, answer.text
+    return [item["subject_id"] for item in answer.json()["items"]]
+
+
+def test_the_api_reads_the_city_a_request_names(web, two_cities):
+    viewer = web.headers("viewer")
+    assert _subjects(web.client.get(f"{API}/findings", headers=viewer)) == ["晋(2026)阳泉市不动产权第0000001号"]
+    assert _subjects(web.client.get(f"{API}/findings", headers=viewer, params={"city": "1401"})) == [
+        "晋(2026)太原市不动产权第0000009号"]
+    assert _subjects(web.client.get(f"{API}/findings", headers={**viewer, "X-Bdcwatch-City": "1401"})) == [
+        "晋(2026)太原市不动产权第0000009号"]
+    unknown = web.client.get(f"{API}/findings", headers=viewer, params={"city": "9999"})
+    assert unknown.status_code == 404 and "9999" in unknown.text and "1401 太原市" in unknown.text
+    # A city whose connection is not defined says which connection is missing.
+    missing = web.client.get(f"{API}/findings", headers=viewer, params={"city": "1404"})
+    assert missing.status_code == 503 and "supervision_db__1404" in missing.text
+
+
+def test_the_picker_remembers_the_city_and_a_change_goes_to_the_city_the_page_shows(web, two_cities):
+    browser = web.session("op")
+    picked = browser.get(f"{UI}/city", params={"code": "1401", "next": "/ui/?severity=high"}, follow_redirects=False)
+    assert picked.status_code == 303 and picked.headers["location"] == "/bdcwatch/ui/?severity=high"
+    assert "bdcwatch_city=1401" in picked.headers["set-cookie"] and "HttpOnly" in picked.headers["set-cookie"]
+    page = browser.get(f"{UI}/").text
+    assert "太原市不动产权第0000009号" in page and "阳泉市不动产权" not in page
+    assert '<meta name="bdcwatch-city" content="1401">' in page
+    assert '<option value="1401" selected>太原市（1401）</option>' in page
+    assert '<input type="hidden" name="next" value="/ui/">' in page
+    token = re.search(r'<meta name="csrf-token" content="([0-9a-f]+)">', page).group(1)
+
+    # Another tab switches the cookie back to 阳泉; the page still showing 太原 posts its
+    # change with the city it shows, and 太原's finding 1 changes, not 阳泉's.
+    browser.get(f"{UI}/city", params={"code": "1403"}, follow_redirects=False)
+    changed = browser.post(f"{API}/findings/1/status", json={"to": "rectifying", "note": "已安排补发"},
+                           headers={"X-CSRF-Token": token, "Sec-Fetch-Site": "same-origin", "X-Bdcwatch-City": "1401"})
+    assert changed.status_code == 200, changed.text
+    status = {code: w.row("only").status for code, w in two_cities.items()}
+    assert status == {"1401": "rectifying", "1403": "open"}
+    with two_cities["1401"].engine.connect() as conn:
+        actors = conn.execute(select(finding_event.c.actor).where(finding_event.c.finding_id == 1)).scalars().all()
+    assert actors[-1] == "op"
+    assert "阳泉市不动产权第0000001号" in browser.get(f"{UI}/").text  # the cookie now says 阳泉
+
+
+def test_the_picker_goes_back_only_to_a_page_of_the_app(web, two_cities):
+    browser = web.session("viewer")
+    for elsewhere in ("https://example.org/", "//example.org/ui/", "/api/findings", "/ui\\..\\x"):
+        gone = browser.get(f"{UI}/city", params={"code": "1401", "next": elsewhere}, follow_redirects=False)
+        assert gone.status_code == 303 and gone.headers["location"] == "/bdcwatch/ui/", elsewhere
+    assert browser.get(f"{UI}/city", params={"code": "9999"}, follow_redirects=False).status_code == 404
+    assert web.client.get(f"{UI}/city", params={"code": "1401"}, follow_redirects=False).status_code == 401
+
+
+def test_a_stale_cookie_means_the_home_city_and_one_city_has_no_picker(web, two_cities, sqlite_url, monkeypatch):
+    browser = web.session("viewer")
+    browser.cookies.set("bdcwatch_city", "9999", path="/bdcwatch")
+    page = browser.get(f"{UI}/").text
+    assert "阳泉市不动产权第0000001号" in page and '<meta name="bdcwatch-city" content="1403">' in page
+    monkeypatch.delenv("BDCWATCH_POLICY")
+    url = sqlite_url.migrated("one_city")
+    monkeypatch.setenv("AIRFLOW_CONN_SUPERVISION_DB", airflow_uri(url))
+    single = browser.get(f"{UI}/").text
+    assert 'name="code"' not in single and "bdcwatch-city" not in single
+    named = web.client.get(f"{API}/findings", headers=web.headers("viewer"), params={"city": "1401"})
+    assert named.status_code == 404 and "one city" in named.text
+    with new_world(url).engine.connect() as conn:
+        assert conn.execute(select(finding.c.id)).all() == []
