@@ -148,9 +148,16 @@ def _quarantine() -> Sample:
     from bdcwatch.reports.quarantine_notice import QuarantineRow, render_quarantine_report
 
     when = datetime(2026, 11, 1, 1, 5)
-    entries = [QuarantineRow("BDC_ZS", "ZSID=ZS000123", "SZSJ", "BDC_ZS [ZSID=ZS000123] column SZSJ: value 'x' — not a timestamp", when),
-               QuarantineRow("BDC_ZS", "ZSID=ZS000123", "SZSJ", f"BDC_ZS [ZSID=ZS000123] column SZSJ: required ({NASTY})", when),
-               QuarantineRow("RY_JBXX", "RYBH=YQ21102", "ZJH", f"RY_JBXX [RYBH=YQ21102] column ZJH: {LONG_ZZBS * 2}", when)]
+    zs = json.dumps({"ZSID": "ZS000123", "SZSJ": NASTY}, ensure_ascii=False)
+    ry = json.dumps({"RYBH": "YQ21102", "GW": LONG_ZZBS * 2}, ensure_ascii=False)
+    entries = [QuarantineRow("BDC_ZS", "ZSID=ZS000123", "SZSJ", "expect_column_values_to_be_null",
+                             f"BDC_ZS [ZSID=ZS000123] column SZSJ: value {NASTY!r} — SZSJ must be a valid timestamp", zs, when),
+               QuarantineRow("BDC_ZS", "ZSID=ZS000123", "SZSJ", "expect_column_values_to_not_be_null",
+                             f"BDC_ZS [ZSID=ZS000123] column SZSJ: value {NASTY!r} — SZSJ is required", zs, when),
+               QuarantineRow("RY_JBXX", "RYBH=YQ21102", "GW", "bdcwatch_value_fits_reference_column",
+                             f"RY_JBXX [RYBH=YQ21102] column GW: value {LONG_ZZBS * 2!r} — GW does not fit", ry, when),
+               QuarantineRow("COMPLAINT", "工单编号=GD2026110003", "被反映单位", "known_unit",
+                             f"COMPLAINT [12345.csv 第4行] 列 被反映单位：“{NASTY}”不是策略中的登记机构", "{}", when)]
     report = render_quarantine_report(entries, dag_id="ecert_completeness", run_id=RUN)
     return Sample("quarantine_report", report.subject, report.html)
 

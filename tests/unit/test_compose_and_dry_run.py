@@ -153,4 +153,8 @@ def test_one_quarantined_set_is_one_notice_whichever_dag_sees_it_and_counts_rows
     assert entries == 2, "the case of the issue: one row, two quarantine entries"
     assert "1 条源数据被隔离" in notice.subject  # rows, not entries
     data_rows = notice.html.count('<tr><td align="left"')
-    assert data_rows == 1 and notice.html.count("column SZSJ") == 2  # one line, both reasons
+    assert data_rows == 1  # one line, both reasons: in Chinese, the value held, GX's English name beside
+    assert notice.html.count("BDC_ZS.SZSJ 缮证时间") == 2 and notice.html.count("（值：“soon”）") == 2
+    assert "BDC_ZS.SZSJ 缮证时间为空或不是有效日期" in notice.html and "BDC_ZS.SZSJ 缮证时间不是有效日期" in notice.html
+    assert "expect_column_values_to_not_be_null" in notice.html and "expect_column_values_to_be_null" in notice.html
+    assert "must be a valid timestamp" not in notice.html and "column SZSJ" not in notice.html

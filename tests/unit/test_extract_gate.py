@@ -12,8 +12,8 @@ from sqlalchemy import create_engine, func, select, text
 
 from bdcwatch.errors import QualityGateError
 from bdcwatch.sources.extract import load_table
-from bdcwatch.sources.gate import LEVELS
 from bdcwatch.sources.schema import build_metadata
+from bdcwatch.sources.suites import LEVELS
 from bdcwatch.store.migrate import make_engine
 from bdcwatch.store.models import quarantine, stg_bdc_zs, stg_djt_dj_sl, stg_ry_jbxx, watermark
 
@@ -149,7 +149,7 @@ def test_full_scan_resolves_quarantine_of_rows_the_source_dropped(engines):
                          ids=lambda p: p.name)
 def test_every_suite_names_real_columns_and_checks_the_whole_column_set(path):
     from bdcwatch.sources.coerce import column_kinds
-    from bdcwatch.sources.gate import INVALID_SUFFIX
+    from bdcwatch.sources.suites import INVALID_SUFFIX
 
     suite = json.loads(path.read_text(encoding="utf-8"))
     table = path.stem.upper()

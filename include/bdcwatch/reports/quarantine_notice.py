@@ -1,6 +1,7 @@
 """The quarantine notice to operations: source rows held back by the quality gate, one
 line per row with every reason of that row (table, row key, column, reason; personal data
-masked).
+masked). Each reason is said in Chinese (``BDC_ZS.SZSJ 缮证时间为空或不是有效日期``, with
+the value held) and the check's English name beside it (``sources.reasons``).
 
 One notice per change of the quarantined set, whichever DAG sees the change first: the
 notice lists every open quarantine entry of every table, and its dedup key is the set of
@@ -15,7 +16,6 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import func, select
 
@@ -24,19 +24,26 @@ from bdcwatch.mail.outbox import OutgoingMessage
 from bdcwatch.reports.common import RenderedDigest, render_template
 from bdcwatch.reports.dispatch import isolated, queue
 from bdcwatch.safe_text import subject_line
+from bdcwatch.sources.reasons import Reason, explain
 from bdcwatch.standards.masking import mask_id_numbers
 from bdcwatch.store.models import outbox, quarantine
 
 
 @dataclass(frozen=True)
 class QuarantineRow:
-    """One quarantine entry (a row, a column, an expectation)."""
+    """One quarantine entry (a row, a column, an expectation) as stored."""
 
     source_table: str
     row_key: str
     column_name: str
-    reason: str
+    expectation: str
+    reason: str  # the stored reason (the log line's words)
+    row_json: str  # the kept copy of the row
     first_seen_at: datetime
+
+    @property
+    def explained(self) -> Reason:
+        return explain(self.source_table, self.column_name, self.expectation, self.reason, self.row_json)
 
 
 @dataclass(frozen=True)
@@ -45,14 +52,13 @@ class HeldRow:
 
     source_table: str
     row_key: str
-    reasons: tuple[str, ...]
+    reasons: tuple[Reason, ...]
     first_seen_at: datetime
     new: bool = False
 
     @property
-    def cells(self) -> tuple[Any, ...]:
-        return (self.source_table, f"{self.row_key}{'（新）' if self.new else ''}", "；".join(self.reasons),
-                f"{self.first_seen_at:%Y-%m-%d %H:%M}")
+    def key_text(self) -> str:
+        return f"{self.row_key}{'（新）' if self.new else ''}"
 
 
 def held_rows(entries: Sequence[QuarantineRow], reported_before: datetime | None = None) -> list[HeldRow]:
@@ -62,7 +68,8 @@ def held_rows(entries: Sequence[QuarantineRow], reported_before: datetime | None
         grouped.setdefault((entry.source_table, entry.row_key), []).append(entry)
     rows = []
     for (table, key), found in sorted(grouped.items()):
-        reasons = tuple(dict.fromkeys(e.reason for e in sorted(found, key=lambda e: (e.column_name, e.reason))))
+        ordered = sorted(found, key=lambda e: (e.column_name, e.expectation, e.reason))
+        reasons = tuple(dict.fromkeys(e.explained for e in ordered))
         first = min(e.first_seen_at for e in found)
         rows.append(HeldRow(table, key, reasons, first, reported_before is not None and first > reported_before))
     return rows
@@ -97,7 +104,8 @@ def compose(job: Job, tables: Sequence[str] = ()) -> list[int]:
         return []
     ctx = job.ctx
     report = render_quarantine_report(
-        [QuarantineRow(r.source_table, r.row_key, r.column_name, r.reason, r.first_seen_at) for r in entries],
+        [QuarantineRow(r.source_table, r.row_key, r.column_name, r.expectation, r.reason, r.row_json, r.first_seen_at)
+         for r in entries],
         dag_id=ctx.dag_id, run_id=ctx.run_id, reported_before=reported_before,
     )
     ids = hashlib.sha256(",".join(str(r.id) for r in sorted(entries, key=lambda r: r.id)).encode()).hexdigest()[:16]

@@ -22,8 +22,8 @@ from sqlalchemy import Date, DateTime, Integer, Numeric, SmallInteger
 
 from bdcwatch.errors import QualityGateError
 from bdcwatch.sources import values
-from bdcwatch.sources.gate import INVALID_SUFFIX
 from bdcwatch.sources.schema import build_metadata
+from bdcwatch.sources.suites import INVALID_SUFFIX
 
 _REFERENCE = build_metadata()
 

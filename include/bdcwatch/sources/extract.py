@@ -46,9 +46,11 @@ from bdcwatch.errors import QualityGateError, SourceSchemaError
 from bdcwatch.sources import values as values_module
 from bdcwatch.sources.coerce import coerce, column_kinds, column_types
 from bdcwatch.sources.connections import CHARSET_OPTION
-from bdcwatch.sources.gate import INVALID_SUFFIX, CertificateCheck, RowProblem, gate_settings, validator_for
+from bdcwatch.sources.gate import CertificateCheck, RowProblem, gate_settings, validator_for
 from bdcwatch.sources.quarantine import hold, release_fixed
+from bdcwatch.sources.reasons import FITS_REFERENCE
 from bdcwatch.sources.schema import SOURCE_TABLES
+from bdcwatch.sources.suites import INVALID_SUFFIX
 from bdcwatch.sources.values import python_codec
 from bdcwatch.standards import identifiers, masking, normalise
 from bdcwatch.store.dialect import upsert, upsert_columns
@@ -182,7 +184,7 @@ def _unreported_invalid(table_name: str, frame: pd.DataFrame, keys: list[tuple[A
         column_name = name.removesuffix(INVALID_SUFFIX)
         for key, value in zip(keys, frame[name].tolist(), strict=True):
             if value is not None and (key, column_name) not in reported:
-                found.append(RowProblem(key, column_name, "bdcwatch_value_fits_reference_column",
+                found.append(RowProblem(key, column_name, FITS_REFERENCE,
                                         f"{column_name} does not fit its reference column "
                                         f"({column_types(table_name)[column_name]})"))
     return found

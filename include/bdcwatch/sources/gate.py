@@ -11,33 +11,29 @@ Each expectation in a suite carries ``meta.level``:
   too many rows are broken): the run stops with one error naming the table and the
   failed expectations.
 
+Beside the level, ``meta.why`` words the failure in English (errors and logs) and
+``meta.why_zh`` in Chinese (what operations read about the rows held: ``reasons``);
+``suites`` finds and reads the suites.
+
 GX is imported lazily: it is heavy, and DAG files must parse fast.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
-from importlib.resources.abc import Traversable
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from bdcwatch.errors import QualityGateError, SourceSchemaError
+from bdcwatch.errors import QualityGateError
+from bdcwatch.sources.suites import INVALID_SUFFIX, load_suite_json
 from bdcwatch.standards.normalise import normalize_certificate_number
 
 log = logging.getLogger(__name__)
-
-EXPECTATIONS_ENV = "BDCWATCH_EXPECTATIONS"  # a folder of suites replacing the bundled ones
-INVALID_SUFFIX = "__invalid"
-LEVELS = ("row", "finding", "table")
 
 
 @dataclass(frozen=True)
@@ -49,30 +45,6 @@ class RowProblem:
     expectation: str
     description: str
     level: str = "row"  # "row": quarantine the row; "finding": keep it, a rule reports it
-
-
-def suite_file(table: str) -> Traversable:
-    """Where the suite of ``table`` is read from: ``$BDCWATCH_EXPECTATIONS/<table>.json``,
-    else the suite bundled in this package (``sources/expectations``, which the project's
-    top-level ``expectations/`` links to)."""
-    name = f"{table.lower()}.json"
-    folder = os.environ.get(EXPECTATIONS_ENV)
-    return Path(folder) / name if folder else resources.files(__package__).joinpath("expectations", name)
-
-
-@lru_cache(maxsize=32)
-def load_suite_json(table: str) -> dict[str, Any]:
-    """The suite for a source table (see ``suite_file``). Raises SourceSchemaError when
-    the table has no suite, ValueError when an expectation lacks its gate level."""
-    path = suite_file(table)
-    if not path.is_file():
-        raise SourceSchemaError(f"no expectation suite for source table {table} at {path}")
-    suite: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-    for item in suite["expectations"]:
-        level = item.get("meta", {}).get("level")
-        if level not in LEVELS:
-            raise ValueError(f"{path}: expectation {item['type']} needs meta.level one of {', '.join(LEVELS)}")
-    return suite
 
 
 def gate_settings(table: str) -> dict[str, Any]:

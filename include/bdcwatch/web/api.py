@@ -9,7 +9,8 @@ scripts may call it with a Bearer token from ``POST /auth/token``.
     POST /api/findings/{id}/status {"to", "note"} → the finding after the change;
          404 unknown, 409 refused by the lifecycle (with the reason), 422 empty note
     GET  /api/kpis?period=YYYY-MM               → {"period", "units": [per-unit KPIs]}
-    GET  /api/quarantine?table=&column=&page=   → rows held, by table and reason
+    GET  /api/quarantine?table=&column=&page=   → rows held, by table and reason (stored columns, and
+         "reason_zh": the reason in Chinese; items also the "value" held)
     GET  /api/samples?period=&unit=             → inspections with their sampled cases and verdicts
     GET  /api/outbox                            → undelivered messages and counts
     POST /api/outbox/{id}/resend {"note"}       → 404 unknown, 409 not resendable

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, func, select
 
 from bdcwatch.mail.outbox import FAILED, PENDING, SENDING, SENT, UNCONFIRMED
+from bdcwatch.sources.reasons import explain, words
 from bdcwatch.standards.masking import mask_id_numbers
 from bdcwatch.store.models import inspection, outbox, quarantine
 
@@ -20,7 +21,8 @@ QUARANTINE_PAGE = 100
 
 @dataclass(frozen=True)
 class QuarantineGroup:
-    """Open quarantine entries of one table, column and expectation (the reason kind)."""
+    """Open quarantine entries of one table, column and expectation (the reason kind);
+    ``reason_zh`` says what is wrong in Chinese (``sources.reasons``)."""
 
     source_table: str
     column_name: str
@@ -28,6 +30,7 @@ class QuarantineGroup:
     rows: int
     first_seen_at: datetime
     last_seen_at: datetime
+    reason_zh: str
 
 
 def quarantine_groups(conn: Connection) -> list[QuarantineGroup]:
@@ -39,12 +42,14 @@ def quarantine_groups(conn: Connection) -> list[QuarantineGroup]:
         .where(quarantine.c.resolved_at.is_(None))
         .group_by(quarantine.c.source_table, quarantine.c.column_name, quarantine.c.expectation)
     )
-    groups = [QuarantineGroup(t, c, e, int(n), first, last) for t, c, e, n, first, last in conn.execute(query)]
+    groups = [QuarantineGroup(t, c, e, int(n), first, last, words(t, c, e))
+              for t, c, e, n, first, last in conn.execute(query)]
     return sorted(groups, key=lambda g: (g.source_table, -g.rows, g.column_name, g.expectation))
 
 
 def quarantine_entries(conn: Connection, *, table: str | None, column: str | None, page: int) -> tuple[int, list[Any]]:
-    """(how many, one page of) open entries, newest first, reason and row masked."""
+    """(how many, one page of) open entries, newest first, reason and row masked; each with
+    ``reason_zh`` (what operations read, ``sources.reasons``) and the ``value`` held."""
     where: list[ColumnElement[bool]] = [quarantine.c.resolved_at.is_(None)]
     if table:
         where.append(quarantine.c.source_table == table)
@@ -53,12 +58,16 @@ def quarantine_entries(conn: Connection, *, table: str | None, column: str | Non
     total = conn.execute(select(func.count()).select_from(quarantine).where(*where)).scalar_one()
     rows = conn.execute(select(quarantine).where(*where).order_by(quarantine.c.id.desc())
                         .limit(QUARANTINE_PAGE).offset((max(page, 1) - 1) * QUARANTINE_PAGE)).all()
-    return int(total), [
-        {"id": r.id, "source_table": r.source_table, "row_key": mask_id_numbers(r.row_key), "column_name": r.column_name,
-         "expectation": r.expectation, "reason": mask_id_numbers(r.reason), "first_seen_at": r.first_seen_at,
-         "last_seen_at": r.last_seen_at}
-        for r in rows
-    ]
+    entries = []
+    for r in rows:
+        reason = explain(r.source_table, r.column_name, r.expectation, r.reason, r.row_json)
+        entries.append(
+            {"id": r.id, "source_table": r.source_table, "row_key": mask_id_numbers(r.row_key),
+             "column_name": r.column_name, "expectation": r.expectation, "reason": reason.stored,
+             "reason_zh": reason.text, "value": reason.value, "first_seen_at": r.first_seen_at,
+             "last_seen_at": r.last_seen_at}
+        )
+    return int(total), entries
 
 
 def inspection_periods(conn: Connection) -> list[str]:
