@@ -75,3 +75,13 @@ def test_a_unit_digest_refuses_other_units_findings():
     with pytest.raises(ValueError, match="other units"):
         render_unit_digest([row(1), row(2, unit="YQ11")], unit_code="YQ00", unit_name=unit.name,
                            heads=unit.heads, context=context())
+
+
+def test_a_provinces_finding_links_name_the_city():
+    """In a province each city has its own ledger and ids: a link names its city (CONTRACT
+    §7's page, plus ?city=); one city's links stay exactly the contract's."""
+    from bdcwatch.reports.common import finding_url
+
+    assert finding_url("https://bdc.example/", 42) == "https://bdc.example/bdcwatch/ui/findings/42"
+    assert finding_url("https://bdc.example", 42, "1403") == "https://bdc.example/bdcwatch/ui/findings/42?city=1403"
+    assert finding_url(None, 42, "1403") is None and finding_url("https://bdc.example", 0, "1403") is None

@@ -162,7 +162,9 @@ class Job:
     engine: Engine
     ctx: RunContext
     ui_base_url: str | None = None  # the Airflow UI, for links in mail (None: no links)
-    ui_city: str | None = None  # a province's non-home city: the links open its ledger (?city=)
+    # A province's city (the home one too): links name it (?city=), so a link opens that
+    # city's finding whichever city the reader's UI was last switched to.
+    ui_city: str | None = None
     dry_run_dir: Path | None = None  # a dry run's mail goes here as files (the run's log folder)
     mail_from: str = "bdcwatch@localhost"  # the sender of a dry run's .eml files (smtp_default's from_email)
 

@@ -50,8 +50,8 @@ FINDING_PAGE = "{base}/bdcwatch/ui/findings/{id}"  # the operations UI's page of
 def finding_url(ui_base_url: str | None, finding_id: int, city: str | None = None) -> str | None:
     """The finding's page in the UI, or None when no base URL is configured (then no link)
     or the finding is not in the ledger yet (a dry run's new finding, id 0). ``city``: a
-    province's city other than the home one (its ledger is another database: the link
-    names it, ``?city=1401``, so the page opens that city's finding)."""
+    province's city (each has its own ledger and ids: the link names it, ``?city=1401``,
+    so the page opens that city's finding whatever city the reader last looked at)."""
     if not ui_base_url or not finding_id:
         return None
     page = FINDING_PAGE.format(base=ui_base_url.rstrip("/"), id=finding_id)
@@ -93,7 +93,7 @@ class DigestContext:
     title: str
     supervisor_name: str
     ui_base_url: str | None = None  # the Airflow UI; findings link to their page there (else no link)
-    ui_city: str | None = None  # the city whose ledger the links open (a province's non-home city)
+    ui_city: str | None = None  # the city whose ledger the links open (a province's city)
     calendar_warning: str | None = None  # the heads' banner (labels.calendar_banner)
     headline: Sequence[tuple[str, Any, str]] = field(default_factory=tuple)  # (label, value, color)
     tables: Sequence[SummaryTable] = field(default_factory=tuple)
