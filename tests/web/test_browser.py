@@ -18,21 +18,18 @@ import subprocess
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from tests.support import airflow_uri, free_port
-from tests.web.conftest import AIRFLOW, AirflowWebHome
+from tests.web.conftest import AIRFLOW, CHROMIUM, AirflowWebHome
 from tests.web.ledger_world import ID_NUMBER, SCRIPT, LedgerWorld, new_world, standard_ledger
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = [pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed "
                                  "(apt-get install -y chromium fonts-noto-cjk; `make test` does it as root)"),
               pytest.mark.xdist_group("browser")]  # one api-server and browser on one worker (make test's -n 2)
-# As the machine notes say: a closed network, root, no GPU.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
 
 
 SAMPLED = 77  # the inspection whose sample the op reviews
@@ -65,12 +62,20 @@ def api_server(airflow_web_home: AirflowWebHome, tmp_path_factory: pytest.TempPa
             finished_at=datetime(2025, 2, 1, 3, 5)))
         conn.execute(inspection_sample.insert(), [{"inspection_id": SAMPLED, "ywh": ywh, "djdl": "200"}
                                                   for ywh in ("YQ22-2025-01-000007", "YQ22-2025-01-000012")])
+    with running_api_server(airflow_web_home, {"AIRFLOW_CONN_SUPERVISION_DB": airflow_uri(url)}, folder) as base:
+        yield ApiServer(base, world, folder / "api-server.log")
+
+
+@contextmanager
+def running_api_server(home: AirflowWebHome, env: dict[str, str], folder: Path) -> Iterator[str]:
+    """``airflow api-server`` on a free port with ``home``'s settings and ``env``, its log in
+    ``folder``; yields its base URL once it answers, stops it (and its workers) after."""
     port = free_port()
-    env = {**airflow_web_home.env, "AIRFLOW_CONN_SUPERVISION_DB": airflow_uri(url)}
     log = folder / "api-server.log"
     with log.open("w") as out:
         process = subprocess.Popen([AIRFLOW, "api-server", "--host", "127.0.0.1", "--port", str(port), "-w", "1"],
-                                   env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+                                   env={**home.env, **env}, stdout=out, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
@@ -82,23 +87,13 @@ def api_server(airflow_web_home: AirflowWebHome, tmp_path_factory: pytest.TempPa
                 if process.poll() is not None or time.monotonic() > deadline:
                     pytest.fail(f"airflow api-server did not come up:\n{log.read_text()[-3000:]}")
                 time.sleep(0.5)
-        yield ApiServer(base, world, log)
+        yield base
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         try:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 def _login(browser, server: ApiServer, user: str):

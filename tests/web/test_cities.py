@@ -80,6 +80,17 @@ def test_the_picker_remembers_the_city_and_a_change_goes_to_the_city_the_page_sh
     assert "阳泉市不动产权第0000001号" in browser.get(f"{UI}/").text  # the cookie now says 阳泉
 
 
+def test_a_link_naming_the_city_switches_the_picker(web, two_cities):
+    """A digest's link (…/ui/findings/1?city=1401) opens 太原's finding and the pages
+    after it stay on 太原."""
+    browser = web.session("viewer")
+    opened = browser.get(f"{UI}/findings/1", params={"city": "1401"})
+    assert opened.status_code == 200 and "太原市不动产权第0000009号" in opened.text
+    assert "bdcwatch_city=1401" in opened.headers["set-cookie"]
+    assert "太原市不动产权第0000009号" in browser.get(f"{UI}/").text
+    assert "set-cookie" not in browser.get(f"{UI}/").headers  # only a link naming the city sets it
+
+
 def test_the_picker_goes_back_only_to_a_page_of_the_app(web, two_cities):
     browser = web.session("viewer")
     for elsewhere in ("https://example.org/", "//example.org/ui/", "/api/findings", "/ui\\..\\x"):

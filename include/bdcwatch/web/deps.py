@@ -10,7 +10,8 @@ With a province file in force (``config.province``) one Airflow serves every cit
 request is about one of them (issue 13 item 5): the ``X-Bdcwatch-City`` header (the pages'
 script sends the city the page shows, so a change never lands in another city's ledger),
 else the ``city`` query parameter (scripts, links), else the ``bdcwatch_city`` cookie the
-city picker sets (``/ui/city``), else the home city. The city's supervision_db is the
+city picker sets (``/ui/city``; a page opened with ``?city=``, e.g. from a digest's link,
+sets it too), else the home city. The city's supervision_db is the
 connection ``supervision_db__<code>`` (the plain id for the home city) and its policy the
 one its entry names — as for the city's DAGs (``orchestration.cities``). ``CityScope``
 puts the requested code in a context variable for the request; ``city()`` resolves it.
@@ -26,7 +27,7 @@ from http.cookies import SimpleCookie
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs
 
-from fastapi import HTTPException, status
+from fastapi import HTTPException, Request, Response, status
 from sqlalchemy import Engine
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -107,6 +108,20 @@ def city() -> City | None:
         return province.home
     listed = "、".join(f"{c.code} {c.name}" for c in province.cities)
     raise HTTPException(status.HTTP_404_NOT_FOUND, f"没有城市 {asked[0]}（no city {asked[0]!r}）；本系统的城市：{listed}")
+
+
+def city_named_in_address() -> bool:
+    """Whether this request named its city with ``?city=`` (a digest's link, a reload
+    after a change): the page then also switches the picker to it."""
+    asked = _requested.get()
+    return asked is not None and asked[1] == "query"
+
+
+def remember_city(response: Response, request: Request, code: str) -> None:
+    """Set the city picker's cookie (these pages only; HttpOnly; Secure over HTTPS)."""
+    base = str(request.scope.get("root_path", "")).rstrip("/")
+    response.set_cookie(CITY_COOKIE, code, path=base or "/", httponly=True, samesite="lax",
+                        secure=request.url.scheme == "https")
 
 
 def cities() -> list[City]:

@@ -43,7 +43,11 @@ PAGE_SIZE = 50
 
 
 def _page(request: Request, user: Operator, template: str, tab: str, **context: Any) -> HTMLResponse:
-    return HTMLResponse(render(request, template, user=user, tab=tab, **context))
+    page = HTMLResponse(render(request, template, user=user, tab=tab, **context))
+    shown = deps.city()
+    if shown is not None and deps.city_named_in_address():  # a link naming the city switches the picker too
+        deps.remember_city(page, request, shown.code)
+    return page
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -68,10 +72,8 @@ def choose_city(request: Request, user: Reader, code: str,
     if chosen is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"没有城市 {code}（no city {code!r}）")
     target = next_page if next_page.startswith("/ui/") and "\\" not in next_page else "/ui/"
-    base = base_path(request)
-    answer = RedirectResponse(f"{base}{target}", status_code=status.HTTP_303_SEE_OTHER)
-    answer.set_cookie(deps.CITY_COOKIE, chosen.code, path=base or "/", httponly=True, samesite="lax",
-                      secure=request.url.scheme == "https")
+    answer = RedirectResponse(f"{base_path(request)}{target}", status_code=status.HTTP_303_SEE_OTHER)
+    deps.remember_city(answer, request, chosen.code)
     return answer
 
 

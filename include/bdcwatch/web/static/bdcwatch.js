@@ -12,6 +12,19 @@
     if (body && Array.isArray(body.detail)) return body.detail.map(function (d) { return d.msg; }).join("；");
     return "HTTP " + status;
   }
+  function pageCity() {
+    var meta = document.querySelector('meta[name="bdcwatch-city"]');
+    return meta ? meta.getAttribute("content") : "";
+  }
+  // After a change: the same page of the same city (the address names the city, in case
+  // another tab has switched the city picker meanwhile).
+  function reloadPage() {
+    var city = pageCity();
+    if (!city) { window.location.reload(); return; }
+    var here = new URL(window.location.href);
+    here.searchParams.set("city", city);
+    window.location.assign(here.toString());
+  }
   function send(form, url, init, done) {
     var message = form.querySelector(".form-message");
     var button = form.querySelector("button[type=submit]");
@@ -22,8 +35,7 @@
     init.headers["X-CSRF-Token"] = csrfToken();
     // The city this page shows: a change goes to its ledger even when another tab has
     // switched the city picker's cookie meanwhile.
-    var city = document.querySelector('meta[name="bdcwatch-city"]');
-    if (city) init.headers["X-Bdcwatch-City"] = city.getAttribute("content");
+    if (pageCity()) init.headers["X-Bdcwatch-City"] = pageCity();
     fetch(url, init).then(function (response) {
       return response.json().catch(function () { return null; }).then(function (data) {
         if (!response.ok) throw new Error(response.status + "：" + describe(response.status, data));
@@ -43,7 +55,7 @@
       new FormData(form).forEach(function (value, key) { body[key] = value; });
       send(form, form.getAttribute("data-post"), {
         headers: { "Content-Type": "application/json" }, body: JSON.stringify(body)
-      }, function () { window.location.reload(); });
+      }, function () { reloadPage(); });
     } else if (form.matches("form[data-upload]")) {
       event.preventDefault();
       var data = new FormData(form);
@@ -57,7 +69,7 @@
         if (!input.files || input.files.length === 0) data.delete(input.name);  // an optional file not chosen
       });
       send(form, url, { headers: {}, body: data }, function (answer, message, button) {
-        if (form.hasAttribute("data-reload")) { window.location.reload(); return; }
+        if (form.hasAttribute("data-reload")) { reloadPage(); return; }
         if (message) { message.textContent = (answer && answer.summary) || "已提交"; message.className = "form-message ok"; }
         if (button) button.disabled = false;
       });
