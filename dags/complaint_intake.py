@@ -11,7 +11,8 @@ same per-file function, and this run mails it): takes in the 12345 /
 or the unit's name), 内容 kept with ID numbers masked, severity by 诉求类型; the same
 工单编号 again updates its finding. Rows naming no known unit are quarantined and reported
 to operations. Each file is moved to `archive/<date>/`; a file taken in before changes
-nothing. Each unit's heads get the complaints new to them.
+nothing. Each unit's heads get the complaints new to them, the mail named by the
+complaints' 受理时间 (the run's window only as a secondary line).
 
 **Params** `period_start`/`period_end`/`units` are accepted like every bdcwatch DAG's and
 not used: the intake takes whatever files are waiting.
@@ -49,7 +50,8 @@ def complaint_intake():
         from bdcwatch.reports import quarantine_notice, unit_digest
 
         job = current_job(run)
-        digests = unit_digest.compose(job, Evaluation(), title="群众反映问题转办", plan_items="31")
+        digests = unit_digest.compose(job, Evaluation(), title="群众反映问题转办", plan_items="31",
+                                      dated_by_findings=True)  # named by the complaints' 受理时间
         return digests + quarantine_notice.compose(job, [TABLE])
 
     run = resolve_run("day")

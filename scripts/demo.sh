@@ -12,12 +12,14 @@ SIZE=${DEMO_SIZE:-3000}
 DEMO_DIRTY=${DEMO_DIRTY:-}   # non-empty: sources written as vendor databases hold them (issue 10)
 # The demo judges the last full calendar month (the monthly view a head would get), in the
 # policy's time zone: the machine's own date differs from Shanghai's for hours every day.
-read -r PERIOD_START PERIOD_END < <("$BIN/python" -c "
+# TODAY: the sources hold nothing after its 00:00 (no event from the future).
+read -r PERIOD_START PERIOD_END TODAY < <("$BIN/python" -c "
 from bdcwatch.config.policy import load_policy
 from bdcwatch.dates.clock import local_today
 from bdcwatch.dates.periods import previous_period
-period = previous_period('month', local_today(load_policy().timezone))
-print(period.start, period.end)")
+today = local_today(load_policy().timezone)
+period = previous_period('month', today)
+print(period.start, period.end, today)")
 
 export AIRFLOW_HOME="$VAR/airflow"
 export AIRFLOW__CORE__DAGS_FOLDER="$ROOT/dags"
@@ -87,8 +89,8 @@ PY
   "$BIN/python" -m bdcwatch.demo.generator \
     --registration-url "$AIRFLOW_CONN_REGISTRATION_DB" --ecert-url "$AIRFLOW_CONN_ECERT_DB" \
     --staff-url "$AIRFLOW_CONN_STAFF_REGISTRY_DB" --size "$SIZE" \
-    --period-start "$PERIOD_START" --period-end "$PERIOD_END" --truth "$VAR/demo/ground_truth.json" \
-    ${DEMO_DIRTY:+--dirty}
+    --period-start "$PERIOD_START" --period-end "$PERIOD_END" --today "$TODAY" \
+    --truth "$VAR/demo/ground_truth.json" ${DEMO_DIRTY:+--dirty}
 
 
   echo "==> SMTP sink on 127.0.0.1:$SMTP_PORT writing to $VAR/mail"

@@ -125,7 +125,7 @@ generate_cities() {  # each non-home city's sources, from its own policy and see
     BDCWATCH_POLICY="$policy" "$BIN/python" -m bdcwatch.demo.generator \
       --registration-url "${SOURCE_URL}_c${code}_registration" --ecert-url "${SOURCE_URL}_c${code}_ecert" \
       --staff-url "${SOURCE_URL}_c${code}_staff" --size "$SIZE" --seed "$((SEED + 10#$code))" \
-      --period-start "$PERIOD_START" --period-end "$PERIOD_END" --truth "$STACK_HOME/demo/ground_truth_$code.json" \
+      --period-start "$PERIOD_START" --period-end "$PERIOD_END" --today "$TODAY" --truth "$STACK_HOME/demo/ground_truth_$code.json" \
       >"$LOGS/generator-$code.log" 2>&1 &
     pids+=($!)
   done <<<"$CITIES"
@@ -154,12 +154,13 @@ print(json.dumps({name: {'slots': int(sys.argv[1]), 'description': 'bdcwatch cit
 start() {
   stop
   mkdir -p "$AIRFLOW_HOME" "$LOGS" "$RUN" "$MAIL" "$STACK_HOME/demo"
-  read -r PERIOD_START PERIOD_END < <("$BIN/python" -c "
+  read -r PERIOD_START PERIOD_END TODAY < <("$BIN/python" -c "
 from bdcwatch.config.policy import load_policy
 from bdcwatch.dates.clock import local_today
 from bdcwatch.dates.periods import previous_period
-period = previous_period('month', local_today(load_policy().timezone))
-print(period.start, period.end)")
+today = local_today(load_policy().timezone)
+period = previous_period('month', today)
+print(period.start, period.end, today)")
   PERIOD_START=${STACK_PERIOD_START:-$PERIOD_START} PERIOD_END=${STACK_PERIOD_END:-$PERIOD_END}
   # The keys every Airflow process must share (connections in the metadata database are
   # Fernet-encrypted; workers' task tokens are JWTs): made once per STACK_HOME, never in git.
@@ -181,7 +182,7 @@ print('AIRFLOW__API_AUTH__JWT_SECRET=' + secrets.token_urlsafe(32))" >"$STACK_HO
   "$BIN/python" -m bdcwatch.demo.generator \
     --registration-url "$AIRFLOW_CONN_REGISTRATION_DB" --ecert-url "$AIRFLOW_CONN_ECERT_DB" \
     --staff-url "$AIRFLOW_CONN_STAFF_REGISTRY_DB" --size "$SIZE" --seed "$SEED" \
-    --period-start "$PERIOD_START" --period-end "$PERIOD_END" --truth "$STACK_HOME/demo/ground_truth.json" \
+    --period-start "$PERIOD_START" --period-end "$PERIOD_END" --today "$TODAY" --truth "$STACK_HOME/demo/ground_truth.json" \
     >"$LOGS/generator.log" 2>&1 || { tail -20 "$LOGS/generator.log"; exit 1; }
   generate_cities
 

@@ -75,6 +75,29 @@ def _unit_digest() -> Sample:
     return Sample("unit_digest", digest.subject, digest.html, (*digest.attachments, chart))
 
 
+def _complaint_digest() -> Sample:
+    """The complaint intake's unit mail: named by the complaints' 受理时间, not its run's window."""
+    from bdcwatch.reports.common import CodeBook, DigestContext
+    from bdcwatch.reports.unit_digest import render_unit_digest
+
+    policy = load_policy()
+    unit = policy.units["YQ21"]
+    context = DigestContext(
+        dag_id="complaint_intake", run_id=RUN, period_label="2026-10-31..2026-11-01",
+        period_text="2026-10-31 至 2026-11-01（不含）期间", as_of=datetime(2026, 11, 1), plan_items="31",
+        title="群众反映问题转办", supervisor_name="平定县自然资源局", codes=CodeBook.from_policy(policy),
+        dated_by_findings=True,
+    )
+    complaints = [
+        finding(111, "COMPLAINT", "medium", "GDBH", "GD20261029001", source="12345", accepted_at="2026-10-29 09:12:00",
+                reported_unit="YQ21", ywh="YQ21-2026-10-000140", kind="投诉", content=NASTY),
+        finding(112, "COMPLAINT", "high", "GDBH", "GD20261031007", source="信访", accepted_at="2026-10-31 15:40:00",
+                reported_unit="平定县不动产登记中心", ywh=None, kind="举报", content="反映有人代办收费"),
+    ]
+    digest = render_unit_digest(complaints, unit_code="YQ21", unit_name=unit.name, heads=unit.heads, context=context)
+    return Sample("complaint_digest", digest.subject, digest.html, digest.attachments)
+
+
 def _watch_list() -> Sample:
     from bdcwatch.reports.common import CodeBook, DigestContext
     from bdcwatch.reports.watch_list import render_watch_list
@@ -193,7 +216,7 @@ def _ops_notice() -> Sample:
 
 
 KINDS: dict[str, Callable[[], Sample]] = {
-    "unit_digest": _unit_digest, "watch_list": _watch_list, "escalation": _escalation, "city_report": _city_report,
+    "unit_digest": _unit_digest, "complaint_digest": _complaint_digest, "watch_list": _watch_list, "escalation": _escalation, "city_report": _city_report,
     "six_prohibitions": _six_prohibitions, "annual_summary": _annual, "quarantine_report": _quarantine,
     "delivery_notice": _delivery_notice, "failure_alert": _failure_alert, "ops_notice": _ops_notice,
 }

@@ -227,6 +227,9 @@ def test_complaint_exports_in_gb18030_and_utf8_bom(airflow_env, smtp_server, tmp
     mails = list(smtp_server.received)
     yq21 = [m for m in mails if sorted(m.envelope_to) == sorted(h.email for h in load_policy().units["YQ21"].heads)]
     assert len(yq21) == 1 and "GD20260401001" in yq21[0].html and "12345" in yq21[0].html
+    # Named by the complaints' own 受理时间, not by the intake run's window.
+    assert "群众反映问题转办（受理时间 2026-04-01）" in str(yq21[0].message["Subject"])
+    assert "2026-04-01..2026-04-02" not in str(yq21[0].message["Subject"])
     assert all(unmasked_id(m.html) is None for m in mails)
     (ops,) = [m for m in mails if m.envelope_to == [load_policy().operations_email]]
     assert "GD20260401002" in ops.html and "阳泉市第九登记所" in ops.html

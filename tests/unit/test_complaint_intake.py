@@ -21,7 +21,7 @@ from bdcwatch.intake.complaints import complaints_dir, take_in
 from bdcwatch.intake.files import IntakeFileError, detect_encoding, drop_file, read_table
 from bdcwatch.ledger.audit import verify_chain
 from bdcwatch.store.migrate import make_engine
-from bdcwatch.store.models import finding, finding_event, intake_file, quarantine
+from bdcwatch.store.models import finding, finding_event, intake_file, outbox, quarantine
 
 NOW = datetime(2026, 4, 2, 9, 0, 5)
 HEADER = "工单编号,来源,受理时间,被反映单位,业务号,内容,诉求类型"
@@ -91,6 +91,31 @@ def test_a_gb18030_export_becomes_findings_routed_to_their_units(world):
     with engine.connect() as conn:
         assert verify_chain(conn) == []
         assert conn.execute(select(func.count()).select_from(intake_file)).scalar_one() == 1
+
+
+def test_a_units_mail_names_the_complaints_received_dates_and_goes_once(world):
+    """Operator review: the heads' mail names the complaints' 受理时间, not the intake run's
+    window; its outbox key is the run's period and findings, so a retried or rerun intake
+    queues nothing again."""
+    from bdcwatch.ledger.findings import Evaluation
+    from bdcwatch.reports import unit_digest
+
+    folder, engine, run = world
+    (folder / "12345_0331.csv").write_bytes(("\r\n".join([HEADER, *GB_ROWS]) + "\r\n").encode("gb18030"))
+    run()
+
+    def compose(run_id: str) -> list[int]:
+        job = Job(RunSpec(period_start="2026-04-01", period_end="2026-04-02"), policy_with(folder), engine,
+                  RunContext("complaint_intake", run_id, NOW))
+        return unit_digest.compose(job, Evaluation(), title="群众反映问题转办", plan_items="31", dated_by_findings=True)
+
+    assert len(compose("r1")) == 1  # YQ21's two complaints
+    with engine.connect() as conn:
+        (mail,) = conn.execute(select(outbox)).all()
+    assert "群众反映问题转办（受理时间 2026-03-05 至 2026-03-06）" in mail.subject
+    assert "2026-04-01..2026-04-02" not in mail.subject and "受理时间 2026-03-05 至 2026-03-06" in mail.html
+    assert mail.dedup_key.startswith("complaint_intake|2026-04-01..2026-04-02|YQ21|")
+    assert compose("r1") == [] and compose("r2") == []  # a retry, a rerun: nothing queued again
 
 
 def test_the_same_file_twice_changes_nothing_and_a_fixed_row_leaves_quarantine(world):

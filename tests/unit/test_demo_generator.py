@@ -334,18 +334,27 @@ def case_reference_findings(
 
 def engine_case_findings(source_url: str, supervision_url: str, truth: GroundTruth) -> set[tuple[str, str, str]]:
     """What the real engine finds with the case rules: extraction through the gate, then the rules."""
+    return engine_findings(source_url, supervision_url, truth, CASE_RULE_CODES)
+
+
+def engine_findings(
+    source_url: str, supervision_url: str, truth: GroundTruth, codes: Collection[str]
+) -> set[tuple[str, str, str]]:
+    """What the real engine finds with the rules ``codes``: every table they read extracted
+    through the gate, then the rules."""
+    declared = [rules.get(code) for code in codes]
     supervision = make_engine(supervision_url)
     migrate(supervision)
     source = create_engine(source_url)
-    for table in ("DJT_DJ_SL", "DJF_DJ_DB", "BDC_BYSL", "QLF_QL_CFDJ"):
+    for table in sorted({table for rule in declared for table in rule.reads}):
         load_table(source, supervision, table, run_id="t", full_scan=True, now=LOADED_AT)
-    run_rules(supervision, CASE_RULES, period=Period(truth.period_start, truth.period_end), policy=load_policy(),
+    run_rules(supervision, declared, period=Period(truth.period_start, truth.period_end), policy=load_policy(),
               calendar=WorkCalendar(), ctx=RunContext("t", "t", datetime.combine(truth.period_end, time(1))))
     with supervision.connect() as conn:
         found = {(r.rule_code, r.subject_id, r.unit_code) for r in conn.execute(select(finding))}
     source.dispose()
     supervision.dispose()
-    return {f for f in found if f[0] in CASE_RULE_CODES}
+    return {f for f in found if f[0] in codes}
 
 
 # --------------------------------------------------------------------------------------
@@ -845,6 +854,62 @@ def test_the_engine_finds_exactly_the_planted_case_problems(tmp_path: Path) -> N
 
 
 # --------------------------------------------------------------------------------------
+# Sources read on the day the period ends: no event from the future
+# --------------------------------------------------------------------------------------
+
+# (period_start, period_end, today, seed): the demo on 1 December; a year read on 1 January
+# (the roster's pledges are still last year's); a quarter read two days after it ended.
+READ_EARLY = [
+    (date(2026, 11, 1), date(2026, 12, 1), date(2026, 12, 1), 20261125),
+    (date(2026, 12, 1), date(2027, 1, 1), date(2027, 1, 1), 9),
+    (date(2026, 1, 1), date(2026, 4, 1), date(2026, 4, 3), 5),
+]
+
+
+def _after(rows: dict[str, list[dict[str, Any]]], moment: datetime) -> list[tuple[str, str, date]]:
+    """(table, column, value) of every date or timestamp later than ``moment`` (a date is its 00:00)."""
+    later = []
+    for table, table_rows in rows.items():
+        for row in table_rows:
+            for column, value in row.items():
+                if isinstance(value, date):
+                    at = value if isinstance(value, datetime) else datetime.combine(value, time())
+                    if at > moment:
+                        later.append((table, column, value))
+    return later
+
+
+@pytest.mark.parametrize(("start", "end", "today", "seed"), READ_EARLY, ids=[str(t) for _, _, t, _ in READ_EARLY])
+def test_nothing_happens_after_the_day_the_sources_are_read(
+    tmp_path: Path, start: date, end: date, today: date, seed: int
+) -> None:
+    path = tmp_path / "sources.db"
+    url = f"sqlite:///{path}"
+    truth = generate(url, url, url, size=300, seed=seed, period_start=start, period_end=end, today=today)
+    rows = _rows(path)
+    assert _after(rows, datetime.combine(today, time())) == []
+    # What would happen later has not happened yet: the truth is still what the rules give,
+    # with every rule the world read ten days later plants.
+    assert reference_findings(truth, rows) == _truth_set(truth)
+    assert case_reference_findings(truth, rows) == _truth_set(truth, CASE_RULE_CODES)
+    assert staff_reference_findings(truth, rows) == _truth_set(truth, STAFF_RULES)
+    later = tmp_path / "later.db"
+    read_later = generate(f"sqlite:///{later}", f"sqlite:///{later}", f"sqlite:///{later}", size=300, seed=seed,
+                          period_start=start, period_end=end)
+    assert _after(_rows(later), truth.as_of)  # by default the history runs on past as-of
+    assert {f.rule_code for f in truth.findings} == {f.rule_code for f in read_later.findings}
+
+
+def test_the_engine_finds_the_truth_in_sources_read_on_the_period_end(tmp_path: Path) -> None:
+    """The demo's case: run on 1 December for November, nothing after 1 December 00:00."""
+    source = f"sqlite:///{tmp_path / 'sources.db'}"
+    truth = generate(source, source, source, size=300, seed=17, period_start=date(2026, 11, 1),
+                     period_end=date(2026, 12, 1), today=date(2026, 12, 1))
+    codes = (*ECERT_RULES, *CASE_RULE_CODES, *STAFF_RULES)
+    assert engine_findings(source, f"sqlite:///{tmp_path / 'supervision.db'}", truth, codes) == _truth_set(truth, codes)
+
+
+# --------------------------------------------------------------------------------------
 # The bulk is clean for the other rule families too
 # --------------------------------------------------------------------------------------
 
@@ -960,6 +1025,9 @@ def test_command_line_writes_the_databases_and_truth(tmp_path: Path, capsys: pyt
     truth = GroundTruth.read(tmp_path / "truth.json")
     assert truth.seed == 5 and truth.findings
     assert len(_rows(tmp_path / "cli.db")["BDC_ZS"]) == 200
+    assert main(["--registration-url", url, "--size", "200", "--period-start", "2026-01-01",
+                 "--period-end", "2026-04-01", "--today", "2026-04-01"]) == 0
+    assert _after(_rows(tmp_path / "cli.db"), datetime(2026, 4, 1)) == []
 
 
 def test_rejects_a_period_or_size_too_small(tmp_path: Path) -> None:
@@ -968,4 +1036,6 @@ def test_rejects_a_period_or_size_too_small(tmp_path: Path) -> None:
         generate(url, url, url, size=200, period_start=date(2026, 3, 1), period_end=date(2026, 3, 8))
     with pytest.raises(ValueError, match="too small"):
         generate(url, url, url, size=50, **PERIOD)
+    with pytest.raises(ValueError, match="has not ended"):
+        generate(url, url, url, size=200, today=date(2026, 3, 31), **PERIOD)
     assert not (tmp_path / "x.db").exists()  # refused before any table is touched

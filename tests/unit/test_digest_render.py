@@ -85,3 +85,47 @@ def test_a_provinces_finding_links_name_the_city():
     assert finding_url("https://bdc.example/", 42) == "https://bdc.example/bdcwatch/ui/findings/42"
     assert finding_url("https://bdc.example", 42, "1403") == "https://bdc.example/bdcwatch/ui/findings/42?city=1403"
     assert finding_url(None, 42, "1403") is None and finding_url("https://bdc.example", 0, "1403") is None
+
+
+def complaint(i: int, accepted_at: str | None) -> FindingRow:
+    detail = {"source": "12345", "accepted_at": accepted_at, "reported_unit": "YQ21", "ywh": None, "kind": "投诉",
+              "content": f"第{i}件：窗口要求重复提交材料"}
+    return FindingRow(
+        id=i, rule_code="COMPLAINT", severity="medium", unit_code="YQ21", subject_type="GDBH",
+        subject_id=f"GD2026113000{i}", period=None, detail=json.dumps(detail, ensure_ascii=False), status="open",
+        first_detected_at=datetime(2026, 12, 1, 0, 5), due_date=date(2026, 12, 15),
+    )
+
+
+def intake_context() -> DigestContext:
+    """The hourly complaint intake's run: its window says nothing about when the complaints came in."""
+    return DigestContext(
+        dag_id="complaint_intake", run_id="scheduled__2026-12-01T00:00:00+08:00", period_label="2026-11-30..2026-12-01",
+        period_text="2026-11-30 至 2026-12-01（不含）期间", as_of=datetime(2026, 12, 1), plan_items="31",
+        title="群众反映问题转办", supervisor_name="平定县自然资源局", dated_by_findings=True,
+    )
+
+
+def test_a_complaint_digest_is_named_by_the_complaints_received_dates():
+    """Operator review: a head wants to know which complaints these are, by their 受理时间,
+    not by the intake run's window (kept as a secondary line)."""
+    unit = load_policy().units["YQ21"]
+    findings = [complaint(1, "2026-11-30 09:12:00"), complaint(2, "2026-11-28 16:40:00"),
+                complaint(3, "2026-11-29 10:00:00")]
+    digest = render_unit_digest(findings, unit_code="YQ21", unit_name=unit.name, heads=unit.heads,
+                                context=intake_context())
+    assert digest.subject == f"【不动产登记监督】{unit.name} 群众反映问题转办（受理时间 2026-11-28 至 2026-11-30）：新发现问题 3 条"
+    assert "问题转办如下（受理时间 2026-11-28 至 2026-11-30）" in digest.html
+    assert "转办批次：2026-11-30 至 2026-12-01（不含）期间" in digest.html and "本次转办问题（3 条）" in digest.html
+    assert "数据进行了核查" not in digest.html
+
+    one_day = render_unit_digest([complaint(1, "2026-11-30 09:12:00"), complaint(2, "2026-11-30 15:00:00"),
+                                  complaint(3, None)], unit_code="YQ21", unit_name=unit.name, heads=unit.heads,
+                                 context=intake_context())
+    assert "（受理时间 2026-11-30）" in one_day.subject and "2026-12-01" not in one_day.subject
+    assert "（受理时间 2026-11-30；另有 1 条未注明受理时间）" in one_day.html
+
+    # Without a received date at all, the run's window names the mail as before.
+    undated = render_unit_digest([complaint(1, None)], unit_code="YQ21", unit_name=unit.name, heads=unit.heads,
+                                 context=intake_context())
+    assert "（2026-11-30..2026-12-01）" in undated.subject and "数据进行了核查" in undated.html

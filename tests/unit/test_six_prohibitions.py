@@ -85,3 +85,21 @@ def test_counts_by_unit_and_prohibition(sqlite_url):
     assert rows[policy.units["YQ00"].name][header.index(texts[0])] == 1
     assert rows[policy.units["YQ22"].name][header.index(texts[0])] == 1
     assert rows[policy.units["YQGX"].name][-1] == "零报告"
+
+
+def test_the_footnote_says_where_events_found_late_are_reported(sqlite_url):
+    """Staff events count in the month they were first found in: one found after this report
+    went out is in next month's, and this month's numbers hold last month's found late. The
+    mail says both, in the HTML and in its text part (operator review)."""
+    from bdcwatch.mail.plaintext import html_to_text
+
+    engine = make_engine(sqlite_url.migrated())
+    policy = load_policy()
+    # Found on 2 March for a step of 27 February: counted in March's report.
+    record(engine, "STAFF_INACTIVE_HANDLER", "HN05", "YQ11", "scheduled__2026-03-02", datetime(2026, 3, 2, 2),
+           first_step_at="2026-02-27T16:00:00")
+    counts, (_, html, _) = render(engine, policy)
+    assert counts == {("YQ11", "STAFF_INACTIVE_HANDLER"): 1}
+    for text in (html, html_to_text(html)):
+        assert "本报告发出后才发现的问题（如月末最后几天的办件），计入下月报告" in text
+        assert "本月数字也包含上月报告发出后才发现、发生在上月的此类问题" in text

@@ -41,6 +41,13 @@ Design choices worth knowing:
   people who take no case step and trigger no rule.
 * Timestamps are whole seconds (MySQL DATETIME keeps no fraction by default) and local
   time, as the reference schema says.
+* Nothing happens after ``today`` 00:00, the moment the sources are read (a source holds
+  no future events). By default that is ten days after period_end, so the history runs on
+  past as-of and the as-of traps (an e-certificate revoked or issued after as-of, a person
+  posted after it) are there for the engine to ignore. Read on the day the period ends (the
+  demo on the 1st of a month), the history stops at as-of: what would come later has not
+  happened yet (the e-certificate is still valid, or not issued; the case is still 在办),
+  which gives the same findings, and the as-of traps that need a later event are left out.
 """
 
 from __future__ import annotations
@@ -186,7 +193,7 @@ class GroundTruth:
 # --------------------------------------------------------------------------------------
 
 LEAD_IN_DAYS = 91  # history starts ~3 months before the period ...
-TAIL_DAYS = 10  # ... and runs on ~10 days after it: real systems keep running
+TAIL_DAYS = 10  # ... and runs on ~10 days after it (real systems keep running), unless read sooner
 MIN_PERIOD_DAYS = 14  # room for planted problems plus the 24 h grace before as-of
 PLANTED_SHARE = 0.015  # planted findings, as a share of the certificates
 TRAPS_PER_CERTIFICATES = 10_000  # one trap of each kind per this many certificates (min 2)
@@ -661,7 +668,8 @@ class _RowFactory:
     def write_staff(self, period_start: date, as_of: datetime, last_day: date) -> None:
         """A clean roster per unit: on post for years, trained monthly, pledge signed."""
         rotation_days = self.policy.staff.rotation_years * 365
-        pledge_year = as_of.year
+        # This year's pledges are signed from 2 January: a history that ends before has last year's.
+        pledge_year = as_of.year if last_day >= date(as_of.year, 1, 2) else as_of.year - 1
         pledge_day = date(pledge_year, 1, self.randint(2, max(2, min(25, (last_day - date(pledge_year, 1, 1)).days))))
         self.pledge_day = pledge_day  # the year's signing day, for the planted people too
         for unit in self.units:
@@ -1259,13 +1267,14 @@ class _Specials:
     "outside the period" traps, so the two can never drift apart.
     """
 
-    def __init__(self, f: _RowFactory, truth: GroundTruth) -> None:
+    def __init__(self, f: _RowFactory, truth: GroundTruth, last_day: date, read_at: datetime) -> None:
         self.f = f
         self.truth = truth
         self.ps = truth.period_start
         self.start_at = datetime.combine(truth.period_start, time())
         self.as_of = truth.as_of
-        self.last_day = truth.period_end + timedelta(days=TAIL_DAYS - 1)
+        self.last_day = last_day  # the history's last day
+        self.read_at = read_at  # when the sources are read: no event after it
         self.delay = timedelta(hours=f.policy.ecert.max_delay_hours)
         self.repeat_days = f.policy.repeat_return_days
         self._lawful_codes = sorted(f.policy.return_reason_codes)
@@ -1674,7 +1683,9 @@ class _Specials:
         zxsj = f.moment(spec.day, _ASOF_EVE_WINDOW)  # < 24 h before as-of
         successor = f.transfer(old, self._eve_dbsj(zxsj), zxsj=zxsj)
         assert successor is not None
-        f.revoke(old_ecert, self.as_of + f.minutes(60, 360))  # after as-of, within 24 h of zxsj
+        revoked = self.as_of + f.minutes(60, 360)  # after as-of, within 24 h of zxsj
+        if revoked <= self.read_at:  # else not revoked yet when the sources are read: valid at as-of all the same
+            f.revoke(old_ecert, revoked)
         f.write(old, old_ecert)
         f.write(*successor)
         self._trap("fresh_cancel", "BDC_ZS", old.paper["ZSID"],
@@ -1710,10 +1721,14 @@ class _Specials:
         old_ecert = f.ecert(old)
         successor = f.transfer(old, f.moment(spec.day, _DB_WINDOW))
         assert successor is not None
-        f.revoke(old_ecert, self.as_of + f.minutes(120, 72 * 60))
+        revoked = self.as_of + f.minutes(120, 72 * 60)
+        if revoked <= self.read_at:  # else still valid when the sources are read: a plain finding
+            f.revoke(old_ecert, revoked)
         f.write(old, old_ecert)
         f.write(*successor)
         self.truth.findings.append(Finding("ECERT_NOT_REVOKED", old.subject, spec.unit))
+        if revoked > self.read_at:
+            return
         self._trap("asof_revoked_after_asof", "BDC_DZZZ_ZZXX", old_ecert["ZZID"],
                    f"paper cancelled {old.paper['ZXSJ']:%Y-%m-%d}, e-certificate revoked only after as-of: "
                    f"IS ECERT_NOT_REVOKED as of as-of ({old.subject})")
@@ -1721,8 +1736,11 @@ class _Specials:
     def _asof_issued(self, spec: _Spec) -> None:
         issue = self.f.issue(spec.unit, spec.day)
         ecert = self.f.ecert(issue, self.as_of + self.f.minutes(60, 48 * 60))
-        self.f.write(issue, ecert)
         self.truth.findings.append(Finding("ECERT_MISSING", issue.subject, spec.unit))
+        if ecert["ZZBFRQ"] > self.read_at:  # not issued yet when the sources are read: a plain finding
+            self.f.write(issue)
+            return
+        self.f.write(issue, ecert)
         self._trap("asof_issued_after_asof", "BDC_DZZZ_ZZXX", ecert["ZZID"],
                    f"paper printed {issue.paper['SZSJ']:%Y-%m-%d}, e-certificate issued only after as-of: "
                    f"IS ECERT_MISSING as of as-of ({issue.subject})")
@@ -1828,12 +1846,21 @@ class _Specials:
             how = "still 在办"
         elif variant == 2:
             dbsj = f.moment(f.cal.on_or_after(self.as_of.date()), _DB_WINDOW)
-            case = f.plant_case(spec.unit, ctype, slsj, ajzt=2, jssj=dbsj + f.minutes(1, 30), dbsj=dbsj)
-            how = f"registered only on {dbsj:%Y-%m-%d}, after as-of: 在办"
+            jssj = dbsj + f.minutes(1, 30)
+            if jssj <= self.read_at:
+                case = f.plant_case(spec.unit, ctype, slsj, ajzt=2, jssj=jssj, dbsj=dbsj)
+                how = f"registered only on {dbsj:%Y-%m-%d}, after as-of: 在办"
+            else:  # its 登簿 has not happened when the sources are read
+                case = f.plant_case(spec.unit, ctype, slsj, ajzt=1)
+                how = "reviewed, still 在办"
         else:
             jssj = f.moment(f.cal.on_or_after(self.as_of.date()), (9 * 60, 17 * 60))
-            case = f.plant_case(spec.unit, ctype, slsj, ajzt=5, jssj=jssj, review=None)
-            how = f"withdrawn only on {jssj:%Y-%m-%d}, after as-of: 在办"
+            if jssj <= self.read_at:
+                case = f.plant_case(spec.unit, ctype, slsj, ajzt=5, jssj=jssj, review=None)
+                how = f"withdrawn only on {jssj:%Y-%m-%d}, after as-of: 在办"
+            else:  # its withdrawal has not happened when the sources are read
+                case = f.plant_case(spec.unit, ctype, slsj, ajzt=1, review=None)
+                how = "not reviewed, still 在办"
         deadline = f.cal.shift(f.cal.on_or_after(day), ctype.limit)
         assert deadline < self.as_of.date()
         note = f"{ctype.limit_class} case accepted {day}, deadline {deadline}, {how} at as-of"
@@ -2412,7 +2439,10 @@ class _Specials:
 
     def _staff_trap_posted_after_as_of(self, spec: _Spec) -> None:
         f = self.f
-        sgsj = self.as_of.date() + timedelta(days=f.randint(1, TAIL_DAYS - 1))
+        later = (self.last_day - self.as_of.date()).days  # days of history after as-of
+        if later < 1:  # read on the day the period ends: nobody is posted after as-of yet
+            return
+        sgsj = self.as_of.date() + timedelta(days=f.randint(1, min(TAIL_DAYS - 1, later)))
         p = self._person(spec.unit, _STEP_POST["SL"], sgsj)
         p.row["LZCNSJ"] = None
         self._train(p, sgsj - timedelta(days=f.randint(1, 3)), "24.0")
@@ -2541,6 +2571,7 @@ def generate(
     policy: Policy | None = None,
     batch_size: int = 10_000,
     dirty: bool = False,
+    today: date | None = None,
 ) -> GroundTruth:
     """Fill the three source systems with demo data and return its ground truth.
 
@@ -2551,7 +2582,7 @@ def generate(
         seed: the only source of randomness; same arguments give identical rows.
         period_start, period_end: the audit period [start, end) the ground truth judges,
             as of period_end 00:00. At least 14 days. History runs from ~3 months before
-            the period to 10 days after it.
+            the period to 10 days after it, or to ``today``.
         drop_existing: drop the systems' tables first (else create missing ones and add).
         policy: the supervision policy (default: ``load_policy()``).
         batch_size: rows per INSERT transaction.
@@ -2559,24 +2590,32 @@ def generate(
             timestamps, zero dates, control and look-alike characters, ID numbers in free
             text; see ``bdcwatch.demo.dirty``, issue 10). The truth is the clean world's,
             with staff ids renamed as written.
+        today: the day the sources are read (never the wall clock: the caller says it). No
+            generated timestamp is after its 00:00 (module docstring). Default: 10 days
+            after period_end; not before period_end.
 
     Raises:
-        ValueError: the period is too short or ``size`` too small to hold the plan.
+        ValueError: the period is too short, ``today`` before period_end, or ``size`` too
+            small to hold the plan.
     """
     if (period_end - period_start).days < MIN_PERIOD_DAYS:
         raise ValueError(f"the period must be at least {MIN_PERIOD_DAYS} days, got {period_start}..{period_end}")
+    full_tail = period_end + timedelta(days=TAIL_DAYS - 1)  # the history's last day when read later
+    today = today or full_tail + timedelta(days=1)
+    if today < period_end:
+        raise ValueError(f"today {today} is before period_end {period_end}: the period has not ended")
     policy = policy or load_policy()
     rng = random.Random(seed)
     as_of = datetime.combine(period_end, time())
     history_start = period_start - timedelta(days=LEAD_IN_DAYS)
-    last_day = period_end + timedelta(days=TAIL_DAYS - 1)
+    last_day = min(full_tail, today - timedelta(days=1))  # every event of a day ends before midnight
     truth = GroundTruth(period_start, period_end, as_of, seed, size)
     calendar = _WorkCalendar()
 
     dirt = DirtyWorld(seed, policy) if dirty else None
     writer = _BatchWriter(batch_size, dirt.rewrite if dirt else None)
     factory = _RowFactory(rng, policy, writer, calendar, history_start)
-    specials = _Specials(factory, truth)
+    specials = _Specials(factory, truth, last_day, datetime.combine(today, time()))
     clean = size - specials.papers
     if clean < specials.papers:  # checked before any table is dropped
         raise ValueError(
@@ -2584,9 +2623,13 @@ def generate(
             f"certificates; use at least {2 * specials.papers}"
         )
     plan = specials.plan()
-    # Certificates need their 登簿 before the history ends: its last days hold open cases.
-    stream = _NormalStream(factory, clean, calendar.workdays(history_start, last_day - timedelta(days=5)), last_day)
-    open_days = set(calendar.workdays(last_day - timedelta(days=4), last_day))
+    # Certificates need their 登簿 before the history ends: the last days of a full tail hold
+    # open cases only. Open cases are accepted in the history's last days, but not before the
+    # last working day before period_end: none of them is overdue at as-of.
+    stream_days = calendar.workdays(history_start, min(last_day, full_tail - timedelta(days=5)))
+    stream = _NormalStream(factory, clean, stream_days, last_day)
+    open_from = max(last_day - timedelta(days=4), calendar.on_or_before(period_end - timedelta(days=1)))
+    open_days = set(calendar.workdays(open_from, last_day))
     open_per_day = max(1, size // max(1, len(stream.days)) // 3)
 
     urls = {REGISTRATION: registration_url, ECERT: ecert_url, STAFF: staff_url}
@@ -2629,6 +2672,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=20261125)
     parser.add_argument("--period-start", type=date.fromisoformat, required=True, help="ISO date, inclusive")
     parser.add_argument("--period-end", type=date.fromisoformat, required=True, help="ISO date, exclusive (as-of)")
+    parser.add_argument("--today", type=date.fromisoformat,
+                        help="ISO date the sources are read: nothing happens after its 00:00 "
+                             f"(default: period end + {TAIL_DAYS} days)")
     parser.add_argument("--truth", type=Path, help="write the ground truth JSON here")
     parser.add_argument("--keep-existing", action="store_true", help="do not drop existing tables first")
     parser.add_argument("--dirty", action="store_true",
@@ -2645,6 +2691,7 @@ def main(argv: list[str] | None = None) -> int:
             period_end=args.period_end,
             drop_existing=not args.keep_existing,
             dirty=args.dirty,
+            today=args.today,
         )
     except ValueError as exc:
         parser.error(str(exc))

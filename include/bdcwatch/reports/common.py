@@ -99,6 +99,9 @@ class DigestContext:
     tables: Sequence[SummaryTable] = field(default_factory=tuple)
     chart: Chart | None = None  # the trend chart, inline under the findings
     codes: CodeBook = field(default_factory=CodeBook)  # code lists by name
+    # The mail names the findings' own dates (a complaint's 受理时间), the run's window only
+    # as a secondary line: for forwarded reports, whose run says nothing about when they came in.
+    dated_by_findings: bool = False
 
 
 @dataclass(frozen=True)

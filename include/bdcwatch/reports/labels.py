@@ -186,6 +186,40 @@ def occurred_on(rule_code: str, detail_json: str) -> str | None:
     return day.isoformat() if day else None
 
 
+def occurred_label(rule_code: str) -> str:
+    """What heads call the date a rule's ``occurred`` names (a complaint's 受理时间)."""
+    rule = rules.all_rules().get(rule_code)
+    if rule is None or rule.occurred is None:
+        return "发生时间"
+    return rule.labels.get(rule.occurred, "发生时间")
+
+
+@dataclass(frozen=True)
+class DateSpan:
+    """The first and last of some findings' own dates (``occurred_on``), under the name heads
+    give that date, and how many findings have none."""
+
+    label: str
+    first: str  # YYYY-MM-DD
+    last: str
+    undated: int = 0
+
+    @property
+    def text(self) -> str:
+        """``受理时间 2026-11-28 至 2026-11-30``, or one day once: ``受理时间 2026-11-30``."""
+        return f"{self.label} {self.first if self.first == self.last else f'{self.first} 至 {self.last}'}"
+
+
+def date_span(findings: Sequence[tuple[str, str]]) -> DateSpan | None:
+    """(rule_code, detail JSON) of findings → the span of their own dates; None when none has one."""
+    days = sorted(day for code, detail in findings if (day := occurred_on(code, detail)))
+    if not days:
+        return None
+    labels = {occurred_label(code) for code, _ in findings}
+    label = labels.pop() if len(labels) == 1 else "发生时间"
+    return DateSpan(label, days[0], days[-1], len(findings) - len(days))
+
+
 def when_text(rule_code: str, period: str | None, detail_json: str, detected: datetime) -> str:
     """The 所属期间 of a finding: its period (per-period rules), else the day the problem
     happened, else the day it was detected (said so)."""

@@ -53,7 +53,7 @@ from bdcwatch.reports.common import (
 )
 from bdcwatch.reports.dispatch import attempt, isolated, queue
 from bdcwatch.reports.figures import LedgerFigures, UnitFigures, last_months, ledger_figures, monthly_trend
-from bdcwatch.reports.labels import status_text, subject_type_text
+from bdcwatch.reports.labels import date_span, status_text, subject_type_text
 from bdcwatch.rules.ecert import ecert_coverage
 from bdcwatch.rules.online import online_shares
 from bdcwatch.safe_text import subject_line
@@ -93,7 +93,9 @@ def render_unit_digest(
     explained = [(rules.title(code), rules.all_rules()[code].explanation)
                  for code in dict.fromkeys(f.rule_code for f in ordered) if code in rules.all_rules()]
     high = sum(1 for f in findings if f.severity == "high")
-    subject = f"【不动产登记监督】{unit_name} {context.title}（{context.period_label}）：新发现问题 {len(findings)} 条"
+    span = date_span([(f.rule_code, f.detail) for f in findings]) if context.dated_by_findings else None
+    when = span.text if span else context.period_label
+    subject = f"【不动产登记监督】{unit_name} {context.title}（{when}）：新发现问题 {len(findings)} 条"
     headline = [
         {"label": "新发现问题", "value": len(findings), "color": "#1f4e79"},
         {"label": "其中高风险", "value": high, "color": SEVERITY_COLOR["high"]},
@@ -101,7 +103,7 @@ def render_unit_digest(
     ]
     html = render_template("unit_digest.html.j2",
         subject=subject, title=f"{unit_name} · {context.title}", heads=heads, unit_name=unit_name,
-        plan_items=context.plan_items, period_text=context.period_text,
+        plan_items=context.plan_items, period_text=context.period_text, span=span,
         as_of=context.as_of.strftime("%Y-%m-%d %H:%M"), calendar_warning=context.calendar_warning,
         headline=headline, findings=findings, rows=rows, truncated=len(findings) > len(rows),
         supervisor_name=context.supervisor_name, linked=bool(context.ui_base_url), dag_id=context.dag_id,
@@ -205,6 +207,7 @@ def compose(
     always_units: Sequence[str] = (),
     finding_ids: Sequence[int] | None = None,
     figures: Sequence[str] = (),
+    dated_by_findings: bool = False,
 ) -> list[int]:
     """Queue each unit's digest of the DAG's new findings; returns the outbox ids queued.
 
@@ -212,7 +215,10 @@ def compose(
     against the target) to the headline, for DAGs that load those tables;
     ``headline_for``, ``tables_for`` and ``attachments_for`` add a DAG's own cards,
     tables and files per unit; ``always_units`` get a mail even without new findings
-    (once per period); ``finding_ids`` announces exactly those findings (look-back)."""
+    (once per period); ``finding_ids`` announces exactly those findings (look-back);
+    ``dated_by_findings`` names the findings' own dates in the subject and body (the
+    complaint intake: the complaints' 受理时间), the run's window only as a secondary line.
+    The outbox key stays the run's period and the findings, whatever the dates say."""
     from bdcwatch.reports import ops_notice
 
     policy, engine, spec = job.policy, job.engine, job.spec
@@ -250,7 +256,7 @@ def compose(
             headline=(*figures_now.headline(), *headline_for(unit_code)), tables=tuple(tables_for(unit_code)),
             chart=Chart(Attachment(chart_file(unit_code), b"").content_id, chart_alt(points(unit_code)),
                         "近6个月问题趋势（橙色：当月发生的问题，按问题发生时间统计；绿色：当月销号）"),
-            codes=codes,
+            codes=codes, dated_by_findings=dated_by_findings,
         )
 
     return compose_unit_digests(
