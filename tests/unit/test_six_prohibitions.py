@@ -102,4 +102,4 @@ def test_the_footnote_says_where_events_found_late_are_reported(sqlite_url):
     assert counts == {("YQ11", "STAFF_INACTIVE_HANDLER"): 1}
     for text in (html, html_to_text(html)):
         assert "本报告发出后才发现的问题（如月末最后几天的办件），计入下月报告" in text
-        assert "本月数字也包含上月报告发出后才发现、发生在上月的此类问题" in text
+        assert "本月数字也可能包含上月报告发出后才发现、发生在上月的此类问题" in text
