@@ -197,3 +197,36 @@ def test_finding_level_rows_are_kept_counted_and_not_quarantined(engines, caplog
         assert conn.execute(select(func.count()).select_from(quarantine)).scalar_one() == 0
     assert staged == {"A": ("110*************2X", 1), "B": ("110*************21", 0), "C": (None, 0)}
     assert bad not in caplog.text and "1 rows kept" in caplog.text
+
+
+def test_the_gate_validates_without_fingerprinting_each_chunk_and_leaves_gx_as_it_was(engines, monkeypatch):
+    """GX's batch fingerprint (a hash of every value, kept only in the result's meta) is
+    skipped while the gate runs: the rows are still judged by GX, the threshold GX reads
+    is back afterwards (issue 13 item 4)."""
+    from great_expectations.execution_engine import pandas_execution_engine
+
+    def no_hashing(frame):  # type: ignore[no-untyped-def]
+        raise AssertionError("the gate fingerprinted a chunk")
+
+    monkeypatch.setattr(pandas_execution_engine, "hash_pandas_dataframe", no_hashing)
+    threshold = pandas_execution_engine.HASH_THRESHOLD
+    source, target, metadata = engines
+    with source.begin() as conn:
+        conn.execute(metadata.tables["BDC_ZS"].insert(), [zs_row("1"), zs_row("2", ZSZT=9)])
+    result = load_table(source, target, "BDC_ZS", run_id="r1", now=LOADED_AT)
+    assert (result.rows_loaded, result.rows_quarantined) == (1, 1)
+    assert threshold == pandas_execution_engine.HASH_THRESHOLD
+
+
+def test_a_load_gives_the_garbage_collector_back_even_when_the_gate_stops_it(engines):
+    """The cyclic collector is paused during a load (one pass per chunk instead) and is
+    enabled again after it, also when the gate stops the load."""
+    import gc
+
+    source, target, metadata = engines
+    with source.begin() as conn:
+        conn.execute(metadata.tables["BDC_ZS"].insert(), [zs_row(str(i), ZSZT=9) for i in range(60)])
+    assert gc.isenabled()
+    with pytest.raises(QualityGateError):
+        load_table(source, target, "BDC_ZS", run_id="r1", now=LOADED_AT, chunk_size=7)
+    assert gc.isenabled()

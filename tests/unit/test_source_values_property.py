@@ -27,7 +27,7 @@ from bdcwatch.safe_text import clean
 from bdcwatch.sources import values
 from bdcwatch.sources.coerce import _REFERENCE, column_kinds
 from bdcwatch.sources.extract import load_table
-from bdcwatch.sources.quarantine import key_text
+from bdcwatch.sources.quarantine import key_text, key_texts
 from bdcwatch.sources.schema import SOURCE_TABLES
 from bdcwatch.store.migrate import make_engine
 from bdcwatch.store.models import STAGING, quarantine
@@ -165,7 +165,8 @@ DRIVER_VALUES = st.one_of(
 
 @settings(max_examples=300, deadline=None)
 @given(column=st.lists(DRIVER_VALUES, max_size=20), zone=ZONES,
-       limit=st.sampled_from([None, Decimal(2**15), Decimal(2**31), Decimal(10) ** 8]), integer=st.booleans())
+       limit=st.sampled_from([None, Decimal(2**15), Decimal(2**31), Decimal(10) ** 8, Decimal("12.5")]),
+       integer=st.booleans())
 def test_column_functions_equal_the_per_value_functions(column: list[Any], zone: Any, limit: Any, integer: bool):
     """The column-wise forms a load calls (``texts``, ``timestamps``, ``numbers``) take an
     inline path for common driver types: their results equal the per-value functions'
@@ -179,8 +180,25 @@ def test_column_functions_equal_the_per_value_functions(column: list[Any], zone:
             return
         assert column_wise() == expected
 
+    def per_value(converted: tuple[list[Any], dict[int, str]]) -> list[tuple[Any, str]]:
+        """A column function's (values, statuses other than ok) as one (value, status) per value."""
+        found, problems = converted
+        assert set(problems.values()) <= {"nulled", "invalid"}
+        return [(value, problems.get(position, "ok")) for position, value in enumerate(found)]
+
     same(lambda: values.texts(column, "gbk"), lambda: [values.as_text(v, "gbk") for v in column])
-    same(lambda: values.timestamps(column, zone, encoding="utf-8"),
+    same(lambda: per_value(values.timestamps(column, zone, encoding="utf-8")),
          lambda: [values.as_timestamp(v, zone, encoding="utf-8") for v in column])
-    same(lambda: values.numbers(column, integer=integer, limit=limit),
+    same(lambda: per_value(values.numbers(column, integer=integer, limit=limit)),
          lambda: [values.as_number(v, integer=integer, limit=limit) for v in column])
+
+
+@settings(max_examples=200, deadline=None)
+@given(table=st.sampled_from(sorted(SOURCE_TABLES)), data=st.data())
+def test_key_texts_equal_key_text_per_key(table: str, data: st.DataObject):
+    """The chunk-wise key formatting that matches good rows with open quarantine entries
+    (a fast path for one-column keys) names every key as ``key_text`` does."""
+    width = len(SOURCE_TABLES[table].key)
+    key_value = st.one_of(st.none(), st.text(max_size=12), st.integers(), st.floats(allow_nan=False))
+    keys = data.draw(st.lists(st.tuples(*[key_value] * width), max_size=20))
+    assert key_texts(table, keys) == [key_text(table, key) for key in keys]

@@ -11,7 +11,6 @@ counted; in a required one it is invalid (quarantined, naming table, key and col
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import tzinfo
 from decimal import Decimal
@@ -119,20 +118,16 @@ def coerce(raw: dict[str, list[Any]], table_name: str, zone: tzinfo, encoding: s
             columns[name] = pd.Series(texts, index=index, dtype=object)
             python[name] = texts
             continue
-        results: Sequence[tuple[Any, str]]
-        if kind in ("timestamp", "date"):
-            results = values.timestamps(column, zone, encoding=encoding)
-        else:
-            results = values.numbers(column, integer=kind == "int", limit=_limit(col.type))
-        parsed: list[Any] = [result for result, _ in results]
+        converted: tuple[list[Any], values.Problems] = (
+            values.timestamps(column, zone, encoding=encoding) if kind in ("timestamp", "date")
+            else values.numbers(column, integer=kind == "int", limit=_limit(col.type)))
+        parsed, problems = converted
         invalid: list[str | None] = [None] * size
-        for position, (value, (_, status)) in enumerate(zip(column, results, strict=True)):
-            if status == "ok":
-                continue
+        for position, status in problems.items():
             if status == "nulled" and col.nullable:
                 nulled += 1
             else:
-                invalid[position] = _shown(value, encoding)
+                invalid[position] = _shown(column[position], encoding)
         if kind == "date":
             parsed = [None if v is None else v.replace(hour=0, minute=0, second=0, microsecond=0) for v in parsed]
             python[name] = [None if v is None else v.date() for v in parsed]

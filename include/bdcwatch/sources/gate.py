@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -78,8 +79,7 @@ class TableValidator:
 
         # The validator GX's own ValidationDefinition.run builds, without storing each chunk's
         # result in the context: the batch is built once. (``Batch.validate`` would build it a
-        # second time, and building one fingerprints every value of the chunk: a third of
-        # the gate's time.)
+        # second time.)
         validator = Validator(
             batch_definition=self._batch_definition,
             batch_parameters={"dataframe": frame},
@@ -89,7 +89,8 @@ class TableValidator:
                 "return_unexpected_index_query": False,
             },
         )
-        result = validator.validate_expectation_suite(self._suite)
+        with _unfingerprinted_batches():
+            result = validator.validate_expectation_suite(self._suite)
         problems: list[RowProblem] = []
         table_failures: list[str] = []
         for outcome in result.results:
@@ -125,6 +126,25 @@ class TableValidator:
                 f"(expectations/{self.table.lower()}.json): " + "; ".join(table_failures)
             )
         return problems
+
+
+@contextmanager
+def _unfingerprinted_batches() -> Iterator[None]:
+    """GX's pandas engine builds a batch with a fingerprint of the whole DataFrame
+    (``pd.util.hash_pandas_object`` over every value, then MD5), kept only as a marker in
+    the validation result's meta, which the gate never reads; it skips it for frames of
+    ``HASH_THRESHOLD`` bytes and more. Hashing a chunk cost more than validating it (a
+    fifth of a certificate load, issue 13 item 4), so while the gate builds its batches the
+    threshold is 0: the same expectations run on the same frame, without the marker.
+    Restored after, so any other use of GX in the process keeps its fingerprints."""
+    from great_expectations.execution_engine import pandas_execution_engine
+
+    threshold = pandas_execution_engine.HASH_THRESHOLD
+    pandas_execution_engine.HASH_THRESHOLD = 0
+    try:
+        yield
+    finally:
+        pandas_execution_engine.HASH_THRESHOLD = threshold
 
 
 @lru_cache(maxsize=32)

@@ -27,6 +27,16 @@ def key_text(table_name: str, key: tuple[Any, ...]) -> str:
     return ", ".join(f"{n}={v}" for n, v in zip(names, key, strict=True))
 
 
+def key_texts(table_name: str, keys: list[tuple[Any, ...]]) -> list[str]:
+    """``key_text`` of many keys: a chunk's keys, to match them with open quarantine rows.
+    A one-column key (most tables) is formatted without the join per key."""
+    names = SOURCE_TABLES[table_name].key
+    if len(names) != 1:
+        return [key_text(table_name, key) for key in keys]
+    prefix = f"{names[0]}="
+    return [f"{prefix}{value}" for (value,) in keys]
+
+
 def _as_read(value: Any, encoding: str) -> Any:
     """A raw value as text when the driver gave bytes (a column read raw: decoded in the
     source's character set, the connection's ``charset`` extra), else unchanged."""
@@ -111,7 +121,7 @@ def release_fixed(conn: Connection, table_name: str, good_keys: list[tuple[Any, 
     )
     if not open_keys:
         return
-    fixed = [k for k in (key_text(table_name, key) for key in good_keys) if k in open_keys]
+    fixed = [k for k in key_texts(table_name, good_keys) if k in open_keys]
     if fixed:
         conn.execute(
             update(quarantine)

@@ -137,7 +137,12 @@ def as_number(value: Any, *, integer: bool, limit: Decimal | None) -> tuple[floa
 # ``int``) take an inline path; every other value goes to the per-value function, so the
 # result is the per-value function's by construction (tests/unit/test_source_values_property.py
 # holds the two equal). The inline path matters: a function call per value was most of
-# the cost of a load (issue 13 item 4).
+# the cost of a load (issue 13 item 4). ``timestamps`` and ``numbers`` return the values
+# and, apart, the position and status of each value that is not ``ok`` (a chunk has few):
+# a status per value was a tuple per value and a second pass over the chunk to find them.
+
+Problems = dict[int, Status]  # position in the column -> status other than "ok"
+_SLOW = object()  # marks a value the inline path leaves to the per-value function
 
 
 def texts(column: list[Any], encoding: str = "utf-8") -> list[str | None]:
@@ -148,14 +153,15 @@ def texts(column: list[Any], encoding: str = "utf-8") -> list[str | None]:
     ]
 
 
-def timestamps(column: list[Any], zone: tzinfo, *, encoding: str = "utf-8") -> list[tuple[datetime | None, Status]]:
-    """``as_timestamp`` over a column."""
+def timestamps(column: list[Any], zone: tzinfo, *, encoding: str = "utf-8") -> tuple[list[datetime | None], Problems]:
+    """``as_timestamp`` over a column: the values, and the statuses other than ``ok``."""
     fromiso = datetime.fromisoformat
-    out: list[tuple[datetime | None, Status]] = []
+    out: list[datetime | None] = []
     append = out.append
+    problems: Problems = {}
     for v in column:
         if v is None:
-            append((None, "ok"))
+            append(None)
             continue
         kind = type(v)
         if kind is str and v[:1].isdigit() and v[-1:].isdigit():
@@ -164,21 +170,31 @@ def timestamps(column: list[Any], zone: tzinfo, *, encoding: str = "utf-8") -> l
             except ValueError:
                 parsed = None
             if parsed is not None and parsed.tzinfo is None and _FIRST <= parsed < _LAST:
-                append((parsed, "ok"))
+                append(parsed)
                 continue
         elif kind is datetime and v.tzinfo is None and _FIRST <= v < _LAST:
-            append((v, "ok"))
+            append(v)
             continue
-        append(as_timestamp(v, zone, encoding=encoding))
-    return out
+        value, status = as_timestamp(v, zone, encoding=encoding)
+        if status != "ok":
+            problems[len(out)] = status
+        append(value)
+    return out, problems
 
 
-def numbers(column: list[Any], *, integer: bool, limit: Decimal | None) -> list[tuple[float | None, Status]]:
-    """``as_number`` over a column."""
-    bound = math.inf if limit is None else limit
-    return [
-        (None, "ok") if v is None
-        else (float(v), "ok") if type(v) is int and -bound < v < bound
-        else as_number(v, integer=integer, limit=limit)
-        for v in column
+def numbers(column: list[Any], *, integer: bool, limit: Decimal | None) -> tuple[list[float | None], Problems]:
+    """``as_number`` over a column: the values, and the statuses other than ``ok``."""
+    # An integral limit compares with an int exactly as an int (every reference limit is).
+    bound: float | int | Decimal = (math.inf if limit is None
+                                    else int(limit) if limit == limit.to_integral_value() else limit)
+    out: list[Any] = [
+        None if v is None else float(v) if type(v) is int and -bound < v < bound else _SLOW for v in column
     ]
+    problems: Problems = {}
+    if _SLOW in out:
+        for position, value in enumerate(out):
+            if value is _SLOW:
+                out[position], status = as_number(column[position], integer=integer, limit=limit)
+                if status != "ok":
+                    problems[position] = status
+    return out, problems
