@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Connection, Engine, bindparam, func, select, text, update
+from sqlalchemy import Connection, Engine, bindparam, select, text, update
 
 from bdcwatch import rules
 from bdcwatch.config.policy import Policy
@@ -99,12 +99,7 @@ def record_findings(
         "judged_as_of": params.get("asof"),
     }
     conn.execute(bind_typed(text(insert_sql), bound), bound)
-    detected = conn.execute(
-        select(func.count()).select_from(finding)
-        .where(finding.c.rule_code == rule_code, finding.c.last_run_id == ctx.run_id)
-        .where(finding.c.last_detected_at == bound["now"])
-    ).scalar_one()
-    _stamp_occurred(conn, rule_code, ctx.run_id, bound["now"])
+    detected = _stamp_occurred(conn, rule_code, ctx.run_id, bound["now"])
     new_ids = _findings_without_events(conn, rule_code, ctx.run_id)
     append_events(
         conn,
@@ -131,10 +126,11 @@ def occurred_day(rule_code: str, detail: str | None, judged_as_of: datetime | No
     return first_detected_at.date()
 
 
-def _stamp_occurred(conn: Connection, rule_code: str, run_id: str, now: datetime) -> None:
+def _stamp_occurred(conn: Connection, rule_code: str, run_id: str, now: datetime) -> int:
     """Set ``occurred_on`` of the findings this run detected where it is missing or the
-    detail now says otherwise (a source corrected). Reads the run's detections only, so a
-    daily run's cost follows what it found, not the ledger's size."""
+    detail now says otherwise (a source corrected); returns how many it detected. Reads
+    the run's detections only, so a daily run's cost follows what it found, not the
+    ledger's size."""
     rows = conn.execute(
         select(finding.c.id, finding.c.detail, finding.c.judged_as_of, finding.c.first_detected_at,
                finding.c.occurred_on)
@@ -145,6 +141,7 @@ def _stamp_occurred(conn: Connection, rule_code: str, run_id: str, now: datetime
     if changed:
         conn.execute(update(finding).where(finding.c.id == bindparam("row_id")).values(occurred_on=bindparam("day")),
                      changed)
+    return len(rows)
 
 
 def _findings_without_events(conn: Connection, rule_code: str, run_id: str) -> list[int]:

@@ -167,7 +167,8 @@ class FindingItem:
             rule_title=rules.title(row.rule_code), severity=row.severity, unit_code=row.unit_code,
             subject_type=row.subject_type, subject_id=mask_id_numbers(row.subject_id), period=row.period,
             occurred_on=row.occurred_on, detail=mask_id_numbers(row.detail or "{}"), status=row.status,
-            first_detected_at=row.first_detected_at, last_detected_at=row.last_detected_at, due_date=row.due_date, closed_at=row.closed_at,
+            first_detected_at=row.first_detected_at, last_detected_at=row.last_detected_at, due_date=row.due_date,
+            closed_at=row.closed_at,
             overdue=row.status in OPEN_STATUSES and row.due_date < today, dag_id=row.dag_id,
         )
 

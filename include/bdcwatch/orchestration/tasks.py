@@ -81,7 +81,8 @@ def current_job(run: Mapping[str, Any]) -> Job:
     city = task_city()
     return Job(
         spec=spec, policy=policy, engine=city_supervision_engine(), ctx=RunContext(dag_id, run_id, local_now(policy.timezone)),
-        ui_base_url=ui_base_url(), ui_city=city.code if city is not None else None, dry_run_dir=run_log_folder(dag_id, run_id) / "dry_run_mail" if spec.dry_run else None,
+        ui_base_url=ui_base_url(), ui_city=city.code if city is not None else None,
+        dry_run_dir=run_log_folder(dag_id, run_id) / "dry_run_mail" if spec.dry_run else None,
         mail_from=smtp_sender() if spec.dry_run else "bdcwatch@localhost",
     )
 
