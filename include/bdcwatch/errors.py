@@ -11,7 +11,16 @@ from __future__ import annotations
 
 
 class BdcwatchError(Exception):
-    """Base of the engine's own errors."""
+    """Base of the engine's own errors.
+
+    ``zh``: what went wrong in Chinese, for the operations desk (the failure alert puts it
+    above the English message, which stays what the logs and a search find). ``None`` when
+    the error has no Chinese wording.
+    """
+
+    def __init__(self, message: str, *, zh: str | None = None) -> None:
+        super().__init__(message)
+        self.zh = zh
 
 
 class PermanentError(BdcwatchError):

@@ -118,11 +118,14 @@ def test_a_complaint_digest_is_named_by_the_complaints_received_dates():
     assert "问题转办如下（受理时间 2026-11-28 至 2026-11-30）" in digest.html
     assert "转办批次：2026-11-30 至 2026-12-01（不含）期间" in digest.html and "本次转办问题（3 条）" in digest.html
     assert "数据进行了核查" not in digest.html
+    (attachment,) = digest.attachments  # the workbook is named as the mail is dated
+    assert attachment.filename == "complaint_intake_YQ21_2026-11-28_2026-11-30.xlsx"
 
     one_day = render_unit_digest([complaint(1, "2026-11-30 09:12:00"), complaint(2, "2026-11-30 15:00:00"),
                                   complaint(3, None)], unit_code="YQ21", unit_name=unit.name, heads=unit.heads,
                                  context=intake_context())
     assert "（受理时间 2026-11-30）" in one_day.subject and "2026-12-01" not in one_day.subject
+    assert one_day.attachments[0].filename == "complaint_intake_YQ21_2026-11-30.xlsx"
     assert "（受理时间 2026-11-30；另有 1 条未注明受理时间）" in one_day.html
 
     # Without a received date at all, the run's window names the mail as before.

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
+
+import pytest
 
 from bdcwatch.config.policy import load_policy
 from bdcwatch.orchestration.notifier import OperationsFailureNotifier
@@ -57,3 +60,33 @@ def test_without_an_environment_address_the_relay_connection_names_operations(sm
     OperationsFailureNotifier().notify({"ti": ti, "exception": RuntimeError("boom")})
     (mail,) = smtp_server.received
     assert mail.envelope_to == ["ops@example.org"] and "not valid YAML" in mail.html
+
+
+def test_a_table_that_fails_the_gate_is_explained_in_chinese_above_the_english(smtp_server, monkeypatch, sqlite_url):
+    """A source table without a reference column stops the load; the alert operations get
+    names the table and the missing columns in Chinese (the suite's ``why_zh``), with
+    GX's English message kept below it, as the task raised it through ``fail_fast``."""
+    from sqlalchemy import create_engine, text
+
+    from bdcwatch.orchestration.tasks import fail_fast
+    from bdcwatch.sources.extract import load_table
+    from bdcwatch.store.migrate import make_engine
+
+    source = create_engine(sqlite_url("source"))
+    with source.begin() as conn:
+        conn.execute(text("CREATE TABLE bdc_zs (ZSID VARCHAR(40) PRIMARY KEY, YWH VARCHAR(32), GXSJ TIMESTAMP)"))
+        conn.execute(text("INSERT INTO bdc_zs VALUES ('1', 'Y1', '2026-03-10 10:00:00')"))
+    target = make_engine(sqlite_url.migrated())
+    load = fail_fast(lambda: load_table(source, target, "BDC_ZS", run_id="r1", now=datetime(2026, 6, 1, 9)))
+    with pytest.raises(Exception) as raised:
+        load()
+    assert type(raised.value).__name__ == "AirflowFailException"
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT", smtp_server.airflow_uri())
+    ti = SimpleNamespace(dag_id="ecert_completeness", task_id="load", run_id="r1", try_number=1)
+    OperationsFailureNotifier().notify({"ti": ti, "exception": raised.value})
+    (mail,) = smtp_server.received
+    html = mail.html
+    summary = html.index("原因：")
+    assert "源表 BDC_ZS 整表未通过质量闸门" in html and "源表缺少参照表结构" in html
+    assert "缺少 BDCDYH、BDCQZH、DJJG" in html
+    assert summary < html.index("expect_table_columns_to_match_set")  # the English follows the Chinese

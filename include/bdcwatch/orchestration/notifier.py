@@ -57,6 +57,9 @@ class OperationsFailureNotifier(BaseNotifier):
 
         ti = context.get("ti") or context.get("task_instance")
         exception = context.get("exception")
+        # fail_fast raises Airflow's AirflowFailException from the engine's error: its
+        # Chinese wording (BdcwatchError.zh) is on the cause.
+        summary_zh = getattr(exception, "zh", None) or getattr(getattr(exception, "__cause__", None), "zh", None)
         settings = smtp_settings()
         recipient, policy_problem = operations_recipient(settings, str(getattr(ti, "dag_id", "") or "") or None)
         alert = render_failure_alert(
@@ -64,7 +67,7 @@ class OperationsFailureNotifier(BaseNotifier):
             run_id=str(getattr(ti, "run_id", "?")), try_number=getattr(ti, "try_number", "?"),
             error=str(exception or "unknown error"),
             retried=type(exception).__name__ != "AirflowFailException", recipient=recipient,
-            policy_problem=policy_problem,
+            policy_problem=policy_problem, summary_zh=summary_zh,
         )
         send_message(settings, to=[recipient], subject=alert.subject, html=alert.html)
 

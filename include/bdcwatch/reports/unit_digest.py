@@ -109,8 +109,11 @@ def render_unit_digest(
         supervisor_name=context.supervisor_name, linked=bool(context.ui_base_url), dag_id=context.dag_id,
         run_id=context.run_id, tables=context.tables, chart=context.chart, explained=explained,
     )
-    workbook = findings_workbook(findings, f"{unit_code} {context.period_label}", context.codes)
-    filename = f"{context.dag_id}_{unit_code}_{context.period_label.replace('..', '_')}.xlsx"
+    # The workbook is named as the subject dates the mail: by the findings' own dates when
+    # the digest is dated by them (a complaint batch), else by the run's period.
+    label = (span.first if span.first == span.last else f"{span.first}..{span.last}") if span else context.period_label
+    workbook = findings_workbook(findings, f"{unit_code} {label}", context.codes)
+    filename = f"{context.dag_id}_{unit_code}_{label.replace('..', '_')}.xlsx"
     return RenderedDigest(subject_line(subject), mask_id_numbers(html), (Attachment(filename, workbook),))
 
 

@@ -84,7 +84,9 @@ def _text_column(raw: list[Any], table_name: str, name: str, encoding: str) -> l
         raise QualityGateError(
             f"source table {table_name} column {name}: text cannot be decoded as {encoding} ({error.reason} at "
             f"byte {error.start}); the source's character set is probably another one: set the connection "
-            f"extra charset (e.g. {{\"charset\": \"gbk\"}})"
+            f"extra charset (e.g. {{\"charset\": \"gbk\"}})",
+            zh=f"源表 {table_name} 的字段 {name} 中有不能按 {encoding} 解码的文字：源库的字符集很可能是另一种，"
+               f"请在源库连接的 extra 中设置 charset（例如 {{\"charset\": \"gbk\"}}）",
         ) from error
 
 

@@ -90,9 +90,9 @@ def resolve_source_table(engine: Engine, table_name: str) -> tuple[str, dict[str
     real_tables = {name.upper(): name for name in inspector.get_table_names()}
     real = real_tables.get(table_name.upper())
     if real is None:
-        raise SourceSchemaError(
-            f"source table {table_name} does not exist in {engine.url.render_as_string(hide_password=True)}"
-        )
+        where = engine.url.render_as_string(hide_password=True)
+        raise SourceSchemaError(f"source table {table_name} does not exist in {where}",
+                                zh=f"源库 {where} 中没有源表 {table_name}（连接指向的库不对，或表名不同）")
     real_columns = {c["name"].upper(): c["name"] for c in inspector.get_columns(real)}
     return real, {ref: real_columns[ref] for ref in column_kinds(table_name) if ref in real_columns}
 
@@ -384,7 +384,10 @@ def _check_bad_fraction(table_name: str, rows_read: int, rows_quarantined: int) 
     if rows_read >= int(gate["min_rows"]) and rows_quarantined > float(gate["max_bad_fraction"]) * rows_read:
         raise QualityGateError(
             f"source table {table_name}: {rows_quarantined} of {rows_read} rows failed row-level expectations, "
-            f"more than the gate allows ({gate['max_bad_fraction']:.0%}); see table quarantine for each row and reason"
+            f"more than the gate allows ({gate['max_bad_fraction']:.0%}); see table quarantine for each row and reason",
+            zh=f"源表 {table_name} 读取 {rows_read} 行，其中 {rows_quarantined} 行未通过行级检查，超过质量闸门允许的 "
+               f"{gate['max_bad_fraction']:.0%}：这些行已隔离（每行的原因见“隔离数据”页），本次运行停止，"
+               f"请核实源系统的数据后重新运行",
         )
 
 

@@ -67,38 +67,75 @@ class TableValidator:
         self.table = table
         self.key_columns = key_columns
         raw = load_suite_json(table)
-        self._suite = gx.ExpectationSuite(name=raw["name"], expectations=raw["expectations"])
+        self._suite = gx_suite(raw["name"], raw["expectations"])
         context = gx.get_context(mode="ephemeral")
         context.variables.progress_bars = ProgressBarsConfig(globally=False)
         asset = context.data_sources.add_pandas(f"src_{table.lower()}").add_dataframe_asset(table.lower())
         self._batch_definition = asset.add_batch_definition_whole_dataframe("chunk")
 
     def validate(self, frame: pd.DataFrame) -> list[RowProblem]:
-        """Validate one chunk. Returns row problems; raises QualityGateError on table ones."""
+        """Validate one chunk. Returns row problems; raises QualityGateError on table ones.
+
+        Two passes over the chunk: every expectation in GX's ``BOOLEAN_ONLY`` result format
+        (pass or fail, no lists of values or row indexes to build), then only those that
+        failed in ``COMPLETE`` with the key columns named, for the rows to quarantine and the
+        observed value a table-level failure reports. Most chunks pass most expectations, so
+        the second pass is small; its results are those one ``COMPLETE`` run of the whole
+        suite gives for the same expectations (``validate_in_one_pass``, held equal in tests).
+        """
         from great_expectations.validator.v1_validator import Validator
 
         # The validator GX's own ValidationDefinition.run builds, without storing each chunk's
-        # result in the context: the batch is built once. (``Batch.validate`` would build it a
-        # second time.)
+        # result in the context: the batch is built once for both passes. (``Batch.validate``
+        # would build it again for each.)
         validator = Validator(
             batch_definition=self._batch_definition,
             batch_parameters={"dataframe": frame},
-            result_format={
-                "result_format": "COMPLETE",
-                "unexpected_index_column_names": list(self.key_columns),
-                "return_unexpected_index_query": False,
-            },
+            result_format={"result_format": "BOOLEAN_ONLY"},
         )
         with _unfingerprinted_batches():
-            result = validator.validate_expectation_suite(self._suite)
+            first = validator.validate_expectation_suite(self._suite).results
+            failed = [outcome for outcome in first if not outcome.success]
+            configs = [outcome.expectation_config for outcome in failed if outcome.expectation_config is not None]
+            if not configs:
+                return self._problems(failed)
+            validator.result_format = self._detail
+            detailed = validator.validate_expectation_suite(
+                gx_suite(self._suite.name, [config.to_domain_obj() for config in configs])
+            ).results
+        return self._problems([outcome for outcome in failed if outcome.expectation_config is None] + detailed)
+
+    def validate_in_one_pass(self, frame: pd.DataFrame) -> list[RowProblem]:
+        """``validate`` in one ``COMPLETE`` run of the whole suite: the reference the two
+        passes of ``validate`` are held equal to (tests), and slower on clean chunks."""
+        from great_expectations.validator.v1_validator import Validator
+
+        validator = Validator(batch_definition=self._batch_definition, batch_parameters={"dataframe": frame},
+                              result_format=self._detail)
+        with _unfingerprinted_batches():
+            return self._problems(validator.validate_expectation_suite(self._suite).results)
+
+    @property
+    def _detail(self) -> dict[str, Any]:
+        return {
+            "result_format": "COMPLETE",
+            "unexpected_index_column_names": list(self.key_columns),
+            "return_unexpected_index_query": False,
+        }
+
+    def _problems(self, results: Sequence[Any]) -> list[RowProblem]:
+        """Row problems from GX's results (``ExpectationValidationResult``, COMPLETE for
+        every failed one); raises QualityGateError naming the table-level failures."""
         problems: list[RowProblem] = []
         table_failures: list[str] = []
-        for outcome in result.results:
+        table_failures_zh: list[str] = []
+        for outcome in results:
             if outcome.success:
                 continue
             config = outcome.expectation_config
             if config is None:  # GX reports a result without its expectation only on internal errors
                 table_failures.append(f"an expectation failed without its configuration: {outcome}")
+                table_failures_zh.append("一项检查出错且未给出是哪一项（GX 内部错误，见日志）")
                 continue
             meta = config.meta or {}
             why = meta.get("why") or config.type
@@ -107,15 +144,19 @@ class TableValidator:
                 table_failures.append(
                     f"{config.type}({column or '-'}) raised {outcome.exception_info.get('exception_message')}"
                 )
+                table_failures_zh.append(f"检查 {config.type}（{column or '整表'}）执行出错（见日志）")
                 continue
             if meta.get("level") == "table":
                 observed = outcome.result.get("observed_value")
                 details = f" (observed: {observed})" if observed is not None else ""
+                details_zh = f"（实际：{observed}）" if observed is not None else ""
                 expected_columns = config.kwargs.get("column_set")
                 if expected_columns and isinstance(observed, list):
                     missing = sorted(set(expected_columns) - set(observed))
                     details = f" (missing columns: {', '.join(missing)})"
+                    details_zh = f"：缺少 {'、'.join(missing)}"
                 table_failures.append(f"{config.type}({column or '-'}): {why}{details}")
+                table_failures_zh.append(f"{meta.get('why_zh') or why}{details_zh}")
                 continue
             for row in outcome.result.get("unexpected_index_list") or []:
                 key = tuple(row[name] for name in self.key_columns)
@@ -123,9 +164,17 @@ class TableValidator:
         if table_failures:
             raise QualityGateError(
                 f"source table {self.table} failed its quality gate "
-                f"(expectations/{self.table.lower()}.json): " + "; ".join(table_failures)
+                f"(expectations/{self.table.lower()}.json): " + "; ".join(table_failures),
+                zh=f"源表 {self.table} 整表未通过质量闸门，本次运行停止（水位线未推进，修正后重新运行会重新读取）：" + "；".join(table_failures_zh),
             )
         return problems
+
+
+def gx_suite(name: str, expectations: list[Any]) -> Any:
+    """A GX ``ExpectationSuite`` of ``expectations`` (dicts or Expectation objects)."""
+    import great_expectations as gx
+
+    return gx.ExpectationSuite(name=name, expectations=expectations)
 
 
 @contextmanager
@@ -207,17 +256,25 @@ class CertificateCheck:
             if not _CERTIFICATE_SHAPE.match(norm or ""):
                 self.bad.append(str(value))
         if self.seen >= CERTIFICATE_MIN_VALUES and len(self.bad) > CERTIFICATE_MAX_BAD_SHARE * self.seen:
+            cause, cause_zh = self._cause()
             raise QualityGateError(
                 f"source table {self.table} column {self.column}: {len(self.bad)} of {self.seen} values do not "
-                f"look like certificate numbers (e.g. {self.bad[0]!r}); {self._cause()}"
+                f"look like certificate numbers (e.g. {self.bad[0]!r}); {cause}",
+                zh=f"源表 {self.table} 的 {self.column}（不动产权证书号）已读 {self.seen} 个值，其中 {len(self.bad)} "
+                   f"个不像证书号（例：{self.bad[0]}），本次运行停止：{cause_zh}",
             )
 
-    def _cause(self) -> str:
+    def _cause(self) -> tuple[str, str]:
+        """The likely cause of garbled certificate numbers, in English and in Chinese."""
         sample = self.bad[:50]
         if any(looks_like_gbk_read_as_latin1(v) for v in sample):
             return ("the text looks like GBK read as latin1 (a legacy table declared latin1 holding GBK bytes): "
-                    "set the connection extra charset, e.g. {\"charset\": \"gbk\"}")
+                    "set the connection extra charset, e.g. {\"charset\": \"gbk\"}",
+                    "文字像是按 latin1 读出的 GBK 字节（旧系统把 GBK 文字存在声明为 latin1 的表中），"
+                    "请在源库连接的 extra 中设置 charset，例如 {\"charset\": \"gbk\"}")
         if any("\ufffd" in v or "??" in v for v in sample):
             return ("characters were replaced while decoding: the source's character set differs from the "
-                    "connection's; set the connection extra charset")
-        return "the column does not hold certificate numbers in the national format (wrong column or source?)"
+                    "connection's; set the connection extra charset",
+                    "解码时有字符被替换：源库的字符集与连接的不同，请在源库连接的 extra 中设置 charset")
+        return ("the column does not hold certificate numbers in the national format (wrong column or source?)",
+                "该列存的不是国家格式的证书号（字段或源库是否接错？）")

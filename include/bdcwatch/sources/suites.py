@@ -45,7 +45,8 @@ def load_suite_json(table: str) -> dict[str, Any]:
     the table has no suite, ValueError when an expectation lacks its gate level."""
     path = suite_file(table)
     if not path.is_file():
-        raise SourceSchemaError(f"no expectation suite for source table {table} at {path}")
+        raise SourceSchemaError(f"no expectation suite for source table {table} at {path}",
+                                zh=f"源表 {table} 没有质量检查套件（{path}）")
     suite: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     for item in suite["expectations"]:
         level = item.get("meta", {}).get("level")
