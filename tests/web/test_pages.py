@@ -72,6 +72,7 @@ def test_finding_page_in_chinese_with_history_and_a_form_for_op_only(web, world)
 def test_anonymous_page_says_log_in(web, world):
     page = web.client.get(f"{UI}/")
     assert page.status_code == 401 and "登录 Airflow" in page.text and "/auth/login/" in page.text
+    assert "尚未登录，或登录已失效" in page.text and "Not authenticated" in page.text  # Airflow's words kept
 
 
 def _stage_kpi_world(world) -> None:

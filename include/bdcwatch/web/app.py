@@ -37,6 +37,14 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 ERROR_TITLES = {401: "请先登录", 403: "没有权限", 404: "未找到", 409: "无法变更", 422: "输入有误", 503: "监督数据库不可用"}
+# Airflow's own answers when it resolves the user (``get_user``), as our pages and API say
+# them: in Chinese, with Airflow's words kept (what its logs and docs say).
+AIRFLOW_DETAILS_ZH = {
+    "Not authenticated": "尚未登录，或登录已失效：请登录 Airflow 后再打开本页",
+    "Token Expired": "登录已过期：请重新登录 Airflow",
+    "Invalid JWT token": "登录凭据无效：请退出 Airflow 后重新登录",
+    "Forbidden": "没有权限",
+}
 
 
 def _static(name: str, user: Reader) -> Response:
@@ -62,6 +70,8 @@ def _error_page(request: Request, code: int, detail: str) -> HTMLResponse:
 async def _http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, StarletteHTTPException)
     detail = str(error.detail)
+    if detail in AIRFLOW_DETAILS_ZH:
+        detail = f"{AIRFLOW_DETAILS_ZH[detail]}（{detail}）"
     if _wants_page(request):
         return _error_page(request, error.status_code, detail)
     return JSONResponse({"detail": detail}, status_code=error.status_code, headers=getattr(error, "headers", None))

@@ -67,7 +67,8 @@ def reader(request: Request, user: Annotated[BaseUser, Depends(get_user)]) -> Op
     """
     manager = get_auth_manager()
     if not manager.is_authorized_dag(method="GET", user=user):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "reading the ledger needs the right to read DAGs (viewer)")
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "阅读问题台账需要查看 DAG 的权限（viewer 及以上角色）"
+                                                       "（reading the ledger needs the right to read DAGs (viewer)）")
     return Operator(
         name=user.get_name(),
         can_change=manager.is_authorized_variable(method="PUT", user=user),
@@ -84,15 +85,17 @@ def changer(request: Request, user: Annotated[Operator, Depends(reader)]) -> Ope
             missing or wrong CSRF token (and what ``reader`` raises).
     """
     if not user.can_change:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "changing the ledger needs the op or admin role")
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "变更问题台账需要 op 或 admin 角色"
+                                                       "（changing the ledger needs the op or admin role）")
     if _bearer(request):
         return user
     if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "cross-site request refused")
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "拒绝来自其他网站的请求（cross-site request refused）")
     sent = request.headers.get(CSRF_HEADER, "")
     expected = csrf_token(request)
     if not expected or not hmac.compare_digest(sent.encode("utf-8"), expected.encode("utf-8")):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "CSRF token missing or wrong: reload the page and try again")
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "页面的安全令牌缺失或已失效，请刷新页面后重试"
+                                                       "（CSRF token missing or wrong: reload the page and try again）")
     return user
 
 
