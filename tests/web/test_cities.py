@@ -113,3 +113,56 @@ def test_a_stale_cookie_means_the_home_city_and_one_city_has_no_picker(web, two_
     assert 'name="code"' not in single and "bdcwatch-city" not in single and "第0000042号" in single
     named = web.client.get(f"{API}/findings", headers=web.headers("viewer"), params={"city": "1401"})
     assert named.status_code == 404 and "one city" in named.text
+
+
+@pytest.fixture
+def per_dag_rights(monkeypatch):
+    """Airflow's auth manager answering per DAG, as FAB does with per-DAG permissions: the
+    simple auth manager gives every role every DAG, so its answer is narrowed here —
+    ``viewer`` may not read 太原's DAGs (``…__1401``), ``user1`` may not read 阳泉's (the
+    home city's plain ids). Everything else is the simple auth manager's own answer."""
+    from airflow.api_fastapi.auth.managers.simple.simple_auth_manager import SimpleAuthManager
+
+    own = SimpleAuthManager.is_authorized_dag
+
+    def per_dag(self, *, method, user, access_entity=None, details=None):  # type: ignore[no-untyped-def]
+        dag = getattr(details, "id", None)
+        if dag and user.get_name() == "viewer" and dag.endswith("__1401"):
+            return False
+        if dag and user.get_name() == "user1" and "__" not in dag:
+            return False
+        return own(self, method=method, user=user, access_entity=access_entity, details=details)
+
+    monkeypatch.setattr(SimpleAuthManager, "is_authorized_dag", per_dag)
+
+
+def test_a_citys_ledger_is_read_with_the_right_to_read_that_citys_dags(web, two_cities, per_dag_rights):
+    """Province staff can be given their city alone: reading a city's ledger needs the
+    right to read its ecert_completeness DAG. A city named on purpose is a 403 naming it;
+    the picker offers only the cities the user may read and its cookie falls back to one."""
+    viewer = web.headers("viewer")
+    refused = web.client.get(f"{API}/findings", headers=viewer, params={"city": "1401"})
+    assert refused.status_code == 403
+    assert "没有查看太原市（1401）问题台账的权限" in refused.text and "ecert_completeness__1401" in refused.text
+    assert _subjects(web.client.get(f"{API}/findings", headers=viewer)) == ["晋(2026)阳泉市不动产权第0000001号"]
+    assert _subjects(web.client.get(f"{API}/findings", headers=web.headers("op"), params={"city": "1401"})) == [
+        "晋(2026)太原市不动产权第0000009号"]  # op may read every city's DAGs
+    # A change posted for 太原 by someone who may not read it is refused before anything changes.
+    assert web.client.post(f"{API}/findings/1/status", headers={**viewer, "X-Bdcwatch-City": "1401"},
+                           json={"to": "closed", "note": "x"}).status_code == 403
+
+    browser = web.session("viewer")
+    assert browser.get(f"{UI}/city", params={"code": "1401"}, follow_redirects=False).status_code == 403
+    browser.cookies.set("bdcwatch_city", "1401", path="/bdcwatch")  # set before the right was taken away
+    page = browser.get(f"{UI}/")
+    assert page.status_code == 200 and "阳泉市不动产权第0000001号" in page.text and "太原市不动产权" not in page.text
+    assert 'value="1401"' not in page.text and 'value="1403"' in page.text  # the picker lists what may be read
+    assert browser.get("/bdcwatch/static/bdcwatch.css", params={"city": "1401"}).status_code == 200
+
+    # Someone who may read 太原 alone lands on 太原 without naming it.
+    taiyuan = web.session("user1")
+    page = taiyuan.get(f"{UI}/")
+    assert page.status_code == 200 and "太原市不动产权第0000009号" in page.text
+    assert '<meta name="bdcwatch-city" content="1401">' in page.text and 'value="1403"' not in page.text
+    assert web.client.get(f"{API}/findings", headers=web.headers("user1"), params={"city": "1403"}).status_code == 403
+    assert {code: w.row("only").status for code, w in two_cities.items()} == {"1401": "open", "1403": "open"}

@@ -9,7 +9,14 @@ the same way:
 * no or an expired token → 401, an invalid one → 403 (Airflow's own answers);
 * reading needs the right to read DAGs (viewer and up);
 * changing needs the right to edit Variables — the permission Airflow gives the ``op``
-  and ``admin`` roles (simple auth manager) and Op and Admin (FAB) — else 403.
+  and ``admin`` roles (simple auth manager) and Op and Admin (FAB) — else 403;
+* in a province (several cities in one Airflow, ``web.deps``), a city's ledger is read
+  with the right to read that city's ``ecert_completeness`` DAG (``ecert_completeness__1401``;
+  with FAB the ``DAG:ecert_completeness__1401`` read permission), so a city's staff can be
+  given their city alone. A city named on purpose (``?city=``, the pages' header) that the
+  user may not read is a 403 naming it; the picker's cookie falls back to a city they may
+  read, and the picker lists only those. The simple auth manager gives every role every
+  DAG: there everyone who may read reads every city.
 
 CSRF. A browser sends the cookie with any request to our origin, also one a foreign
 page makes it send. A change made with the cookie therefore needs a token in the
@@ -32,10 +39,14 @@ from typing import Annotated
 from airflow.api_fastapi.app import get_auth_manager
 from airflow.api_fastapi.auth.managers.base_auth_manager import COOKIE_NAME_JWT_TOKEN
 from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
+from airflow.api_fastapi.auth.managers.models.resource_details import DagDetails
 from airflow.api_fastapi.core_api.security import get_user
 from fastapi import Depends, HTTPException, Request, status
 
+from bdcwatch.web import deps
+
 CSRF_HEADER = "X-CSRF-Token"
+CITY_DAG = "ecert_completeness"  # the DAG whose read right opens a city's ledger (module docstring)
 
 
 @dataclass(frozen=True)
@@ -45,6 +56,7 @@ class Operator:
     name: str  # the audit trail's actor: Airflow's user name, never a form field
     can_change: bool
     csrf_token: str | None  # for the page's forms (cookie sessions); None with a Bearer token
+    cities: tuple[str, ...] = ()  # codes of the province's cities the user may read (none: one city)
 
 
 def _bearer(request: Request) -> bool:
@@ -59,20 +71,43 @@ def csrf_token(request: Request) -> str | None:
     return hmac.new(session.encode("utf-8"), b"bdcwatch-csrf-v1", hashlib.sha256).hexdigest()
 
 
-def reader(request: Request, user: Annotated[BaseUser, Depends(get_user)]) -> Operator:
-    """Any route: a logged-in user who may read DAGs (viewer and up), else 403.
+def signed_in(user: Annotated[BaseUser, Depends(get_user)]) -> BaseUser:
+    """A logged-in user who may read DAGs (viewer and up), whichever city: what the app's
+    own static files need.
 
     Raises:
         HTTPException: 401 not logged in or token expired; 403 invalid token or no read right.
     """
-    manager = get_auth_manager()
-    if not manager.is_authorized_dag(method="GET", user=user):
+    if not get_auth_manager().is_authorized_dag(method="GET", user=user):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "阅读问题台账需要查看 DAG 的权限（viewer 及以上角色）"
                                                        "（reading the ledger needs the right to read DAGs (viewer)）")
+    return user
+
+
+def reader(request: Request, user: Annotated[BaseUser, Depends(signed_in)]) -> Operator:
+    """Any route of a city's ledger: ``signed_in``, and in a province the right to read the
+    city the request is about (module docstring).
+
+    Raises:
+        HTTPException: what ``signed_in`` raises; 403 for a city named on purpose that the
+            user may not read, or when they may read none; what ``deps.city`` raises.
+    """
+    manager = get_auth_manager()
+    readable = tuple(c.code for c in deps.cities() if manager.is_authorized_dag(
+        method="GET", details=DagDetails(id=c.dag_id(CITY_DAG)), user=user))
+    shown = deps.city()
+    if shown is not None and shown.code not in readable:
+        if not (readable and deps.city_from_cookie()):
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                f"没有查看{shown.name}（{shown.code}）问题台账的权限：需要能查看该市的 DAG {shown.dag_id(CITY_DAG)}"
+                f"（reading the ledger of city {shown.code} needs the right to read DAG {shown.dag_id(CITY_DAG)}）")
+        deps.show_instead(next(c for c in deps.cities() if c.code in readable))
     return Operator(
         name=user.get_name(),
         can_change=manager.is_authorized_variable(method="PUT", user=user),
         csrf_token=None if _bearer(request) else csrf_token(request),
+        cities=readable,
     )
 
 

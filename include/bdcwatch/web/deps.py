@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import threading
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
 from http.cookies import SimpleCookie
@@ -40,9 +41,23 @@ if TYPE_CHECKING:
 _migrating = threading.Lock()
 CITY_HEADER = "x-bdcwatch-city"
 CITY_COOKIE = "bdcwatch_city"
-# (code, where it came from): "header" / "query" name a city on purpose (unknown → 404);
-# a cookie may be stale (a city dropped from the province file) and then means the home city.
-_requested: ContextVar[tuple[str, str] | None] = ContextVar("bdcwatch_requested_city", default=None)
+
+
+@dataclass
+class _Requested:
+    """The city one request asks for. ``asked``: (code, where it came from): "header" /
+    "query" name a city on purpose (unknown → 404); a cookie may be stale (a city dropped
+    from the province file) and then means the home city. ``instead``: the city shown when
+    the cookie's is one the user may not read (``auth.reader``). Mutable on purpose: the
+    context variable holds the same object in the copies of the request's context that
+    Starlette's thread pool gives each sync dependency and handler, so what ``reader``
+    decides is what the handler reads."""
+
+    asked: tuple[str, str] | None
+    instead: City | None = None
+
+
+_requested: ContextVar[_Requested | None] = ContextVar("bdcwatch_requested_city", default=None)
 
 
 class CityScope:
@@ -54,7 +69,7 @@ class CityScope:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        token = _requested.set(requested_city(scope) if scope["type"] == "http" else None)
+        token = _requested.set(_Requested(requested_city(scope)) if scope["type"] == "http" else None)
         try:
             await self.app(scope, receive, send)
         finally:
@@ -89,7 +104,10 @@ def city() -> City | None:
     from bdcwatch.config.province import cached_province
     from bdcwatch.errors import PolicyError
 
-    asked = _requested.get()
+    request = _requested.get()
+    if request is not None and request.instead is not None:
+        return request.instead
+    asked = request.asked if request is not None else None
     try:
         province = cached_province()
     except PolicyError as error:
@@ -113,8 +131,23 @@ def city() -> City | None:
 def city_named_in_address() -> bool:
     """Whether this request named its city with ``?city=`` (a digest's link, a reload
     after a change): the page then also switches the picker to it."""
-    asked = _requested.get()
-    return asked is not None and asked[1] == "query"
+    request = _requested.get()
+    return request is not None and request.asked is not None and request.asked[1] == "query"
+
+
+def city_from_cookie() -> bool:
+    """Whether this request's city comes from the picker's cookie (or is the home city by
+    default), not named on purpose by a header or ``?city=``."""
+    request = _requested.get()
+    return request is None or request.asked is None or request.asked[1] == "cookie"
+
+
+def show_instead(shown: City) -> None:
+    """Show ``shown`` for the rest of this request instead of the city the cookie names
+    (``auth.reader``: one the user may not read)."""
+    request = _requested.get()
+    if request is not None:
+        request.instead = shown
 
 
 def remember_city(response: Response, request: Request, code: str) -> None:

@@ -71,6 +71,9 @@ def choose_city(request: Request, user: Reader, code: str,
     chosen = next((c for c in deps.cities() if c.code == code), None)
     if chosen is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"没有城市 {code}（no city {code!r}）")
+    if chosen.code not in user.cities:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"没有查看{chosen.name}（{chosen.code}）问题台账的权限"
+                                                       f"（no right to read the ledger of city {chosen.code}）")
     target = next_page if next_page.startswith("/ui/") and "\\" not in next_page else "/ui/"
     answer = RedirectResponse(f"{base_path(request)}{target}", status_code=status.HTTP_303_SEE_OTHER)
     deps.remember_city(answer, request, chosen.code)

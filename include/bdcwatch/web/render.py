@@ -77,14 +77,17 @@ def environment() -> Environment:
 
 def render(request: Request, template: str, **context: Any) -> str:
     """A page of the app: ``template`` with the links' base, the city's units and the
-    rules' titles, the city shown and the province's cities (for the picker)."""
+    rules' titles, the city shown and the province's cities the user may read (for the
+    picker; ``context["user"]``, an ``auth.Operator``)."""
     from bdcwatch import rules
 
     policy = deps.policy()
+    readable = getattr(context.get("user"), "cities", ())
     return environment().get_template(template).render(
         base=base_path(request), airflow=airflow_path(request),
         units={code: unit.name for code, unit in sorted(policy.units.items())},
-        rule_title=rules.title, city=deps.city(), cities=deps.cities(), here=page_path(request), **context,
+        rule_title=rules.title, city=deps.city(), cities=[c for c in deps.cities() if c.code in readable],
+        here=page_path(request), **context,
     )
 
 
