@@ -14,7 +14,7 @@
 # STACK_PERIOD_END (default: last full month in the policy zone), STACK_OVERRIDES (a file of
 # extra settings sourced after deploy/airflow.env, e.g. by the stack test), BDCWATCH_POLICY (a
 # city policy, or a province file: then every city's databases, pool and queue, see below),
-# STACK_CITY_POOL_SLOTS (8: slots of each city's pool).
+# BDCWATCH_CITY_POOL_SLOTS (deploy/airflow.env: slots of each city's pool).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -51,7 +51,9 @@ DATABASES="${PREFIX}_airflow ${PREFIX}_supervision ${PREFIX}_registration ${PREF
 # the first city is the home city above; every other city gets its own source databases and
 # supervision_db (${PREFIX}_c<code>_*, connections <conn_id>__<code>), its Airflow pool and
 # its Celery queue, which both workers serve. CITIES: "code home queue pool policy" lines.
-CITIES="" QUEUES="default" POOLS=""
+# Queues, pools and the cities' supervision_db come from `bdcwatch province`, the commands
+# docker-compose.yaml runs too.
+CITIES=""
 if [ -n "${BDCWATCH_POLICY:-}" ]; then
   CITIES=$("$BIN/python" -c "
 from bdcwatch.config.province import load_province
@@ -59,10 +61,8 @@ province = load_province()
 for c in (province.cities if province else ()):
     print(c.code, int(c.home), c.queue or 'default', c.pool or 'default_pool', c.policy_path)")
 fi
-while read -r code home queue pool _policy; do
+while read -r code home _queue _pool _policy; do
   [ -n "$code" ] || continue
-  case ",$QUEUES," in *",$queue,"*) ;; *) QUEUES="$QUEUES,$queue" ;; esac
-  [ "$pool" = default_pool ] || case " $POOLS " in *" $pool "*) ;; *) POOLS="$POOLS $pool" ;; esac
   [ "$home" = 1 ] && continue
   for system in registration ecert staff supervision; do
     DATABASES="$DATABASES ${PREFIX}_c${code}_${system}"
@@ -72,7 +72,7 @@ while read -r code home queue pool _policy; do
   export "AIRFLOW_CONN_STAFF_REGISTRY_DB__${code}=${SOURCE_URL}_c${code}_staff"
   export "AIRFLOW_CONN_SUPERVISION_DB__${code}=${SOURCE_URL}_c${code}_supervision"
 done <<<"$CITIES"
-POOL_SLOTS=${STACK_CITY_POOL_SLOTS:-8}
+QUEUES=$("$BIN/bdcwatch" province queues)
 LOGS="$STACK_HOME/logs" RUN="$STACK_HOME/run" MAIL="$STACK_HOME/mail"
 
 start_bg() {  # name, command...: its own process group, so stop ends its children too
@@ -133,22 +133,11 @@ generate_cities() {  # each non-home city's sources, from its own policy and see
   [ -z "$CITIES" ] || echo "    and $(( ${#pids[@]} )) more cities of the province file ($SIZE certificates each)"
 }
 
-city_databases_and_pools() {  # each non-home city's supervision_db migrated; a pool per city (before any task is queued)
-  local code home pool
-  while read -r code home _queue _pool _policy; do
-    [ -n "$code" ] && [ "$home" = 0 ] || continue
-    AIRFLOW_CONN_SUPERVISION_DB="${SOURCE_URL}_c${code}_supervision" "$BIN/bdcwatch" migrate \
-      >>"$LOGS/db-migrate.log" 2>&1 || { tail -20 "$LOGS/db-migrate.log"; exit 1; }
-  done <<<"$CITIES"
-  if [ -n "$POOLS" ]; then
-    "$BIN/python" -c "
-import json, sys
-print(json.dumps({name: {'slots': int(sys.argv[1]), 'description': 'bdcwatch city pool', 'include_deferred': False}
-                  for name in sys.argv[2:]}))" "$POOL_SLOTS" $POOLS >"$STACK_HOME/pools.json"
-    "$BIN/airflow" pools import "$STACK_HOME/pools.json" >>"$LOGS/db-migrate.log" 2>&1 \
-      || { tail -20 "$LOGS/db-migrate.log"; exit 1; }
-    echo "==> Pools ($POOL_SLOTS slots each):$POOLS; workers serve queues $QUEUES"
-  fi
+city_databases_and_pools() {  # every city's supervision_db migrated; a pool per city (before any task is queued)
+  "$BIN/bdcwatch" province migrate >>"$LOGS/db-migrate.log" 2>&1 || { tail -20 "$LOGS/db-migrate.log"; exit 1; }
+  "$BIN/bdcwatch" province pools --slots "$BDCWATCH_CITY_POOL_SLOTS" >>"$LOGS/db-migrate.log" 2>&1 \
+    || { tail -20 "$LOGS/db-migrate.log"; exit 1; }
+  [ -z "$CITIES" ] || echo "==> Pools ($BDCWATCH_CITY_POOL_SLOTS slots each) and supervision_db of every city; workers serve queues $QUEUES"
 }
 
 start() {
@@ -189,9 +178,8 @@ print('AIRFLOW__API_AUTH__JWT_SECRET=' + secrets.token_urlsafe(32))" >"$STACK_HO
   echo "==> Mail catcher on 127.0.0.1:$SMTP_PORT writing .eml files to $MAIL"
   start_bg mailsink "$BIN/python" -m bdcwatch.demo.mailsink --dir "$MAIL" --port "$SMTP_PORT"
 
-  echo "==> Airflow metadata (airflow db migrate) and supervision_db (bdcwatch migrate)"
+  echo "==> Airflow metadata (airflow db migrate) and supervision_db (bdcwatch province migrate)"
   "$BIN/airflow" db migrate >"$LOGS/db-migrate.log" 2>&1 || { tail -20 "$LOGS/db-migrate.log"; exit 1; }
-  "$BIN/bdcwatch" migrate >>"$LOGS/db-migrate.log" 2>&1 || { tail -20 "$LOGS/db-migrate.log"; exit 1; }
   city_databases_and_pools
 
   echo "==> api-server, scheduler, dag-processor, triggerer, Celery workers worker1 and worker2"

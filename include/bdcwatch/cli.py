@@ -9,6 +9,7 @@
     bdcwatch outbox list [--status unconfirmed] [--url URL]
     bdcwatch outbox resend ID... --actor 张三 --note "收件人确认未收到" [--url URL]
     bdcwatch review | duty | complaints ...         verdicts, duty evidence, complaint files (cli_intake)
+    bdcwatch province queues | pools --slots N | migrate   a province's deployment (cli_province)
 
 ``outbox resend`` queues an ``unconfirmed`` message (its sender was killed mid-send, so
 the recipients may or may not have it) or a ``failed`` one again; the next send task
@@ -113,13 +114,17 @@ def main(argv: list[str] | None = None) -> int:
     again.add_argument("ids", nargs="+", type=int)
     again.add_argument("--actor", required=True, help="your name (recorded with the message)")
     again.add_argument("--note", required=True, help="why (recorded with the message)")
-    from bdcwatch import cli_intake
+    from bdcwatch import cli_intake, cli_province
+    from bdcwatch.errors import PolicyError
 
     cli_intake.add_parsers(commands)
+    cli_province.add_parser(commands)
     args = parser.parse_args(argv)
     try:
+        if args.command == "province":  # the province file's, not one city's supervision_db
+            return cli_province.run(args, lambda conn_id: _engine(None, migrating=True, conn_id=conn_id))
         return _run(args)
-    except DatabaseUnusableError as error:
+    except (DatabaseUnusableError, PolicyError) as error:
         print(f"bdcwatch: {error}", file=sys.stderr)
         return 2
 

@@ -59,8 +59,19 @@ def started_by_script() -> list[tuple[str, ...]]:
     return commands
 
 
+def airflow_command(command: list[str]) -> tuple[str, ...]:
+    """A compose service's Airflow command without ``airflow``: given as a list, or as the
+    ``bash -c "exec airflow …"`` a worker needs to ask ``bdcwatch province queues``."""
+    if command[:2] == ["bash", "-c"]:
+        words = shlex.split(command[2].removeprefix("exec "))
+        assert words[0] == "airflow", command
+        return tuple(words[1:])
+    assert command[0] == "airflow", command
+    return tuple(command[1:])
+
+
 def started_by_compose() -> list[tuple[str, ...]]:
-    return [tuple(s["command"][1:]) for name, s in compose()["services"].items() if name in AIRFLOW_SERVICES]
+    return [airflow_command(s["command"]) for name, s in compose()["services"].items() if name in AIRFLOW_SERVICES]
 
 
 def without_options(commands: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
@@ -154,15 +165,32 @@ def test_commands_exist():
     services = compose()["services"]
     airflow = str(Path(sys.executable).with_name("airflow"))
     for name in AIRFLOW_SERVICES:
-        command = services[name]["command"]
-        assert command[0] == "airflow"
-        words = command[1:3] if command[1] == "celery" else command[1:2]
+        command = airflow_command(services[name]["command"])
+        words = command[0:2] if command[0] == "celery" else command[0:1]
         done = subprocess.run([airflow, *words, "--help"], capture_output=True, text=True, timeout=120)
         assert done.returncode == 0, (name, done.stderr[-500:])
     init = services["airflow-init"]["command"][-1]
-    assert "airflow db migrate" in init and "bdcwatch migrate" in init
+    assert "airflow db migrate" in init and "bdcwatch province migrate" in init and "bdcwatch province pools" in init
     bdcwatch = str(Path(sys.executable).with_name("bdcwatch"))
-    assert subprocess.run([bdcwatch, "--help"], capture_output=True, timeout=60).returncode == 0
+    for action in ("migrate", "pools", "queues"):
+        assert subprocess.run([bdcwatch, "province", action, "--help"], capture_output=True, timeout=60).returncode == 0
+
+
+def test_a_province_is_started_by_the_same_commands_in_both_topologies():
+    """Issue 13 items 1 and 5: the stack script and compose take a province's queues,
+    pools and databases from the same ``bdcwatch province`` commands, so the two cannot
+    drift on a province either: every worker serves the queues it prints, and the cities'
+    supervision_db and pools are made before any Airflow process starts."""
+    script = STACK.read_text(encoding="utf-8")
+    services = compose()["services"]
+    assert 'QUEUES=$("$BIN/bdcwatch" province queues)' in script
+    assert '--queues="$QUEUES"' in script
+    for name in ("airflow-worker-1", "airflow-worker-2"):
+        assert '--queues="$$(bdcwatch province queues)"' in services[name]["command"][-1], name
+    for action in ("province migrate", "province pools --slots"):
+        assert f'"$BIN/bdcwatch" {action}' in script and f"bdcwatch {action}" in services["airflow-init"]["command"][-1]
+    assert "BDCWATCH_CITY_POOL_SLOTS" in services["airflow-init"]["command"][-1] and "$BDCWATCH_CITY_POOL_SLOTS" in script
+    assert stack_env("compose")["BDCWATCH_CITY_POOL_SLOTS"] == stack_env("stack")["BDCWATCH_CITY_POOL_SLOTS"] == "8"
 
 
 def test_dockerfile_installs_from_the_lock_file():
