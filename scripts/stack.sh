@@ -72,7 +72,6 @@ while read -r code home _queue _pool _policy; do
   export "AIRFLOW_CONN_STAFF_REGISTRY_DB__${code}=${SOURCE_URL}_c${code}_staff"
   export "AIRFLOW_CONN_SUPERVISION_DB__${code}=${SOURCE_URL}_c${code}_supervision"
 done <<<"$CITIES"
-QUEUES=$("$BIN/bdcwatch" province queues)
 LOGS="$STACK_HOME/logs" RUN="$STACK_HOME/run" MAIL="$STACK_HOME/mail"
 
 start_bg() {  # name, command...: its own process group, so stop ends its children too
@@ -137,7 +136,7 @@ city_databases_and_pools() {  # every city's supervision_db migrated; a pool per
   "$BIN/bdcwatch" province migrate >>"$LOGS/db-migrate.log" 2>&1 || { tail -20 "$LOGS/db-migrate.log"; exit 1; }
   "$BIN/bdcwatch" province pools --slots "$BDCWATCH_CITY_POOL_SLOTS" >>"$LOGS/db-migrate.log" 2>&1 \
     || { tail -20 "$LOGS/db-migrate.log"; exit 1; }
-  [ -z "$CITIES" ] || echo "==> Pools ($BDCWATCH_CITY_POOL_SLOTS slots each) and supervision_db of every city; workers serve queues $QUEUES"
+  [ -z "$CITIES" ] || echo "==> Every city's supervision_db migrated and its pool made ($BDCWATCH_CITY_POOL_SLOTS slots)"
 }
 
 start() {
@@ -182,7 +181,8 @@ print('AIRFLOW__API_AUTH__JWT_SECRET=' + secrets.token_urlsafe(32))" >"$STACK_HO
   "$BIN/airflow" db migrate >"$LOGS/db-migrate.log" 2>&1 || { tail -20 "$LOGS/db-migrate.log"; exit 1; }
   city_databases_and_pools
 
-  echo "==> api-server, scheduler, dag-processor, triggerer, Celery workers worker1 and worker2"
+  QUEUES=$("$BIN/bdcwatch" province queues)
+  echo "==> api-server, scheduler, dag-processor, triggerer, Celery workers worker1 and worker2 (queues $QUEUES)"
   start_bg api-server "$BIN/airflow" api-server --workers 1
   start_bg scheduler "$BIN/airflow" scheduler
   start_bg dag-processor "$BIN/airflow" dag-processor
