@@ -27,7 +27,6 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi import status as http
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from sqlalchemy import Engine
 
 from bdcwatch.dates.periods import previous_period
 from bdcwatch.dates.workdays import calendar_from_policy
@@ -42,11 +41,10 @@ from bdcwatch.ledger.query import MAX_PAGE_SIZE, FindingDetail, FindingFilter, S
 from bdcwatch.mail.outbox import resend
 from bdcwatch.reports.kpis import month_period, unit_kpis
 from bdcwatch.web import deps, reads
-from bdcwatch.web.auth import Changer, Reader
+from bdcwatch.web.auth import Changer, Reader, Supervision
 from bdcwatch.web.exports import MAX_EXPORT_ROWS, findings_xlsx
 
 router = APIRouter(prefix="/api")
-Supervision = Annotated[Engine, Depends(deps.supervision)]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 

@@ -34,11 +34,10 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, UploadFile
+from fastapi import APIRouter, File, Form, HTTPException, UploadFile
 from fastapi import status as http
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import Engine
 
 from bdcwatch.ledger.verdicts import (
     RowProblem,
@@ -50,10 +49,9 @@ from bdcwatch.ledger.verdicts import (
 )
 from bdcwatch.standards.masking import mask_id_numbers
 from bdcwatch.web import deps
-from bdcwatch.web.auth import Changer, Reader
+from bdcwatch.web.auth import Changer, Reader, Supervision
 
 router = APIRouter(prefix="/api")
-Supervision = Annotated[Engine, Depends(deps.supervision)]
 MAX_UPLOAD_BYTES = 16 * 1024 * 1024  # as duty evidence files and outbox attachments
 
 

@@ -42,6 +42,7 @@ from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
 from airflow.api_fastapi.auth.managers.models.resource_details import DagDetails
 from airflow.api_fastapi.core_api.security import get_user
 from fastapi import Depends, HTTPException, Request, status
+from sqlalchemy import Engine
 
 from bdcwatch.web import deps
 
@@ -136,3 +137,13 @@ def changer(request: Request, user: Annotated[Operator, Depends(reader)]) -> Ope
 
 Reader = Annotated[Operator, Depends(reader)]
 Changer = Annotated[Operator, Depends(changer)]
+
+
+def city_supervision(user: Reader) -> Engine:
+    """The supervision_db of the city ``reader`` let this request see (its cookie's city
+    may have been replaced by one the user may read): a route's ledger never comes from a
+    city decided before the user's rights were, whatever the order of its parameters."""
+    return deps.supervision()
+
+
+Supervision = Annotated[Engine, Depends(city_supervision)]

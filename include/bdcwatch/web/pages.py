@@ -24,7 +24,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse
-from sqlalchemy import Engine
 
 from bdcwatch import rules
 from bdcwatch.dates.periods import previous_period
@@ -33,12 +32,11 @@ from bdcwatch.ledger.verdicts import VERDICTS, sample_cases
 from bdcwatch.reports.kpis import kpi_trend, month_period
 from bdcwatch.web import deps, reads
 from bdcwatch.web.api import finding_filter
-from bdcwatch.web.auth import Operator, Reader
+from bdcwatch.web.auth import Operator, Reader, Supervision
 from bdcwatch.web.labels import next_statuses
 from bdcwatch.web.render import base_path, render
 
 router = APIRouter(prefix="/ui")
-Supervision = Annotated[Engine, Depends(deps.supervision)]
 PAGE_SIZE = 50
 
 
