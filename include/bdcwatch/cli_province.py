@@ -20,7 +20,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from bdcwatch.config.province import City, cached_province
+from bdcwatch.config.province import cities_in_force as cities
 
 DEFAULT_QUEUE = "default"  # Airflow's [operators] default_queue, the home city's unless its entry names one
 DEFAULT_POOL = "default_pool"
@@ -35,16 +35,6 @@ def add_parser(commands: Any) -> None:
     pools = actions.add_parser("pools", help="create or update every city's Airflow pool")
     pools.add_argument("--slots", type=int, default=8, help="task slots of each city's pool (default 8)")
     actions.add_parser("migrate", help="create or upgrade every city's supervision_db")
-
-
-def cities() -> list[City]:
-    """The cities of the province file in force, home first; empty for one city.
-
-    Raises:
-        PolicyError: the province file or a city's policy does not load.
-    """
-    province = cached_province()
-    return list(province.cities) if province is not None else []
 
 
 def queues() -> list[str]:

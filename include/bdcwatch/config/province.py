@@ -206,6 +206,16 @@ def cached_province(path: str | None = None) -> Province | None:
     return _cached(path or os.environ.get(POLICY_ENV))
 
 
+def cities_in_force() -> list[City]:
+    """Every city of the province in force, home first; empty for one city.
+
+    Raises:
+        PolicyError: the province file or a city's policy does not load.
+    """
+    province = cached_province()
+    return list(province.cities) if province is not None else []
+
+
 def chosen_city(code: str | None) -> City | None:
     """City ``code`` of the province in force, for a tool run by hand (the CLI's
     ``--city``): None for None without a province file; the home city for None with one.

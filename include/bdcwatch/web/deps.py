@@ -159,10 +159,9 @@ def remember_city(response: Response, request: Request, code: str) -> None:
 
 def cities() -> list[City]:
     """Every city of the province in force (home first); empty for one city."""
-    from bdcwatch.config.province import cached_province
+    from bdcwatch.config.province import cities_in_force
 
-    province = cached_province()
-    return list(province.cities) if province is not None else []
+    return cities_in_force()
 
 
 def dag_id(base: str) -> str:
