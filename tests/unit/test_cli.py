@@ -21,11 +21,15 @@ def test_migrate_set_status_and_verify(sqlite_url, capsys):
         record_findings(conn, rule_code="ECERT_MISSING", severity="high", subject_type="BDCQZH", period=None,
                         due_date=date(2026, 6, 15), select_sql="SELECT 'S1' AS subject_id, 'YQ00' AS unit_code, '{}' AS detail",
                         params={}, ctx=RunContext("ecert_completeness", "r1", datetime(2026, 6, 1, 9)))
+    # open → closed skips rectifying: refused (CONTRACT §4), nothing moves
+    assert main(["--url", url, "finding", "set-status", "1", "--to", "closed", "--actor", "李科长", "--note", "已补发"]) == 2
+    assert main(["--url", url, "finding", "set-status", "1", "--to", "rectifying", "--actor", "李科长",
+                 "--note", "通知补发"]) == 0
     assert main(["--url", url, "finding", "set-status", "1", "--to", "closed", "--actor", "李科长", "--note", "已补发"]) == 0
     with engine.connect() as conn:
         assert conn.execute(select(finding.c.status)).scalar_one() == "closed"
         last = conn.execute(select(finding_event).order_by(finding_event.c.id.desc())).first()
-    assert (last.actor, last.from_status, last.to_status, last.note) == ("李科长", "open", "closed", "已补发")
+    assert (last.actor, last.from_status, last.to_status, last.note) == ("李科长", "rectifying", "closed", "已补发")
     assert main(["--url", url, "audit", "verify"]) == 0
     with engine.begin() as conn:
         conn.execute(update(finding_event).values(actor="someone else"))

@@ -167,11 +167,29 @@ def test_an_xlsx_export_and_an_unreadable_file(world):
     assert again.already_processed and (folder / "rejected" / "2026-04-02" / "broken-1.csv").is_file()
 
 
-def test_no_folder_configured_is_not_an_error(sqlite_url):
+def test_a_policy_without_intake_takes_complaints_from_a_default_folder_every_type_medium(tmp_path, sqlite_url,
+                                                                                        monkeypatch):
+    """CONTRACT §8 on a policy shaped as the contract's policy.yaml (no ``intake`` section):
+    exports are still taken in (from the default folder, where the UI's upload writes them)
+    and every 诉求类型 is medium ("severity from policy intake.complaint_severity …, default
+    medium")."""
+    monkeypatch.setenv("BDCWATCH_INTAKE_DIR", str(tmp_path / "intake"))
+    raw = yaml.safe_load(Path(load_policy().source.removesuffix(" (bundled default)")).read_text(encoding="utf-8"))
+    del raw["intake"]
+    policy = parse_policy(raw, "test")
+    assert policy.intake.complaints_dir is None
+    folder = complaints_dir(policy)
+    assert folder == tmp_path / "intake" / "complaints"
+    unit = next(iter(policy.units))
+    rows = [f"GD9{i},12345,2026-03-0{i + 1} 10:00:00,{unit},,内容{i},{kind}"
+            for i, kind in enumerate(["举报", "咨询", "建议", "投诉", "其他"])]
+    drop_file(folder, "12345.csv", ("\r\n".join([HEADER, *rows]) + "\r\n").encode("utf-8"), now=NOW)
     engine = make_engine(sqlite_url.migrated())
-    job = Job(RunSpec(period_start="2026-04-01", period_end="2026-04-02"), load_policy(), engine,
+    job = Job(RunSpec(period_start="2026-04-01", period_end="2026-04-02"), policy, engine,
               RunContext("complaint_intake", "r", NOW))
-    assert take_in(job).files == []
+    (outcome,) = take_in(job).files
+    assert (outcome.rows, outcome.new, outcome.quarantined) == (5, 5, 0)
+    assert {r.severity for r in complaints(engine).values()} == {"medium"}
 
 
 def test_a_relative_folder_is_read_beside_the_policy_file(tmp_path):
@@ -202,3 +220,15 @@ def test_row_numbers_follow_records_not_lines():
     assert [(n, r["工单编号"]) for n, r in table.rows] == [(2, "GD1"), (4, "GD2")]
     tabbed = read_table("t.csv", HEADER.replace(",", "\t").encode() + b"\nGD3\t12345\t\tYQ21\t\tx\t\xe6\x8a\x95\xe8\xaf\x89\n")
     assert tabbed.rows[0][1]["诉求类型"] == "投诉"
+
+
+def test_numeric_ticket_numbers_stay_distinct(world):
+    """Two 18-digit numeric 工单编号 that mask alike are two tickets, two findings (§8: the
+    same 工单编号 updates; a different one never merges into it)."""
+    folder, engine, run = world
+    rows = ["202603050000001234,12345,2026-03-05 10:20:00,YQ21,,办理慢,投诉",
+            "202603050000005634,12345,2026-03-05 11:20:00,YQ21,,态度差,投诉"]
+    (folder / "12345_numeric.csv").write_bytes(("\r\n".join([HEADER, *rows]) + "\r\n").encode("utf-8"))
+    (outcome,) = run().files
+    assert (outcome.new, outcome.updated) == (2, 0)
+    assert set(complaints(engine)) == {"202603050000001234", "202603050000005634"}

@@ -31,6 +31,8 @@ def test_look_back_reopens_only_what_is_still_wrong(sqlite_url):
     world.run(date(2026, 3, 1), date(2026, 4, 1))
     with world.supervision.begin() as conn:
         ids = dict(conn.execute(select(finding.c.subject_id, finding.c.id)).all())
+        change_status(conn, [ids[fixed], ids[still_missing]], "rectifying", actor="刘科长", note="通知窗口补发",
+                      now=datetime(2026, 5, 6, 9))
         change_status(conn, [ids[fixed], ids[still_missing]], "closed", actor="刘科长", note="已补发电子证照",
                       now=datetime(2026, 5, 6, 10))
     # Only the first one was really fixed at the source.
@@ -65,6 +67,7 @@ def test_look_back_leaves_reported_findings_to_people(sqlite_url):
         finding_id, _ = report(conn, ReportedFinding("COMPLAINT", "GD1", "YQ21", {"content": "排队太久"}, now),
                                Reporter("bdcwatch:complaint_intake", "complaint_intake", "r", now), policy=policy,
                                calendar=WorkCalendar(), note="受理")
+        change_status(conn, [finding_id], "rectifying", actor="刘科长", note="转窗口核实", now=datetime(2026, 3, 4, 9))
         change_status(conn, [finding_id], "closed", actor="刘科长", note="已回复群众", now=datetime(2026, 3, 5, 9))
     result = look_back(engine, period=Period(date(2026, 1, 1), date(2027, 1, 1)), policy=policy,
                        calendar=WorkCalendar(), ctx=RunContext("look_back", "lb", datetime(2027, 1, 3, 7)))

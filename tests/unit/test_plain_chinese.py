@@ -9,10 +9,12 @@ import re
 from datetime import date, datetime
 
 import pytest
+from sqlalchemy import select
 
 from bdcwatch.config.policy import load_policy
 from bdcwatch.config.run import RunContext
-from bdcwatch.ledger.findings import record_findings
+from bdcwatch.ledger.findings import FindingRow, record_findings
+from bdcwatch.reports.common import finding_when
 from bdcwatch.reports.figures import last_months, monthly_trend
 from bdcwatch.reports.labels import (
     CodeBook,
@@ -26,6 +28,7 @@ from bdcwatch.reports.labels import (
 )
 from bdcwatch.standards.identifiers import ecert_identifier_problem, make_ecert_identifier
 from bdcwatch.store.migrate import make_engine
+from bdcwatch.store.models import finding
 
 
 def test_periods_statuses_and_subject_types_in_plain_chinese():
@@ -84,8 +87,8 @@ def test_the_calendar_banner_speaks_to_heads_not_to_operations():
 def test_the_trend_counts_a_problem_in_the_month_it_happened(database_url):
     engine = make_engine(database_url.migrated())
 
-    def record(rule: str, subject: str, detail: dict, now: datetime) -> None:
-        params = {"s": subject, "d": json.dumps(detail)}
+    def record(rule: str, subject: str, detail: dict, now: datetime, asof: datetime | None = None) -> None:
+        params = {"s": subject, "d": json.dumps(detail), **({"asof": asof} if asof else {})}
         with engine.begin() as conn:
             record_findings(conn, rule_code=rule, severity="high", subject_type="BDCQZH", period=None,
                             due_date=date(2027, 1, 5), select_sql="SELECT :s AS subject_id, 'YQ00' AS unit_code, :d AS detail",
@@ -96,5 +99,10 @@ def test_the_trend_counts_a_problem_in_the_month_it_happened(database_url):
     record("CASE_OVERDUE_OPEN", "Y2", {"slsj": "2026-09-01T08:00:00", "deadline": "2026-09-04", "djdl": "200", "gqts": 0},
            december)
     record("STAFF_RECORD_INCOMPLETE", "R3", {"zjh": None}, december)  # a state, no date: the detection month
+    # a state judged over November (as of 12-01): November's, as the ledger's 所属期间 says
+    record("ECERT_MISMATCH", "Z4", {"bdcqzh": "Z4"}, december, asof=datetime(2026, 12, 1))
     trend = {label: happened for label, happened, _ in monthly_trend(engine, last_months(date(2026, 12, 3)))["YQ00"]}
-    assert trend == {"2026-07": 0, "2026-08": 0, "2026-09": 1, "2026-10": 1, "2026-11": 0, "2026-12": 1}
+    assert trend == {"2026-07": 0, "2026-08": 0, "2026-09": 1, "2026-10": 1, "2026-11": 1, "2026-12": 1}
+    with engine.connect() as conn:
+        row = conn.execute(select(finding).where(finding.c.subject_id == "Z4")).one()
+    assert finding_when(FindingRow.from_row(row)) == "2026-11-30"  # the mail's 所属期间 = the UI's

@@ -233,3 +233,69 @@ def test_text_longer_than_its_reference_column_is_quarantined_not_crashing_stagi
         held = conn.execute(select(quarantine)).one()
     assert (held.row_key, held.column_name) == ("YWH=Y1", "SLRYBH")
     assert "does not fit its reference column (VARCHAR(32))" in held.reason
+
+
+def _written(source_url: str, rows: list[dict[str, object]], gxsj_text: dict[str, str] | None = None) -> None:
+    """BDC_ZS rows into a SQLite source; ``gxsj_text``: ZSID → GXSJ stored as that text."""
+    writer = create_engine(source_url)
+    metadata = build_metadata()
+    metadata.create_all(writer)
+    with writer.begin() as conn:
+        conn.execute(metadata.tables["BDC_ZS"].insert(), rows)
+        for zsid, written in (gxsj_text or {}).items():
+            conn.execute(text("UPDATE BDC_ZS SET GXSJ = :g WHERE ZSID = :z"), {"g": written, "z": zsid})
+    writer.dispose()
+
+
+def test_incremental_read_of_text_gxsj_with_offsets_misses_nothing(sqlite_url, supervision):
+    """GXSJ written as text with an offset (``…+00:00``, ``…Z``) compares as text: a row
+    changed two hours after the watermark can sort before it. The read reaches back far
+    enough that no offset hides a change (upserts make the overlap harmless)."""
+    source_url = sqlite_url("source")
+    _written(source_url, [_zs(1, number(1))])
+    source = source_engine(make_url(source_url), SHANGHAI)
+    assert load_table(source, supervision, "BDC_ZS", run_id="t", full_scan=True, now=LOADED_AT).watermark == \
+        "2026-03-10 10:00:00"
+    # each 2026-03-10 12:00 in Shanghai, two hours after the watermark
+    forms = ["2026-03-10 04:00:00+00:00", "2026-03-10 04:00:00Z", "2026-03-10T04:00:00Z", "2026-03-10T12:00:00+08:00"]
+    _written(source_url, [_zs(i, number(i)) for i in range(2, 6)],
+             {f"ZS{i:03d}": gxsj for i, gxsj in enumerate(forms, start=2)})
+    result = load_table(source, supervision, "BDC_ZS", run_id="t", now=LOADED_AT)
+    assert result.watermark == "2026-03-10 12:00:00"
+    with supervision.connect() as conn:
+        assert sorted(conn.execute(select(stg_bdc_zs.c.zsid)).scalars()) == [f"ZS{i:03d}" for i in range(1, 6)]
+
+
+def test_a_gxsj_after_the_load_clock_does_not_become_the_watermark(sqlite_url, supervision):
+    """A GXSJ typed as 2226 would, as the watermark, hide every later change from the
+    incremental loads: the watermark stays at the load's clock."""
+    source_url = sqlite_url("source")
+    _written(source_url, [_zs(1, number(1)), {**_zs(2, number(2)), "GXSJ": datetime(2226, 3, 10, 10)}])
+    source = source_engine(make_url(source_url), SHANGHAI)
+    first = load_table(source, supervision, "BDC_ZS", run_id="t", full_scan=True, now=LOADED_AT)
+    assert first.watermark == LOADED_AT.isoformat(sep=" ")
+    _written(source_url, [{**_zs(3, number(3)), "GXSJ": LOADED_AT + timedelta(hours=2)}])
+    later = load_table(source, supervision, "BDC_ZS", run_id="t", now=LOADED_AT + timedelta(days=1))
+    assert later.rows_loaded >= 1
+    with supervision.connect() as conn:
+        assert "ZS003" in set(conn.execute(select(stg_bdc_zs.c.zsid)).scalars())
+
+
+@pytest.mark.parametrize("gap", ["\u00a0", "\u3000", "\t", "\u200b", "\u2009", "\u202f"])
+def test_an_id_number_grouped_by_any_space_is_masked_in_the_quarantine_and_its_log_line(sqlite_url, supervision,
+                                                                                         gap, caplog):
+    """§6: an ID number with spaces between its digit groups, whatever the space, is masked
+    in the quarantine's reason, its kept row and the log line (masked before the value is
+    quoted: repr() writes NBSP as an escape the masker would not see)."""
+    written = f"140302{gap}19900101{gap}1237"
+    source_url = sqlite_url("source")
+    _written(source_url, [{**_zs(1, number(1)), "QLRMC": "张三" + written + "张" * 200}])  # over 200 characters
+    with caplog.at_level("WARNING", logger="bdcwatch"):
+        result = load_table(source_engine(make_url(source_url), SHANGHAI), supervision, "BDC_ZS", run_id="t",
+                            full_scan=True, now=LOADED_AT)
+    assert result.rows_quarantined == 1
+    with supervision.connect() as conn:
+        (held,) = conn.execute(select(quarantine)).all()
+    for text_ in (held.reason, held.row_json, caplog.text):
+        assert "1990" not in text_ and "0101" not in text_, text_[:300]
+    assert "140" in held.reason and "张三" in held.reason

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import DateTime, Engine, create_engine, select, text
-from sqlalchemy.dialects.mysql import TIMESTAMP
+from sqlalchemy.dialects.mysql import MEDIUMTEXT, TIMESTAMP
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.types import TypeEngine
 
@@ -154,3 +154,88 @@ def test_a_held_back_row_of_the_latin1_gbk_table_is_kept_as_its_text(latin1_gbk_
     kept = json.loads(held.row_json)
     assert (kept["QLRMC"], kept["BDCDYH"], kept["BDCQZH"]) == ("阿卜来提·如则托合提", "单元号缺", number(3))
     assert "'单元号缺'" in held.reason and "\ufffd" not in held.row_json + held.reason
+
+
+def _zs_row(zsid: str, at: datetime, **overrides: object) -> dict[str, object]:
+    row: dict[str, object] = {"ZSID": zsid, "YWH": f"Y{zsid}", "ZSLX": 1, "BDCQZH": number(int(zsid[2:])),
+                              "BDCDYH": UNIT, "QLRMC": "张三", "DJJG": "YQ00", "SZSJ": at, "ZSZT": 1, "GXSJ": at}
+    row.update(overrides)
+    return row
+
+
+def test_postgresql_incremental_read_of_a_timestamptz_gxsj_on_a_utc_server_misses_nothing(pg_database, sqlite_url):
+    """The watermark is a naive local time; compared with a timestamptz GXSJ it is read in
+    the session zone, which bdcwatch sets to the policy zone. On a UTC session the bound
+    would be read 8 hours late and a row changed 3 hours after the watermark never loaded."""
+    url = make_url(pg_database("source"))
+    metadata = build_metadata()
+    zs = metadata.tables["BDC_ZS"]
+    zs.c["GXSJ"].type = DateTime(timezone=True)
+    writer = create_engine(url)
+    zs.create(writer)
+    with writer.begin() as conn:
+        conn.execute(text(f'ALTER DATABASE "{url.database}" SET timezone TO \'UTC\''))
+    writer.dispose()
+    writer = create_engine(url)
+    with writer.begin() as conn:
+        conn.execute(zs.insert(), [_zs_row("ZS1", T, GXSJ=T.replace(tzinfo=SHANGHAI))])
+    supervision = make_engine(sqlite_url.migrated())
+    first = load_table(source_engine(url, SHANGHAI), supervision, "BDC_ZS", run_id="t", full_scan=True, now=LOADED_AT)
+    assert first.watermark == "2026-03-10 10:00:00"
+    later = T + timedelta(hours=3)
+    with writer.begin() as conn:
+        conn.execute(zs.insert(), [_zs_row("ZS2", later, GXSJ=later.replace(tzinfo=SHANGHAI))])
+    writer.dispose()
+    second = load_table(source_engine(url, SHANGHAI), supervision, "BDC_ZS", run_id="t", now=LOADED_AT)
+    assert second.rows_loaded == 2 and second.watermark == "2026-03-10 13:00:00"
+    with supervision.connect() as conn:
+        assert sorted(conn.execute(select(stg_bdc_zs.c.zsid)).scalars()) == ["ZS1", "ZS2"]
+
+
+def test_postgresql_dates_python_cannot_hold_are_quarantined_not_a_crash(pg_database, sqlite_url):
+    """A year typed with five digits, a BC date and ``infinity`` in a timestamptz: psycopg2
+    raises on them mid-read unless they reach the gate as text. Each row is quarantined
+    naming key and column; the good rows load."""
+    url = make_url(pg_database("source"))
+    metadata = build_metadata()
+    zs = metadata.tables["BDC_ZS"]
+    zs.c["ZXSJ"].type = DateTime(timezone=True)
+    writer = create_engine(url)
+    zs.create(writer)
+    with writer.begin() as conn:
+        conn.execute(zs.insert(), [_zs_row(f"ZS{i}", T) for i in range(1, 5)])
+        conn.execute(text("UPDATE bdc_zs SET szsj = '20260-03-10 10:00' WHERE zsid = 'ZS2'"))
+        conn.execute(text("UPDATE bdc_zs SET szsj = '0044-03-15 10:00 BC' WHERE zsid = 'ZS3'"))
+        conn.execute(text("UPDATE bdc_zs SET zxsj = 'infinity' WHERE zsid = 'ZS4'"))
+    writer.dispose()
+    supervision = make_engine(sqlite_url.migrated())
+    result = load_table(source_engine(url, SHANGHAI), supervision, "BDC_ZS", run_id="t", full_scan=True,
+                        now=LOADED_AT)
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (4, 1, 3)
+    with supervision.connect() as conn:
+        held = {(q.row_key, q.column_name) for q in conn.execute(select(quarantine))}
+    assert held == {("ZSID=ZS2", "SZSJ"), ("ZSID=ZS3", "SZSJ"), ("ZSID=ZS4", "ZXSJ")}
+
+
+def test_mariadb_quarantine_keeps_a_huge_value_clipped(mysql_database):
+    """A pasted document in a free-text column far longer than its reference column is
+    quarantined; its kept copy is clipped so the quarantine row fits MariaDB's TEXT (64 KB)
+    and the chunk's good rows are staged."""
+    source_url = make_url(mysql_database("source"))
+    metadata = build_metadata()
+    writer = create_engine(source_url)
+    metadata.tables["BDC_ZS"].c["QLRMC"].type = MEDIUMTEXT()
+    metadata.tables["BDC_ZS"].create(writer)
+    with writer.begin() as conn:
+        conn.execute(metadata.tables["BDC_ZS"].insert(), [_zs_row(f"ZS{i}", T) for i in range(1, 21)])
+        conn.execute(text("UPDATE BDC_ZS SET QLRMC = :v WHERE ZSID = 'ZS7'"), {"v": "张" * 30_000})
+    writer.dispose()
+    supervision = make_engine(mysql_database.migrated("supervision"))
+    result = load_table(source_engine(source_url, SHANGHAI), supervision, "BDC_ZS", run_id="t", full_scan=True,
+                        now=LOADED_AT)
+    assert (result.rows_loaded, result.rows_quarantined) == (19, 1)
+    with supervision.connect() as conn:
+        (held,) = conn.execute(select(quarantine)).all()
+    assert held.row_key == "ZSID=ZS7" and held.column_name == "QLRMC"
+    assert "共 30000 字" in held.reason and len(held.reason) < 5_000
+    assert "共 30000 字" in json.loads(held.row_json)["QLRMC"]

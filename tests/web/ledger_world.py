@@ -83,5 +83,6 @@ def standard_ledger(world: LedgerWorld) -> LedgerWorld:
     for i in (3, 6, 9):
         world.move(f"f{i}", "rectifying")
     for i in (12, 15):
+        world.move(f"f{i}", "rectifying", at=datetime(2025, 1, 18, 10, 0))
         world.move(f"f{i}", "closed")
     return world

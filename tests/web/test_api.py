@@ -59,7 +59,8 @@ def test_every_route_needs_a_logged_in_user(web, world, method, path):
     assert answer.status_code == 401 and "尚未登录" in answer.text  # Airflow's "Not authenticated", in Chinese
     assert "晋(2025)" not in answer.text and "YWH-2025" not in answer.text
     garbage = web.client.request(method, path, headers={"Authorization": "Bearer not-a-token"})
-    assert garbage.status_code == 403 and "登录凭据无效" in garbage.text
+    assert garbage.status_code == 401 and "登录凭据无效" in garbage.text  # no user is logged in by it (§7)
+    assert "晋(2025)" not in garbage.text and "YWH-2025" not in garbage.text
 
 
 def test_viewer_reads_but_may_not_change(web, world):
@@ -93,11 +94,24 @@ def test_op_and_admin_change_through_the_lifecycle_as_themselves(web, world, use
         assert verify_chain(conn) == []
 
 
-def test_the_actor_is_never_a_form_field(web, world):
+def test_the_actor_is_never_a_body_field(web, world):
     answer = web.client.post(f"{API}/findings/{world.ids['f1']}/status", headers=web.headers("op"),
-                             json={"to": "closed", "note": "误报", "actor": "局长"})
-    assert answer.status_code == 422
-    assert world.row("f1").status == "open"
+                             json={"to": "rectifying", "note": "误报，核实中", "actor": "局长"})
+    assert answer.status_code == 200 and world.row("f1").status == "rectifying"
+    last = _events(world, "f1")[-1]
+    assert (last.actor, last.to_status) == ("op", "rectifying")  # the logged-in user, not the body's "actor"
+
+
+def test_open_is_not_closed_without_rectifying(web, world):
+    """CONTRACT §4: open → rectifying → closed. Skipping rectifying is a refused change."""
+    url = f"{API}/findings/{world.ids['f1']}/status"
+    before = len(_events(world, "f1"))
+    answer = web.client.post(url, headers=web.headers("op"), json={"to": "closed", "note": "误报"})
+    assert answer.status_code == 409 and "待整改 → 已销号" in answer.json()["detail"]
+    assert world.row("f1").status == "open" and len(_events(world, "f1")) == before
+    for step in ("rectifying", "closed"):
+        assert web.client.post(url, headers=web.headers("op"), json={"to": step, "note": "误报，已核实"}).status_code == 200
+    assert world.row("f1").status == "closed"
 
 
 def test_a_refused_change_is_409_with_the_reason_and_moves_nothing(web, world):
@@ -108,14 +122,21 @@ def test_a_refused_change_is_409_with_the_reason_and_moves_nothing(web, world):
     assert f"问题 {fid}：已销号 → 整改中" in answer.json()["detail"]  # in the words the page uses
     again = web.client.post(f"{API}/findings/{fid}/status", headers=web.headers("op"), json={"to": "closed", "note": "x"})
     assert again.status_code == 409 and "已是“已销号”" in again.json()["detail"]
-    assert world.row("f12").status == "closed" and len(_events(world, "f12")) == 2
+    assert world.row("f12").status == "closed" and len(_events(world, "f12")) == 3  # detected, rectifying, closed
 
 
-@pytest.mark.parametrize("body", [{"to": "closed", "note": ""}, {"to": "closed", "note": "   "}, {"to": "closed"},
-                                  {"to": "done", "note": "x"}, {"note": "x"}])
-def test_an_empty_note_or_unknown_status_is_422(web, world, body):
+@pytest.mark.parametrize("body", [{"to": "rectifying", "note": ""}, {"to": "rectifying", "note": "   "},
+                                  {"to": "rectifying"}, {"note": "x"}])
+def test_an_empty_note_is_422(web, world, body):
     answer = web.client.post(f"{API}/findings/{world.ids['f1']}/status", headers=web.headers("op"), json=body)
     assert answer.status_code == 422
+    assert world.row("f1").status == "open"
+
+
+def test_an_unknown_status_is_a_refused_change(web, world):
+    answer = web.client.post(f"{API}/findings/{world.ids['f1']}/status", headers=web.headers("op"),
+                             json={"to": "done", "note": "x"})
+    assert answer.status_code == 409 and "done" in answer.json()["detail"]
     assert world.row("f1").status == "open"
 
 
@@ -294,8 +315,9 @@ def test_the_audit_trail_counts_every_change(web, world):
     with world.engine.connect() as conn:
         before = conn.execute(select(func.count()).select_from(finding_event)).scalar_one()
     for name in ("f2", "f5"):
-        web.client.post(f"{API}/findings/{world.ids[name]}/status", headers=web.headers("op"),
-                        json={"to": "closed", "note": "误报，已核实"})
+        for step in ("rectifying", "closed"):
+            web.client.post(f"{API}/findings/{world.ids[name]}/status", headers=web.headers("op"),
+                            json={"to": step, "note": "误报，已核实"})
     with world.engine.connect() as conn:
-        assert conn.execute(select(func.count()).select_from(finding_event)).scalar_one() == before + 2
+        assert conn.execute(select(func.count()).select_from(finding_event)).scalar_one() == before + 4
         assert conn.execute(select(func.count()).select_from(finding).where(finding.c.status == "closed")).scalar_one() == 4

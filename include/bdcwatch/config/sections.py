@@ -220,16 +220,16 @@ class Intake(_Section):
     """Plan item 31: complaint exports (12345, 好差评, 信访) dropped into a folder.
 
     ``complaints_dir`` may be relative: it is then read relative to the policy file's
-    folder (or the working directory for the bundled policy). None: no folder is watched
-    (the ``complaint_intake`` DAG finds nothing to do and says so).
+    folder (or the working directory for the bundled policy). None (the contract's
+    policy.yaml has no ``intake``): the default folder ``intake.complaints.complaints_dir``
+    names, so that an upload in the UI works on any policy (CONTRACT §8).
     """
 
     complaints_dir: str | None = None
-    # 诉求类型 → severity of the COMPLAINT finding; a type not listed is medium.
-    complaint_severity: dict[str, Severity] = Field(default_factory=lambda: {
-        "举报": Severity.HIGH, "投诉": Severity.MEDIUM, "求助": Severity.MEDIUM, "咨询": Severity.LOW,
-        "建议": Severity.LOW,
-    })
+    # 诉求类型 → severity of the COMPLAINT finding. CONTRACT §8: "severity from policy
+    # intake.complaint_severity by 诉求类型, default medium": without the mapping every
+    # type is medium (the bundled policy.yaml lists its own).
+    complaint_severity: dict[str, Severity] = Field(default_factory=dict)
     default_severity: Severity = Severity.MEDIUM
 
 

@@ -67,12 +67,24 @@ _TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y
                  "%Y年%m月%d日 %H:%M:%S", "%Y年%m月%d日 %H:%M", "%Y-%m-%d", "%Y/%m/%d", "%Y年%m月%d日", "%Y%m%d%H%M%S")
 
 
-def complaints_dir(policy: Policy) -> Path | None:
-    """The folder policy ``intake.complaints_dir`` names (a relative one is read relative
-    to the policy file's folder), or None when no folder is configured."""
+INTAKE_DIR_ENV = "BDCWATCH_INTAKE_DIR"
+
+
+def complaints_dir(policy: Policy) -> Path:
+    """The folder complaint exports are dropped into and archived under.
+
+    Policy ``intake.complaints_dir`` when set (a relative one is read relative to the policy
+    file's folder); otherwise ``$BDCWATCH_INTAKE_DIR/complaints``, or
+    ``$AIRFLOW_HOME/bdcwatch/intake/complaints`` (``~/airflow`` when AIRFLOW_HOME is unset):
+    CONTRACT §8 takes exports "dropped into policy intake.complaints_dir or uploaded in the
+    UI", and the contract's own policy.yaml names no folder, so an upload must still have
+    one to be archived in. A province whose cities share a machine sets the folder per city.
+    """
     configured = policy.intake.complaints_dir
     if not configured:
-        return None
+        base = os.environ.get(INTAKE_DIR_ENV) or str(
+            Path(os.environ.get("AIRFLOW_HOME") or "~/airflow") / "bdcwatch" / "intake")
+        return Path(base).expanduser() / "complaints"
     folder = Path(configured).expanduser()
     source = Path(policy.source)
     return folder if folder.is_absolute() or not source.is_file() else source.parent / folder
@@ -110,7 +122,15 @@ def parse_time(value: Any) -> datetime | None:
 
 def clean(value: Any) -> str:
     """Free text kept for the ledger: control characters dropped, ID numbers masked."""
-    return mask_id_numbers(_CONTROL.sub("", str(value or "")).strip())
+    return mask_id_numbers(code(value))
+
+
+def code(value: Any) -> str:
+    """An identifier kept as written (工单编号, 业务号): control characters dropped, never
+    masked. §6 lets case numbers appear; a numeric 18-digit ticket number masked here would
+    merge distinct tickets into one finding (``202603050000001234`` and ``…5634`` both
+    ``202*************34``). Outputs still mask what looks like an ID number."""
+    return _CONTROL.sub("", str(value or "")).strip()
 
 
 @dataclass(frozen=True)
@@ -149,7 +169,7 @@ class IntakeReport(XcomModel):
 
 def _map_row(name: str, number: int, row: dict[str, Any], units: dict[str, str], policy: Policy,
              now: datetime) -> ReportedFinding | Held:
-    gdbh = clean(row.get(GDBH))
+    gdbh = code(row.get(GDBH))
     where = f"{name} 第{number}行"
     row_key = f"工单编号={gdbh}" if gdbh else f"{name}#{number}"
     kept = {k: clean(v) if not isinstance(v, datetime) else v.isoformat(sep=" ") for k, v in row.items()}
@@ -174,7 +194,7 @@ def _map_row(name: str, number: int, row: dict[str, Any], units: dict[str, str],
         rule_code=COMPLAINT, subject_id=gdbh[:100], unit_code=unit_code, judged_as_of=accepted or now,
         severity=policy.intake.complaint_severity.get(kind, policy.intake.default_severity),
         detail={"source": clean(row.get(SOURCE)), "accepted_at": accepted.isoformat(sep=" ") if accepted else None,
-                "reported_unit": written, "ywh": clean(row.get(YWH)) or None, "kind": kind,
+                "reported_unit": written, "ywh": code(row.get(YWH)) or None, "kind": kind,
                 "content": clean(row.get(CONTENT))},
     )
 
@@ -287,9 +307,6 @@ def take_in(job: Job) -> IntakeReport:
     """The complaint_intake task: every export waiting in the folder, oldest name first. A
     dry run only reads and maps them (``preview_file``): nothing recorded, nothing moved."""
     folder = complaints_dir(job.policy)
-    if folder is None:
-        log.warning("policy intake.complaints_dir is not set (%s): no complaint exports are taken in", job.policy.source)
-        return IntakeReport()
     if job.dry_run:
         previews = [preview_file(path, policy=job.policy, now=job.ctx.now) for path in pending_files(folder)]
         log.info("complaints folder %s: DRY RUN, %d file(s) read, nothing taken in", folder, len(previews))

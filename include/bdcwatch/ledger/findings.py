@@ -49,13 +49,14 @@ class FindingRow:
     first_detected_at: datetime
     due_date: date
     notified_outbox_id: int | None = None  # the message that announced it (None: not yet)
+    occurred_on: date | None = None  # finding.occurred_on: the day the problem happened (occurred_day)
 
     @classmethod
     def from_row(cls, row: Any) -> FindingRow:
         """From a row of the ``finding`` table."""
         return cls(row.id, row.rule_code, row.severity, row.unit_code, row.subject_type, row.subject_id, row.period,
                    row.detail, row.status, row.first_detected_at, row.due_date,
-                   getattr(row, "notified_outbox_id", None))
+                   getattr(row, "notified_outbox_id", None), getattr(row, "occurred_on", None))
 
 
 def record_findings(

@@ -23,13 +23,15 @@ STATUSES = ("open", "rectifying", "closed", "reopened")
 OPEN_STATUSES = ("open", "rectifying", "reopened")  # a problem still to rectify
 # The statuses as heads read them (issue 11: never "open" in a mail).
 STATUS_TEXT = {"open": "待整改", "rectifying": "整改中", "closed": "已销号", "reopened": "复发待整改"}
-# 挂账销号 by hand: open → rectifying → closed. A finding may be closed straight from open
-# (e.g. a false alarm, said in the note), sent back from rectifying to open (the
-# rectification was not accepted), and a closed one reopened by a person as look_back does.
+# 挂账销号 (CONTRACT §4: open → rectifying → closed; reopened): a finding is closed only
+# from rectifying, so every closed one has a recorded rectification step (a false alarm
+# too: "rectifying" with a note saying so, then closed). A rectification not accepted is
+# sent back from rectifying to open; a closed one is reopened by a person as look_back does,
+# and a reopened one is rectified again.
 TRANSITIONS: dict[str, tuple[str, ...]] = {
-    "open": ("rectifying", "closed"),
+    "open": ("rectifying",),
     "rectifying": ("closed", "open"),
-    "reopened": ("rectifying", "closed"),
+    "reopened": ("rectifying",),
     "closed": ("reopened",),
 }
 
@@ -79,8 +81,6 @@ def change_status(
         RefusedChangeError: an unknown status, an empty actor or note, or a change the
             lifecycle does not allow (nothing moved; the message names each finding).
     """
-    if to_status not in STATUSES:
-        raise RefusedChangeError(f"unknown status {to_status!r}; one of {', '.join(STATUSES)}")
     if not actor.strip() or not note.strip():
         raise RefusedChangeError("a status change needs the name of the person and a note")
     wanted = list(dict.fromkeys(finding_ids))
@@ -90,10 +90,13 @@ def change_status(
     missing = set(wanted) - {row.id for row in rows}
     if missing:
         raise NoSuchFindingError(missing)
+    if to_status not in STATUSES:
+        raise RefusedChangeError(f"没有“{to_status}”这个状态，可选：{'、'.join(f'{s}（{STATUS_TEXT[s]}）' for s in STATUSES)}"
+                                 f"（unknown status {to_status!r}; one of {', '.join(STATUSES)}）")
     refused = [f"问题 {r.id}：{STATUS_TEXT.get(r.status, r.status)} → {STATUS_TEXT.get(to_status, to_status)}" for r in rows
                if r.status != to_status and to_status not in TRANSITIONS.get(r.status, ())]
     if refused:
-        raise RefusedChangeError("不允许的状态变更（待整改 → 整改中 → 已销号；待整改可直接销号，整改中可退回待整改，已销号可重新打开）："
+        raise RefusedChangeError("不允许的状态变更（待整改 → 整改中 → 已销号；整改中可退回待整改，已销号可重新打开，重新打开的再整改）："
                                  + "；".join(refused))
     events = []
     for row in rows:

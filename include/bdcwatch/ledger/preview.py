@@ -22,7 +22,7 @@ from dataclasses import replace
 from sqlalchemy import select, text
 
 from bdcwatch.config.run import Job
-from bdcwatch.ledger.findings import Evaluation, FindingRow, RuleOutcome
+from bdcwatch.ledger.findings import Evaluation, FindingRow, RuleOutcome, occurred_day
 from bdcwatch.rules import get
 from bdcwatch.rules.engine import detection, prepare_calendar, rule_input
 from bdcwatch.store.dialect import Dialect, bind_typed
@@ -51,7 +51,7 @@ def detect(job: Job, rule_codes: Sequence[str]) -> list[FindingRow]:
         label = rule.period_label(ri)
         statement = f"""
             SELECT r.subject_id, r.unit_code, r.detail, f.id AS finding_id, f.status, f.first_detected_at,
-                   f.due_date, f.notified_outbox_id
+                   f.due_date, f.notified_outbox_id, f.occurred_on
             FROM ({select_sql}) r LEFT JOIN finding f ON f.fingerprint = {fingerprint}"""
         bound = {**params, "rule_code": rule.code, "period_key": label or ""}
         due = job.calendar.add_working_days(now.date(), policy.rectification_working_days[rule.severity])
@@ -60,7 +60,8 @@ def detect(job: Job, rule_codes: Sequence[str]) -> list[FindingRow]:
         rows.extend(
             FindingRow(int(r.finding_id or 0), rule.code, str(rule.severity.value), r.unit_code, rule.subject_type,
                        str(r.subject_id), label, str(r.detail), r.status or "open", r.first_detected_at or now,
-                       r.due_date or due, r.notified_outbox_id)
+                       r.due_date or due, r.notified_outbox_id,
+                       r.occurred_on or occurred_day(rule.code, str(r.detail), ri.period.as_of, now))
             for r in found
         )
         log.info("dry run %s: %d detected, %d new (not recorded)", rule.code, len(found),

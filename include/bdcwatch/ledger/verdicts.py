@@ -227,8 +227,12 @@ def _apply(
                 notified_outbox_id=None, due_date=due_date(policy, calendar, "medium", now.date())))
         result.defects_opened.append(finding_id)
     elif defect is not None and defect.status in OPEN_STATUSES:
-        change_status(conn, [defect.id], "closed", actor=actor, now=now,
-                      note=f"评查结论改为合格（评查人 {reviewer}）：{description or '—'}")
+        # The lifecycle's own steps (CONTRACT §4: open → rectifying → closed), each audited:
+        # the verdict changed to 合格 is both the rectification and its verification.
+        note = f"评查结论改为合格（评查人 {reviewer}）：{description or '—'}"
+        if defect.status != "rectifying":
+            change_status(conn, [defect.id], "rectifying", actor=actor, now=now, note=note)
+        change_status(conn, [defect.id], "closed", actor=actor, now=now, note=note)
         result.defects_closed.append(int(defect.id))
 
 

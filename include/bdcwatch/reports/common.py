@@ -60,7 +60,7 @@ def finding_url(ui_base_url: str | None, finding_id: int, city: str | None = Non
 
 def finding_when(f: FindingRow) -> str:
     """所属期间 of a finding as heads read it (labels.when_text)."""
-    return when_text(f.rule_code, f.period, f.detail, f.first_detected_at)
+    return when_text(f.rule_code, f.period, f.detail, f.first_detected_at, f.occurred_on)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,6 @@ All read from supervision_db in grouped queries; nothing per finding or per case
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -15,7 +14,6 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, case, func, select, text
 
-from bdcwatch import rules
 from bdcwatch.dates.periods import Period
 from bdcwatch.ledger.lifecycle import OPEN_STATUSES
 from bdcwatch.rules.online import OnlineShare
@@ -86,18 +84,15 @@ def ledger_figures(engine: Engine, period: Period, today: date) -> dict[str | No
 
 def monthly_trend(engine: Engine, months: list[tuple[int, int]]) -> dict[str | None, list[tuple[str, int, int]]]:
     """Per unit, per month (year, month): (label 'YYYY-MM', problems that happened in the
-    month, findings closed in the month). A problem counts in the month of its rule's
-    defining date (``Rule.occurred``, e.g. the certificate's SZSJ), in the month it was
-    detected only where the rule has no such date (issue 11: October's problems found in
-    December are October's)."""
+    month, findings closed in the month). A problem counts in the month it happened,
+    ``finding.occurred_on`` (``ledger.findings.occurred_day``: its rule's defining date such
+    as the certificate's SZSJ, else the last day of the period first judged), the month the
+    ledger's 所属期间 shows (issue 11: October's problems found in December are October's);
+    in the month detected only for a row without one."""
     first = months[0]
     labels = [f"{y}-{m:02d}" for y, m in months]
     dialect = Dialect(engine.dialect.name)
-    dated = [(code, rule.occurred) for code, rule in rules.all_rules().items() if rule.occurred]
-    occurred = "CASE f.rule_code " + " ".join(
-        f"WHEN '{code}' THEN {dialect.json_text('f.detail', key)}" for code, key in dated if re.fullmatch(r"[A-Z_0-9]+", code)
-    ) + " END" if dated else "NULL"
-    happened = f"COALESCE(substr({occurred}, 1, 7), {dialect.month_text('f.first_detected_at')})"
+    happened = f"COALESCE({dialect.month_text('f.occurred_on')}, {dialect.month_text('f.first_detected_at')})"
     # A problem is detected after it happened: the window's start bounds both scans, each a
     # range of its time index (migration 0010). Grouping by month first keeps SQLite from
     # walking the whole ledger in unit order instead (issue 13).

@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from bdcwatch import rules
@@ -220,13 +220,18 @@ def date_span(findings: Sequence[tuple[str, str]]) -> DateSpan | None:
     return DateSpan(label, days[0], days[-1], len(findings) - len(days))
 
 
-def when_text(rule_code: str, period: str | None, detail_json: str, detected: datetime) -> str:
+def when_text(rule_code: str, period: str | None, detail_json: str, detected: datetime,
+              occurred: date | None = None) -> str:
     """The 所属期间 of a finding: its period (per-period rules), else the day the problem
-    happened, else the day it was detected (said so)."""
+    happened, else the ledger's ``finding.occurred_on`` (for a state such as a mismatching
+    e-certificate: the last day of the period first judged, as the UI shows it), else the
+    day it was detected (said so)."""
     if period:
         return period_text(period)
     day = occurred_on(rule_code, detail_json)
-    return day if day else f"{detected:%Y-%m-%d}（发现）"
+    if day:
+        return day
+    return occurred.isoformat() if occurred else f"{detected:%Y-%m-%d}（发现）"
 
 
 def calendar_banner(fallback_years: Sequence[int]) -> str | None:

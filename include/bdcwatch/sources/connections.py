@@ -96,6 +96,23 @@ def source_engine(url: URL, zone: tzinfo, text_charset: str | None = None) -> En
             cursor = dbapi_conn.cursor()
             cursor.execute(f"SET time_zone = '{offset}'")
             cursor.close()
+    elif engine.dialect.name == "postgresql":
+        # A naive bound (the watermark) compared with a timestamptz GXSJ is read in the
+        # session zone: make that the policy zone, as for MySQL (else a UTC server reads
+        # the bound 8 hours late and an incremental load misses the rows in between).
+        zone_name = getattr(zone, "key", None)
+        set_zone = (("SET TIME ZONE %s", (zone_name,)) if zone_name else
+                    (f"SET TIME ZONE INTERVAL '{session_offset(zone)}' HOUR TO MINUTE", ()))
+        casters = _lenient_pg_dates()
+
+        @event.listens_for(engine, "connect")
+        def _pg_session(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+            cursor = dbapi_conn.cursor()
+            cursor.execute(*set_zone)
+            cursor.close()
+            dbapi_conn.commit()
+            for caster in casters:
+                caster.register(dbapi_conn)
     elif engine.dialect.name == "sqlite":
         # sqlite3 raises "Could not decode to UTF-8" mid-read; return such text as bytes
         # instead so extraction stops with the table and column named (§5).
@@ -112,6 +129,38 @@ def source_engine(url: URL, zone: tzinfo, text_charset: str | None = None) -> En
             dbapi_conn.text_factory = decode
 
     return engine
+
+
+class _PgCaster:
+    """A psycopg2 type caster for one date/time type that hands a value Python's datetime
+    cannot hold (year 20260 or a BC date typed into the source, ``infinity`` in a
+    timestamptz) over as its text instead of raising mid-read: the gate then quarantines
+    that row, naming its key and column (§5), and the rest of the table loads."""
+
+    def __init__(self, base: Any) -> None:
+        import psycopg2.extensions as pgext  # type: ignore[import-untyped]
+
+        self._base = base
+        self._type = pgext.new_type(base.values, f"BDCWATCH_{base.name}", self._cast)
+
+    def _cast(self, value: str | None, cursor: Any) -> Any:
+        try:
+            return self._base(value, cursor)
+        except (ValueError, OverflowError):
+            return value
+
+    def register(self, dbapi_conn: Any) -> None:
+        import psycopg2.extensions as pgext
+
+        pgext.register_type(self._type, dbapi_conn)
+
+
+def _lenient_pg_dates() -> list[_PgCaster]:
+    try:
+        import psycopg2.extensions as pgext
+    except ImportError:  # another PostgreSQL driver: its own conversion applies
+        return []
+    return [_PgCaster(base) for base in (pgext.PYDATETIME, pgext.PYDATETIMETZ, pgext.PYDATE)]
 
 
 def session_offset(zone: tzinfo) -> str:

@@ -128,6 +128,10 @@ def _stream(
         ]
         query = select(*selected).select_from(table(real_table))
         if since is not None and "GXSJ" in columns:
+            if conn.dialect.name == "sqlite":
+                # GXSJ is text, compared as text: an offset (+00:00, Z) may put a later
+                # instant on an earlier local day. Upserts make the wider overlap harmless.
+                since = since - timedelta(days=1)
             query = query.where(column(columns["GXSJ"]) >= bindparam("since", since, type_=Timestamp))
         result = conn.execute(query)
         names = list(result.keys())
@@ -343,6 +347,12 @@ def load_table(
             del raw  # the chunk's values go before the collector's pass
             collect()
     newest = chunks.newest
+    if newest is not None and newest > started:
+        # A GXSJ after the load's own clock is a typo (2226 for 2026): as the watermark it
+        # would hide every later change from incremental loads. Keep the watermark at now.
+        log.warning("%s: GXSJ %s is after the load's clock %s; watermark kept at %s",
+                    table_name, newest, started, started)
+        newest = started
 
     with target.begin() as conn:
         if full_scan:

@@ -32,6 +32,7 @@ import pandas as pd
 
 from bdcwatch.errors import QualityGateError
 from bdcwatch.sources.suites import INVALID_SUFFIX, load_suite_json
+from bdcwatch.standards.masking import mask_id_numbers
 from bdcwatch.standards.normalise import normalize_certificate_number
 
 log = logging.getLogger(__name__)
@@ -257,11 +258,12 @@ class CertificateCheck:
                 self.bad.append(str(value))
         if self.seen >= CERTIFICATE_MIN_VALUES and len(self.bad) > CERTIFICATE_MAX_BAD_SHARE * self.seen:
             cause, cause_zh = self._cause()
+            example = mask_id_numbers(self.bad[0])  # a column mapped wrongly may hold ID numbers (§6)
             raise QualityGateError(
                 f"source table {self.table} column {self.column}: {len(self.bad)} of {self.seen} values do not "
-                f"look like certificate numbers (e.g. {self.bad[0]!r}); {cause}",
+                f"look like certificate numbers (e.g. {example!r}); {cause}",
                 zh=f"源表 {self.table} 的 {self.column}（不动产权证书号）已读 {self.seen} 个值，其中 {len(self.bad)} "
-                   f"个不像证书号（例：{self.bad[0]}），本次运行停止：{cause_zh}",
+                   f"个不像证书号（例：{example}），本次运行停止：{cause_zh}",
             )
 
     def _cause(self) -> tuple[str, str]:

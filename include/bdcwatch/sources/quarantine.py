@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, select, update
@@ -19,6 +20,14 @@ from bdcwatch.store.models import quarantine
 log = logging.getLogger(__name__)
 
 PERSONAL_COLUMNS = frozenset({"QLRZJH", "CZZTDM", "ZJH"})
+# A kept value is cut to this many characters: reason and row_json are TEXT (64 KB) on MySQL.
+MAX_KEPT_CHARS = 1000
+
+
+def _clip(value: Any) -> Any:
+    if isinstance(value, str) and len(value) > MAX_KEPT_CHARS:
+        return f"{value[:MAX_KEPT_CHARS]}…（共 {len(value)} 字）"
+    return value
 
 
 def key_text(table_name: str, key: tuple[Any, ...]) -> str:
@@ -49,12 +58,13 @@ def _masked_row(raw: dict[str, Any], encoding: str) -> str:
     """The kept copy of a row: personal columns masked whole, and any ID number written
     in another column's text (a return reason, a handler id) masked too (§6)."""
     def shown(name: str, value: Any) -> Any:
-        value = _as_read(value, encoding)
+        value = _clip(_as_read(value, encoding))
         if value is None:
             return None
         if name in PERSONAL_COLUMNS:
             return masking.mask(str(value))
-        if isinstance(value, (str, int)) and not isinstance(value, bool):
+        if isinstance(value, (str, int, float, Decimal)) and not isinstance(value, bool):
+            # a number too: an ID number typed into a NUMBER/numeric column (Oracle, PostgreSQL)
             masked = masking.mask_id_numbers(str(value))
             return masked if masked != str(value) else value
         return value
@@ -79,8 +89,11 @@ def hold(
     rows = []
     for problem in problems:
         raw_row = by_key[problem.key]
-        value = _as_read(raw_row.get(problem.column), encoding)
-        shown = masking.mask(str(value)) if problem.column in PERSONAL_COLUMNS and value is not None else value
+        value = _clip(_as_read(raw_row.get(problem.column), encoding))
+        # Masked before repr(): repr writes NBSP or U+3000 between digit groups as escapes
+        # the masker would no longer see as separators (§6).
+        shown = (masking.mask(str(value)) if problem.column in PERSONAL_COLUMNS
+                 else masking.mask_id_numbers(value) if isinstance(value, str) else value) if value is not None else None
         row_key = key_text(table_name, problem.key)
         reason = masking.mask_id_numbers(
             f"{table_name} [{row_key}] column {problem.column}: value {shown!r} — {problem.description}"

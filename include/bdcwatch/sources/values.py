@@ -104,7 +104,10 @@ def as_timestamp(value: Any, zone: tzinfo, *, encoding: str = "utf-8") -> tuple[
     else:
         return None, "invalid"  # a number is no timestamp: which epoch, which unit?
     if parsed.tzinfo is not None and parsed.utcoffset() is not None:
-        parsed = parsed.astimezone(zone)
+        try:
+            parsed = parsed.astimezone(zone)
+        except (OverflowError, ValueError):  # PostgreSQL 'infinity' comes as datetime.max with a zone
+            return None, "invalid"
     parsed = parsed.replace(tzinfo=None)
     if not _FIRST <= parsed < _LAST:
         return None, "invalid"

@@ -20,7 +20,7 @@ import re
 _DIGIT = "0-9\uff10-\uff19"
 _ALNUM = _DIGIT + "A-Za-z\uff21-\uff3a\uff41-\uff5a"
 _CHECK = _DIGIT + "Xx\uff38\uff58"
-_SEPARATOR = "[ \u00a0\u3000\\-\u2010-\u2015\u2212\ufe63\uff0d]"
+_SEPARATOR = "[ \t\u00a0\u2000-\u200d\u202f\u205f\u2060\u3000\ufeff\\-\u2010-\u2015\u2212\ufe63\uff0d]"
 _GAP = f"{_SEPARATOR}{{0,3}}"
 _D = f"[{_DIGIT}]"
 # 18 = 17 digits + check; 15 = 15 digits; separators may stand between any two characters.

@@ -37,7 +37,7 @@ from bdcwatch.ledger.lifecycle import (
     change_status,
     due_by_severity,
 )
-from bdcwatch.ledger.query import MAX_PAGE_SIZE, FindingDetail, FindingFilter, Status, find_findings, finding_detail
+from bdcwatch.ledger.query import MAX_PAGE_SIZE, FindingDetail, FindingFilter, find_findings, finding_detail
 from bdcwatch.mail.outbox import resend
 from bdcwatch.reports.kpis import month_period, unit_kpis
 from bdcwatch.web import deps, reads
@@ -69,11 +69,13 @@ Filter = Annotated[FindingFilter, Depends(finding_filter)]
 
 class StatusChange(BaseModel):
     """``POST /api/findings/{id}/status``: the new status and why (required, kept in the
-    audit trail)."""
+    audit trail). CONTRACT §7: a refused change is 409 with the reason (a status the
+    lifecycle does not know included, said by ``change_status``), an empty note 422. Other
+    fields are ignored: the actor is always the logged-in user, never a body field."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="ignore")
 
-    to: Status
+    to: str = Field(max_length=40)
     note: str = Field(max_length=2000)
 
     @field_validator("note")

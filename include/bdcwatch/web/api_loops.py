@@ -5,7 +5,7 @@
     POST /api/samples/checklist   multipart: file (the mailed checklist XLSX, filled), inspection_id?
          → what was recorded; 422 with every refused row (Excel row numbers), nothing applied
     POST /api/complaints          multipart: file (CSV/XLSX export of 12345 / 好差评 / 信访)
-         → the file's outcome: rows, new, updated, unchanged, quarantined; 409 no intake folder,
+         → the file's outcome: rows, new, updated, unchanged, quarantined;
            422 a file that is not a readable export (it is kept in ``rejected/``)
     GET  /api/duties?year=&unit=  → each unit's standing on each duty period, and the evidence
     POST /api/duties/{duty_code}/evidence  multipart: unit, done_on, note, file?
@@ -172,9 +172,6 @@ async def upload_complaints(user: Changer, engine: Supervision,
 
     policy, now = deps.policy(), deps.now()
     folder = complaints_dir(policy)
-    if folder is None:
-        raise HTTPException(http.HTTP_409_CONFLICT, f"policy intake.complaints_dir is not set ({policy.source}): "
-                                                    "no folder to take complaint exports into")
     data = await _read(file)
     try:
         path = drop_file(folder, file.filename or "", data, now=now)

@@ -6,7 +6,9 @@ Bearer`` token from ``POST /auth/token`` wins, else the UI's ``_token`` cookie) 
 checked through the auth manager, so the simple auth manager, FAB or any other answer
 the same way:
 
-* no or an expired token → 401, an invalid one → 403 (Airflow's own answers);
+* no, an expired or an invalid token → 401 (CONTRACT §7: "without it 401 and no data";
+  Airflow's own routes answer 403 for a malformed or forged token, ours say 401 since no
+  user is logged in by it);
 * reading needs the right to read DAGs (viewer and up);
 * changing needs the right to edit Variables — the permission Airflow gives the ``op``
   and ``admin`` roles (simple auth manager) and Op and Admin (FAB) — else 403;
@@ -40,8 +42,9 @@ from airflow.api_fastapi.app import get_auth_manager
 from airflow.api_fastapi.auth.managers.base_auth_manager import COOKIE_NAME_JWT_TOKEN
 from airflow.api_fastapi.auth.managers.models.base_user import BaseUser
 from airflow.api_fastapi.auth.managers.models.resource_details import DagDetails
-from airflow.api_fastapi.core_api.security import get_user
+from airflow.api_fastapi.core_api.security import bearer_scheme, get_user
 from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy import Engine
 
 from bdcwatch.web import deps
@@ -72,12 +75,32 @@ def csrf_token(request: Request) -> str | None:
     return hmac.new(session.encode("utf-8"), b"bdcwatch-csrf-v1", hashlib.sha256).hexdigest()
 
 
-def signed_in(user: Annotated[BaseUser, Depends(get_user)]) -> BaseUser:
+async def logged_in(
+    request: Request, bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)]
+) -> BaseUser:
+    """The logged-in Airflow user, resolved by Airflow's ``get_user`` (Bearer token, else
+    the UI's cookie).
+
+    Raises:
+        HTTPException: 401 without a token, with an expired one, or with one that is not a
+            valid token at all (Airflow says 403 "Invalid JWT token" there; no user is logged
+            in by it, and CONTRACT §7 gives 401 to every request without a logged-in user).
+    """
+    try:
+        return await get_user(request, None, bearer)
+    except HTTPException as error:
+        if error.status_code != status.HTTP_403_FORBIDDEN:
+            raise
+        raise HTTPException(status.HTTP_401_UNAUTHORIZED, error.detail,
+                            headers={"WWW-Authenticate": "Bearer"}) from error
+
+
+def signed_in(user: Annotated[BaseUser, Depends(logged_in)]) -> BaseUser:
     """A logged-in user who may read DAGs (viewer and up), whichever city: what the app's
     own static files need.
 
     Raises:
-        HTTPException: 401 not logged in or token expired; 403 invalid token or no read right.
+        HTTPException: 401 not logged in (no, an expired or an invalid token); 403 no read right.
     """
     if not get_auth_manager().is_authorized_dag(method="GET", user=user):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "阅读问题台账需要查看 DAG 的权限（viewer 及以上角色）"

@@ -111,11 +111,8 @@ def quarantine_page(request: Request, user: Reader, engine: Supervision, table: 
         if page > pages:  # past the end: the last page
             page = pages
             total, entries = reads.quarantine_entries(conn, table=table or None, column=column or None, page=page)
-    from bdcwatch.intake.complaints import complaints_dir
-
     return _page(request, user, "quarantine.html.j2", "quarantine", groups=groups, entries=entries, total=total,
-                 page=page, pages=pages, table=table or "", column=column or "",
-                 complaints_folder=complaints_dir(deps.policy()) is not None)
+                 page=page, pages=pages, table=table or "", column=column or "")
 
 
 @router.get("/samples", response_class=HTMLResponse)
