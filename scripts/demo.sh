@@ -161,9 +161,10 @@ PY
                     (see Dags → Runs); $reviewed of $sampled sampled cases reviewed; $ranked units ranked
     Started         api-server (1 worker), scheduler, dag-processor, triggerer, the mail sink;
                     every DAG is paused: nothing else runs until you switch a DAG on
-    Emails          $(ls "$VAR/mail" | wc -l) digest(s) as .eml files in $VAR/mail
+    Emails          $(ls "$VAR/mail" | wc -l) message(s) (digests to heads, notices to operations) as .eml files in $VAR/mail
     Ground truth    $VAR/demo/ground_truth.json (what the generator planted)
-    Feed it         $COMPLAINTS_DIR (complaint exports), bdcwatch review|duty ... (see README)
+    Feed it         $COMPLAINTS_DIR (complaint exports); verdicts and duties from a shell:
+                    $ROOT/.venv/bin/bdcwatch --url sqlite:///$VAR/demo/supervision.db review list
     Logs            $VAR/logs
     Stop            make stop
 

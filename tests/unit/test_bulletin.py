@@ -134,6 +134,16 @@ def test_the_month_scored_by_hand(engine):
     assert by_unit["YQ00"].change_text() == "—"
 
 
+def test_no_change_against_a_month_never_checked(engine):
+    """February was never checked (no sample drawn, nothing judged on its data): it scores
+    no one and the change since then is "—", not a fall from a near-perfect month."""
+    with engine.begin() as conn:
+        conn.execute(finding.delete().where(finding.c.id == 2))  # the one finding judged on February's data
+    card, _ = monthly_scorecard(engine, MARCH, policy(), calendar_from_policy(policy()), now=NOW, run_id="r1")
+    yq21 = next(u for u in card.units if u.unit_code == "YQ21")
+    assert (yq21.score, yq21.prev_score, yq21.prev_rank, yq21.change_text()) == (Decimal("55.00"), None, None, "—")
+
+
 def test_a_month_is_stored_and_read_back_unless_recomputed(engine):
     p = policy()
     first, _ = monthly_scorecard(engine, MARCH, p, calendar_from_policy(p), now=NOW, run_id="r1")

@@ -69,10 +69,19 @@ def test_overdue_findings_go_to_the_supervisor_once_a_month_with_history(engine,
 
     ctx = RunContext("case_timeliness_watch", "scheduled__2026-11-26", datetime(2026, 11, 26, 7, 31))
     queued = escalate_overdue(job(engine, policy, ctx, ui="http://127.0.0.1:8080"))
-    assert len(queued) == 3  # PINGDING_BUREAU, CITY_BUREAU (YQ00), operations (unknown unit)
+    # PINGDING_BUREAU, CITY_BUREAU (YQ00), operations (unknown unit); and the heads of YQ21
+    # and YQ00 their own unit's overdue findings (CONTRACT §6)
+    assert len(queued) == 5
     report = send_pending(engine, settings(smtp_server), now=ctx.now)
-    assert report.sent == 3
+    assert report.sent == 5
     by_recipients = {tuple(sorted(m.envelope_to)): m for m in smtp_server.received}
+    assert len(by_recipients) == 5
+    yq21 = by_recipients[tuple(sorted(h.email for h in policy.units["YQ21"].heads))]
+    assert "逾期未整改问题提醒" in yq21.message["Subject"] and "平定县不动产登记中心" in yq21.message["Subject"]
+    assert "YWH-A" in yq21.html and "YWH-B" in yq21.html and "YWH-E" not in yq21.html and "YWH-F" not in yq21.html
+    assert policy.supervisors["PINGDING_BUREAU"].name in yq21.html and ID_NUMBER not in yq21.html
+    yq00 = by_recipients[tuple(sorted(h.email for h in policy.units["YQ00"].heads))]
+    assert "YWH-E" in yq00.html and "YWH-A" not in yq00.html
     pingding = by_recipients[tuple(sorted(h.email for h in policy.supervisors["PINGDING_BUREAU"].heads))]
     html = pingding.html
     assert "平定县不动产登记中心" in html and "逾期未整改问题上报" in pingding.message["Subject"]
@@ -95,10 +104,10 @@ def test_overdue_findings_go_to_the_supervisor_once_a_month_with_history(engine,
     tomorrow = RunContext("case_timeliness_watch", "scheduled__2026-11-27", datetime(2026, 11, 27, 7, 31))
     assert escalate_overdue(job(engine, policy, tomorrow)) == []
     assert send_pending(engine, settings(smtp_server), now=ctx.now).sent == 0
-    assert len(smtp_server.received) == 3
+    assert len(smtp_server.received) == 5
     # Next month, still overdue: escalated again, once.
     december = RunContext("case_timeliness_watch", "scheduled__2026-12-01", datetime(2026, 12, 1, 7, 31))
-    assert len(escalate_overdue(job(engine, policy, december))) == 3
+    assert len(escalate_overdue(job(engine, policy, december))) == 5
     with engine.connect() as conn:
         rows = conn.execute(select(finding_escalation.c.finding_id, finding_escalation.c.period)).all()
         assert verify_chain(conn) == []

@@ -150,10 +150,19 @@ def test_a_checklist_with_a_stranger_row_and_a_blank_reviewer_is_refused_whole(e
                             "YWH-B": ("合格", "", "", ""),
                             "extra": [(6, "YWH-ZZZ", "200", "合格", "", "张评查", "")]})
     with pytest.raises(VerdictRefusedError) as refused:
-        # no usable file name: the inspection is found from the cases it lists
-        import_checklist(engine, data, file_name="scan.xlsx", actor="上传人", now=NOW, policy=load_policy(),
-                         inspection_id=7)
-    assert sorted(p.row for p in refused.value.problems) == [3, 7]
+        # no usable file name: the inspection is the one whose sample holds most of its cases
+        import_checklist(engine, data, file_name="scan.xlsx", actor="上传人", now=NOW, policy=load_policy())
+    assert sorted(p.row for p in refused.value.problems) == [3, 7]  # the stranger named by its row (§8)
+    assert any(p.row == 7 and p.ywh == "YWH-ZZZ" and "不在" in p.message for p in refused.value.problems)
+    assert defects(engine) == {} and counts(engine) == (0, 0)
+
+
+def test_a_checklist_of_cases_in_no_sample_names_every_row(engine):
+    data = checklist_bytes({"extra": [(6, "YWH-ZZZ", "200", "合格", "", "张评查", ""),
+                                      (7, "YWH-YYY", "200", "不合格", "缺材料", "张评查", "")]})
+    with pytest.raises(VerdictRefusedError) as refused:
+        import_checklist(engine, data, file_name="scan.xlsx", actor="上传人", now=NOW, policy=load_policy())
+    assert sorted((p.row, p.ywh) for p in refused.value.problems) == [(7, "YWH-ZZZ"), (8, "YWH-YYY")]
     assert defects(engine) == {} and counts(engine) == (0, 0)
 
 

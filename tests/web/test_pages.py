@@ -96,7 +96,7 @@ def _stage_kpi_world(world) -> None:
             conn.execute(stg_djt_dj_sl.insert().values(
                 ywh=f"PRE-{n}", djjg="YQ21", qxdm="140321", djdl="700", sqfs=2 if n < 4 else 1,
                 slsj=datetime(2025, 1, 3, 9), ajzt=1, gqts=0, **base))
-    world.add("late", "CASE_OVERDUE", "DONE-0", "YQ21")
+    world.add("late", "CASE_OVERDUE", "DONE-0", "YQ21", as_of=datetime(2025, 2, 1))  # January judged
 
 
 def test_kpis_for_a_month_with_six_month_trends(web, world):
@@ -114,6 +114,9 @@ def test_kpis_for_a_month_with_six_month_trends(web, world):
     assert "单位指标 · 2025-01" in page and "75.0%" in page and "40.0%" in page
     assert page.count('<svg class="spark"') == 5 * 6  # six trend lines per unit
     assert "2024-08" in page and "2025-01" in page  # the six months ending with January
+    # December was never checked: its on-time share is unknown, not 100 %
+    december = web.client.get("/bdcwatch/api/kpis", headers=web.headers("viewer"), params={"period": "2024-12"}).json()
+    assert {u["on_time"] for u in december["units"]} == {None}
 
 
 def test_quarantine_by_table_and_reason(web, world):

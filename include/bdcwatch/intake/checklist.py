@@ -121,25 +121,35 @@ def _rows(sheet: Any) -> Checklist:
     return checklist
 
 
-def find_inspection(engine: Engine, *, file_name: str | None, ywhs: Sequence[str]) -> int:
+def find_inspection(engine: Engine, *, file_name: str | None, rows: Sequence[VerdictInput]) -> int:
     """The inspection a checklist belongs to: by its file name (unit and period, the
     cycle when only one cycle has that unit and period), else the one inspection whose
-    sample holds all of its cases. Raises VerdictRefusedError when none or several fit."""
+    sample holds the most of its cases (the rows outside that sample are then refused,
+    each with its row number, CONTRACT §8).
+
+    Raises:
+        VerdictRefusedError: no inspection holds any listed case (every row named with its
+            row number), or several hold equally many.
+    """
     match = FILE_NAME.match(file_name.rsplit("/", 1)[-1]) if file_name else None
     with engine.connect() as conn:
         if match:
             ids = list(conn.execute(select(inspection.c.id).where(
                 inspection.c.unit_code == match["unit"], inspection.c.period == match["period"])).scalars())
         else:
-            wanted = sorted(set(ywhs))
-            ids = list(conn.execute(
-                select(inspection_sample.c.inspection_id).where(inspection_sample.c.ywh.in_(wanted))
-                .group_by(inspection_sample.c.inspection_id)
-                .having(func.count(func.distinct(inspection_sample.c.ywh)) == len(wanted))
-            ).scalars()) if wanted else []
+            wanted = sorted({r.ywh for r in rows})
+            held = conn.execute(
+                select(inspection_sample.c.inspection_id, func.count(func.distinct(inspection_sample.c.ywh)))
+                .where(inspection_sample.c.ywh.in_(wanted)).group_by(inspection_sample.c.inspection_id)
+            ).all() if wanted else []
+            most = max((n for _, n in held), default=0)
+            ids = [i for i, n in held if n == most]
+            if not ids and rows:
+                raise VerdictRefusedError([RowProblem(r.row, r.ywh, "该业务号不在任何抽查样本中") for r in rows])
     if len(ids) != 1:
         found = "没有" if not ids else f"{len(ids)} 个（{', '.join(map(str, ids))}）"
-        raise VerdictRefusedError([RowProblem(None, "", f"无法确定清单所属的评查批次：符合的批次{found}；请指定批次号")])
+        raise VerdictRefusedError([RowProblem(None, "", f"无法确定清单所属的评查批次：符合的批次{found}；"
+                                                        f"请按邮件中的文件名（质量评查抽查清单_单位_期间.xlsx）上传")])
     return int(ids[0])
 
 
@@ -155,7 +165,7 @@ def import_checklist(
             or any row is refused (every refused row named); nothing is recorded.
     """
     checklist = read_checklist(data)
-    chosen = inspection_id or find_inspection(engine, file_name=file_name, ywhs=[r.ywh for r in checklist.rows])
+    chosen = inspection_id or find_inspection(engine, file_name=file_name, rows=checklist.rows)
     if checklist.problems:
         # The sample check of the other rows is reported in the same answer.
         with engine.connect() as conn:

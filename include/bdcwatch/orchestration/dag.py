@@ -48,7 +48,7 @@ def audit_params(**extra: Param) -> dict[str, Param]:
         "units": units_param(),
         "dry_run": Param(
             False, type=["null", "boolean"], title="试运行（不发邮件、不改台账）",
-            description="勾选后只核查并生成邮件，邮件以文件形式保存在本次运行的日志目录中，不发送、不写入问题台账；可用于检查尚未结束的期间以外的任何期间。",
+            description="勾选后只核查并生成邮件，邮件以文件形式保存在本次运行的日志目录中，不发送、不写入问题台账；任何期间都可试运行，包括尚未结束的期间。",
         ),
         **extra,
     }

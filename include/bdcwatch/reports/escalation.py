@@ -91,15 +91,56 @@ def compose(job: Job) -> list[int]:
         if queued_id is not None:
             queued.append(queued_id)
             log.info("escalated %d overdue finding(s) to %s (outbox %s)", len(rows), name, queued_id)
+    queued += _remind_units(job, [r for rows in by_supervisor.values() for r in rows], period)
+    return queued
+
+
+def _remind_units(job: Job, rows: Sequence[FindingRow], period: str) -> list[int]:
+    """CONTRACT §6: each unit's heads get that unit's overdue findings (and nothing of
+    other units): the findings escalated today go, the same day, to their own unit's heads
+    too, saying to whom they went up. Once a month per finding, as the escalation; keyed
+    by the findings, so a rerun sends nothing twice. A DJJG the policy does not know has
+    no heads: its findings went to operations above."""
+    engine, policy, ctx = job.engine, job.policy, job.ctx
+    today = ctx.now.date()
+    by_unit: dict[str, list[FindingRow]] = defaultdict(list)
+    for row in rows:
+        if row.unit_code in policy.units:
+            by_unit[str(row.unit_code)].append(row)
+    queued: list[int] = []
+    for code, unit_rows in sorted(by_unit.items()):
+        unit = policy.units[code]
+        supervisor = policy.supervisors.get(unit.supervisor)
+
+        def one(code: str = code, unit_rows: list[FindingRow] = unit_rows, unit: Any = unit,
+                supervisor_name: str = supervisor.name if supervisor else "运维值班") -> int | None:
+            subject, html, book = render_escalation(
+                unit_rows, history(engine, [r.id for r in unit_rows]), policy=policy, supervisor_name=unit.name,
+                heads=unit.heads, today=today, ui_base_url=job.ui_base_url, ui_city=job.ui_city, run_id=ctx.run_id,
+                dag_id=ctx.dag_id, escalated_to=supervisor_name)
+            ids = ",".join(str(r.id) for r in unit_rows)
+            return queue(job, OutgoingMessage(
+                dedup_key=f"overdue_reminder|{period}|{code}|{hashlib.sha256(ids.encode()).hexdigest()[:16]}",
+                kind="overdue_reminder", dag_id=ctx.dag_id, run_id=ctx.run_id, period=period, unit_code=code,
+                recipients=tuple(h.email for h in unit.heads), subject=subject, html=html,
+                attachments=(Attachment(f"逾期未整改问题_{code}_{period}.xlsx", book),),
+            ))
+
+        queued_id = attempt(job, f"{unit.name}的逾期问题提醒", one)
+        if queued_id is not None:
+            queued.append(queued_id)
+            log.info("reminded %s of %d overdue finding(s) (outbox %s)", code, len(unit_rows), queued_id)
     return queued
 
 
 def render_escalation(
     rows: Sequence[FindingRow], lines: dict[int, list[HistoryLine]], *, policy: Policy, supervisor_name: str,
     heads: Sequence[Person], today: date, ui_base_url: str | None, run_id: str, dag_id: str,
-    ui_city: str | None = None,
+    ui_city: str | None = None, escalated_to: str | None = None,
 ) -> tuple[str, str, bytes]:
-    """Subject, HTML and workbook of one supervisor's escalation (pure: no database)."""
+    """Subject, HTML and workbook of one supervisor's escalation (pure: no database).
+    ``escalated_to``: the same list as a reminder to the unit itself (``supervisor_name``
+    is then the unit's name), saying which bureau it went up to."""
     codes = CodeBook.from_policy(policy)
     units: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for f in sort_findings(rows):
@@ -112,10 +153,11 @@ def render_escalation(
             "due": f.due_date.isoformat(), "days": (today - f.due_date).days, "status": status_text(f.status),
             "history": lines.get(f.id, []),
         })
-    subject = f"【不动产登记监督】逾期未整改问题上报（{today:%Y年%m月}）：{len(rows)} 项"
+    subject = (f"【不动产登记监督】逾期未整改问题上报（{today:%Y年%m月}）：{len(rows)} 项" if escalated_to is None else
+               f"【不动产登记监督】{supervisor_name} 逾期未整改问题提醒（{today:%Y年%m月}）：{len(rows)} 项")
     html = render_template("escalation.html.j2",
         subject=subject, supervisor_name=supervisor_name, heads=heads, units=units, total=len(rows),
-        today=today.isoformat(), linked=bool(ui_base_url), run_id=run_id, dag_id=dag_id,
+        today=today.isoformat(), linked=bool(ui_base_url), run_id=run_id, dag_id=dag_id, escalated_to=escalated_to,
     )
     frame = pd.DataFrame([
         {"单位": unit, "编号": item["id"], "问题": item["title"], "规则代码": item["rule_code"], "等级": item["severity"],

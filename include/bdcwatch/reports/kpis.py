@@ -35,7 +35,7 @@ from bdcwatch.ledger.lifecycle import OPEN_STATUSES
 from bdcwatch.rules.ecert import ecert_coverage
 from bdcwatch.rules.online import online_shares
 from bdcwatch.store.dialect import Dialect, bind_typed
-from bdcwatch.store.models import finding
+from bdcwatch.store.models import finding, inspection
 
 TREND_MONTHS = 6
 
@@ -62,6 +62,8 @@ class UnitKpi:
     open: int
     overdue: int
     closed_in_period: int
+    checked: bool = True  # month_checked: else no CASE_OVERDUE was judged and on-time is unknown
+
 
     @property
     def ecert_coverage(self) -> float | None:
@@ -69,7 +71,9 @@ class UnitKpi:
 
     @property
     def on_time(self) -> float | None:
-        return _percent(self.completed - self.late, self.completed)
+        """Percent of the cases completed in the month not held as CASE_OVERDUE; None for
+        a month bdcwatch never checked (no finding would make it 100 %)."""
+        return _percent(self.completed - self.late, self.completed) if self.checked else None
 
     @property
     def online_share(self) -> float | None:
@@ -83,6 +87,19 @@ class UnitKpi:
     def as_json(self) -> dict[str, Any]:
         return {**asdict(self), "ecert_coverage": self.ecert_coverage, "on_time": self.on_time,
                 "online_share": self.online_share, "online_met": self.online_met}
+
+
+def month_checked(engine: Engine, period: Period) -> bool:
+    """Whether bdcwatch checked ``period`` at all: an inspection cycle drew its samples for
+    it (``inspection.period``), or a rule recorded a finding judged on data of it
+    (``finding.judged_as_of`` within (start, as-of])."""
+    with engine.connect() as conn:
+        sampled = conn.execute(select(inspection.c.id).where(inspection.c.period == period.label).limit(1)).first()
+        if sampled is not None:
+            return True
+        judged = conn.execute(select(finding.c.id).where(
+            finding.c.judged_as_of > period.start_at, finding.c.judged_as_of <= period.as_of).limit(1)).first()
+    return judged is not None
 
 
 def month_period(label: str) -> Period:
@@ -148,6 +165,7 @@ def unit_kpis(engine: Engine, policy: Policy, period: Period, now: datetime) -> 
     shares = online_shares(engine, period, policy)
     on_time = _on_time(engine, period)
     ledger = _ledger(engine, period, now)
+    checked = month_checked(engine, period)
     kpis = []
     for code in sorted(policy.units):
         total, covered = coverage.get(code, (0, 0))
@@ -155,7 +173,8 @@ def unit_kpis(engine: Engine, policy: Policy, period: Period, now: datetime) -> 
         share = shares[code]
         open_, overdue, closed = ledger.get(code, (0, 0, 0))
         kpis.append(UnitKpi(code, policy.units[code].name, period.label, total, covered, completed, late,
-                            share.online, share.cases, round(float(share.target) * 100, 1), open_, overdue, closed))
+                            share.online, share.cases, round(float(share.target) * 100, 1), open_, overdue, closed,
+                            checked))
     return kpis
 
 

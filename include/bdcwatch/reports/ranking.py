@@ -9,7 +9,10 @@ stored, so a rerun of a month gives the same scores and ranking.
 * **Rank**: 1 + the number of units with a higher score (equal scores share a rank:
   1, 2, 2, 4); unranked units come last.
 * **Change**: last month's stored score and rank (else last month computed the same way
-  now, without storing it). Δrank = last month's rank − this month's (positive = up).
+  now, without storing it, if last month was checked at all: a cycle drew its samples for
+  it or a rule judged data of it; a month never checked has no findings, so it would score
+  everyone near 100 and show every unit "falling"; then there is no change to show, "—").
+  Δrank = last month's rank − this month's (positive = up).
 * **Stored** in ``bulletin_score`` / ``bulletin_rank`` the first time a month is computed;
   afterwards that month is read back, never recomputed, unless asked (``recompute``, a
   correction: the month is computed and stored again).
@@ -32,6 +35,7 @@ from bdcwatch.config.policy import Policy
 from bdcwatch.config.sections import INDICATORS
 from bdcwatch.dates.periods import Period, previous_period
 from bdcwatch.dates.workdays import WorkCalendar
+from bdcwatch.reports.kpis import month_checked
 from bdcwatch.reports.scorecard import CENT, Measure, cents, measure_counts, measures
 from bdcwatch.store.models import bulletin_rank, bulletin_score
 
@@ -157,7 +161,12 @@ def monthly_scorecard(
             return stored, False
     before = previous_period("month", period.start)
     last = load(engine, before.label)
-    previous = {u.unit_code: u for u in (last.units if last else compute(engine, before, policy, calendar))}
+    if last is not None:
+        previous = {u.unit_code: u for u in last.units}
+    elif month_checked(engine, before):
+        previous = {u.unit_code: u for u in compute(engine, before, policy, calendar)}
+    else:
+        previous = {}
     units = [UnitScore(u.unit_code, u.measures, u.score, u.rank,
                        previous[u.unit_code].score if u.unit_code in previous else None,
                        previous[u.unit_code].rank if u.unit_code in previous else None)

@@ -118,7 +118,10 @@ def compose(job: Job, evaluation: Evaluation) -> list[int]:
                 due_soon=soon_by_unit.get(unit_code, []), due_soon_days=policy.due_soon_working_days, context=context,
             )
             return queue(job, OutgoingMessage(
-                dedup_key=f"{ctx.dag_id}|{spec.period_label}|{unit_code}|watch", kind="watch_list", dag_id=ctx.dag_id,
+                # One list per unit and as-of, whichever run composed it: a manual run for a
+                # period ending today and the scheduled run of the same day list the same cases.
+                dedup_key=f"{ctx.dag_id}|asof {spec.period.as_of:%Y-%m-%d %H:%M}|{unit_code}|watch", kind="watch_list",
+                dag_id=ctx.dag_id,
                 run_id=ctx.run_id, period=spec.period_label, unit_code=unit_code,
                 recipients=tuple(h.email for h in heads), subject=digest.subject, html=digest.html,
                 attachments=digest.attachments,
