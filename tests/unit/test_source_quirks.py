@@ -299,3 +299,27 @@ def test_an_id_number_grouped_by_any_space_is_masked_in_the_quarantine_and_its_l
     for text_ in (held.reason, held.row_json, caplog.text):
         assert "1990" not in text_ and "0101" not in text_, text_[:300]
     assert "140" in held.reason and "张三" in held.reason
+
+
+def test_rows_without_a_usable_key_are_each_counted(sqlite_url, supervision):
+    """A vendor table without a primary key: rows with a NULL or over-long ZSID all read as
+    the key None. Each is counted in load_log (read = loaded + quarantined) and their one
+    quarantine entry says how many rows it stands for."""
+    source_url = sqlite_url("source")
+    writer = create_engine(source_url)
+    with writer.begin() as conn:
+        conn.execute(text("CREATE TABLE BDC_ZS (ZSID TEXT, YWH TEXT, ZSLX INT, BDCQZH TEXT, YSXLH TEXT, BDCDYH TEXT, "
+                          "QLRMC TEXT, QLRZJH TEXT, DJJG TEXT, SZSJ TEXT, ZSZT INT, ZXSJ TEXT, ZXYWH TEXT, GXSJ TEXT)"))
+        rows = [{**_zs(i, number(i)), "SZSJ": "2026-03-10 10:00:00", "GXSJ": "2026-03-10 10:00:00"} for i in range(6)]
+        rows[3]["ZSID"] = rows[4]["ZSID"] = None
+        rows[5]["ZSID"] = "ZS" + "0" * 45  # longer than the reference VARCHAR(40)
+        conn.execute(text("INSERT INTO BDC_ZS (ZSID, YWH, ZSLX, BDCQZH, BDCDYH, QLRMC, DJJG, SZSJ, ZSZT, GXSJ) VALUES "
+                          "(:ZSID, :YWH, :ZSLX, :BDCQZH, :BDCDYH, :QLRMC, :DJJG, :SZSJ, :ZSZT, :GXSJ)"), rows)
+    writer.dispose()
+    result = load_table(source_engine(make_url(source_url), SHANGHAI), supervision, "BDC_ZS", run_id="t",
+                        full_scan=True, now=LOADED_AT)
+    assert (result.rows_read, result.rows_loaded, result.rows_quarantined) == (6, 3, 3)
+    with supervision.connect() as conn:
+        held = conn.execute(select(quarantine).where(quarantine.c.column_name == "ZSID")).all()
+        assert conn.execute(select(load_log.c.rows_quarantined)).scalar_one() == 3
+    assert len(held) == 1 and "3 rows of this chunk have this key" in held[0].reason

@@ -299,7 +299,7 @@ class _Chunks:
         with self.target.begin() as conn:
             self.rows_loaded += upsert_columns(conn, self.staging, staged, [k.lower() for k in key_columns])
             if problems:
-                self.rows_quarantined += len(bad_keys)
+                self.rows_quarantined += len(bad_positions)  # rows: several may share an unusable key (None)
                 bad_raw = [{name: column[i] for name, column in raw.items()} for i in bad_positions]
                 hold(conn, table_name, problems, bad_raw, [keys[i] for i in bad_positions], load_id, started,
                      self.encoding)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -14,6 +15,7 @@ from sqlalchemy import Connection, bindparam, select, update
 
 from bdcwatch.sources.schema import SOURCE_TABLES
 from bdcwatch.standards import masking
+from bdcwatch.standards.normalise import normalize_certificate_number
 from bdcwatch.store.dialect import upsert
 from bdcwatch.store.models import quarantine
 
@@ -72,6 +74,22 @@ def _masked_row(raw: dict[str, Any], encoding: str) -> str:
     return json.dumps({k: shown(k, v) for k, v in raw.items()}, ensure_ascii=False, default=str)
 
 
+CERTIFICATE_TABLES = frozenset({"BDC_ZS", "BDC_DZZZ_ZZXX"})
+
+
+def _certificate_number(table_name: str, raw: dict[str, Any], encoding: str) -> str | None:
+    """The normalized BDCQZH of a held certificate or e-certificate row (as staging keeps
+    it, CONTRACT §5), so the e-certificate rules know its counterpart is matched by a row
+    held back rather than missing; None for other tables or a blank number."""
+    if table_name not in CERTIFICATE_TABLES:
+        return None
+    value = _as_read(raw.get("BDCQZH"), encoding)
+    if value is None or not str(value).strip():
+        return None
+    normalized = normalize_certificate_number(str(value))
+    return normalized[:120] if normalized else None
+
+
 def hold(
     conn: Connection,
     table_name: str,
@@ -86,6 +104,9 @@ def hold(
     first_seen_at), each entry naming table, key, column and reason. ``encoding``: the
     source's character set, for values the driver gave as bytes."""
     by_key = dict(zip(keys, raw_records, strict=True))
+    # Rows whose key is unusable (NULL, too long, not a number: None) share one entry per
+    # column; the reason says how many rows it stands for (each is counted in load_log).
+    sharing = Counter(keys)
     rows = []
     for problem in problems:
         raw_row = by_key[problem.key]
@@ -97,6 +118,8 @@ def hold(
         row_key = key_text(table_name, problem.key)
         reason = masking.mask_id_numbers(
             f"{table_name} [{row_key}] column {problem.column}: value {shown!r} — {problem.description}"
+            + (f" ({sharing[problem.key]} rows of this chunk have this key; the value shown is the last one's)"
+               if sharing[problem.key] > 1 else "")
         )
         log.warning("quarantined %s", reason)
         rows.append(
@@ -104,6 +127,7 @@ def hold(
                 "source_table": table_name, "row_key": row_key, "column_name": problem.column,
                 "expectation": problem.expectation, "reason": reason, "row_json": _masked_row(raw_row, encoding),
                 "first_seen_at": now, "last_seen_at": now, "last_load_id": load_id, "resolved_at": None,
+                "bdcqzh_norm": _certificate_number(table_name, raw_row, encoding),
             }
         )
     # Keep first_seen_at of a row already in quarantine: upsert everything else.

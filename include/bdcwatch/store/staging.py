@@ -230,9 +230,13 @@ quarantine = Table(
     Column("last_seen_at", Timestamp, nullable=False),
     Column("last_load_id", String(64), nullable=False),
     Column("resolved_at", Timestamp),
+    # A held certificate's or e-certificate's normalized BDCQZH (migration 0012): the
+    # e-certificate rules do not report its counterpart as unmatched.
+    Column("bdcqzh_norm", String(120)),
     UniqueConstraint("source_table", "row_key", "column_name", "expectation", name="uq_quarantine_row"),
     # The open entries, all and of one table, without reading the resolved ones (migration 0010).
     Index("ix_quarantine_open", "resolved_at", "source_table", "row_key"),
     Index("ix_quarantine_table_open", "source_table", "resolved_at", "row_key"),
+    Index("ix_quarantine_bdcqzh", "bdcqzh_norm", "source_table", "resolved_at"),
 )
 
