@@ -3,9 +3,9 @@
 
 On 2 January at 06:00 (Asia/Shanghai) the city rehearses the provincial spot check of the
 year just ended, as a provincial team would make it: every automated case,
-e-certificate and staff rule runs on the whole year for all units, then a seeded random half of the
-units is drawn and, in each drawn unit, a stratified sample of at least max(10 %, 5)
-completed cases for file review. The report goes to CITY_BUREAU's heads (a line per unit,
+e-certificate and staff rule runs on the whole year for all units, then in every unit a
+stratified sample of at least max(10 %, 5) completed cases is drawn for file review (one
+inspection per unit, CONTRACT §4). The report goes to CITY_BUREAU's heads (a line per unit,
 the draw, every finding as XLSX). Recorded in `inspection` / `inspection_sample`.
 
 **Params** `period_start`/`period_end` (default: the year just ended), `units`, `full_scan`.

@@ -166,7 +166,7 @@ def test_city_check_reports_to_the_bureau_and_each_unit(airflow_env, world, smtp
     assert len(smtp_server.received) == sent
 
 
-def test_provincial_spot_check_draws_units_reproducibly(airflow_env, world, smtp_server):
+def test_provincial_spot_check_samples_every_unit_reproducibly(airflow_env, world, smtp_server):
     urls, truth, connections = world
     # A year that has ended (the generated month is its last): a period in the future is refused.
     conf = json.dumps({"period_start": "2025-04-01", "period_end": "2026-04-01"})
@@ -175,7 +175,7 @@ def test_provincial_spot_check_draws_units_reproducibly(airflow_env, world, smtp
     supervision = create_engine(urls["supervision"])
     with supervision.connect() as conn:
         drawn = sorted(r.unit_code for r in conn.execute(select(inspection)))
-    assert len(drawn) == math.ceil(len(policy.units) / 2)
+    assert drawn == sorted(policy.units)  # one inspection per cycle run and unit (CONTRACT §4)
     bureau = sorted(h.email for h in policy.supervisors["CITY_BUREAU"].heads)
     assert [sorted(m.envelope_to) for m in smtp_server.received if m.envelope_to != [policy.operations_email]] == [bureau]
     airflow_env.run_dag("provincial_spot_check", "2026-04-02", conf, connections)

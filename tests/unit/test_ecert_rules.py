@@ -165,3 +165,19 @@ def test_a_counterpart_held_in_quarantine_is_not_unmatched(world):
     assert {s for c, s in found if c == "ECERT_ORPHAN"} == set()
     assert {s for c, s in found if c == "ECERT_MISSING"} == {really_missing}
     assert orphan_then  # the e-certificate exists in the source all along
+
+
+def test_a_new_finding_is_due_after_its_severitys_working_days(world):
+    """CONTRACT §4 due_date: rectification_working_days by severity (high 10, medium 20)
+    counted on the State Council calendar from the day first detected (Mon 1 June 2026;
+    Fri 19 June is the Dragon Boat holiday)."""
+    from sqlalchemy import select
+
+    from bdcwatch.store.models import finding
+
+    missing = world.cert(1, szsj=T)  # ECERT_MISSING, high
+    orphan = world.ecert(number(99), zzbfrq=T)  # ECERT_ORPHAN, medium
+    world.run(START, END)
+    with world.supervision.connect() as conn:
+        due = dict(conn.execute(select(finding.c.subject_id, finding.c.due_date)).tuples().all())
+    assert (due[missing], due[orphan]) == (date(2026, 6, 15), date(2026, 6, 30))

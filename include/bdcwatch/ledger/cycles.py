@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-import random
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -178,11 +177,7 @@ def draw_samples(job: Job, rule_codes: Sequence[str], units: Sequence[str] | Non
 
 
 def draw_spot_check(job: Job, rule_codes: Sequence[str]) -> Samples:
-    """A provincial-style spot check: a seeded random half of the units (at least one) is
-    drawn, then cases within each drawn unit as in every cycle. The rules themselves have
-    already run on every unit."""
-    candidates = job.units
-    rng = random.Random(cycle_seed(job.ctx.dag_id, "CITY", job.spec.period_label))
-    chosen = sorted(rng.sample(candidates, max(1, math.ceil(len(candidates) / 2))))
-    log.info("%s %s: units drawn for the spot check: %s", job.ctx.dag_id, job.spec.period_label, chosen)
-    return draw_samples(job, rule_codes, units=chosen)
+    """The provincial spot check's samples: every unit's, as in every cycle (CONTRACT §4:
+    "inspection: one row per cycle run and unit"), over the year the rules judged for all
+    units. A province that visits only some units picks them among these inspections."""
+    return draw_samples(job, rule_codes)
