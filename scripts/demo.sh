@@ -105,7 +105,9 @@ PY
       -c "{\"period_start\": \"$PERIOD_START\", \"period_end\": \"$PERIOD_END\"}" >"$VAR/logs/first-run-$1.log" 2>&1 \
       || { echo "first run failed, see $VAR/logs/first-run-$1.log"; tail -30 "$VAR/logs/first-run-$1.log"; exit 1; }
   }
-  for dag_id in ecert_completeness monthly_quality_check staff_registry_audit; do
+  # The staff audit before the monthly check: the month's 六不准 report counts the staff
+  # findings of the month (in production the weekly audit has run several times by then).
+  for dag_id in ecert_completeness staff_registry_audit monthly_quality_check; do
     first_run "$dag_id" "$PERIOD_END"
   done
 
@@ -156,7 +158,7 @@ PY
     Ledger          click 问题台账 in the navigation on the left: $findings findings ($open_findings open,
                     $complaints complaints, $defects review defects), or open
                     http://127.0.0.1:$PORT/bdcwatch/ui/ directly
-    First runs      ecert_completeness, monthly_quality_check, staff_registry_audit, complaint_intake and
+    First runs      ecert_completeness, staff_registry_audit, monthly_quality_check, complaint_intake and
                     monthly_bulletin, $PERIOD_START .. $PERIOD_END, made by this script one after the other
                     (see Dags → Runs); $reviewed of $sampled sampled cases reviewed; $ranked units ranked
     Started         api-server (1 worker), scheduler, dag-processor, triggerer, the mail sink;

@@ -323,3 +323,23 @@ def test_rows_without_a_usable_key_are_each_counted(sqlite_url, supervision):
         held = conn.execute(select(quarantine).where(quarantine.c.column_name == "ZSID")).all()
         assert conn.execute(select(load_log.c.rows_quarantined)).scalar_one() == 3
     assert len(held) == 1 and "3 rows of this chunk have this key" in held[0].reason
+
+
+def test_column_names_with_a_bom_or_trailing_space_are_those_columns(sqlite_url, supervision):
+    """A table made by a CSV import (SQLite, Access): the first column's name carries the
+    file's BOM and another a trailing space. They are still ZSID and QLRMC."""
+    source_url = sqlite_url("source")
+    writer = create_engine(source_url)
+    with writer.begin() as conn:
+        conn.execute(text('CREATE TABLE BDC_ZS ("\ufeffZSID" TEXT, YWH TEXT, ZSLX INT, BDCQZH TEXT, YSXLH TEXT, '
+                          'BDCDYH TEXT, "QLRMC " TEXT, QLRZJH TEXT, DJJG TEXT, SZSJ TEXT, ZSZT INT, ZXSJ TEXT, '
+                          'ZXYWH TEXT, GXSJ TEXT)'))
+        conn.execute(text('INSERT INTO BDC_ZS ("\ufeffZSID", YWH, ZSLX, BDCQZH, BDCDYH, "QLRMC ", DJJG, SZSJ, ZSZT, '
+                          "GXSJ) VALUES ('ZS1', 'Y1', 1, :n, :u, '张三', 'YQ00', '2026-03-10 10:00:00', 1, "
+                          "'2026-03-10 10:00:00')"), {"n": number(1), "u": UNIT})
+    writer.dispose()
+    result = load_table(source_engine(make_url(source_url), SHANGHAI), supervision, "BDC_ZS", run_id="t",
+                        full_scan=True, now=LOADED_AT)
+    assert (result.rows_loaded, result.rows_quarantined) == (1, 0)
+    with supervision.connect() as conn:
+        assert conn.execute(select(stg_bdc_zs.c.zsid, stg_bdc_zs.c.qlrmc)).one() == ("ZS1", "张三")

@@ -282,6 +282,8 @@ def test_samples_page_shows_verdicts_and_forms_for_op_only_text_escaped(web, wor
         assert "材料&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;不全" in page and "<script>alert" not in page
         assert ID_NUMBER not in page and MASKED_ID in page
         assert page.count("待评查") == 2 and "不合格" in page and "张评查" in page
+        # the overview: progress of the hand review beside what the rules found
+        assert '<td class="num">1 / 3</td><td class="num">1</td>' in page and "规则发现问题" in page
     (defect,) = defects(world)
     assert f'href="/bdcwatch/ui/findings/{defect.id}"' in viewer
     quarantine_page = web.session("op").get(f"{UI}/quarantine").text

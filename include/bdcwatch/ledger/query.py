@@ -78,8 +78,8 @@ class FindingFilter(BaseModel):
         try:
             period = parse_period_label(value)
         except ValueError:
-            raise ValueError(f"{value!r} is not a period (2026-11, 2026-Q4, 2026-H2, 2026, "
-                             "2026-11-01..2026-11-16)") from None
+            raise ValueError(f"“{value}”不是期间，应写作 2026-11、2026-Q4、2026-H2、2026 或 2026-11-01..2026-11-16"
+                             f"（{value!r} is not a period）") from None
         return period.label  # one spelling: 2026-q4 and 2026-Q4 are the same period
 
     def conditions(self, today: date, dialect: str = "postgresql") -> list[ColumnElement[bool]]:

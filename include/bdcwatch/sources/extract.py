@@ -87,13 +87,15 @@ class LoadResult:
 def resolve_source_table(engine: Engine, table_name: str) -> tuple[str, dict[str, str]]:
     """Find the real table name and reference→real column names, ignoring case folding."""
     inspector = inspect(engine)
-    real_tables = {name.upper(): name for name in inspector.get_table_names()}
+    real_tables = {name.strip().lstrip("\ufeff").strip().upper(): name for name in inspector.get_table_names()}
     real = real_tables.get(table_name.upper())
     if real is None:
         where = engine.url.render_as_string(hide_password=True)
         raise SourceSchemaError(f"source table {table_name} does not exist in {where}",
                                 zh=f"源库 {where} 中没有源表 {table_name}（连接指向的库不对，或表名不同）")
-    real_columns = {c["name"].upper(): c["name"] for c in inspector.get_columns(real)}
+    # A name as a CSV import into SQLite or Access leaves it (a BOM, a trailing space) is
+    # still that column: "missing ZSID" beside a visible "\ufeffZSID" would mislead.
+    real_columns = {c["name"].strip().lstrip("\ufeff").strip().upper(): c["name"] for c in inspector.get_columns(real)}
     return real, {ref: real_columns[ref] for ref in column_kinds(table_name) if ref in real_columns}
 
 

@@ -60,7 +60,9 @@ def finding_filter(
     try:
         return FindingFilter.model_validate(raw)
     except ValidationError as error:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors())
+        # pydantic prefixes a validator's own words with "Value error, ": the words are ours.
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {str(e['msg']).removeprefix('Value error, ')}"
+                             for e in error.errors())
         raise HTTPException(http.HTTP_422_UNPROCESSABLE_CONTENT, problems) from None
 
 

@@ -37,7 +37,7 @@ def _cell_value(item: FindingItem, key: str, unit_names: dict[str, str]) -> Any:
         "subject_type": subject_type_text(item.subject_type), "subject_id": item.subject_id,
         "period": item.period or "",
         "occurred_on": item.occurred_on.isoformat() if item.occurred_on else "", "detail": detail_text(item.rule_code, item.detail),
-        "status": status_text(item.status), "overdue": "是" if item.overdue else "",
+        "status": status_text(item.status), "overdue": "是" if item.overdue else "否",
         "first_detected_at": f"{item.first_detected_at:%Y-%m-%d %H:%M}",
         "last_detected_at": f"{item.last_detected_at:%Y-%m-%d %H:%M}", "due_date": item.due_date.isoformat(),
         "closed_at": f"{item.closed_at:%Y-%m-%d %H:%M}" if item.closed_at else "",
