@@ -343,3 +343,31 @@ def test_column_names_with_a_bom_or_trailing_space_are_those_columns(sqlite_url,
     assert (result.rows_loaded, result.rows_quarantined) == (1, 0)
     with supervision.connect() as conn:
         assert conn.execute(select(stg_bdc_zs.c.zsid, stg_bdc_zs.c.qlrmc)).one() == ("ZS1", "张三")
+
+
+def test_a_staff_row_keyed_by_an_id_number_is_held_under_a_masked_key(sqlite_url, supervision):
+    """§6: no full ID number in any quarantine row, the row key included (a registry that
+    numbers its staff by 身份证号). The masked key carries a digest of the real one, so
+    two people whose masked numbers look alike stay apart and a fixed row is released."""
+    source_url = sqlite_url("source")
+    writer = create_engine(source_url)
+    metadata = build_metadata()
+    metadata.create_all(writer)
+    people = ["140302199001011237", "140302198512121237"]  # both 140*************37 once masked
+    with writer.begin() as conn:
+        conn.execute(metadata.tables["RY_JBXX"].insert(), [
+            {"RYBH": rybh, "XM": "王五", "ZJH": rybh, "DWDM": "YQ00", "YGLX": 9, "GW": "受理", "ZT": 1, "GXSJ": T}
+            for rybh in people])
+    source = source_engine(make_url(source_url), SHANGHAI)
+    assert load_table(source, supervision, "RY_JBXX", run_id="t", full_scan=True, now=LOADED_AT).rows_quarantined == 2
+    with supervision.connect() as conn:
+        keys = sorted(conn.execute(select(quarantine.c.row_key)).scalars())
+    assert len(keys) == 2 and all(k.startswith("RYBH=140*************37 #") for k in keys)
+    assert not any(rybh in k for k in keys for rybh in people)
+    with writer.begin() as conn:  # the first person's 用工类型 corrected at the source
+        conn.execute(text("UPDATE RY_JBXX SET YGLX = 1 WHERE RYBH = :r"), {"r": people[0]})
+    writer.dispose()
+    load_table(source, supervision, "RY_JBXX", run_id="t", now=LOADED_AT + timedelta(days=1))
+    with supervision.connect() as conn:
+        still_open = conn.execute(select(quarantine.c.row_key).where(quarantine.c.resolved_at.is_(None))).all()
+    assert len(still_open) == 1

@@ -18,7 +18,8 @@ is a new finding and not a closed one found again.
 
 A person whose RY_JBXX row sits in quarantine (unreadable) is still "in RY_JBXX": their
 case steps are not reported as unknown handlers, which would blame the unit for a data
-defect already reported to operations.
+defect already reported to operations. (Not for a registry that numbers its staff by
+身份证号: the quarantine keeps such a key masked, §6, and the guard cannot match it.)
 """
 
 from __future__ import annotations

@@ -4,8 +4,10 @@ data is masked in the reason and in the kept copy of the row (CONTRACT §6)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import re
 from collections import Counter
 from datetime import datetime
 from decimal import Decimal
@@ -32,10 +34,28 @@ def _clip(value: Any) -> Any:
     return value
 
 
+# 15 digits with at most 3 other characters between any two: what any ID number holds.
+_MANY_DIGITS = re.compile(r"(?:[0-9\uff10-\uff19][^0-9\uff10-\uff19]{0,3}){15}")
+
+
+def _stored(text: str) -> str:
+    """A key text as the quarantine stores it (§6: no full ID number in a quarantine row):
+    a key holding an ID number (staff keyed by 身份证号) is masked and given a digest of
+    the real key, so two people whose masked numbers look alike stay two entries and the
+    entry is still found again by the same key. Other keys are kept as written."""
+    if not _MANY_DIGITS.search(text):
+        return text  # the common case, without the masker's regex
+    masked = masking.mask_id_numbers(text)
+    if masked == text:
+        return text
+    return f"{masked} #{hashlib.sha256(text.encode('utf-8')).hexdigest()[:12]}"
+
+
 def key_text(table_name: str, key: tuple[Any, ...]) -> str:
-    """A row's key as an operator reads it: ``ZSID=ZS000123`` (``YWH=…, SXH=…`` for two columns)."""
+    """A row's key as an operator reads it: ``ZSID=ZS000123`` (``YWH=…, SXH=…`` for two
+    columns); an ID number in it masked (``_stored``)."""
     names = SOURCE_TABLES[table_name].key
-    return ", ".join(f"{n}={v}" for n, v in zip(names, key, strict=True))
+    return _stored(", ".join(f"{n}={v}" for n, v in zip(names, key, strict=True)))
 
 
 def key_texts(table_name: str, keys: list[tuple[Any, ...]]) -> list[str]:
@@ -45,7 +65,7 @@ def key_texts(table_name: str, keys: list[tuple[Any, ...]]) -> list[str]:
     if len(names) != 1:
         return [key_text(table_name, key) for key in keys]
     prefix = f"{names[0]}="
-    return [f"{prefix}{value}" for (value,) in keys]
+    return [_stored(f"{prefix}{value}") for (value,) in keys]
 
 
 def _as_read(value: Any, encoding: str) -> Any:
