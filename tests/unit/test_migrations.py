@@ -36,6 +36,43 @@ def test_mysql_migration_matches_models(mysql_database):
     assert _diffs(engine) == []
 
 
+def test_a_latin1_mariadb_database_is_made_utf8mb4_before_any_table(mysql_database):
+    """Many MariaDB servers default new databases to latin1: the tables would then refuse
+    Chinese text. An empty supervision_db is switched to utf8mb4 before the first table;
+    a holder name with a CJK Extension B character and an emoji complaint are kept."""
+    from datetime import datetime
+
+    from sqlalchemy import select, text
+
+    from bdcwatch.store.models import stg_bdc_zs
+
+    engine = make_engine(mysql_database())
+    with engine.begin() as conn:
+        conn.execute(text("ALTER DATABASE CHARACTER SET latin1 COLLATE latin1_swedish_ci"))
+    migrate(engine)
+    assert _diffs(engine) == []
+    name = "张𡒄😀"
+    with engine.begin() as conn:
+        conn.execute(stg_bdc_zs.insert().values(
+            zsid="Z1", ywh="Y1", zslx=1, bdcqzh="N1", bdcqzh_norm="N1", bdcdyh="x" * 28, qlrmc=name,
+            holders_norm=name, djjg="YQ00", szsj=datetime(2026, 3, 1), zszt=1, _load_id="t", gxsj=datetime(2026, 3, 1)))
+        assert conn.execute(select(stg_bdc_zs.c.qlrmc)).scalar_one() == name
+
+
+def test_a_mariadb_database_with_latin1_tables_is_refused_with_the_fix(mysql_database):
+    from sqlalchemy import text
+
+    from bdcwatch.store.migrate import SupervisionDatabaseError
+
+    engine = make_engine(mysql_database())
+    with engine.begin() as conn:
+        conn.execute(text("ALTER DATABASE CHARACTER SET latin1 COLLATE latin1_swedish_ci"))
+        conn.execute(text("CREATE TABLE legacy (id INT)"))
+    with pytest.raises(SupervisionDatabaseError, match="CONVERT TO CHARACTER SET utf8mb4"):
+        migrate(engine)
+    assert current_revision(engine) is None
+
+
 def test_downgrade_below_0008_refuses_to_break_the_audit_chain(sqlite_url):
     """Without events outside a finding the schema goes down to 0007 and back up; once a
     verdict or duty event is in the trail, the downgrade refuses (deleting it would break

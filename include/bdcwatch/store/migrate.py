@@ -13,7 +13,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -54,10 +54,48 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+class SupervisionDatabaseError(RuntimeError):
+    """supervision_db cannot hold what bdcwatch writes (the message says how to fix it)."""
+
+
+def _mysql_utf8mb4(engine: Engine) -> None:
+    """supervision_db on MySQL/MariaDB must store text as utf8mb4 (names with CJK Extension
+    B characters such as 𡒄, emoji in complaint texts): tables take the database's default
+    character set, which is latin1 or utf8mb3 on many servers. A new, empty database is
+    switched to utf8mb4 here; one that already has tables in another character set is
+    refused with the statement that converts it, before anything is written to it.
+
+    Raises:
+        SupervisionDatabaseError: the database has tables and its character set is not utf8mb4.
+    """
+    with engine.connect() as conn:
+        name, charset = conn.execute(text(
+            "SELECT SCHEMA_NAME, DEFAULT_CHARACTER_SET_NAME FROM information_schema.SCHEMATA "
+            "WHERE SCHEMA_NAME = DATABASE()")).one()
+        if str(charset).lower() == "utf8mb4":
+            return
+        tables = conn.execute(text("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()")
+                              ).scalar_one()
+    if tables:
+        raise SupervisionDatabaseError(
+            f"supervision_db `{name}` uses the character set {charset}; bdcwatch needs utf8mb4. Convert it "
+            f"(ALTER DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci, then ALTER TABLE … "
+            f"CONVERT TO CHARACTER SET utf8mb4 for each table) or create it anew with CHARACTER SET utf8mb4")
+    with engine.begin() as conn:
+        conn.execute(text(f"ALTER DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))
+
+
 def migrate(engine: Engine) -> str:
-    """Upgrade supervision_db to the newest revision; returns that revision."""
+    """Upgrade supervision_db to the newest revision; returns that revision.
+
+    Raises:
+        SupervisionDatabaseError: MySQL/MariaDB database with tables in another character
+            set than utf8mb4 (``_mysql_utf8mb4``).
+    """
     if current_revision(engine) == head_revision():
         return head_revision()
+    if engine.dialect.name == "mysql":
+        _mysql_utf8mb4(engine)
     cfg = alembic_config()
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
