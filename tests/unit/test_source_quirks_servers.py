@@ -156,6 +156,25 @@ def test_a_held_back_row_of_the_latin1_gbk_table_is_kept_as_its_text(latin1_gbk_
     assert "'单元号缺'" in held.reason and "\ufffd" not in held.row_json + held.reason
 
 
+def test_one_gbk_value_cut_in_half_stops_the_load_naming_its_row_not_the_charset(latin1_gbk_source, sqlite_url):
+    """§5: text that cannot be decoded stops the load naming table, column and the likely
+    cause. With the charset set and every other name decoding, one name cut in the middle
+    of a character is a damaged value at a named row, not a wrong character set."""
+    cut = "阿卜来提".encode("gbk")[:-1].hex()
+    writer = create_engine(latin1_gbk_source)
+    with writer.begin() as conn:
+        conn.execute(text(f"UPDATE BDC_ZS SET QLRMC = _latin1 X'{cut}' WHERE ZSID = 'ZS07'"))
+    writer.dispose()
+    supervision = make_engine(sqlite_url.migrated())
+    with pytest.raises(QualityGateError) as stopped:
+        load_table(source_engine(latin1_gbk_source, SHANGHAI, "gbk"), supervision, "BDC_ZS", run_id="t",
+                   full_scan=True, now=LOADED_AT)
+    message = str(stopped.value)
+    assert "column QLRMC" in message and "ZSID=ZS07" in message and "1 of 12 values" in message
+    assert "damaged in the source" in message and "charset" not in message.split("(")[0]
+    assert "ZSID=ZS07" in stopped.value.zh and "已损坏" in stopped.value.zh
+
+
 def _zs_row(zsid: str, at: datetime, **overrides: object) -> dict[str, object]:
     row: dict[str, object] = {"ZSID": zsid, "YWH": f"Y{zsid}", "ZSLX": 1, "BDCQZH": number(int(zsid[2:])),
                               "BDCDYH": UNIT, "QLRMC": "张三", "DJJG": "YQ00", "SZSJ": at, "ZSZT": 1, "GXSJ": at}

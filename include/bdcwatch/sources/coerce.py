@@ -21,7 +21,8 @@ from sqlalchemy import Date, DateTime, Integer, Numeric, SmallInteger
 
 from bdcwatch.errors import QualityGateError
 from bdcwatch.sources import values
-from bdcwatch.sources.schema import build_metadata
+from bdcwatch.sources.quarantine import key_text
+from bdcwatch.sources.schema import SOURCE_TABLES, build_metadata
 from bdcwatch.sources.suites import INVALID_SUFFIX
 
 _REFERENCE = build_metadata()
@@ -77,15 +78,56 @@ class Coerced:
     nulled: int  # blank or zero dates read as NULL in nullable columns (load_log.values_nulled)
 
 
-def _text_column(raw: list[Any], table_name: str, name: str, encoding: str) -> list[str | None]:
+# A few undecodable values (at most 3, or this share, and fewer than half) among decodable
+# ones read as damaged values, not as a wrong character set (which garbles nearly every
+# non-ASCII value).
+DAMAGED_SHARE = 0.05
+
+
+def _text_column(raw: list[Any], table_name: str, name: str, encoding: str,
+                 chunk: dict[str, list[Any]] | None = None) -> list[str | None]:
+    """The column's values as text (``values.texts``); ``chunk``: the whole chunk, whose
+    key columns name the row of a value that cannot be decoded.
+
+    Raises:
+        QualityGateError: a value cannot be decoded as ``encoding`` (CONTRACT §5: the load
+            stops naming table, column and the likely cause): the first row's key and how
+            many values fail; a few among many decodable ones are damaged values (cut in
+            the middle of a character), many mean the connection's charset is wrong.
+    """
     try:
         return values.texts(raw, encoding)
     except UnicodeDecodeError as error:
+        failing = []
+        for position, value in enumerate(raw):
+            try:
+                values.as_text(value, encoding)
+            except UnicodeDecodeError:
+                failing.append(position)
+        written = sum(1 for v in raw if isinstance(v, (bytes, bytearray, memoryview)))
+        first = failing[0] if failing else 0
+        key_names = SOURCE_TABLES[table_name].key
+        if chunk is not None and all(k in chunk for k in key_names):
+            where = where_zh = key_text(table_name, tuple(  # a key read raw is shown decoded, damaged or not
+                bytes(v).decode(encoding, errors="replace") if isinstance(v, (bytes, bytearray, memoryview)) else v
+                for v in (chunk[k][first] for k in key_names)))
+        else:
+            where, where_zh = f"value {first + 1} of the chunk", f"本批第 {first + 1} 个值"
+        counted = f"{len(failing)} of {written} values read as bytes, first: {where}, {error.reason} at byte {error.start}"
+        counted_zh = f"{len(failing)} / {written} 个值（首个：{where_zh}）"
+        if failing and len(failing) <= max(3, DAMAGED_SHARE * written) and len(failing) < written / 2:
+            raise QualityGateError(
+                f"source table {table_name} column {name}: text cannot be decoded as {encoding} ({counted}); the "
+                f"others decode, so these values are damaged in the source (cut in the middle of a character), not "
+                f"in another character set: correct them at the source and run again",
+                zh=f"源表 {table_name} 的字段 {name} 中有 {counted_zh}不能按 {encoding} 解码，其余均正常：这些值在源库中"
+                   f"已损坏（多为截断了半个汉字），并非字符集设置错误；请在源系统中更正后重新运行",
+            ) from error
         raise QualityGateError(
-            f"source table {table_name} column {name}: text cannot be decoded as {encoding} ({error.reason} at "
-            f"byte {error.start}); the source's character set is probably another one: set the connection "
-            f"extra charset (e.g. {{\"charset\": \"gbk\"}})",
-            zh=f"源表 {table_name} 的字段 {name} 中有不能按 {encoding} 解码的文字：源库的字符集很可能是另一种，"
+            f"source table {table_name} column {name}: text cannot be decoded as {encoding} ({counted}); the "
+            f"source's character set is probably another one: set the connection extra charset "
+            f"(e.g. {{\"charset\": \"gbk\"}})",
+            zh=f"源表 {table_name} 的字段 {name} 中有 {counted_zh}不能按 {encoding} 解码：源库的字符集很可能是另一种，"
                f"请在源库连接的 extra 中设置 charset（例如 {{\"charset\": \"gbk\"}}）",
         ) from error
 
@@ -108,7 +150,7 @@ def coerce(raw: dict[str, list[Any]], table_name: str, zone: tzinfo, encoding: s
             continue  # the table-level expectation on the column set reports it
         column = raw[name]
         if kind == "text":
-            texts = _text_column(column, table_name, name, encoding)
+            texts = _text_column(column, table_name, name, encoding, raw)
             length = getattr(col.type, "length", None)
             # Longer than its reference column: staging could not store it (PostgreSQL and
             # MariaDB refuse), so the row is quarantined with the value shown.
