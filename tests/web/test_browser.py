@@ -118,6 +118,7 @@ def _screenshot(page, name: str, tmp_path: Path) -> None:
 
 
 def test_op_closes_a_finding_from_the_airflow_navigation(api_server, browser, tmp_path):
+    api_server.world.move("evil", "rectifying", note="已通知窗口补正")  # closed only from rectifying (§4)
     page, dialogs = _login(browser, api_server, "op")
     page.get_by_role("link", name="问题台账").first.click()
     page.wait_for_url("**/plugin/bdcwatch**")
@@ -142,7 +143,7 @@ def test_op_closes_a_finding_from_the_airflow_navigation(api_server, browser, tm
     frame.get_by_role("button", name="提交").click()
     frame.locator("h1 .badge", has_text="已销号").wait_for()
     history = frame.locator("section.card", has_text="处理记录").inner_text()
-    assert "op" in history and "待整改 → 已销号" in history and "已补正退件理由并告知申请人（浏览器测试）" in history
+    assert "op" in history and "整改中 → 已销号" in history and "已补正退件理由并告知申请人（浏览器测试）" in history
     assert dialogs == []
     assert api_server.world.row("evil").status == "closed"
 
