@@ -61,11 +61,11 @@ def test_a_change_goes_to_the_city_the_page_shows(browser, province_server):
     other.goto(f"{server.base}/bdcwatch/ui/city?code=1403")
     assert SUBJECTS["1403"] in other.content()
 
-    page.check("form[data-post] input[name=to][value=closed]")
+    page.check("form[data-post] input[name=to][value=rectifying]")
     page.fill("form[data-post] textarea[name=note]", "太原已补发，核实无误")
     page.click("form[data-post] button[type=submit]")
     page.wait_for_url("**/ui/findings/1?city=1401")
     page.wait_for_load_state()
     assert SUBJECTS["1401"] in page.content() and "太原已补发，核实无误" in page.content()
-    assert {code: world.row("only").status for code, world in worlds.items()} == {"1401": "closed", "1403": "open"}
+    assert {code: world.row("only").status for code, world in worlds.items()} == {"1401": "rectifying", "1403": "open"}
     assert dialogs == []
