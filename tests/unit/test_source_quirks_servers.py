@@ -95,8 +95,12 @@ def test_postgresql_timestamptz_on_a_utc_server_stays_in_its_month(pg_database, 
     source = _zoned_source(url, "BDC_ZS", "SZSJ", DateTime(timezone=True), row,
                            f'ALTER DATABASE "{url.database}" SET timezone TO \'UTC\'',
                            "UPDATE bdc_zs SET szsj = '2026-03-01 07:00+08'")
-    with source.connect() as conn:
+    plain = create_engine(url)  # the server's own session zone: UTC
+    with plain.connect() as conn:
         assert conn.execute(text("SHOW timezone")).scalar_one() == "UTC"
+    plain.dispose()
+    with source.connect() as conn:  # bdcwatch reads in the policy zone (incremental bounds, §5)
+        assert conn.execute(text("SHOW timezone")).scalar_one() == "Asia/Shanghai"
     assert _staged(source, sqlite_url.migrated(), "BDC_ZS", stg_bdc_zs.c.szsj) == datetime(2026, 3, 1, 7, 0)
 
 
