@@ -200,6 +200,23 @@ def test_outbox_resend_by_op_with_a_note(web, world):
     assert row.status == "pending" and "op (unconfirmed → pending): 收件人确认未收到" in row.resend_log
 
 
+def test_the_outbox_lists_what_went_to_whom(web, world):
+    from bdcwatch.mail.outbox import OutgoingMessage, enqueue
+
+    with world.engine.begin() as conn:
+        ids = [enqueue(conn, OutgoingMessage(f"s{n}", "unit_digest", "ecert_completeness", "r", "2025-01", "YQ21",
+                                             (f"head{n}@example.org",), f"已发摘要 {n} {ID_NUMBER}", "<p/>"),
+                       datetime(2025, 2, 1)) for n in range(3)]
+        conn.execute(outbox.update().where(outbox.c.id.in_(ids[:2])).values(status="sent",
+                                                                              sent_at=datetime(2025, 2, 1, 8, 30)))
+    page = web.session("viewer").get(f"{UI}/outbox").text
+    sent = page.split("最近已发送", 1)[1]
+    assert "最新 2 封" in sent and "head0@example.org" in sent and "head1@example.org" in sent
+    assert "head2@example.org" not in sent  # still pending: in the first table
+    assert sent.index("已发摘要 1") < sent.index("已发摘要 0")  # newest first
+    assert "2025-02-01 08:30" in sent and ID_NUMBER not in page
+
+
 def test_open_and_overdue_are_taken_now_for_the_month_just_ended():
     """The monthly check finds last month's problems on the 1st: at the month's end the
     ledger did not hold them yet, so that month (and the running one) shows the ledger now."""

@@ -150,4 +150,5 @@ def outbox_page(request: Request, user: Reader, engine: Supervision) -> HTMLResp
     with engine.connect() as conn:
         messages = reads.outbox_messages(conn)
         counts = reads.outbox_counts(conn)
-    return _page(request, user, "outbox.html.j2", "outbox", messages=messages, counts=counts)
+        sent = reads.recently_sent(conn)
+    return _page(request, user, "outbox.html.j2", "outbox", messages=messages, counts=counts, sent=sent)

@@ -102,6 +102,7 @@ class OutboxRow:
     attempts: int
     last_error: str | None
     resend_log: str | None
+    sent_at: datetime | None = None
 
     @property
     def resendable(self) -> bool:
@@ -119,6 +120,22 @@ def outbox_messages(conn: Connection, statuses: tuple[str, ...] = OUTBOX_SHOWN) 
                   list(json.loads(r.recipients)), r.created_at, int(r.attempts),
                   mask_id_numbers(r.last_error) if r.last_error else None,
                   mask_id_numbers(r.resend_log) if r.resend_log else None)
+        for r in conn.execute(query)
+    ]
+
+
+RECENT_SENT = 50
+
+
+def recently_sent(conn: Connection, limit: int = RECENT_SENT) -> list[OutboxRow]:
+    """The newest ``limit`` messages delivered, newest first: what went to whom and when
+    (the page's second table; the full record is the outbox table and the relay's log)."""
+    query = (select(outbox.c.id, outbox.c.status, outbox.c.kind, outbox.c.dag_id, outbox.c.unit_code, outbox.c.subject,
+                    outbox.c.recipients, outbox.c.created_at, outbox.c.attempts, outbox.c.sent_at)
+             .where(outbox.c.status == SENT).order_by(outbox.c.id.desc()).limit(limit))
+    return [
+        OutboxRow(int(r.id), r.status, r.kind, r.dag_id, r.unit_code, mask_id_numbers(r.subject),
+                  list(json.loads(r.recipients)), r.created_at, int(r.attempts), None, None, r.sent_at)
         for r in conn.execute(query)
     ]
 
