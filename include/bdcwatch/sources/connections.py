@@ -137,10 +137,9 @@ class _PgCaster:
     timestamptz) over as its text instead of raising mid-read: the gate then quarantines
     that row, naming its key and column (§5), and the rest of the table loads."""
 
-    def __init__(self, base: Any) -> None:
-        import psycopg2.extensions as pgext  # type: ignore[import-untyped]
-
+    def __init__(self, pgext: Any, base: Any) -> None:
         self._base = base
+        self._register = pgext.register_type
         self._type = pgext.new_type(base.values, f"BDCWATCH_{base.name}", self._cast)
 
     def _cast(self, value: str | None, cursor: Any) -> Any:
@@ -150,17 +149,15 @@ class _PgCaster:
             return value
 
     def register(self, dbapi_conn: Any) -> None:
-        import psycopg2.extensions as pgext
-
-        pgext.register_type(self._type, dbapi_conn)
+        self._register(self._type, dbapi_conn)
 
 
 def _lenient_pg_dates() -> list[_PgCaster]:
     try:
-        import psycopg2.extensions as pgext
+        import psycopg2.extensions as pgext  # type: ignore[import-untyped]
     except ImportError:  # another PostgreSQL driver: its own conversion applies
         return []
-    return [_PgCaster(base) for base in (pgext.PYDATETIME, pgext.PYDATETIMETZ, pgext.PYDATE)]
+    return [_PgCaster(pgext, base) for base in (pgext.PYDATETIME, pgext.PYDATETIMETZ, pgext.PYDATE)]
 
 
 def session_offset(zone: tzinfo) -> str:
