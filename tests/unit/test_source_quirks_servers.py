@@ -11,7 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import DateTime, Engine, create_engine, select, text
+from sqlalchemy import DateTime, Engine, String, create_engine, select, text
 from sqlalchemy.dialects.mysql import MEDIUMTEXT, TIMESTAMP
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.types import TypeEngine
@@ -213,6 +213,33 @@ def test_postgresql_incremental_read_of_a_timestamptz_gxsj_on_a_utc_server_misse
     assert second.rows_loaded == 2 and second.watermark == "2026-03-10 13:00:00"
     with supervision.connect() as conn:
         assert sorted(conn.execute(select(stg_bdc_zs.c.zsid)).scalars()) == ["ZS1", "ZS2"]
+
+
+@pytest.mark.parametrize("server", ["pg_database", "mysql_database"])
+def test_an_incremental_read_of_a_varchar_gxsj_with_offsets_misses_nothing(server, request, sqlite_url):
+    """A vendor's GXSJ declared VARCHAR, written in UTC with an offset: PostgreSQL has no
+    ``varchar >= timestamp`` (the daily load failed), and MariaDB compared the text
+    ``2026-03-10 03:30:00+00:00`` (11:30 in Beijing) with ``2026-03-10 09:00:00`` and skipped
+    the row. Text is compared from a day before the watermark (``TEXT_REACH_BACK``)."""
+    url = make_url(request.getfixturevalue(server)("source"))
+    metadata = build_metadata()
+    zs = metadata.tables["BDC_ZS"]
+    zs.c["GXSJ"].type = String(40)
+    writer = create_engine(url)
+    zs.create(writer)
+    with writer.begin() as conn:
+        conn.execute(zs.insert(), [_zs_row("ZS1", T, GXSJ="2026-03-10 10:00:00")])
+    supervision = make_engine(sqlite_url.migrated())
+    first = load_table(source_engine(url, SHANGHAI), supervision, "BDC_ZS", run_id="t", full_scan=True, now=LOADED_AT)
+    assert first.watermark == "2026-03-10 10:00:00"
+    with writer.begin() as conn:  # changed at 11:30 and 11:40 Beijing time
+        conn.execute(zs.insert(), [_zs_row("ZS2", T, GXSJ="2026-03-10 03:30:00+00:00"),
+                                   _zs_row("ZS3", T, GXSJ="2026-03-10T11:40:00+08:00")])
+    writer.dispose()
+    second = load_table(source_engine(url, SHANGHAI), supervision, "BDC_ZS", run_id="t", now=LOADED_AT)
+    assert second.watermark == "2026-03-10 11:40:00"
+    with supervision.connect() as conn:
+        assert sorted(conn.execute(select(stg_bdc_zs.c.zsid)).scalars()) == ["ZS1", "ZS2", "ZS3"]
 
 
 def test_postgresql_dates_python_cannot_hold_are_quarantined_not_a_crash(pg_database, sqlite_url):

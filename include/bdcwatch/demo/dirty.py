@@ -24,6 +24,10 @@ applied to the truth by :meth:`DirtyWorld.rename_truth`.
   certificate, another §5 middle dot (sometimes with a zero-width character) on the
   e-certificate; some e-certificate numbers carry §5 bracket variants, U+3000, NBSP or
   invisible characters.
+* **A table without a primary key.** The provincial e-certificate table is read through a
+  replica view without one (BDC_DZZZ_ZZXX, every dialect), and a replication that
+  applied a change twice left about one row in fifty written twice, value for value: the
+  engine stages each once and counts the repeats (``load_log.rows_repeated``).
 
 Choices are made by a hash of (seed, table, row key, purpose): the same seed gives the
 same quirks, whatever the batch size (only which of two holder names hashing to the same
@@ -78,6 +82,8 @@ _SPACES = ("\u3000", "\u00a0", " ", *_INVISIBLE)
 _HOLDER_SPLIT = re.compile(r"([、,，;；/／])")
 _YEAR_PARENS = re.compile(r"^(.)[(（]([0-9０-９]{4})[)）]")
 _STAFF_ID = re.compile(r"^([A-Z]{2}[0-9A-Z]{2})(\d{3})$")
+_KEYLESS = frozenset({"BDC_DZZZ_ZZXX"})  # read through a replica view without a primary key
+_WRITTEN_TWICE = 50  # about one row in this many of a keyless table is written twice
 
 
 class _Raw(UserDefinedType[Any]):
@@ -145,7 +151,8 @@ class DirtyWorld:
         md = MetaData()
         for table in self._reference.tables.values():
             columns = [
-                Column(c.name, self._type(table.name, c.name, c.type), key=c.key, primary_key=c.primary_key,
+                Column(c.name, self._type(table.name, c.name, c.type), key=c.key,
+                       primary_key=c.primary_key and table.name not in _KEYLESS,
                        nullable=c.nullable, autoincrement=False, server_default=c.server_default)
                 for c in table.columns
             ]
@@ -183,8 +190,18 @@ class DirtyWorld:
     # -- rows -----------------------------------------------------------------------------
     def rewrite(self, table: str, rows: list[dict[str, Any]], dialect: str) -> list[dict[str, Any]]:
         """Copies of ``rows`` (the clean values, never changed in place) as ``dialect``'s
-        vendor database holds them."""
-        return [self._row(table, row, dialect) for row in rows]
+        vendor database holds them; in a table without a primary key, some rows twice, the
+        copy right after the row (same values, so the truth is unchanged)."""
+        written = [self._row(table, row, dialect) for row in rows]
+        if table not in _KEYLESS:
+            return written
+        twice: list[dict[str, Any]] = []
+        for row in written:
+            twice.append(row)
+            key = "|".join(str(row[k]) for k in SOURCE_TABLES[table].key)
+            if self._roll(table, key, "twice", _WRITTEN_TWICE) == 0:
+                twice.append(dict(row))
+        return twice
 
     def _roll(self, table: str, key: str, purpose: str, n: int) -> int:
         return zlib.crc32(f"{self.seed}|{table}|{key}|{purpose}".encode()) % n

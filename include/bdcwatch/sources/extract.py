@@ -23,7 +23,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
@@ -32,6 +32,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     LargeBinary,
+    String,
     and_,
     bindparam,
     cast,
@@ -43,6 +44,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.sql.expression import ColumnClause
 
 from bdcwatch.errors import QualityGateError, SourceSchemaError
 from bdcwatch.sources import values as values_module
@@ -50,7 +52,7 @@ from bdcwatch.sources.coerce import coerce, column_kinds, column_types
 from bdcwatch.sources.connections import CHARSET_OPTION
 from bdcwatch.sources.gate import CertificateCheck, RowProblem, gate_settings, validator_for
 from bdcwatch.sources.quarantine import hold, release_fixed
-from bdcwatch.sources.reasons import FITS_REFERENCE
+from bdcwatch.sources.reasons import FITS_REFERENCE, KEY_UNIQUE
 from bdcwatch.sources.schema import SOURCE_TABLES
 from bdcwatch.sources.suites import INVALID_SUFFIX
 from bdcwatch.sources.values import python_codec
@@ -63,6 +65,9 @@ log = logging.getLogger(__name__)
 # Re-read this much before the watermark: a source transaction that commits late can
 # carry a GXSJ older than rows already read. Upserts make the overlap harmless.
 WATERMARK_OVERLAP = timedelta(hours=1)
+# A GXSJ held as text is compared as text, from a day before the watermark: the most an
+# offset (-12:00 to +14:00) moves a local instant away from the digits written.
+TEXT_REACH_BACK = timedelta(days=1)
 DEFAULT_CHUNK_SIZE = 50_000
 
 
@@ -79,6 +84,7 @@ class LoadResult:
     watermark: str | None
     rows_flagged: int = 0  # kept rows with a defect a rule reports (suite level "finding")
     values_nulled: int = 0  # blank or zero dates read as NULL in nullable columns (§5)
+    rows_repeated: int = 0  # exact repeats of a row read earlier in the load: staged once
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -115,6 +121,15 @@ def _raw_text_columns(conn: Connection, real_table: str, columns: dict[str, str]
             if charset and str(charset).lower() in raw_sets and str(name).upper() in real_to_ref}
 
 
+def _held_as_text(conn: Connection, real_table: str, real_column: str) -> bool:
+    """Whether the source declares ``real_column`` as text (VARCHAR, CHAR, TEXT, CLOB):
+    a vendor's GXSJ written as ``2026-03-10T03:30:00+00:00``."""
+    for reflected in inspect(conn).get_columns(real_table):
+        if reflected["name"] == real_column:
+            return isinstance(reflected["type"], String)
+    return False
+
+
 def _stream(
     engine: Engine, table_name: str, since: datetime | None, chunk_size: int
 ) -> Iterator[dict[str, list[Any]]]:
@@ -130,11 +145,16 @@ def _stream(
         ]
         query = select(*selected).select_from(table(real_table))
         if since is not None and "GXSJ" in columns:
-            if conn.dialect.name == "sqlite":
-                # GXSJ is text, compared as text: an offset (+00:00, Z) may put a later
-                # instant on an earlier local day. Upserts make the wider overlap harmless.
-                since = since - timedelta(days=1)
-            query = query.where(column(columns["GXSJ"]) >= bindparam("since", since, type_=Timestamp))
+            gxsj: ColumnClause[Any] = column(columns["GXSJ"])
+            if conn.dialect.name == "sqlite" or _held_as_text(conn, real_table, columns["GXSJ"]):
+                # Text (a VARCHAR GXSJ, or SQLite's), compared as text: an offset (+00:00, Z)
+                # may put a later instant on an earlier local day, and PostgreSQL has no
+                # varchar >= timestamp. Compared with the text of a day earlier, no offset
+                # hides a change; upserts make the wider overlap harmless.
+                query = query.where(gxsj >= bindparam("since", f"{since - TEXT_REACH_BACK:%Y-%m-%d %H:%M:%S}",
+                                                      type_=String))
+            else:
+                query = query.where(gxsj >= bindparam("since", since, type_=Timestamp))
         result = conn.execute(query)
         names = list(result.keys())
         while rows := result.fetchmany(chunk_size):
@@ -257,7 +277,12 @@ class _Chunks:
     rows_deleted: int = 0
     rows_flagged: int = 0
     values_nulled: int = 0
+    rows_repeated: int = 0
     newest: datetime | None = None
+    # Every usable key read so far in this load -> a fingerprint of its first row, and the
+    # keys read more than once with different values (``_repeats``).
+    seen: dict[tuple[Any, ...], int] = field(default_factory=dict)
+    clashing: set[tuple[Any, ...]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         self.staging = STAGING[self.table_name]
@@ -290,23 +315,81 @@ class _Chunks:
         # Key columns hold Python values already (an integer key is an int), as _key makes them.
         keys = list(zip(*(values[k] for k in key_columns), strict=True))
         problems += _unreported_invalid(table_name, frame, keys, problems)
+        repeats, clashes, clashed_earlier = self._repeats(keys, raw)
+        problems += clashes
         bad_keys = {p.key for p in problems}
-        bad_positions = [i for i, key in enumerate(keys) if key in bad_keys] if bad_keys else []
+        bad_positions = [i for i, key in enumerate(keys) if key in bad_keys and i not in repeats] if bad_keys else []
         staged = {name: column for name, column in columns.items() if name in self.staging_columns}
-        if bad_positions:
-            good = [i for i, key in enumerate(keys) if key not in bad_keys]
+        if bad_positions or repeats:
+            good = [i for i, key in enumerate(keys) if key not in bad_keys and i not in repeats]
             staged = {name: [column[i] for i in good] for name, column in staged.items()}
-        staged["_load_id"] = [load_id] * (len(keys) - len(bad_positions))
+        staged["_load_id"] = [load_id] * (len(keys) - len(bad_positions) - len(repeats))
+        self.rows_repeated += len(repeats)
 
         with self.target.begin() as conn:
             self.rows_loaded += upsert_columns(conn, self.staging, staged, [k.lower() for k in key_columns])
             if problems:
-                self.rows_quarantined += len(bad_positions)  # rows: several may share an unusable key (None)
+                # A key that turned out to be read twice with different values: its first
+                # row, staged from an earlier chunk of this load, is held back now too.
+                moved = _delete_keys(conn, self.staging, key_columns, clashed_earlier, load_id=load_id)
+                self.rows_loaded -= moved
+                self.rows_quarantined += moved + len(bad_positions)  # rows: several may share an unusable key
                 bad_raw = [{name: column[i] for name, column in raw.items()} for i in bad_positions]
                 hold(conn, table_name, problems, bad_raw, [keys[i] for i in bad_positions], load_id, started,
                      self.encoding)
                 self.rows_deleted += _delete_keys(conn, self.staging, key_columns, bad_keys)
             release_fixed(conn, table_name, [k for k in keys if k not in bad_keys], started)
+
+    def _repeats(self, keys: list[tuple[Any, ...]], raw: dict[str, list[Any]]
+                 ) -> tuple[set[int], list[RowProblem], set[tuple[Any, ...]]]:
+        """Keys this load has read before: a source table without a primary key (a vendor's
+        view, a copy made without constraints, a replication that applied a change twice).
+
+        Returns (positions of rows that repeat the key's first row exactly: staged once and
+        counted in ``rows_repeated``; a problem on the key column for every key read with
+        different values, held back whole since the register cannot say which row is the
+        case (§5: never one row silently winning); the clashing keys whose first row came in
+        an earlier chunk, which ``load`` takes back out of staging). Rows whose key is
+        unusable are the gate's already. Memory: one entry per key read, ~100 bytes.
+        """
+        seen, clashing = self.seen, self.clashing
+        repeats: set[int] = set()
+        clashes: dict[tuple[Any, ...], RowProblem] = {}
+        clashed_earlier: set[tuple[Any, ...]] = set()
+        in_chunk: set[tuple[Any, ...]] = set()
+        for position, (key, fingerprint) in enumerate(zip(keys, _fingerprints(raw), strict=True)):
+            if None in key:
+                continue
+            first = seen.get(key)
+            if first is None:
+                seen[key] = fingerprint
+                in_chunk.add(key)
+                continue
+            if key not in clashing and first == fingerprint:
+                repeats.add(position)
+                continue
+            if key not in clashing:
+                clashing.add(key)
+                if key not in in_chunk:
+                    clashed_earlier.add(key)
+            if key not in clashes:
+                clashes[key] = RowProblem(
+                    key, self.key_columns[0], KEY_UNIQUE,
+                    "the key of more than one row of the source, with different values "
+                    "(a table or view without a primary key?): which row is the register cannot be told, "
+                    "so the key is held until the source keeps one row")
+        # Every row of a clashing key in this chunk is held, the first one too.
+        return {p for p in repeats if keys[p] not in clashing}, list(clashes.values()), clashed_earlier
+
+
+def _fingerprints(raw: dict[str, list[Any]]) -> Iterator[int]:
+    """A hash of each row's values as the driver gave them (a value Python cannot hash,
+    such as PostgreSQL's ``memoryview`` for bytea, by its text)."""
+    for row in zip(*raw.values(), strict=True):
+        try:
+            yield hash(row)
+        except TypeError:
+            yield hash(repr(row))
 
 
 def load_table(
@@ -374,19 +457,24 @@ def load_table(
             load_log.insert().values(
                 load_id=load_id, run_id=run_id, source_table=table_name, full_scan=int(full_scan),
                 rows_read=chunks.rows_read, rows_loaded=chunks.rows_loaded, rows_quarantined=chunks.rows_quarantined,
-                rows_deleted=chunks.rows_deleted, values_nulled=chunks.values_nulled, started_at=started,
+                rows_deleted=chunks.rows_deleted, values_nulled=chunks.values_nulled,
+                rows_repeated=chunks.rows_repeated, started_at=started,
                 finished_at=started + timedelta(seconds=time.perf_counter() - clock),
             )
         )
     result = LoadResult(
         table_name, load_id, full_scan, chunks.rows_read, chunks.rows_loaded, chunks.rows_quarantined,
         chunks.rows_deleted, newest.isoformat(sep=" ") if newest else None, chunks.rows_flagged, chunks.values_nulled,
+        chunks.rows_repeated,
     )
     log.info("loaded %s: %s", table_name, result)
     if result.rows_flagged:
         # Kept on purpose (meta.level "finding"): the rules report these rows to their unit.
         log.warning("%s: %d rows kept with defects that a rule reports (see the suite's 'finding' "
                     "expectations)", table_name, result.rows_flagged)
+    if result.rows_repeated:
+        log.warning("%s: %d rows repeat an earlier row of the source exactly (same key, same values; a table "
+                    "without a primary key?): each key staged once", table_name, result.rows_repeated)
     _check_bad_fraction(table_name, result.rows_read, result.rows_quarantined)
     return result
 
@@ -403,10 +491,15 @@ def _check_bad_fraction(table_name: str, rows_read: int, rows_quarantined: int) 
         )
 
 
-def _delete_keys(conn: Connection, staging: Any, key_columns: tuple[str, ...], keys: set[tuple[Any, ...]]) -> int:
+def _delete_keys(conn: Connection, staging: Any, key_columns: tuple[str, ...], keys: set[tuple[Any, ...]],
+                 *, load_id: str | None = None) -> int:
+    """Delete the staging rows of ``keys`` (only those this load staged when ``load_id``
+    is given); returns how many went."""
     if not keys:
         return 0
     condition = and_(*[staging.c[k.lower()] == bindparam(f"k_{k.lower()}") for k in key_columns])
+    if load_id is not None:
+        condition = and_(condition, staging.c._load_id == load_id)
     params = [{f"k_{k.lower()}": v for k, v in zip(key_columns, key, strict=True)} for key in keys]
     return conn.execute(delete(staging).where(condition), params).rowcount or 0
 

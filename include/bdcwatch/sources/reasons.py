@@ -28,6 +28,7 @@ from bdcwatch.sources.suites import why_zh
 from bdcwatch.standards.masking import mask_id_numbers
 
 FITS_REFERENCE = "bdcwatch_value_fits_reference_column"  # the gate's own check (sources.extract)
+KEY_UNIQUE = "bdcwatch_key_unique_in_source"  # the load's own: one key, rows with different values
 UNWORDED = "未通过数据质量检查"  # a check nobody worded (its English name stands beside)
 MAX_VALUE_CHARS = 200
 
@@ -44,6 +45,7 @@ KINDS: dict[str, str] = {
     "expect_table_columns_to_match_set": "源表缺少参照表结构中的字段",
     # the gate's own
     FITS_REFERENCE: "超过参照表结构的字段长度或数值范围",
+    KEY_UNIQUE: "在源表中重复：多行使用同一主键而内容不同，无法判断以哪一行为准，该主键的各行暂不入库",
     # the complaint intake's (intake/complaints.py, source table COMPLAINT)
     "required": "必填项为空",
     "known_unit": "不是策略中的登记机构",

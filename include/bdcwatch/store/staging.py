@@ -213,6 +213,8 @@ load_log = Table(
     Column("rows_deleted", Integer, nullable=False),
     # Blank or zero dates read as NULL in nullable columns (CONTRACT §5; migration 0009).
     Column("values_nulled", Integer, nullable=False, server_default="0"),
+    # Rows repeating an earlier row of the same load exactly: staged once (migration 0013).
+    Column("rows_repeated", Integer, nullable=False, server_default="0"),
     Column("started_at", Timestamp, nullable=False),
     Column("finished_at", Timestamp, nullable=False),
 )
