@@ -116,6 +116,12 @@ def test_case_timeliness_watch(airflow_env, world, smtp_server):
     sent = len(smtp_server.received)
     airflow_env.run_dag("case_timeliness_watch", PERIOD_END.isoformat(), conf, connections)
     assert len(smtp_server.received) == sent
+    # Another run (another run id: a manual run beside the scheduled one) for the same
+    # as-of: the heads already have that day's list, so none is sent again.
+    other = airflow_env.run_dag("case_timeliness_watch", f"{PERIOD_END.isoformat()}T06:00:00+00:00", conf, connections)
+    assert other.state == "success"
+    again = [m for m in smtp_server.received if "办件时限预警" in m.message["Subject"]]
+    assert len(again) == len(warnings), "a second run for the same as-of sent the watch lists again"
 
 
 def test_county_self_inspection_for_one_unit(airflow_env, world, smtp_server):

@@ -116,3 +116,17 @@ def test_a_key_repeated_across_chunks_is_held_whichever_copy_differs(sqlite_url,
         assert open_entries(target) == {"ZSID=ZS07": ("ZSID", KEY_UNIQUE)}
     assert result.rows_read == result.rows_loaded + result.rows_quarantined + result.rows_repeated
 
+
+def test_keys_that_differ_only_in_letter_case_are_two_rows(database_url):
+    """§5: a source value keeps its text form. MariaDB's default collations fold case: there
+    ``ZS9F3A`` overwrote ``zs9f3a`` in staging, where PostgreSQL and SQLite kept both."""
+    rows = [zs_row(n) for n in range(1, 59)]
+    rows += [zs_row(90, ZSID="zs9f3a", DJJG="YQ00"), zs_row(91, ZSID="ZS9F3A", DJJG="YQ01")]
+    source = keyless_source(database_url("source"), rows)
+    target = make_engine(database_url.migrated())
+    result = load_table(source, target, "BDC_ZS", run_id="r1", full_scan=True, chunk_size=CHUNK, now=LOADED_AT)
+    assert (result.rows_loaded, result.rows_quarantined) == (60, 0)
+    with target.connect() as conn:
+        staged = dict(conn.execute(select(stg_bdc_zs.c.zsid, stg_bdc_zs.c.djjg)
+                                   .where(stg_bdc_zs.c.zsid.in_(["zs9f3a", "ZS9F3A"]))).tuples().all())
+    assert staged == {"zs9f3a": "YQ00", "ZS9F3A": "YQ01"}

@@ -73,6 +73,44 @@ def test_a_mariadb_database_with_latin1_tables_is_refused_with_the_fix(mysql_dat
     assert current_revision(engine) is None
 
 
+def test_mariadb_supervision_db_compares_text_exactly_new_or_upgraded(mysql_database):
+    """Text compares code point by code point, as on PostgreSQL and SQLite (migration
+    0014): a new database gets the binary collation before its first table, and one made
+    before 0014 in a case-folding collation has its default and every table converted."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from bdcwatch.store.migrate import MYSQL_COLLATION, alembic_config
+
+    def collations(engine) -> set[str]:
+        with engine.connect() as conn:
+            return set(conn.execute(text(
+                "SELECT TABLE_COLLATION FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() UNION "
+                "SELECT DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME = DATABASE()"
+            )).scalars())
+
+    fresh = make_engine(mysql_database())
+    migrate(fresh)
+    assert collations(fresh) == {MYSQL_COLLATION}
+
+    older = make_engine(mysql_database())
+    with older.begin() as conn:
+        conn.execute(text("ALTER DATABASE CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))
+    config = alembic_config()
+    with older.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0013")
+    assert collations(older) == {"utf8mb4_unicode_ci"}
+    with older.begin() as conn:
+        conn.execute(text("INSERT INTO stg_ry_jbxx (rybh, xm, zjh_valid, zt, gxsj, _load_id) VALUES ('hn102', '张三', 1, 1, '2026-03-01', 'x')"))
+    migrate(older)
+    assert collations(older) == {MYSQL_COLLATION}
+    assert _diffs(older) == []
+    with older.begin() as conn:  # folded, this would be a duplicate key
+        conn.execute(text("INSERT INTO stg_ry_jbxx (rybh, xm, zjh_valid, zt, gxsj, _load_id) VALUES ('HN102', '张三', 1, 1, '2026-03-01', 'x')"))
+        assert conn.execute(text("SELECT COUNT(*) FROM stg_ry_jbxx WHERE rybh = 'hn102'")).scalar_one() == 1
+
+
 def test_downgrade_below_0008_refuses_to_break_the_audit_chain(sqlite_url):
     """Without events outside a finding the schema goes down to 0007 and back up; once a
     verdict or duty event is in the trail, the downgrade refuses (deleting it would break

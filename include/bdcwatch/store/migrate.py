@@ -58,31 +58,44 @@ class SupervisionDatabaseError(RuntimeError):
     """supervision_db cannot hold what bdcwatch writes (the message says how to fix it)."""
 
 
+# Text in supervision_db on MySQL/MariaDB compares as PostgreSQL and SQLite compare it:
+# code point by code point. The servers' default collations fold letter case (and some
+# accents), which would make the source keys ``zs9f3a`` and ``ZS9F3A`` one staging row and
+# staff id ``hn102`` the same person as ``HN102`` there only (CONTRACT §5: a source value
+# keeps its text form). Migration 0014 converts databases made before.
+MYSQL_COLLATION = "utf8mb4_bin"
+
+
 def _mysql_utf8mb4(engine: Engine) -> None:
     """supervision_db on MySQL/MariaDB must store text as utf8mb4 (names with CJK Extension
-    B characters such as 𡒄, emoji in complaint texts): tables take the database's default
-    character set, which is latin1 or utf8mb3 on many servers. A new, empty database is
-    switched to utf8mb4 here; one that already has tables in another character set is
-    refused with the statement that converts it, before anything is written to it.
+    B characters such as 𡒄, emoji in complaint texts) and compare it exactly
+    (``MYSQL_COLLATION``): tables take the database's default character set, which is latin1
+    or utf8mb3 on many servers, and its case-insensitive collation. A new, empty database is
+    switched to utf8mb4 with the binary collation here; one that already has tables in
+    another character set is refused with the statement that converts it, before anything
+    is written to it (one in utf8mb4 with another collation is converted by migration 0014).
 
     Raises:
         SupervisionDatabaseError: the database has tables and its character set is not utf8mb4.
     """
     with engine.connect() as conn:
-        name, charset = conn.execute(text(
-            "SELECT SCHEMA_NAME, DEFAULT_CHARACTER_SET_NAME FROM information_schema.SCHEMATA "
+        name, charset, collation = conn.execute(text(
+            "SELECT SCHEMA_NAME, DEFAULT_CHARACTER_SET_NAME, DEFAULT_COLLATION_NAME FROM information_schema.SCHEMATA "
             "WHERE SCHEMA_NAME = DATABASE()")).one()
-        if str(charset).lower() == "utf8mb4":
+        if str(collation).lower() == MYSQL_COLLATION:
             return
         tables = conn.execute(text("SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()")
                               ).scalar_one()
-    if tables:
+    if tables and str(charset).lower() != "utf8mb4":
         raise SupervisionDatabaseError(
             f"supervision_db `{name}` uses the character set {charset}; bdcwatch needs utf8mb4. Convert it "
-            f"(ALTER DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci, then ALTER TABLE … "
-            f"CONVERT TO CHARACTER SET utf8mb4 for each table) or create it anew with CHARACTER SET utf8mb4")
+            f"(ALTER DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE {MYSQL_COLLATION}, then ALTER TABLE … "
+            f"CONVERT TO CHARACTER SET utf8mb4 COLLATE {MYSQL_COLLATION} for each table) or create it anew with "
+            f"CHARACTER SET utf8mb4 COLLATE {MYSQL_COLLATION}")
+    if tables:
+        return  # utf8mb4 already: migration 0014 converts its tables and default collation
     with engine.begin() as conn:
-        conn.execute(text(f"ALTER DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"))
+        conn.execute(text(f"ALTER DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE {MYSQL_COLLATION}"))
 
 
 def migrate(engine: Engine) -> str:

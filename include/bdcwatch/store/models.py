@@ -91,6 +91,8 @@ finding = Table(
     # Digests read the findings of a time range and the unannounced ones (migration 0010).
     Index("ix_finding_first_detected", "first_detected_at"),
     Index("ix_finding_closed", "closed_at"),
+    # "Was this month checked at all?" (reports.kpis.month_checked): a range probe (0015).
+    Index("ix_finding_judged_as_of", "judged_as_of"),
     Index("ix_finding_unannounced", "notified_outbox_id", "dag_id"),
 )
 
