@@ -76,6 +76,16 @@ def test_numbers_written_after_a_word_or_with_dashes_are_masked(written: str) ->
     assert "*" in masked and len(digits) == 5, masked  # 3 kept at the head, 2 at the tail
 
 
+@pytest.mark.parametrize("written", [
+    "140302 19851312 0017", "140302-1985-1312-0017", "1403 0219 8513 1200 17", "140302 851312 001",
+    "１４０３０２　１９８５０２３２　００１Ｘ",
+])
+def test_a_separated_number_with_a_mistyped_birth_date_is_masked(written: str) -> None:
+    """Month 13, day 32: grouped as ID numbers are written, it is one all the same (§6)."""
+    masked = mask_id_numbers(f"申请人身份证号{written}，请核实")
+    assert written not in masked and written[:3] + "*" * (len(written) - 5) + written[-2:] in masked
+
+
 @pytest.mark.parametrize("code", [
     "ZS110101000000001234",  # letters then 18 digits without a birth date: a code, not a person
     "140302001001GB00001F00010001",  # BDCDYH

@@ -9,8 +9,8 @@ its check character, also written straight after a word (``身份证140302…``,
 Long codes that merely contain digits (BDCDYH, YWH, ZZBS, certificate numbers) are not ID
 numbers: a match has no digit or letter right after it and no digit right before it; a
 15-digit or separated form, or one written straight after a Latin letter, must carry a plausible
-birth date where GB 11643 puts one, so a run of dates or a 16-digit case number is left as
-written.
+birth date where GB 11643 puts one, or be grouped as ID numbers are written (6-8-4, 6-4-4-4,
+fours; legacy 6-6-3), so a run of dates or a 16-digit case number is left as written.
 """
 
 from __future__ import annotations
@@ -29,6 +29,10 @@ _ID_LIKE = re.compile(
 )
 _SEPARATORS = re.compile(_SEPARATOR)
 _LETTER = re.compile("[A-Za-z\uff21-\uff3a\uff41-\uff5a]")
+# The groupings people write ID numbers in (area, birth date, sequence and check; fours):
+# a number grouped so is one even when its birth date is mistyped (month 13), where a run
+# of dates or a case number is grouped otherwise.
+_ID_GROUPINGS = frozenset({(6, 8, 4), (6, 4, 4, 4), (4, 4, 4, 4, 2), (6, 6, 3), (4, 4, 4, 3)})
 _FOLD = {cp: cp - 0xFEE0 for cp in range(0xFF10, 0xFF1A)} | {0xFF38: "X", 0xFF58: "X", ord("x"): "X"}
 
 
@@ -60,6 +64,8 @@ def id_number_text(token: str, *, after_letter: bool = False) -> str | None:
         return None
     if len(compact) == 18 and compact == token and not after_letter:
         return compact  # a plain 18-character number is always masked, plausible or not
+    if tuple(len(group) for group in _SEPARATORS.split(token) if group) in _ID_GROUPINGS:
+        return compact  # grouped as ID numbers are written: masked even with a mistyped birth date
     return compact if _plausible_birth_date(compact) else None
 
 
