@@ -6,7 +6,10 @@ nothing; processed files are archived by date."""
 from __future__ import annotations
 
 import codecs
+import hashlib
 import io
+import json
+import zipfile
 from datetime import date, datetime
 from pathlib import Path
 
@@ -83,7 +86,10 @@ def test_a_gb18030_export_becomes_findings_routed_to_their_units(world):
     assert first.occurred_on == date(2026, 3, 5)  # 受理时间: the ledger's 所属期间 filter reads it
     assert '"source": "12345"' in first.detail and '"ywh": "YWH202603001"' in first.detail
     quarantined = held(engine)
-    assert set(quarantined) == {("工单编号=GD2026030003", "被反映单位"), ("12345_0331.csv#6", "工单编号")}
+    # A row without 工单编号 is named by its file (and the file's content, another day's file
+    # of the same name being another entry) and its row.
+    sha = hashlib.sha256((folder / "archive" / "2026-04-02" / "12345_0331.csv").read_bytes()).hexdigest()
+    assert set(quarantined) == {("工单编号=GD2026030003", "被反映单位"), (f"12345_0331.csv [{sha[:8]}]#6", "工单编号")}
     assert "某某县不动产登记中心" in quarantined[("工单编号=GD2026030003", "被反映单位")].reason
     assert "第4行" in quarantined[("工单编号=GD2026030003", "被反映单位")].reason
     assert not (folder / "12345_0331.csv").exists()
@@ -141,7 +147,7 @@ def test_the_same_file_twice_changes_nothing_and_a_fixed_row_leaves_quarantine(w
     (outcome,) = run("r3", NOW.replace(hour=11)).files
     assert (outcome.encoding, outcome.new, outcome.unchanged) == ("utf-8-sig", 1, 1)
     assert complaints(engine)["GD2026030003"].severity == "high"
-    assert set(held(engine)) == {("export.csv#6", "工单编号")}
+    assert set(held(engine)) == {(f"export.csv [{hashlib.sha256(content).hexdigest()[:8]}]#6", "工单编号")}
 
 
 def test_an_xlsx_export_and_an_unreadable_file(world):
@@ -161,7 +167,8 @@ def test_an_xlsx_export_and_an_unreadable_file(world):
     found = complaints(engine)
     assert found["20260400002"].unit_code == "YQGX"  # a numeric cell keeps its digits, no '.0'
     assert by_name["broken.csv"].error and (folder / "rejected" / "2026-04-02" / "broken.csv").is_file()
-    assert ("文件 broken.csv", "（文件）") in held(engine)
+    broken = hashlib.sha256(b"\x81\x30\xff\xff").hexdigest()[:8]
+    assert (f"文件 broken.csv [{broken}]", "（文件）") in held(engine)
     (folder / "broken.csv").write_bytes(b"\x81\x30\xff\xff")  # the same broken file again
     (again,) = run("r2").files
     assert again.already_processed and (folder / "rejected" / "2026-04-02" / "broken-1.csv").is_file()
@@ -232,3 +239,67 @@ def test_numeric_ticket_numbers_stay_distinct(world):
     (outcome,) = run().files
     assert (outcome.new, outcome.updated) == (2, 0)
     assert set(complaints(engine)) == {"202603050000001234", "202603050000005634"}
+
+
+def test_exports_as_people_save_them_lose_no_row_silently(world):
+    """What spreadsheets and hotline systems really write (a fresh adversary's files):
+    each row is taken in, or held naming file, row and column; nothing is split silently,
+    nothing swallowed, no file stops the others, one ticket in any form is one finding."""
+    folder, engine, run = world
+    files = {
+        # A quote opened in 内容 and never closed would swallow every row after it.
+        "a_open_quote.csv": f'{HEADER}\nGD9001,12345,2026-03-05,YQ21,,"加急费要交五百元,投诉\nGD9002,12345,2026-03-05,'
+                            f'YQ21,,另一件,投诉\n',
+        # An unquoted comma in 内容: one cell too many. A single-quoted text does not make ' the quote.
+        "b_shapes.csv": f"{HEADER}\nGD9003,12345,2026-03-05,YQ21,,态度差,要求赔偿,举报\n"
+                        f"GD9004,12345,2026-03-05,YQ21,,'办证收加急费',投诉\n"
+                        f'GD9005,12345,2026-03-05,YQ21,,"态度差,要求赔偿",投诉\n',
+        # Excel re-saved the tickets as numbers; one ticket written four ways.
+        "c_forms.csv": f"{HEADER}\n2.02603E+17,12345,2026-03-05,YQ21,,数字工单,投诉\n"
+                       f"ＧＤ９００６,12345,2026-03-05,YQ21,,全角,投诉\n"
+                       f'"=""GD9006""",12345,2026-03-05,YQ21,,公式文本,投诉\n'
+                       f"gd 9006\u200b,12345,2026-03-06,YQ21,,小写带空格,投诉\n",
+        # Header names with spaces, a line break and a bracketed note; a spaced 诉求类型.
+        "d_headers.csv": '工单编号,来源,"受理\n时间",被反映单位,业务 号,内容,诉求类型（投诉/咨询）\n'
+                         "GD9007,12345,2026-03-05 08:30,YQ21,YWH9007,收好处费,举 报\n",
+        # A pasted document: a cell over the csv module's 128 KB limit.
+        "e_big.csv": f"{HEADER}\nGD9008,12345,2026-03-05,YQ21,,{'很长的内容' * 40000},投诉\n",
+    }
+    for name, text in files.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    book = openpyxl.Workbook()
+    book.active.append(["2026年3月投诉工单导出"])  # a title row above the header
+    book.active.append(HEADER.split(","))
+    book.active.append(["GD9009", "好差评", "2026-03-05", "YQ21", None, "标题行下的表", "投诉"])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    (folder / "f_title.xlsx").write_bytes(buffer.getvalue())
+    cut = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(buffer.getvalue())) as whole, zipfile.ZipFile(cut, "w") as part:
+        for item in whole.infolist():
+            data = whole.read(item)
+            part.writestr(item, data[: len(data) // 2] if item.filename.endswith("sheet1.xml") else data)
+    (folder / "g_cut_short.xlsx").write_bytes(cut.getvalue())
+    (folder / "h_信访_110101199003078515.csv").write_text(f"{HEADER}\n,12345,2026-03-05,YQ21,,无编号,投诉\n",
+                                                        encoding="utf-8")
+
+    outcomes = {f.name: f for f in run().files}
+
+    assert outcomes["a_open_quote.csv"].error and "line" in outcomes["a_open_quote.csv"].error
+    assert (folder / "rejected" / "2026-04-02" / "a_open_quote.csv").is_file()
+    found = complaints(engine)
+    assert set(found) == {"GD9004", "GD9005", "GD9006", "GD9007", "GD9008", "GD9009"}
+    assert json.loads(found["GD9004"].detail)["kind"] == "投诉"
+    assert json.loads(found["GD9005"].detail)["content"] == "态度差,要求赔偿"
+    assert (outcomes["c_forms.csv"].new, outcomes["c_forms.csv"].updated + outcomes["c_forms.csv"].unchanged) == (1, 2)
+    detail = json.loads(found["GD9007"].detail)
+    assert (found["GD9007"].severity, detail["accepted_at"], detail["ywh"]) == ("high", "2026-03-05 08:30:00", "YWH9007")
+    assert len(json.loads(found["GD9008"].detail)["content"]) < 1100
+    assert outcomes["g_cut_short.xlsx"].error and (folder / "rejected" / "2026-04-02" / "g_cut_short.xlsx").is_file()
+
+    entries = held(engine)
+    kinds = {(column, entry.expectation) for (_, column), entry in entries.items()}
+    assert {("（整行）", "row_shape"), ("工单编号", "exact_code"), ("（文件）", "readable_table")} <= kinds
+    assert ("工单编号=GD9003", "（整行）") in entries and ("工单编号=2.02603E+17", "工单编号") in entries
+    assert not any("110101199003078515" in key for key, _ in entries), "an ID number in a file name is masked"
+    assert any(key.startswith("h_信访_110") and "#2" in key for key, _ in entries)

@@ -5,6 +5,7 @@ refused rows are named and nothing is half-applied; every change is in the audit
 from __future__ import annotations
 
 import io
+import zipfile
 from datetime import date, datetime
 
 import openpyxl
@@ -167,7 +168,7 @@ def test_a_checklist_of_cases_in_no_sample_names_every_row(engine):
 
 
 def test_not_a_workbook_and_missing_columns_are_refused():
-    with pytest.raises(VerdictRefusedError, match="不是 XLSX"):
+    with pytest.raises(VerdictRefusedError, match="不是可读的 XLSX"):
         read_checklist(b"not a zip")
     book = openpyxl.Workbook()
     book.active.append(["业务号", "结论"])
@@ -175,3 +176,25 @@ def test_not_a_workbook_and_missing_columns_are_refused():
     book.save(buffer)
     with pytest.raises(VerdictRefusedError, match="评查结论、评查人"):
         read_checklist(buffer.getvalue())
+
+
+def test_a_checklist_cut_short_is_refused_and_a_reviewer_id_number_is_masked(engine):
+    """A workbook whose sheet was cut short in transfer is refused as a file (it crashed the
+    import); a reviewer who wrote an ID number after the name has it masked where it is
+    kept (the sample and the audit trail, §6)."""
+    data = checklist_bytes({"YWH-A": ("合格", "", "张评查 110101199003078515", datetime(2026, 4, 8))})
+    cut = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as whole, zipfile.ZipFile(cut, "w") as part:
+        for item in whole.infolist():
+            content = whole.read(item)
+            part.writestr(item, content[: len(content) // 2] if "worksheets/sheet" in item.filename else content)
+    with pytest.raises(VerdictRefusedError, match="不是可读的 XLSX"):
+        import_checklist(engine, cut.getvalue(), file_name="质量评查抽查清单_YQ21_2026-03.xlsx", actor="上传人",
+                         now=NOW, policy=load_policy())
+    import_checklist(engine, data, file_name="质量评查抽查清单_YQ21_2026-03.xlsx", actor="上传人", now=NOW,
+                     policy=load_policy())
+    with engine.connect() as conn:
+        reviewers = {c.reviewer for c in sample_cases(conn, 7) if c.verdict}
+        notes = " ".join(conn.execute(select(finding_event.c.note)).scalars())
+    assert reviewers == {"张评查 110*************15"}
+    assert "110101199003078515" not in notes and "张评查 110*************15" in notes

@@ -11,9 +11,7 @@ one refused row refuses the file, and nothing is half-applied.
 
 from __future__ import annotations
 
-import io
 import re
-import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -22,6 +20,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 
 from bdcwatch.config.policy import Policy
+from bdcwatch.intake.files import IntakeFileError, header_name, workbook_rows
 from bdcwatch.ledger.verdicts import (
     RowProblem,
     VerdictInput,
@@ -75,21 +74,16 @@ def _date(value: Any) -> date | None:
 def read_checklist(data: bytes) -> Checklist:
     """Parse a filled checklist. Raises VerdictRefusedError when the file is not a
     workbook or lacks the 业务号 / 评查结论 / 评查人 columns."""
-    import openpyxl
-
     try:
-        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, OSError, KeyError, ValueError) as error:
-        raise VerdictRefusedError([RowProblem(None, "", f"不是 XLSX 工作簿（{type(error).__name__}）")]) from None
-    try:
-        return _rows(book[SHEET] if SHEET in book.sheetnames else book.worksheets[0])
-    finally:
-        book.close()
+        numbered = workbook_rows(data, SHEET)
+    except IntakeFileError as error:
+        raise VerdictRefusedError([RowProblem(None, "", f"不是可读的 XLSX 工作簿（{error}）")]) from None
+    return _rows([cells for _, cells in numbered])
 
 
-def _rows(sheet: Any) -> Checklist:
-    rows = sheet.iter_rows(values_only=True)
-    header = [_text(cell) for cell in next(rows, ())]
+def _rows(table: list[list[Any]]) -> Checklist:
+    rows = iter(table)
+    header = [header_name(cell) for cell in next(rows, ())]
     columns: dict[str, int] = {}
     for index, name in enumerate(header):
         for wanted in (YWH, VERDICT, DESCRIPTION, REVIEWER, REVIEWED_ON):

@@ -9,16 +9,20 @@ names (its code, or the unit's name in the policy, compared without spaces and w
 full-width letters and digits read as ASCII), severity by 诉求类型 (policy
 ``intake.complaint_severity``, else ``default_severity``), and detail 来源, 受理时间,
 被反映单位 as written, 业务号, 诉求类型 and 内容 (ID numbers masked, control characters
-dropped). The same 工单编号 again updates that finding (``ledger.reported``), never a
-second one.
+dropped, a pasted document cut to its first 1,000 characters). The same 工单编号 again
+updates that finding (``ledger.reported``), never a second one; 工单编号 is read as one
+ticket however it was exported (``code``: full width, spaces, case, Excel's ``="…"``).
 
-A row that names no known unit, has no 工单编号 or 内容, or an unreadable 受理时间, is
-held in the quarantine (table ``COMPLAINT``, the file and row, the column and the reason;
-personal data masked) and reported to operations by the quarantine notice; it leaves the
-quarantine when the same 工单编号 is taken in correctly. A file is processed in one
-transaction and then moved to ``archive/<date>/``; a file whose bytes were already taken
-in (``intake_file``, by sha256) is archived again and changes nothing; a file that is not a
-readable table goes to ``rejected/<date>/`` with a quarantine entry.
+A row that names no known unit, has no 工单编号 or 内容, an unreadable 受理时间, a
+工单编号 Excel turned into a rounded number (``2.02603E+17``), or more or fewer cells than
+the header (an unquoted comma), is held in the quarantine (table ``COMPLAINT``, the file
+and row, the column and the reason; personal data masked) and reported to operations by
+the quarantine notice; it leaves the quarantine when the same 工单编号 is taken in
+correctly. A file is processed in one transaction and then moved to ``archive/<date>/``; a
+file whose bytes were already taken in (``intake_file``, by sha256) is archived again and
+changes nothing; a file that is not a readable table (a quote never closed, a workbook cut
+short) goes to ``rejected/<date>/`` with a quarantine entry, and the files after it are
+still taken in.
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy import Connection, Engine, select, update
 
-from bdcwatch.config.policy import Policy
+from bdcwatch.config.policy import Policy, Severity
 from bdcwatch.config.run import Job
 from bdcwatch.dates.workdays import calendar_from_policy
 from bdcwatch.intake.files import (
@@ -52,6 +56,7 @@ from bdcwatch.intake.files import (
 )
 from bdcwatch.ledger.reported import ReportedFinding, Reporter, report
 from bdcwatch.rules.reported import COMPLAINT
+from bdcwatch.sources.quarantine import clip, stored_key
 from bdcwatch.standards.masking import mask_id_numbers
 from bdcwatch.store.dialect import upsert
 from bdcwatch.store.models import intake_file, quarantine
@@ -90,8 +95,14 @@ def complaints_dir(policy: Policy) -> Path:
     return folder if folder.is_absolute() or not source.is_file() else source.parent / folder
 
 
+_INVISIBLE = re.compile("[\u200b-\u200d\u2060\ufeff]")
+_FORMULA_TEXT = re.compile(r'^="(.*)"$')  # ="GD2026…": how exports keep Excel from turning codes into numbers
+# What Excel made of a long number in a number cell: 2.02603E+17, 2.02603050000001E+17.
+_SCIENTIFIC = re.compile(r"^\d(\.\d+)?E\+?\d+$", re.IGNORECASE)
+
+
 def _key(text: str) -> str:
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text)).upper()
+    return re.sub(r"\s+", "", _INVISIBLE.sub("", unicodedata.normalize("NFKC", text))).upper()
 
 
 def unit_lookup(policy: Policy) -> dict[str, str]:
@@ -126,11 +137,16 @@ def clean(value: Any) -> str:
 
 
 def code(value: Any) -> str:
-    """An identifier kept as written (工单编号, 业务号): control characters dropped, never
-    masked. §6 lets case numbers appear; a numeric 18-digit ticket number masked here would
-    merge distinct tickets into one finding (``202603050000001234`` and ``…5634`` both
-    ``202*************34``). Outputs still mask what looks like an ID number."""
-    return _CONTROL.sub("", str(value or "")).strip()
+    """An identifier (工单编号, 业务号) as one ticket or case, however it was exported:
+    full-width letters and digits as ASCII, spaces, invisible and control characters
+    dropped, letters upper case, Excel's ``="…"`` unwrapped (``ＧＤ２０２６ ０３０００１``,
+    ``="gd2026030001"`` and ``GD2026030001`` are one ticket: §8, the same 工单编号 updates).
+    Never masked: §6 lets case numbers appear, and a numeric 18-digit ticket number masked
+    here would merge distinct tickets into one finding (``202603050000001234`` and ``…5634``
+    both ``202*************34``). Outputs still mask what looks like an ID number."""
+    text = _CONTROL.sub("", str(value or "")).strip()
+    unwrapped = _FORMULA_TEXT.match(text)
+    return _key(unwrapped.group(1) if unwrapped else text)
 
 
 @dataclass(frozen=True)
@@ -167,18 +183,46 @@ class IntakeReport(XcomModel):
 
 
 
+def file_key(name: str, sha: str, number: int | None = None) -> str:
+    """The quarantine key of a file (``number`` None) or of one of its rows without a
+    工单编号: the name and the first characters of its content's sha256 (another day's
+    file of the same name is another entry), an ID number in the name masked (§6)."""
+    key = f"{name} [{sha[:8]}]" + (f"#{number}" if number is not None else "")
+    return stored_key(key if number is not None else f"文件 {key}")[:200]
+
+
+def severity_of(kind: str, policy: Policy) -> Severity:
+    """Severity by 诉求类型 (policy ``intake.complaint_severity``), the type compared as
+    codes are (spaces, full width, case); ``举报类`` reads as ``举报`` when only one
+    configured type starts it; else ``default_severity``."""
+    mapping = {_key(k): v for k, v in policy.intake.complaint_severity.items()}
+    written = _key(kind)
+    if written in mapping:
+        return mapping[written]
+    starting = [v for k, v in mapping.items() if k and written.startswith(k)]
+    return starting[0] if len(starting) == 1 else policy.intake.default_severity
+
+
 def _map_row(name: str, number: int, row: dict[str, Any], units: dict[str, str], policy: Policy,
-             now: datetime) -> ReportedFinding | Held:
+             now: datetime, *, sha: str, cells: int | None = None, header: int = 0) -> ReportedFinding | Held:
+    """One export row as a COMPLAINT finding, or held back (``cells``: how many cells a
+    CSV row had when that differs from the header's ``header``)."""
     gdbh = code(row.get(GDBH))
     where = f"{name} 第{number}行"
-    row_key = f"工单编号={gdbh}" if gdbh else f"{name}#{number}"
-    kept = {k: clean(v) if not isinstance(v, datetime) else v.isoformat(sep=" ") for k, v in row.items()}
+    row_key = f"工单编号={gdbh}"[:200] if gdbh else file_key(name, sha, number)
+    kept = {k: clip(clean(v)) if not isinstance(v, datetime) else v.isoformat(sep=" ") for k, v in row.items()}
 
     def held(column: str, expectation: str, why: str) -> Held:
-        return Held(row_key[:200], column, expectation, mask_id_numbers(f"{TABLE} [{where}] 列 {column}：{why}"), kept)
+        return Held(row_key, column, expectation, mask_id_numbers(f"{TABLE} [{where}] 列 {column}：{why}"), kept)
 
+    if cells is not None:
+        return held("（整行）", "row_shape", f"该行有 {cells} 个单元格，表头有 {header} 列（内容中可能有未加引号的"
+                                         f"逗号或分号），无法确定各列：请在导出时为文本加引号，或另存为 XLSX")
     if not gdbh:
         return held(GDBH, "required", "工单编号为空")
+    if _SCIENTIFIC.match(gdbh):
+        return held(GDBH, "exact_code", f"工单编号“{gdbh}”已被 Excel 改写为科学计数法，原编号的末几位已丢失："
+                                        f"请把该列设为文本后从原系统重新导出")
     if not clean(row.get(CONTENT)):
         return held(CONTENT, "required", f"工单 {gdbh} 的内容为空")
     written = clean(row.get(UNIT))
@@ -192,10 +236,10 @@ def _map_row(name: str, number: int, row: dict[str, Any], units: dict[str, str],
     kind = clean(row.get(KIND))
     return ReportedFinding(
         rule_code=COMPLAINT, subject_id=gdbh[:100], unit_code=unit_code, judged_as_of=accepted or now,
-        severity=policy.intake.complaint_severity.get(kind, policy.intake.default_severity),
+        severity=severity_of(kind, policy),
         detail={"source": clean(row.get(SOURCE)), "accepted_at": accepted.isoformat(sep=" ") if accepted else None,
                 "reported_unit": written, "ywh": code(row.get(YWH)) or None, "kind": kind,
-                "content": clean(row.get(CONTENT))},
+                "content": clip(clean(row.get(CONTENT)))},
     )
 
 
@@ -203,11 +247,17 @@ def _hold(conn: Connection, entries: list[Held], run_id: str, now: datetime) -> 
     existing = {(r.row_key, r.column_name, r.expectation): r.first_seen_at for r in conn.execute(
         select(quarantine.c.row_key, quarantine.c.column_name, quarantine.c.expectation, quarantine.c.first_seen_at)
         .where(quarantine.c.source_table == TABLE).where(quarantine.c.row_key.in_({e.row_key for e in entries})))}
-    rows = {(e.row_key, e.column, e.expectation): {
-        "source_table": TABLE, "row_key": e.row_key, "column_name": e.column, "expectation": e.expectation,
-        "reason": e.reason, "row_json": mask_id_numbers(json.dumps(e.row, ensure_ascii=False, default=str)),
-        "first_seen_at": existing.get((e.row_key, e.column, e.expectation), now), "last_seen_at": now,
-        "last_load_id": run_id[:64], "resolved_at": None} for e in entries}
+    rows: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for e in entries:
+        identity = (e.row_key, e.column, e.expectation)
+        if identity in rows:  # one ticket held twice in a file: one entry naming both rows
+            rows[identity]["reason"] += f"；{e.reason}"
+            continue
+        rows[identity] = {
+            "source_table": TABLE, "row_key": e.row_key, "column_name": e.column, "expectation": e.expectation,
+            "reason": e.reason, "row_json": mask_id_numbers(json.dumps(e.row, ensure_ascii=False, default=str)),
+            "first_seen_at": existing.get(identity, now), "last_seen_at": now,
+            "last_load_id": run_id[:64], "resolved_at": None}
     upsert(conn, quarantine, list(rows.values()), ["source_table", "row_key", "column_name", "expectation"])
 
 
@@ -218,6 +268,16 @@ def _release(conn: Connection, tickets: list[str], now: datetime) -> None:
         conn.execute(update(quarantine).where(quarantine.c.source_table == TABLE)
                      .where(quarantine.c.row_key.in_(keys[start:start + 500]))
                      .where(quarantine.c.resolved_at.is_(None)).values(resolved_at=now))
+
+
+def _read(name: str, data: bytes) -> Table:
+    """The export's table, its header the row naming the required columns. Raises
+    IntakeFileError: unreadable, or no row names them."""
+    table = read_table(name, data, REQUIRED)
+    missing = [c for c in REQUIRED if c not in table.header]
+    if missing:
+        raise IntakeFileError(f"header lacks {'、'.join(missing)} (found: {'、'.join(h for h in table.header if h)})")
+    return table
 
 
 def take_in_file(engine: Engine, path: Path, *, policy: Policy, by: Reporter, root: Path) -> FileOutcome:
@@ -237,16 +297,14 @@ def take_in_file(engine: Engine, path: Path, *, policy: Policy, by: Reporter, ro
         return outcome
     table: Table | None = None
     try:
-        table = read_table(path.name, data)
-        missing = [c for c in REQUIRED if c not in table.header]
-        if missing:
-            raise IntakeFileError(f"header lacks {'、'.join(missing)} (found: {'、'.join(h for h in table.header if h)})")
+        table = _read(path.name, data)
     except IntakeFileError as error:
-        table, outcome.error = None, str(error)
+        # Masked: the error may quote a data row taken for the header, and it is the task's XCom.
+        table, outcome.error = None, mask_id_numbers(str(error))
     units, calendar = unit_lookup(policy), calendar_from_policy(policy)
     with engine.begin() as conn:
         if table is None:
-            _hold(conn, [Held(f"文件 {path.name}"[:200], "（文件）", "readable_table",
+            _hold(conn, [Held(file_key(path.name, sha), "（文件）", "readable_table",
                               mask_id_numbers(f"{TABLE} [{path.name}]：{outcome.error}"), {"file": path.name})],
                   by.run_id, now)
             outcome.quarantined = 1
@@ -255,7 +313,8 @@ def take_in_file(engine: Engine, path: Path, *, policy: Policy, by: Reporter, ro
             held: list[Held] = []
             taken: list[str] = []
             for number, row in table.rows:
-                mapped = _map_row(path.name, number, row, units, policy, now)
+                mapped = _map_row(path.name, number, row, units, policy, now, sha=sha,
+                                  cells=table.misshapen.get(number), header=len(table.header))
                 if isinstance(mapped, Held):
                     held.append(mapped)
                     continue
@@ -278,7 +337,7 @@ def take_in_file(engine: Engine, path: Path, *, policy: Policy, by: Reporter, ro
             run_id=by.run_id))
     os.replace(path, target)
     log.info("%s (%s): %d rows, %d new, %d updated, %d unchanged, %d quarantined → %s", path.name,
-             outcome.encoding or "xlsx", outcome.rows, outcome.new, outcome.updated, outcome.unchanged,
+             outcome.encoding or ("xlsx" if table is not None else "unreadable"), outcome.rows, outcome.new, outcome.updated, outcome.unchanged,
              outcome.quarantined, target)
     return outcome
 
@@ -288,15 +347,17 @@ def preview_file(path: Path, *, policy: Policy, now: datetime) -> FileOutcome:
     file is read and every row mapped; ``new`` counts the rows that would become or update
     a COMPLAINT finding, ``quarantined`` those that would be held. The file stays."""
     outcome = FileOutcome(name=path.name)
+    data = path.read_bytes()
     try:
-        table = read_table(path.name, path.read_bytes())
+        table = _read(path.name, data)
     except IntakeFileError as error:
-        outcome.error, outcome.quarantined = str(error), 1
+        outcome.error, outcome.quarantined = mask_id_numbers(str(error)), 1
         return outcome
     outcome.encoding, outcome.rows = table.encoding, len(table.rows)
-    units = unit_lookup(policy)
+    units, sha = unit_lookup(policy), hashlib.sha256(data).hexdigest()
     for number, row in table.rows:
-        if isinstance(_map_row(path.name, number, row, units, policy, now), Held):
+        if isinstance(_map_row(path.name, number, row, units, policy, now, sha=sha,
+                               cells=table.misshapen.get(number), header=len(table.header)), Held):
             outcome.quarantined += 1
         else:
             outcome.new += 1

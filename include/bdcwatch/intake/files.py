@@ -9,9 +9,20 @@ GBK is almost never valid UTF-8 (its lead bytes 0x81–0xFE would need exact con
 bytes), while ASCII-only files read the same either way. Bytes that are neither are
 refused with the position of the first bad byte (``IntakeFileError``), never guessed.
 
-**Tables** (``read_table``): a CSV (delimiter sniffed among comma, tab, semicolon) or the
-first sheet of an XLSX; the first non-empty row is the header; each data row keeps its
-row number as the file shows it (header = row 1 in a CSV; the sheet's row in a workbook).
+**Tables** (``read_table``): a CSV (delimiter sniffed among comma, tab, semicolon; quotes
+are always ``"``, as every export writes them, never guessed from the data) or the first
+sheet of an XLSX; the first non-empty row is the header; each data row keeps its row
+number as the file shows it (header = row 1 in a CSV; the sheet's row in a workbook).
+Header names are read as people write them: full-width letters and digits as ASCII,
+spaces and line breaks inside the cell dropped, a bracketed note after the name dropped
+(``诉求类型（投诉/咨询）`` is ``诉求类型``). A CSV read strictly: a quote opened and never
+closed (it would swallow every row after it) refuses the file naming the line; a row with
+more or fewer cells than the header (an unquoted comma in a text) is marked
+(``Table.misshapen``) for the caller to hold back, never split silently. The header is the
+first row naming the caller's required columns, so a title row above it is skipped. A number Excel
+stored with more than 15 significant digits (a 工单编号 typed into a number cell) has
+lost its last digits: it is given in Excel's own form (``2.02603050000001E+17``) so the
+caller can tell it is not the number written.
 
 **Places**: a file is taken in from ``<folder>/`` and moved to
 ``<folder>/archive/<YYYY-MM-DD>/`` (the local date it was processed), or to
@@ -25,15 +36,26 @@ import codecs
 import csv
 import io
 import os
+import re
+import unicodedata
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from xml.etree.ElementTree import ParseError
 
 from bdcwatch.errors import PermanentError
 
 ARCHIVE, REJECTED = "archive", "rejected"
+# A pasted document in one cell (the csv module refuses fields over 128 KB by default).
+MAX_CELL_CHARS = 16 * 1024 * 1024
+# Excel keeps 15 significant digits: an integer above this in a number cell has lost digits.
+EXACT_IN_EXCEL = 10**15
+HEADER_SEARCH_ROWS = 10  # rows above the header a title or banner may take
+_SPACES = re.compile(r"\s+")
+_NOTE = re.compile(r"[(（\[［【].*$")
 SUFFIXES = (".csv", ".xlsx")
 PARTIAL = ".part"  # an upload still being written (drop_file)
 
@@ -49,6 +71,8 @@ class Table:
     encoding: str | None  # None for a workbook (XLSX text is always Unicode)
     header: list[str]
     rows: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    # CSV rows whose number of cells differs from the header's: row number -> cells.
+    misshapen: dict[int, int] = field(default_factory=dict)
 
 
 def detect_encoding(data: bytes) -> str:
@@ -77,7 +101,8 @@ def _cell(value: Any) -> Any:
     if isinstance(value, bool):
         return str(value)
     if isinstance(value, float) and value.is_integer():
-        return str(int(value))
+        # Beyond 15 digits Excel has already rounded the number: say so in its own words.
+        return str(int(value)) if abs(value) < EXACT_IN_EXCEL else f"{value:.14E}"
     if isinstance(value, (int, float)):
         return str(value)
     if isinstance(value, str):
@@ -85,45 +110,90 @@ def _cell(value: Any) -> Any:
     return value  # datetime, date, None
 
 
-def _header_name(value: Any) -> str:
-    return str(value or "").replace("\ufeff", "").strip()
+def header_name(value: Any) -> str:
+    """A header cell as the column it names (module docstring): ``业务 号`` and
+    ``诉求类型（投诉/咨询）`` are ``业务号`` and ``诉求类型``."""
+    name = _SPACES.sub("", unicodedata.normalize("NFKC", str(value or "")).replace("\ufeff", ""))
+    return _NOTE.sub("", name) or name
 
 
-def _table(encoding: str | None, raw_rows: list[tuple[int, list[Any]]]) -> Table:
-    rows = [(n, cells) for n, cells in raw_rows if any(c not in (None, "") for c in cells)]
+def _blank(cell: Any) -> bool:
+    return cell is None or (isinstance(cell, str) and not cell.strip())
+
+
+def _table(encoding: str | None, raw_rows: list[tuple[int, list[Any]]], *, shaped: bool = False,
+           required: tuple[str, ...] = ()) -> Table:
+    rows = [(n, cells) for n, cells in raw_rows if not all(_blank(c) for c in cells)]
     if not rows:
         raise IntakeFileError("the file holds no rows (not even a header)")
-    (_, header_cells), data = rows[0], rows[1:]
-    header = [_header_name(c) for c in header_cells]
+    # The header is the first row naming every required column (a title row or a merged
+    # banner above it is skipped), else the first row.
+    first = next((i for i, (_, cells) in enumerate(rows[:HEADER_SEARCH_ROWS])
+                  if required and set(required) <= {header_name(c) for c in cells}), 0)
+    (_, header_cells), data = rows[first], rows[first + 1:]
+    header = [header_name(c) for c in header_cells]
     table = Table(encoding, header)
     for number, cells in data:
+        if shaped and len(cells) != len(header):
+            table.misshapen[number] = len(cells)
         table.rows.append((number, {name: _cell(cells[i]) if i < len(cells) else None
                                     for i, name in enumerate(header) if name}))
     return table
 
 
-def read_table(name: str, data: bytes) -> Table:
-    """Read a dropped CSV or XLSX (module docstring). Raises IntakeFileError."""
-    if name.lower().endswith(".xlsx"):
-        import openpyxl
+class _Export(csv.Dialect):
+    """How every export quotes: ``"``, doubled inside a quoted cell; read strictly."""
 
-        try:
-            book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        except (zipfile.BadZipFile, OSError, KeyError, ValueError) as error:
-            raise IntakeFileError(f"not a readable XLSX workbook ({type(error).__name__}: {error})") from None
-        sheet = book.worksheets[0]
-        raw = [(number, list(cells)) for number, cells in enumerate(sheet.iter_rows(values_only=True), start=1)]
-        book.close()
-        return _table(None, raw)
+    delimiter = ","
+    quotechar = '"'
+    doublequote = True
+    skipinitialspace = False
+    lineterminator = "\r\n"
+    quoting = csv.QUOTE_MINIMAL
+    strict = True
+
+
+def read_table(name: str, data: bytes, required: tuple[str, ...] = ()) -> Table:
+    """Read a dropped CSV or XLSX (module docstring); ``required``: column names that tell
+    the header row from a title above it. Raises IntakeFileError."""
+    if name.lower().endswith(".xlsx"):
+        return _table(None, workbook_rows(data), required=required)
     encoding = detect_encoding(data)
     text = data.decode(encoding)
     try:
-        dialect: Any = csv.Sniffer().sniff(text[:4096], delimiters=",\t;")
+        delimiter = csv.Sniffer().sniff(text[:4096], delimiters=",\t;").delimiter
     except csv.Error:
-        dialect = csv.excel
+        delimiter = ","
     # Row numbers: a quoted cell may span lines, so count the reader's records, not lines.
-    reader = csv.reader(io.StringIO(text, newline=""), dialect)
-    return _table(encoding, [(number, list(cells)) for number, cells in enumerate(reader, start=1)])
+    reader = csv.reader(io.StringIO(text, newline=""), _Export, delimiter=delimiter)
+    limit = csv.field_size_limit(MAX_CELL_CHARS)
+    try:
+        raw = [(number, list(cells)) for number, cells in enumerate(reader, start=1)]
+    except csv.Error as error:
+        raise IntakeFileError(
+            f"not a readable CSV at line {reader.line_num} ({error}): a quote opened in a cell and never closed, "
+            f"or a cell over {MAX_CELL_CHARS // (1024 * 1024)} MB; the rows after it cannot be told apart"
+        ) from None
+    finally:
+        csv.field_size_limit(limit)
+    return _table(encoding, raw, shaped=True, required=required)
+
+
+def workbook_rows(data: bytes, sheet_name: str | None = None) -> list[tuple[int, list[Any]]]:
+    """Every row of an XLSX's sheet ``sheet_name`` (else its first) with its row number.
+    Raises IntakeFileError when the bytes are not a readable workbook, however they are
+    damaged (not a zip, a renamed .xls or CSV, a sheet cut short)."""
+    import openpyxl
+
+    try:
+        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        try:
+            sheet = book[sheet_name] if sheet_name and sheet_name in book.sheetnames else book.worksheets[0]
+            return [(number, list(cells)) for number, cells in enumerate(sheet.iter_rows(values_only=True), start=1)]
+        finally:
+            book.close()
+    except (zipfile.BadZipFile, zlib.error, OSError, EOFError, KeyError, ValueError, IndexError, ParseError) as error:
+        raise IntakeFileError(f"not a readable XLSX workbook ({type(error).__name__}: {error})") from None
 
 
 def pending_files(folder: Path) -> list[Path]:

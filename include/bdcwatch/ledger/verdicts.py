@@ -195,7 +195,7 @@ def _apply(
 ) -> None:
     ywh, verdict = old.ywh, normalise_verdict(item.verdict)
     description = mask_id_numbers(item.description.strip())
-    reviewer, reviewed_on = item.reviewer.strip(), item.reviewed_on or now.date()
+    reviewer, reviewed_on = mask_id_numbers(item.reviewer.strip()), item.reviewed_on or now.date()
     if (old.verdict, old.description or "", old.reviewer, old.reviewed_on) == (verdict, description, reviewer,
                                                                                 reviewed_on):
         result.unchanged += 1

@@ -28,7 +28,8 @@ PERSONAL_COLUMNS = frozenset({"QLRZJH", "CZZTDM", "ZJH"})
 MAX_KEPT_CHARS = 1000
 
 
-def _clip(value: Any) -> Any:
+def clip(value: Any) -> Any:
+    """A text value cut to ``MAX_KEPT_CHARS`` with its length said; anything else as is."""
     if isinstance(value, str) and len(value) > MAX_KEPT_CHARS:
         return f"{value[:MAX_KEPT_CHARS]}…（共 {len(value)} 字）"
     return value
@@ -38,7 +39,7 @@ def _clip(value: Any) -> Any:
 _MANY_DIGITS = re.compile(r"(?:[0-9\uff10-\uff19][^0-9\uff10-\uff19]{0,3}){15}")
 
 
-def _stored(text: str) -> str:
+def stored_key(text: str) -> str:
     """A key text as the quarantine stores it (§6: no full ID number in a quarantine row):
     a key holding an ID number (staff keyed by 身份证号) is masked and given a digest of
     the real key, so two people whose masked numbers look alike stay two entries and the
@@ -53,9 +54,9 @@ def _stored(text: str) -> str:
 
 def key_text(table_name: str, key: tuple[Any, ...]) -> str:
     """A row's key as an operator reads it: ``ZSID=ZS000123`` (``YWH=…, SXH=…`` for two
-    columns); an ID number in it masked (``_stored``)."""
+    columns); an ID number in it masked (``stored_key``)."""
     names = SOURCE_TABLES[table_name].key
-    return _stored(", ".join(f"{n}={v}" for n, v in zip(names, key, strict=True)))
+    return stored_key(", ".join(f"{n}={v}" for n, v in zip(names, key, strict=True)))
 
 
 def key_texts(table_name: str, keys: list[tuple[Any, ...]]) -> list[str]:
@@ -65,7 +66,7 @@ def key_texts(table_name: str, keys: list[tuple[Any, ...]]) -> list[str]:
     if len(names) != 1:
         return [key_text(table_name, key) for key in keys]
     prefix = f"{names[0]}="
-    return [_stored(f"{prefix}{value}") for (value,) in keys]
+    return [stored_key(f"{prefix}{value}") for (value,) in keys]
 
 
 def _as_read(value: Any, encoding: str) -> Any:
@@ -80,7 +81,7 @@ def _masked_row(raw: dict[str, Any], encoding: str) -> str:
     """The kept copy of a row: personal columns masked whole, and any ID number written
     in another column's text (a return reason, a handler id) masked too (§6)."""
     def shown(name: str, value: Any) -> Any:
-        value = _clip(_as_read(value, encoding))
+        value = clip(_as_read(value, encoding))
         if value is None:
             return None
         if name in PERSONAL_COLUMNS:
@@ -130,7 +131,7 @@ def hold(
     rows = []
     for problem in problems:
         raw_row = by_key[problem.key]
-        value = _clip(_as_read(raw_row.get(problem.column), encoding))
+        value = clip(_as_read(raw_row.get(problem.column), encoding))
         # Masked before repr(): repr writes NBSP or U+3000 between digit groups as escapes
         # the masker would no longer see as separators (§6).
         shown = (masking.mask(str(value)) if problem.column in PERSONAL_COLUMNS

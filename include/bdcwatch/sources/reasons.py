@@ -51,6 +51,8 @@ KINDS: dict[str, str] = {
     "known_unit": "不是策略中的登记机构",
     "timestamp": "不是有效时间",
     "readable_table": "文件无法读取为表格",
+    "row_shape": "该行单元格数与表头不符，无法确定各列",
+    "exact_code": "已被 Excel 改写为科学计数法，原编号已丢失",
 }
 
 
