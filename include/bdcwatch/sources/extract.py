@@ -39,6 +39,7 @@ from sqlalchemy import (
     column,
     delete,
     inspect,
+    or_,
     select,
     table,
     text,
@@ -68,6 +69,9 @@ WATERMARK_OVERLAP = timedelta(hours=1)
 # A GXSJ held as text is compared as text, from a day before the watermark: the most an
 # offset (-12:00 to +14:00) moves a local instant away from the digits written.
 TEXT_REACH_BACK = timedelta(days=1)
+# A GXSJ before this is no change time (zero dates, blanks as text, a mistyped century):
+# incremental loads read such rows every time, so the gate keeps them held and counted.
+UNDATED_BEFORE = datetime(1900, 1, 1)
 DEFAULT_CHUNK_SIZE = 50_000
 
 
@@ -91,10 +95,28 @@ class LoadResult:
 
 
 def resolve_source_table(engine: Engine, table_name: str) -> tuple[str, dict[str, str]]:
-    """Find the real table name and reference→real column names, ignoring case folding."""
+    """Find the real table (or view: vendors often grant the supervision account views
+    only) and reference→real column names, ignoring case folding.
+
+    Raises:
+        SourceSchemaError: no such table or view, or two whose names differ only in letter
+            case (``BDC_ZS`` beside a stale ``bdc_zs``): which one is the register cannot
+            be told, and reading the wrong one would drop the other's rows from staging.
+    """
     inspector = inspect(engine)
-    real_tables = {name.strip().lstrip("\ufeff").strip().upper(): name for name in inspector.get_table_names()}
-    real = real_tables.get(table_name.upper())
+    candidates: dict[str, list[str]] = {}
+    for name in [*inspector.get_table_names(), *inspector.get_view_names()]:
+        candidates.setdefault(name.strip().lstrip("\ufeff").strip().upper(), []).append(name)
+    found = candidates.get(table_name.upper(), [])
+    if len(found) > 1:
+        where = engine.url.render_as_string(hide_password=True)
+        names = "、".join(sorted(found))
+        raise SourceSchemaError(
+            f"source {where} has {len(found)} tables or views named {table_name} in different letter case "
+            f"({', '.join(sorted(found))}): which one is the register cannot be told; drop or rename the others",
+            zh=f"源库 {where} 中有 {len(found)} 个仅大小写不同的 {table_name} 表或视图（{names}），无法判断哪一个是"
+               f"登记簿：请删除或改名其余的表")
+    real = found[0] if found else None
     if real is None:
         where = engine.url.render_as_string(hide_password=True)
         raise SourceSchemaError(f"source table {table_name} does not exist in {where}",
@@ -151,10 +173,17 @@ def _stream(
                 # may put a later instant on an earlier local day, and PostgreSQL has no
                 # varchar >= timestamp. Compared with the text of a day earlier, no offset
                 # hides a change; upserts make the wider overlap harmless.
-                query = query.where(gxsj >= bindparam("since", f"{since - TEXT_REACH_BACK:%Y-%m-%d %H:%M:%S}",
-                                                      type_=String))
+                changed = gxsj >= bindparam("since", f"{since - TEXT_REACH_BACK:%Y-%m-%d %H:%M:%S}", type_=String)
+                # The full text, not '1900': SQLite would read a numeric-looking text as the number
+                # 1900 under the column's DATETIME (numeric) affinity, and every text is above a number.
+                undated = gxsj < bindparam("undated", f"{UNDATED_BEFORE:%Y-%m-%d %H:%M:%S}", type_=String)
             else:
-                query = query.where(gxsj >= bindparam("since", since, type_=Timestamp))
+                changed = gxsj >= bindparam("since", since, type_=Timestamp)
+                undated = gxsj < bindparam("undated", UNDATED_BEFORE, type_=Timestamp)
+            # A row without a usable GXSJ (NULL, blank, MySQL's zero date, a typo far in the
+            # past) is never "changed since": read it every time, so the gate holds and counts
+            # it instead of it staying unseen until a full scan. Costs as many rows as are bad.
+            query = query.where(or_(changed, gxsj.is_(None), undated))
         result = conn.execute(query)
         names = list(result.keys())
         while rows := result.fetchmany(chunk_size):
@@ -318,6 +347,9 @@ class _Chunks:
         repeats, clashes, clashed_earlier = self._repeats(keys, raw)
         problems += clashes
         bad_keys = {p.key for p in problems}
+        # An exact repeat of a row the gate holds is held again, not skipped: its problem is
+        # reported under its key, and the quarantine entry needs the row it names.
+        repeats = {p for p in repeats if keys[p] not in bad_keys}
         bad_positions = [i for i, key in enumerate(keys) if key in bad_keys and i not in repeats] if bad_keys else []
         staged = {name: column for name, column in columns.items() if name in self.staging_columns}
         if bad_positions or repeats:

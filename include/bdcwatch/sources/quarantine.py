@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import re
 from collections import Counter
 from datetime import datetime
@@ -44,6 +45,7 @@ def stored_key(text: str) -> str:
     a key holding an ID number (staff keyed by 身份证号) is masked and given a digest of
     the real key, so two people whose masked numbers look alike stay two entries and the
     entry is still found again by the same key. Other keys are kept as written."""
+    text = text.replace("\x00", "\\x00")  # a NUL typed into a key: PostgreSQL stores no NUL in text
     if not _MANY_DIGITS.search(text):
         return text  # the common case, without the masker's regex
     masked = masking.mask_id_numbers(text)
@@ -84,12 +86,18 @@ def _masked_row(raw: dict[str, Any], encoding: str) -> str:
         value = clip(_as_read(value, encoding))
         if value is None:
             return None
+        if isinstance(value, float) and not math.isfinite(value):
+            return str(value)  # NaN is no JSON
+        if isinstance(value, float) and value.is_integer() and abs(value) >= 1e14:
+            value = int(value)  # an ID number in a REAL/DOUBLE column: 1.1010119900307451e+17 shows 17 digits
         if name in PERSONAL_COLUMNS:
             return masking.mask(str(value))
         if isinstance(value, (str, int, float, Decimal)) and not isinstance(value, bool):
             # a number too: an ID number typed into a NUMBER/numeric column (Oracle, PostgreSQL)
             masked = masking.mask_id_numbers(str(value))
             return masked if masked != str(value) else value
+        if isinstance(value, (list, tuple, dict)):  # a json/jsonb or array column: its JSON text, masked
+            return masking.mask_id_numbers(json.dumps(value, ensure_ascii=False, default=str))
         return value
 
     return json.dumps({k: shown(k, v) for k, v in raw.items()}, ensure_ascii=False, default=str)
@@ -107,7 +115,7 @@ def _certificate_number(table_name: str, raw: dict[str, Any], encoding: str) -> 
     value = _as_read(raw.get("BDCQZH"), encoding)
     if value is None or not str(value).strip():
         return None
-    normalized = normalize_certificate_number(str(value))
+    normalized = normalize_certificate_number(str(value).replace("\x00", ""))  # as staging reads it (as_text)
     return normalized[:120] if normalized else None
 
 

@@ -14,6 +14,7 @@ required column, quarantines it) or ``invalid`` (does not parse; quarantined wit
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from datetime import date, datetime, tzinfo
@@ -71,6 +72,9 @@ def as_text(value: Any, encoding: str = "utf-8") -> str | None:
         text = format(value, "f")
     elif isinstance(value, (datetime, date)):
         text = value.isoformat(sep=" ") if isinstance(value, datetime) else value.isoformat()
+    elif isinstance(value, (list, tuple, dict)):
+        # A json/jsonb or array column (PostgreSQL): its JSON text, not Python's repr.
+        text = json.dumps(value, ensure_ascii=False, default=str)
     else:
         text = str(value)
     return text.replace("\x00", "").rstrip()
@@ -122,7 +126,11 @@ def as_number(value: Any, *, integer: bool, limit: Decimal | None) -> tuple[floa
     if isinstance(value, int) and not isinstance(value, bool):  # the common case, kept cheap
         return (float(value), "ok") if limit is None or abs(value) < limit else (None, "invalid")
     if isinstance(value, (bytes, bytearray, memoryview)):
-        value = bytes(value).decode("ascii", errors="replace")
+        raw = bytes(value)
+        # MySQL/MariaDB BIT(n) (how Hibernate stores a Boolean code) reaches us as bytes
+        # b'\x01'; a number written in a text column read raw is its ASCII digits.
+        bits = bool(raw) and len(raw) <= 8 and any(byte < 0x20 for byte in raw)
+        value = str(int.from_bytes(raw, "big")) if bits else raw.decode("ascii", errors="replace")
     try:
         number = Decimal(value.strip()) if isinstance(value, str) else Decimal(value)
     except (InvalidOperation, ValueError, TypeError):

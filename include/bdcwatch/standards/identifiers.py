@@ -95,7 +95,7 @@ def is_valid_id_number(value: str | None) -> bool:
     if value is None:
         return False
     text = str(value).strip().upper()
-    if len(text) != 18 or not text[:17].isdigit():
+    if len(text) != 18 or not (text[:17].isascii() and text[:17].isdigit()):  # not ² or ①
         return False
     return id_number_check_character(text[:17]) == text[17]
 
