@@ -303,3 +303,19 @@ def test_exports_as_people_save_them_lose_no_row_silently(world):
     assert ("工单编号=GD9003", "（整行）") in entries and ("工单编号=2.02603E+17", "工单编号") in entries
     assert not any("110101199003078515" in key for key, _ in entries), "an ID number in a file name is masked"
     assert any(key.startswith("h_信访_110") and "#2" in key for key, _ in entries)
+
+
+@pytest.mark.parametrize(("written", "read"), [
+    ("2026-03-10 14:05:00.0", datetime(2026, 3, 10, 14, 5)),  # a database's export with its fraction
+    ("2026年3月10日 14时05分", datetime(2026, 3, 10, 14, 5)),
+    ("2026年3月10日14时05分30秒", datetime(2026, 3, 10, 14, 5, 30)),
+    ("2026.3.10 14:05", datetime(2026, 3, 10, 14, 5)),
+    ("2026-03-10T06:05:00Z", datetime(2026, 3, 10, 14, 5)),  # an instant in UTC: Beijing time
+    ("2026-03-10T14:05:00+08:00", datetime(2026, 3, 10, 14, 5)),
+])
+def test_accepted_times_in_the_forms_the_systems_export(written, read):
+    from zoneinfo import ZoneInfo
+
+    from bdcwatch.intake.complaints import parse_time
+
+    assert parse_time(written, ZoneInfo("Asia/Shanghai")) == read

@@ -34,7 +34,7 @@ import os
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -68,8 +68,11 @@ TABLE = "COMPLAINT"  # the quarantine's source_table for complaint rows
 GDBH, SOURCE, ACCEPTED, UNIT, YWH, CONTENT, KIND = "工单编号", "来源", "受理时间", "被反映单位", "业务号", "内容", "诉求类型"
 REQUIRED = (GDBH, UNIT, CONTENT)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_CHINESE_TIME = re.compile(r"(?<=\d)[时分](?=\d|$)")  # 14时05分 → 14:05
 _TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y-%m-%dT%H:%M:%S",
-                 "%Y年%m月%d日 %H:%M:%S", "%Y年%m月%d日 %H:%M", "%Y-%m-%d", "%Y/%m/%d", "%Y年%m月%d日", "%Y%m%d%H%M%S")
+                 "%Y年%m月%d日 %H:%M:%S", "%Y年%m月%d日 %H:%M", "%Y年%m月%d日%H:%M:%S", "%Y年%m月%d日%H:%M",
+                 "%Y-%m-%d", "%Y/%m/%d", "%Y年%m月%d日", "%Y%m%d%H%M%S", "%Y.%m.%d %H:%M:%S", "%Y.%m.%d %H:%M",
+                 "%Y.%m.%d")
 
 
 INTAKE_DIR_ENV = "BDCWATCH_INTAKE_DIR"
@@ -114,21 +117,30 @@ def unit_lookup(policy: Policy) -> dict[str, str]:
     return lookup
 
 
-def parse_time(value: Any) -> datetime | None:
-    """受理时间 as a local timestamp; None when empty. Raises ValueError when unreadable."""
+def parse_time(value: Any, zone: tzinfo | None = None) -> datetime | None:
+    """受理时间 as a local timestamp; None when empty. The forms the systems export: ISO
+    with or without ``T``, fractions (``14:05:00.0``) or an offset (converted to ``zone``,
+    the policy's), ``/`` and ``.`` dates, Chinese ``2026年3月10日 14时05分``. Raises
+    ValueError when unreadable."""
     if value in (None, ""):
         return None
     if isinstance(value, datetime):
         return value.replace(tzinfo=None, microsecond=0)
     if isinstance(value, date):
         return datetime(value.year, value.month, value.day)
-    text = str(value).strip()
+    text = _CHINESE_TIME.sub(":", unicodedata.normalize("NFKC", str(value)).strip()).rstrip(":").replace("秒", "")
     for fmt in _TIME_FORMATS:
         try:
             return datetime.strptime(text, fmt)
         except ValueError:
             continue
-    raise ValueError(text)
+    try:
+        parsed = datetime.fromisoformat(text.replace(".", "-", 2) if re.match(r"^\d{4}\.\d", text) else text)
+    except ValueError:
+        raise ValueError(str(value).strip()) from None
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(zone).replace(tzinfo=None) if zone else parsed.replace(tzinfo=None)
+    return parsed.replace(microsecond=0)
 
 
 def clean(value: Any) -> str:
@@ -230,7 +242,7 @@ def _map_row(name: str, number: int, row: dict[str, Any], units: dict[str, str],
     if unit_code is None:
         return held(UNIT, "known_unit", f"“{written or '（空）'}”不是策略中的登记机构（应为 DJJG 代码或机构名称）")
     try:
-        accepted = parse_time(row.get(ACCEPTED))
+        accepted = parse_time(row.get(ACCEPTED), policy.timezone)
     except ValueError as bad:
         return held(ACCEPTED, "timestamp", f"“{clean(bad)}”不是时间（例如 2026-03-05 10:20:00）")
     kind = clean(row.get(KIND))
