@@ -11,18 +11,18 @@ refused with the position of the first bad byte (``IntakeFileError``), never gue
 
 **Tables** (``read_table``): a CSV (delimiter sniffed among comma, tab, semicolon; quotes
 are always ``"``, as every export writes them, never guessed from the data) or the first
-sheet of an XLSX; the first non-empty row is the header; each data row keeps its row
-number as the file shows it (header = row 1 in a CSV; the sheet's row in a workbook).
-Header names are read as people write them: full-width letters and digits as ASCII,
-spaces and line breaks inside the cell dropped, a bracketed note after the name dropped
-(``诉求类型（投诉/咨询）`` is ``诉求类型``). A CSV read strictly: a quote opened and never
-closed (it would swallow every row after it) refuses the file naming the line; a row with
-more or fewer cells than the header (an unquoted comma in a text) is marked
-(``Table.misshapen``) for the caller to hold back, never split silently. The header is the
-first row naming the caller's required columns, so a title row above it is skipped. A number Excel
-stored with more than 15 significant digits (a 工单编号 typed into a number cell) has
-lost its last digits: it is given in Excel's own form (``2.02603050000001E+17``) so the
-caller can tell it is not the number written.
+sheet of an XLSX. The header is the first non-empty row naming the caller's required
+columns (a title row above it is skipped), else the first non-empty row; each data row
+keeps its row number as the file shows it (a CSV's records from 1; the sheet's row in a
+workbook). Header names are read as people write them: full-width letters and digits as
+ASCII, spaces and line breaks inside the cell dropped, a bracketed note after the name
+dropped (``诉求类型（投诉/咨询）`` is ``诉求类型``). A CSV is read strictly: a quote opened
+and never closed (it would swallow every row after it) refuses the file naming the line; a
+row with more or fewer cells than the header (an unquoted comma in a text) is marked
+(``Table.misshapen``) for the caller to hold back, never split silently. A number Excel
+stored with more than 15 significant digits (a 工单编号 typed into a number cell) has lost
+its last digits: it is given in Excel's own form (``2.02603050000001E+17``) so the caller
+can tell it is not the number written.
 
 **Places**: a file is taken in from ``<folder>/`` and moved to
 ``<folder>/archive/<YYYY-MM-DD>/`` (the local date it was processed), or to
