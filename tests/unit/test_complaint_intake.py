@@ -303,6 +303,9 @@ def test_exports_as_people_save_them_lose_no_row_silently(world):
     assert ("工单编号=GD9003", "（整行）") in entries and ("工单编号=2.02603E+17", "工单编号") in entries
     assert not any("110101199003078515" in key for key, _ in entries), "an ID number in a file name is masked"
     assert any(key.startswith("h_信访_110") and "#2" in key for key, _ in entries)
+    # The task's result (its XCom, and Airflow's "Returned value was" log line) names the file masked.
+    masked = outcomes["h_信访_110*************15.csv"]
+    assert "110101199003078515" not in masked.model_dump_json()
 
 
 @pytest.mark.parametrize(("written", "read"), [

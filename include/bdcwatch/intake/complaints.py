@@ -296,7 +296,7 @@ def take_in_file(engine: Engine, path: Path, *, policy: Policy, by: Reporter, ro
     """Take in one export (module docstring) and move it out of the folder."""
     data = path.read_bytes()
     sha = hashlib.sha256(data).hexdigest()
-    outcome = FileOutcome(name=path.name)
+    outcome = FileOutcome(name=mask_id_numbers(path.name))  # the task's XCom and log: a file name may hold an ID
     now, day = by.now.replace(microsecond=0), by.now.date()
     with engine.connect() as conn:
         seen = conn.execute(select(intake_file.c.processed_at, intake_file.c.archived_to)
@@ -304,7 +304,7 @@ def take_in_file(engine: Engine, path: Path, *, policy: Policy, by: Reporter, ro
     if seen is not None:
         outcome.already_processed = True
         place = REJECTED if f"/{REJECTED}/" in (seen.archived_to or "") else ARCHIVE  # where its twin went
-        outcome.archived_to = str(move_to(path, root, place, day))
+        outcome.archived_to = mask_id_numbers(str(move_to(path, root, place, day)))
         log.info("%s: the same content was taken in on %s; archived, nothing changed", path.name, seen.processed_at)
         return outcome
     table: Table | None = None
@@ -341,7 +341,7 @@ def take_in_file(engine: Engine, path: Path, *, policy: Policy, by: Reporter, ro
         # Moved after the commit: a crash in between leaves the file in the folder, and the
         # next run recognises its content (intake_file) and only archives it.
         target = destination(path, root, ARCHIVE if table is not None else REJECTED, day)
-        outcome.archived_to = str(target)
+        outcome.archived_to = mask_id_numbers(str(target))
         conn.execute(intake_file.insert().values(
             sha256=sha, kind="complaints", file_name=path.name[:255], encoding=outcome.encoding, processed_at=now,
             rows_read=outcome.rows, findings_new=outcome.new, findings_updated=outcome.updated,
@@ -358,7 +358,7 @@ def preview_file(path: Path, *, policy: Policy, now: datetime) -> FileOutcome:
     """What ``take_in_file`` would do with one export, changing nothing (a dry run): the
     file is read and every row mapped; ``new`` counts the rows that would become or update
     a COMPLAINT finding, ``quarantined`` those that would be held. The file stays."""
-    outcome = FileOutcome(name=path.name)
+    outcome = FileOutcome(name=mask_id_numbers(path.name))  # the task's XCom and log: a file name may hold an ID
     data = path.read_bytes()
     try:
         table = _read(path.name, data)
