@@ -16,7 +16,7 @@ import pytest
 import yaml
 from sqlalchemy import func, select
 
-from bdcwatch.standards.masking import mask
+from bdcwatch.standards.masking import mask, mask_id_numbers
 from bdcwatch.store.models import duty_evidence, finding, finding_event, inspection, inspection_sample, quarantine
 from tests.support import airflow_uri
 from tests.web.ledger_world import ID_NUMBER, MASKED_ID, SCRIPT, new_world, standard_ledger
@@ -176,12 +176,14 @@ def test_changing_a_verdict_is_audited_and_closes_the_defect(web, world):
     ("YQ21-S1", {"verdict": "合格", "reviewer": "  "}, "缺评查人"),
     ("YQ21-S1", {"verdict": "不合格", "reviewer": "张评查"}, "须填写问题描述"),
     ("YQ21-S1", {"verdict": "合格", "reviewer": "张评查", "reviewed_on": "2999-01-01"}, "晚于今天"),
+    (ID_NUMBER, {"verdict": "合格", "reviewer": "张评查"}, "不在本次抽查样本中"),  # echoed masked (§6)
 ])
 def test_a_refused_verdict_names_why_and_applies_nothing(web, world, ywh, body, reason):
     events = count(world, finding_event)
     answer = web.client.post(verdict_url(ywh), headers=web.headers("op"), json=body)
     assert answer.status_code == 422, answer.text
-    assert reason in answer.json()["detail"] and answer.json()["problems"][0]["ywh"] == ywh
+    assert reason in answer.json()["detail"] and answer.json()["problems"][0]["ywh"] == mask_id_numbers(ywh)
+    assert ID_NUMBER not in answer.text
     assert count(world, finding_event) == events and defects(world) == []
 
 

@@ -103,7 +103,15 @@ def rolling_window(run_date: date, days: int) -> Period:
 
 def parse_period_label(label: str) -> Period:
     """The inverse of ``period_label``: ``2026-03``, ``2026-Q1``, ``2026-H1``, ``2026``,
-    ``2026-03-01..2026-04-15``."""
+    ``2026-03-01..2026-04-15``. Raises ValueError for anything else, a year Python's dates
+    cannot hold (``99999999999``) included."""
+    try:
+        return _parse_period_label(label)
+    except OverflowError:
+        raise ValueError(f"period {label!r} is out of range") from None
+
+
+def _parse_period_label(label: str) -> Period:
     text = label.strip()
     if ".." in text:
         start, end = text.split("..", 1)

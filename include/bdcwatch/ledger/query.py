@@ -25,7 +25,7 @@ from sqlalchemy import ColumnElement, Connection, and_, func, not_, or_, select
 from bdcwatch import rules
 from bdcwatch.dates.periods import Period, parse_period_label
 from bdcwatch.ledger.lifecycle import OPEN_STATUSES
-from bdcwatch.standards.masking import mask_id_numbers
+from bdcwatch.standards.masking import mask_id_numbers, mask_json_text
 from bdcwatch.store.models import finding, finding_escalation, finding_event
 
 Status = Literal["open", "rectifying", "closed", "reopened"]
@@ -78,8 +78,9 @@ class FindingFilter(BaseModel):
         try:
             period = parse_period_label(value)
         except ValueError:
-            raise ValueError(f"“{value}”不是期间，应写作 2026-11、2026-Q4、2026-H2、2026 或 2026-11-01..2026-11-16"
-                             f"（{value!r} is not a period）") from None
+            shown = mask_id_numbers(value)  # echoed back to the caller: §6 all the same
+            raise ValueError(f"“{shown}”不是期间，应写作 2026-11、2026-Q4、2026-H2、2026 或 2026-11-01..2026-11-16"
+                             f"（{shown!r} is not a period）") from None
         return period.label  # one spelling: 2026-q4 and 2026-Q4 are the same period
 
     def conditions(self, today: date, dialect: str = "postgresql") -> list[ColumnElement[bool]]:
@@ -166,7 +167,7 @@ class FindingItem:
             id=int(row.id), fingerprint=mask_id_numbers(row.fingerprint), rule_code=row.rule_code,
             rule_title=rules.title(row.rule_code), severity=row.severity, unit_code=row.unit_code,
             subject_type=row.subject_type, subject_id=mask_id_numbers(row.subject_id), period=row.period,
-            occurred_on=row.occurred_on, detail=mask_id_numbers(row.detail or "{}"), status=row.status,
+            occurred_on=row.occurred_on, detail=mask_json_text(row.detail or "{}"), status=row.status,
             first_detected_at=row.first_detected_at, last_detected_at=row.last_detected_at, due_date=row.due_date,
             closed_at=row.closed_at,
             overdue=row.status in OPEN_STATUSES and row.due_date < today, dag_id=row.dag_id,

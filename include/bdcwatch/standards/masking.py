@@ -15,7 +15,9 @@ fours; legacy 6-6-3), so a run of dates or a 16-digit case number is left as wri
 
 from __future__ import annotations
 
+import json
 import re
+from typing import Any
 
 _DIGIT = "0-9\uff10-\uff19"
 _ALNUM = _DIGIT + "A-Za-z\uff21-\uff3a\uff41-\uff5a"
@@ -79,3 +81,25 @@ def mask_id_numbers(text: str) -> str:
     """Mask every ID number written in free text (§6) for emails, workbooks, logs and the
     quarantine: each keeps its first 3 and last 2 characters, the rest become ``*``."""
     return _ID_LIKE.sub(_mask_match, text)
+
+
+def mask_json_text(text: str) -> str:
+    """``mask_id_numbers`` over every text inside a JSON document (a finding's detail),
+    the document kept as JSON. Masking its raw text misses a number whose separators JSON
+    escapes (a tab is the two characters ``\\t`` there); text that is not JSON is masked as
+    text."""
+    try:
+        document = json.loads(text)
+    except ValueError:
+        return mask_id_numbers(text)
+
+    def masked(value: Any) -> Any:
+        if isinstance(value, str):
+            return mask_id_numbers(value)
+        if isinstance(value, list):
+            return [masked(v) for v in value]
+        if isinstance(value, dict):
+            return {mask_id_numbers(str(k)): masked(v) for k, v in value.items()}
+        return value
+
+    return json.dumps(masked(document), ensure_ascii=False)

@@ -112,7 +112,7 @@ def detail_json(found: FindingDetail) -> dict[str, Any]:
 
 
 @router.get("/findings")
-def list_findings(user: Reader, engine: Supervision, flt: Filter, page: Annotated[int, Query(ge=1)] = 1,
+def list_findings(user: Reader, engine: Supervision, flt: Filter, page: deps.PageNumber = 1,
                   page_size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 50) -> dict[str, Any]:
     with engine.connect() as conn:
         found = find_findings(conn, flt, today=deps.today(), page=page, page_size=page_size)
@@ -137,7 +137,7 @@ def export_findings(user: Reader, engine: Supervision, flt: Filter) -> Response:
 
 
 @router.get("/findings/{finding_id}")
-def get_finding(finding_id: int, user: Reader, engine: Supervision) -> dict[str, Any]:
+def get_finding(finding_id: deps.RowId, user: Reader, engine: Supervision) -> dict[str, Any]:
     with engine.connect() as conn:
         found = finding_detail(conn, finding_id, today=deps.today())
     if found is None:
@@ -146,7 +146,7 @@ def get_finding(finding_id: int, user: Reader, engine: Supervision) -> dict[str,
 
 
 @router.post("/findings/{finding_id}/status")
-def set_status(finding_id: int, change: StatusChange, user: Changer, engine: Supervision) -> dict[str, Any]:
+def set_status(finding_id: deps.RowId, change: StatusChange, user: Changer, engine: Supervision) -> dict[str, Any]:
     """The §4 lifecycle exactly as the CLI: ``ledger.lifecycle.change_status`` with the
     user's name as the actor; a reopened finding gets a fresh due date by severity."""
     policy, now = deps.policy(), deps.now()
@@ -179,7 +179,7 @@ def kpis(user: Reader, engine: Supervision, period: str | None = None) -> dict[s
 
 @router.get("/quarantine")
 def quarantine(user: Reader, engine: Supervision, table: str | None = None, column: str | None = None,
-               page: Annotated[int, Query(ge=1)] = 1) -> dict[str, Any]:
+               page: deps.PageNumber = 1) -> dict[str, Any]:
     with engine.connect() as conn:
         groups = reads.quarantine_groups(conn)
         total, entries = reads.quarantine_entries(conn, table=table or None, column=column or None, page=page)
@@ -207,7 +207,7 @@ def outbox(user: Reader, engine: Supervision) -> dict[str, Any]:
 
 
 @router.post("/outbox/{outbox_id}/resend")
-def resend_message(outbox_id: int, body: Resend, user: Changer, engine: Supervision) -> dict[str, Any]:
+def resend_message(outbox_id: deps.RowId, body: Resend, user: Changer, engine: Supervision) -> dict[str, Any]:
     """``mail.outbox.resend`` (as ``bdcwatch outbox resend``): unconfirmed or failed →
     pending, who and why kept in the message's resend log; the next send task delivers."""
     with engine.begin() as conn:

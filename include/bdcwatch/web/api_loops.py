@@ -91,7 +91,8 @@ def refused(error: VerdictRefusedError | RowProblem | str, code: int = http.HTTP
     problems = error.problems if isinstance(error, VerdictRefusedError) else []
     detail = "；".join(str(p) for p in problems) if problems else str(error)
     return JSONResponse({"detail": mask_id_numbers(detail), **extra, "problems": [
-        {"row": p.row, "ywh": p.ywh, "message": mask_id_numbers(p.message)} for p in problems]}, status_code=code)
+        {"row": p.row, "ywh": mask_id_numbers(p.ywh) if p.ywh else p.ywh, "message": mask_id_numbers(p.message)}
+        for p in problems]}, status_code=code)
 
 
 def result_json(result: VerdictResult) -> dict[str, Any]:
@@ -120,7 +121,7 @@ async def _read(upload: UploadFile) -> bytes:
 
 
 @router.post("/samples/{inspection_id}/cases/{ywh:path}/verdict", response_model=None)
-def enter_verdict(inspection_id: int, ywh: str, entry: VerdictEntry, user: Changer,
+def enter_verdict(inspection_id: deps.RowId, ywh: str, entry: VerdictEntry, user: Changer,
                   engine: Supervision) -> dict[str, Any] | JSONResponse:
     """One case's verdict through ``ledger.verdicts.record_verdict`` (as ``bdcwatch review
     record``): REVIEW_DEFECT for 不合格, the audit event, the inspection's counts."""
@@ -196,7 +197,7 @@ async def upload_complaints(user: Changer, engine: Supervision,
 
 
 @router.get("/duties")
-def duties(user: Reader, engine: Supervision, year: int | None = None, unit: str | None = None) -> dict[str, Any]:
+def duties(user: Reader, engine: Supervision, year: deps.Year = None, unit: str | None = None) -> dict[str, Any]:
     """Each responsible unit's standing on each duty period of ``year`` (default this year)
     as of today, and the evidence recorded in that year (newest first, without files)."""
     from bdcwatch.ledger.duties import duty_status, list_evidence

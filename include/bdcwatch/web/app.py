@@ -110,6 +110,44 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+# The largest request body the app reads: an upload (api_loops.MAX_UPLOAD_BYTES) and its
+# multipart framing. FastAPI reads and spools a form before any route checks who sent it.
+MAX_BODY_BYTES = 17 * 1024 * 1024
+
+
+class BodyLimit:
+    """Pure ASGI middleware refusing a body over ``MAX_BODY_BYTES`` before it is read: 413
+    when Content-Length says so, and a chunked body is cut off (the request ends as a client
+    disconnect) once it passes the limit, so nobody, signed in or not, can make the server
+    read and spool an arbitrarily large upload."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or ()).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+            response = JSONResponse({"detail": f"请求过大（超过 {MAX_BODY_BYTES // (1024 * 1024)} MB；request body too "
+                                               f"large)"}, status_code=status.HTTP_413_CONTENT_TOO_LARGE)
+            await response(scope, receive, send)
+            return
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > MAX_BODY_BYTES:
+                    return {"type": "http.disconnect"}
+            return message
+
+        await self.app(scope, limited, send)
+
+
 def create_app() -> FastAPI:
     """The app of CONTRACT §7, to be mounted at ``/bdcwatch``."""
     app = FastAPI(title="bdcwatch 问题台账", docs_url=None, redoc_url=None, openapi_url=None)
@@ -120,6 +158,7 @@ def create_app() -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodyLimit)
     app.add_middleware(CityScope)  # the city a request is about (web.deps): a province serves several
 
     @app.get("/", include_in_schema=False)

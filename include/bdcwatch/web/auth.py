@@ -64,7 +64,10 @@ class Operator:
 
 
 def _bearer(request: Request) -> bool:
-    return request.headers.get("authorization", "").lower().startswith("bearer ")
+    """A request carrying a token of its own (a script), not the browser's cookie: an empty
+    ``Bearer `` is no token (Airflow then signs in by the cookie, which needs the CSRF check)."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and bool(token.strip())
 
 
 def csrf_token(request: Request) -> str | None:

@@ -25,15 +25,24 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
 from http.cookies import SimpleCookie
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 from urllib.parse import parse_qs
 
-from fastapi import HTTPException, Request, Response, status
+from fastapi import HTTPException, Path, Query, Request, Response, status
 from sqlalchemy import Engine
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bdcwatch.config.policy import Policy, cached_policy
 from bdcwatch.dates.clock import local_now
+
+# Numbers a request may carry, bounded: an id or page past what the database holds would
+# overflow its driver (a 500) instead of being refused (422) or not found (404).
+MAX_ROW_ID = 2**31 - 1
+MAX_PAGE = 1_000_000
+RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
+PageNumber = Annotated[int, Query(ge=1, le=MAX_PAGE)]
+OptionalRowId = Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)]
+Year = Annotated[int | None, Query(ge=1900, le=2200)]
 
 if TYPE_CHECKING:
     from bdcwatch.config.province import City

@@ -51,7 +51,7 @@ def _page(request: Request, user: Operator, template: str, tab: str, **context: 
 @router.get("/", response_class=HTMLResponse)
 def ledger(request: Request, user: Reader, engine: Supervision,
            flt: Annotated[FindingFilter, Depends(finding_filter)],
-           page: Annotated[int, Query(ge=1)] = 1) -> HTMLResponse:
+           page: deps.PageNumber = 1) -> HTMLResponse:
     with engine.connect() as conn:
         found = find_findings(conn, flt, today=deps.today(), page=page, page_size=PAGE_SIZE)
         if found.total and page > found.pages:  # a link to a page past the end (the ledger shrank): the last one
@@ -79,7 +79,7 @@ def choose_city(request: Request, user: Reader, code: str,
 
 
 @router.get("/findings/{finding_id}", response_class=HTMLResponse)
-def finding_page(request: Request, finding_id: int, user: Reader, engine: Supervision) -> HTMLResponse:
+def finding_page(request: Request, finding_id: deps.RowId, user: Reader, engine: Supervision) -> HTMLResponse:
     with engine.connect() as conn:
         found = finding_detail(conn, finding_id, today=deps.today())
     if found is None:
@@ -103,7 +103,7 @@ def kpis_page(request: Request, user: Reader, engine: Supervision, period: str |
 
 @router.get("/quarantine", response_class=HTMLResponse)
 def quarantine_page(request: Request, user: Reader, engine: Supervision, table: str | None = None,
-                    column: str | None = None, page: Annotated[int, Query(ge=1)] = 1) -> HTMLResponse:
+                    column: str | None = None, page: deps.PageNumber = 1) -> HTMLResponse:
     with engine.connect() as conn:
         groups = reads.quarantine_groups(conn)
         total, entries = reads.quarantine_entries(conn, table=table or None, column=column or None, page=page)
@@ -117,7 +117,7 @@ def quarantine_page(request: Request, user: Reader, engine: Supervision, table: 
 
 @router.get("/samples", response_class=HTMLResponse)
 def samples_page(request: Request, user: Reader, engine: Supervision, period: str | None = None,
-                 unit: str | None = None, inspection: int | None = None) -> HTMLResponse:
+                 unit: str | None = None, inspection: deps.OptionalRowId = None) -> HTMLResponse:
     with engine.connect() as conn:
         periods = reads.inspection_periods(conn)
         chosen = period if period is not None else (periods[0] if periods else "")
@@ -129,7 +129,7 @@ def samples_page(request: Request, user: Reader, engine: Supervision, period: st
 
 
 @router.get("/duties", response_class=HTMLResponse)
-def duties_page(request: Request, user: Reader, engine: Supervision, year: int | None = None,
+def duties_page(request: Request, user: Reader, engine: Supervision, year: deps.Year = None,
                 unit: str | None = None) -> HTMLResponse:
     """Each unit's standing on each yearly duty, the evidence recorded, the evidence form."""
     from bdcwatch.ledger.duties import duty_status, list_evidence
