@@ -2,13 +2,16 @@
 
 One call loads one source table:
 
-1. find the table and its columns in the source whatever case the database folds names
-   to (reflection), and read rows changed since the watermark (all rows on a full scan),
-   streaming ``chunk_size`` rows at a time so memory stays flat;
+1. find the table (or view) and its columns in the source whatever case the database
+   folds names to (reflection), and read rows changed since the watermark and rows with
+   no usable GXSJ (all rows on a full scan), streaming ``chunk_size`` rows at a time so
+   memory stays flat;
 2. coerce each chunk to the reference types, remembering values that do not parse;
 3. run the table's GX suite (``validate``): failing rows go to ``quarantine`` with the
-   table, row key, column and reason, the rest are upserted into ``stg_<table>`` with the
-   derived columns the rules compare on (normalized certificate number, holder set, ...);
+   table, row key, column and reason, and so do all rows of a key read twice with
+   different values (a table without a primary key; an exact repeat is staged once and
+   counted); the rest are upserted into ``stg_<table>`` with the derived columns the
+   rules compare on (normalized certificate number, holder set, ...);
 4. advance the watermark only once the whole table is loaded.
 
 Personal data (holder and staff ID numbers) is never copied to staging or quarantine in
