@@ -86,6 +86,22 @@ def test_a_separated_number_with_a_mistyped_birth_date_is_masked(written: str) -
     assert written not in masked and written[:3] + "*" * (len(written) - 5) + written[-2:] in masked
 
 
+@pytest.mark.parametrize("written", [
+    "140302\v19800101\v123X", "140302\r\n19800101\r\n123X", "140302\n19800101\n123X",
+    "140302\u202819800101\u2028123X",  # line breaks: a page and a mail client show one space
+    "140302    19800101    123X", "140302\t\t\t\t19800101\t\t\t\t123X", "140302\u00a0\u00a0  19800101  123X",
+    "140302\u00ad19800101\u00ad123X",  # a soft hyphen: invisible
+    "14030219800101123×", "14030219800101123Х", "14030219800101123ⅹ",  # X as an IME, Cyrillic, Roman numeral
+])
+def test_numbers_broken_across_lines_spaced_out_or_with_a_look_alike_x_are_masked(written: str) -> None:
+    """What a digest reader saw in full (a fresh adversary's forms): the separators were
+    line breaks, more than three spaces or invisible characters, or the X a look-alike."""
+    masked = mask_id_numbers(f"退件原因：申请人身份证{written}与户籍不符")
+    assert "19800101" not in masked and "0101123" not in masked, masked
+    for target in ("html", "xlsx", "log"):
+        assert "19800101" not in clean(f"申请人身份证{written}与户籍不符", target)  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize("code", [
     "ZS110101000000001234",  # letters then 18 digits without a birth date: a code, not a person
     "140302001001GB00001F00010001",  # BDCDYH

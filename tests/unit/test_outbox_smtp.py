@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
@@ -125,3 +126,34 @@ def test_failed_message_is_resent_by_an_operator(supervision, smtp_server, capsy
     assert len(smtp_server.received) == 1
     assert main(["--url", url, "outbox", "list"]) == 0
     assert f"{outbox_id}\tsent\t" in capsys.readouterr().out
+
+
+def test_an_attachment_name_from_source_data_is_cleaned_and_masked(supervision, smtp_server):
+    """A DJJG from the source goes into digest file names: CR/LF in it made the email package
+    refuse the header while sending, which stopped the batch with the message stuck in
+    'sending' and every later unit's digest held back; an ID number in it went out whole."""
+    bad = replace(message("bad"), unit_code="YQ21\r\nX-Injected: yes",
+                  attachments=(Attachment("digest_YQ21\r\nX-Injected: yes_2026-03.xlsx", b"x"),
+                               Attachment("digest_140302800101123\u202e_2026-03.xlsx", b"y")))
+    with supervision.begin() as conn:
+        enqueue(conn, bad, NOW)
+        enqueue(conn, message("next unit"), NOW)
+    report = send_pending(supervision, settings(smtp_server), now=NOW)
+    assert report.sent == 2 and not report.failed
+    names = set().union(*(m.attachments for m in smtp_server.received))
+    assert "digest_YQ21X-Injected: yes_2026-03.xlsx" in names and "digest_140**********23_2026-03.xlsx" in names
+    assert not any(m.message["X-Injected"] for m in smtp_server.received)
+
+
+def test_a_message_that_cannot_be_written_fails_alone(supervision, smtp_server):
+    """A message the MIME builder refuses (here an inline image that is no image) is that
+    message's permanent failure, nothing sent; the batch goes on to the next."""
+    with supervision.begin() as conn:
+        enqueue(conn, replace(message("a"), attachments=(Attachment("inline/trend_YQ00.png", b"not a picture"),)),
+                NOW)
+        enqueue(conn, message("b"), NOW)
+    report = send_pending(supervision, settings(smtp_server), now=NOW)
+    assert report.sent == 1 and len(report.failed) == 1 and len(smtp_server.received) == 1
+    assert "cannot be written as MIME" in report.failed[0]
+    with supervision.connect() as conn:
+        assert [r.status for r in conn.execute(select(outbox.c.status).order_by(outbox.c.id))] == ["failed", "sent"]

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import io
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from email.mime.image import MIMEImage
@@ -34,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from bdcwatch.mail.plaintext import html_to_text
+from bdcwatch.standards.masking import mask_id_numbers
 
 INLINE_PREFIX = "inline/"  # an attachment stored under this name travels as an inline image
 SENDER_NAME = "不动产登记监督系统"  # the From display name heads see
@@ -57,6 +59,18 @@ class Attachment:
         """The stable Content-ID of an inline image (without <>), e.g. ``trend_YQ00@bdcwatch``:
         the template writes ``cid:`` + this, so it cannot depend on the process."""
         return content_id(self.filename)
+
+
+def attachment_name(filename: str) -> str:
+    """The file name a client shows (CONTRACT §6): an ID number in it masked (a DJJG from
+    the source goes into digest file names), control, format and bidi characters dropped
+    (an RLO would show the name reversed; CR/LF is a header the email package refuses),
+    path separators made ``_`` (yagmail keeps only the last part of a path)."""
+    cleaned = "".join(ch for ch in mask_id_numbers(filename) if unicodedata.category(ch) not in _INVISIBLE)
+    return re.sub(r"[/\\]", "_", cleaned).strip() or "attachment"
+
+
+_INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
 
 def content_id(filename: str) -> str:
@@ -86,7 +100,7 @@ def build_message(
     for item in attachments:
         if not item.inline:
             handle = io.BytesIO(item.content)
-            handle.name = item.filename
+            handle.name = attachment_name(item.filename)
             files.append(handle)
     addresses = resolve_addresses(sender, SENDER_NAME, list(to), None, None)
     message: MIMEMultipart = prepare_message(
@@ -114,7 +128,7 @@ def _inline_image(item: Attachment) -> MIMEImage:
         raise ValueError(f"inline image {item.filename} is not PNG, JPEG or GIF")
     image = MIMEImage(item.content, subtype)
     image.add_header("Content-ID", f"<{item.content_id}>")
-    image.add_header("Content-Disposition", "inline", filename=Path(item.filename).name)
+    image.add_header("Content-Disposition", "inline", filename=attachment_name(Path(item.filename).name))
     return image
 
 

@@ -22,6 +22,7 @@ turns verification off for a test relay, and every send logs that it is off.
 
 from __future__ import annotations
 
+import email.errors
 import logging
 import smtplib
 import ssl
@@ -102,13 +103,19 @@ def send_message(
     relay certainly does not have it, ``OutcomeUnknownError`` when it may."""
     # Last line of defence (CONTRACT §6): nothing shaped like an ID number leaves unmasked,
     # no control character reaches a client. Both are no-ops on a rendered report.
-    message = build_message(
-        sender=settings.from_email, to=to, subject=subject_line(subject), html=mask_id_numbers(html),
-        attachments=attachments, message_id=message_id,
-    )
+    try:
+        # Built and serialised before connecting: a message that cannot be written (a header
+        # the email package refuses) is this message's permanent failure, not the batch's.
+        data = as_bytes(build_message(
+            sender=settings.from_email, to=to, subject=subject_line(subject), html=mask_id_numbers(html),
+            attachments=attachments, message_id=message_id,
+        ))
+    except (ValueError, UnicodeError, email.errors.MessageError) as error:
+        raise SendError(f"the message cannot be written as MIME ({type(error).__name__}: {error}); nothing was "
+                        f"sent", permanent=True) from error
     client = _connect(settings)
     try:
-        _deliver(client.smtp, settings.from_email, list(to), as_bytes(message))
+        _deliver(client.smtp, settings.from_email, list(to), data)
     finally:
         try:
             client.close()

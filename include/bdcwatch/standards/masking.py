@@ -2,10 +2,12 @@
 looks like in free text and how it is shown (first 3 and last 2 characters kept).
 
 An ID number is any GB 11643 number as people write it (§6): 18 characters or the legacy
-15, ASCII or full-width digits and ``X``/``x``/``Ｘ``/``ｘ``, with or without separators
-(up to three of: space, NBSP, U+3000, and every hyphen and dash a keyboard or an input
-method gives: - ‐ ‑ ‒ – — ― − ﹣ －) between the digit groups, anywhere in a text, whatever
-its check character, also written straight after a word (``身份证140302…``, ``ID140302…``).
+15, ASCII or full-width digits and ``X`` as people type it (``x``, ``Ｘ``, the IME's ``×``,
+Cyrillic ``Х``, Roman ``Ⅹ``), with or without separators (up to six of: spaces of every
+width, line breaks of every kind, invisible characters such as the soft hyphen, and every
+hyphen and dash a keyboard or an input method gives: - ‐ ‑ ‒ – — ― − ﹣ －) between the
+digit groups, anywhere in a text, whatever its check character, also written straight after
+a word (``身份证140302…``, ``ID140302…``).
 Long codes that merely contain digits (BDCDYH, YWH, ZZBS, certificate numbers) are not ID
 numbers: a match has no digit or letter right after it and no digit right before it; a
 15-digit or separated form, or one written straight after a Latin letter, must carry a plausible
@@ -21,9 +23,15 @@ from typing import Any
 
 _DIGIT = "0-9\uff10-\uff19"
 _ALNUM = _DIGIT + "A-Za-z\uff21-\uff3a\uff41-\uff5a"
-_CHECK = _DIGIT + "Xx\uff38\uff58"
-_SEPARATOR = "[ \t\u00a0\u2000-\u200d\u202f\u205f\u2060\u3000\ufeff\\-\u2010-\u2015\u2212\ufe63\uff0d]"
-_GAP = f"{_SEPARATOR}{{0,3}}"
+# The check character X as people type it: ASCII, full width, the IME's ×, Cyrillic Х/х,
+# the Roman numeral Ⅹ/ⅹ (a mistyped number is still a person's number, §6).
+_CHECK = _DIGIT + "Xx\uff38\uff58\u00d7\u0425\u0445\u2169\u2179"
+# Between digit groups: spaces of every width, line breaks of every kind (a Word line break
+# \v, \r\n, U+2028/9: a page or a mail client collapses them into one space), invisible
+# characters (zero-width, soft hyphen U+00AD, U+034F, U+180E), and every dash.
+_SEPARATOR = ("[ \t\n\r\v\f\u0085\u00a0\u00ad\u034f\u180e\u2000-\u200d\u2028\u2029\u202f\u205f\u2060"
+              "\u3000\ufeff\\-\u2010-\u2015\u2212\ufe63\uff0d]")
+_GAP = f"{_SEPARATOR}{{0,6}}"  # a few spaces typed to align columns count as one gap
 _D = f"[{_DIGIT}]"
 # 18 = 17 digits + check; 15 = 15 digits; separators may stand between any two characters.
 _ID_LIKE = re.compile(
@@ -35,7 +43,8 @@ _LETTER = re.compile("[A-Za-z\uff21-\uff3a\uff41-\uff5a]")
 # a number grouped so is one even when its birth date is mistyped (month 13), where a run
 # of dates or a case number is grouped otherwise.
 _ID_GROUPINGS = frozenset({(6, 8, 4), (6, 4, 4, 4), (4, 4, 4, 4, 2), (6, 6, 3), (4, 4, 4, 3)})
-_FOLD = {cp: cp - 0xFEE0 for cp in range(0xFF10, 0xFF1A)} | {0xFF38: "X", 0xFF58: "X", ord("x"): "X"}
+_FOLD = {cp: cp - 0xFEE0 for cp in range(0xFF10, 0xFF1A)} | {
+    cp: "X" for cp in (0xFF38, 0xFF58, ord("x"), 0x00D7, 0x0425, 0x0445, 0x2169, 0x2179)}
 
 
 def mask(value: str | None, keep_head: int = 3, keep_tail: int = 2) -> str:
