@@ -213,6 +213,20 @@ def test_queue_jump_needs_both_speed_and_overtaking(cases):
     assert fast_but_few and seizure
 
 
+def test_peers_registered_after_as_of_are_not_yet_overtaken(cases):
+    """The peers B overtook must have a DBSJ in the data judged (before as-of): a rerun of
+    March in May must not find a jump that March's own run could not (CONTRACT §2)."""
+    for day in (2, 3, 4, 5, 6, 9, 10, 11):
+        cases.case(djdl="200", slsj=at(f"2026-03-{day:02d}", 9), dbsj=at(f"2026-03-{day + 3:02d}", 15))
+    # Waiting when B arrives, registered only in April: after as-of (1 April).
+    for day, done in ((27, 2), (30, 3), (30, 2)):
+        cases.case(djdl="200", slsj=at(f"2026-03-{day:02d}", 14), dbsj=at(f"2026-04-{done:02d}", 11))
+    jumper = cases.case(djdl="200", slsj=at("2026-03-31", 9), dbsj=at("2026-03-31", 16))
+    assert {s for r, s, _ in cases.run() if r == "CASE_QUEUE_JUMP"} == set()  # as of 1 April: nobody overtaken yet
+    # Judged as of 3 April (the peers' DBSJ now in the data judged), it is a jump.
+    assert jumper in {s for r, s, _ in cases.run(START, date(2026, 4, 4)) if r == "CASE_QUEUE_JUMP"}
+
+
 def test_no_queue_jump_when_everyone_is_fast(cases):
     # A quiet month where everything is registered on the day: median 0, nothing is "fast".
     for hour in range(9, 16):

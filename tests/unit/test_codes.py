@@ -22,6 +22,7 @@ def test_check_character_matches_the_contract_real_vector():
         (REAL_ZZBS, "11100000MB03271699001", "differs from ZZLXDM"),
         ("", "11100000MB03271699022", "empty"),
         ("1.2.156.3005.2.11100000MB03271699022.340100.000000016.001", "11100000MB03271699022", "does not follow"),
+        (REAL_ZZBS + "\n", "11100000MB03271699022", "does not follow"),  # "$" let a final newline through
     ],
 )
 def test_bad_identifiers_are_explained(zzbs, zzlxdm, fragment):
@@ -139,3 +140,11 @@ def test_the_shortcuts_leave_clean_values_as_they_are_and_fold_the_rest():
     assert normalise.normalize_certificate_number(clean + "(注销)") == clean
     assert normalise.normalize_holders("阿卜来提·如则托合提") == "阿卜来提·如则托合提"
     assert normalise.normalize_holders(" 张三\u200b") == "张三"
+
+
+def test_only_the_brackets_of_section_5_read_as_parentheses_and_one_cancel_suffix_goes():
+    """§5 lists 〔〕 【】 ［］, not ASCII [], and drops "a trailing (销) or (注销)": one."""
+    plain = "晋(2026)阳泉市不动产权第0000002号"
+    assert normalise.normalize_certificate_number("晋［2026］阳泉市不动产权第0000002号") == plain
+    assert normalise.normalize_certificate_number("晋[2026]阳泉市不动产权第0000002号") != plain
+    assert normalise.normalize_certificate_number(plain + "(注销)(注销)") == plain + "(注销)"

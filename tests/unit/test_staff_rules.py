@@ -256,10 +256,17 @@ def test_training_hours_judged_at_year_end_only(registry: Registry) -> None:
         registry.training(enough, date(2026, month, 5), 4)  # 40 h
     joined = registry.person("YQ00003", sgsj=date(2026, 7, 1), trained=False)  # not on post all year
     registry.training(joined, date(2026, 7, 1), 20)
+    # On post all of 2026 too: one left on 31 December (a leaving day is a day on post),
+    # one has a leaving date already recorded for next June. One who left in November was not.
+    left_on_31st = registry.person("YQ00004", zt=2, lgsj=date(2026, 12, 31), trained=False)
+    leaves_later = registry.person("YQ00005", lgsj=date(2027, 6, 30), trained=False)
+    left_in_november = registry.person("YQ00006", zt=2, lgsj=date(2026, 11, 30), trained=False)
+    for person in (left_on_31st, leaves_later, left_in_november):
+        registry.training(person, date(2026, 3, 5), 10)
     weekly = registry.run()
     assert codes_of(weekly, "STAFF_TRAINING_HOURS") == set()
     year_end = registry.run((date(2026, 12, 25), date(2027, 1, 1)))
-    assert codes_of(year_end, "STAFF_TRAINING_HOURS") == {short}
+    assert codes_of(year_end, "STAFF_TRAINING_HOURS") == {short, left_on_31st, leaves_later}
     assert year_end[("STAFF_TRAINING_HOURS", short)]["period"] == "2026"
     assert float(year_end[("STAFF_TRAINING_HOURS", short)]["detail"]["passed_hours"]) == 36
 

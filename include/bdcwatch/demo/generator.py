@@ -2219,18 +2219,21 @@ class _Specials:
         if row["LGSJ"] is not None and any(day > row["LGSJ"] for day in steps):
             rules.append("STAFF_INACTIVE_HANDLER")
         sgsj, lgsj = row["SGSJ"], row["LGSJ"]
-        if not (row["ZT"] == 1 and (sgsj is None or sgsj < as_of) and (lgsj is None or lgsj >= as_of)):
-            return rules
 
         def hours(lo: date, hi: date) -> Decimal:
             return sum((xs for day, xs in passed if lo <= day < hi), Decimal(0))
 
-        # A missing SGSJ is read the strict way (on post all year, months from 1 January):
-        # the plants that lack one stay clean whichever way an engine reads it.
+        # 在岗 all year: on post from 1 January to 31 December of the finished year, whatever
+        # came after (still on post, or left on 31 December or later). A missing SGSJ is read
+        # the strict way (on post all year, months from 1 January): the plants that lack one
+        # stay clean whichever way an engine reads it.
         last_year = date(as_of.year - 1, 1, 1)
-        if (as_of == year_start and (sgsj is None or sgsj <= last_year) and lgsj is None
+        all_year = (lgsj is None and row["ZT"] == 1) or (lgsj is not None and lgsj >= date(as_of.year - 1, 12, 31))
+        if (as_of == year_start and (sgsj is None or sgsj <= last_year) and all_year
                 and hours(last_year, year_start) < self.min_hours):
             rules.append("STAFF_TRAINING_HOURS")
+        if not (row["ZT"] == 1 and (sgsj is None or sgsj < as_of) and (lgsj is None or lgsj >= as_of)):
+            return rules
         months = _whole_months(max(year_start, sgsj or year_start), as_of)
         if hours(year_start, as_of) * 12 < self.min_hours * months:
             rules.append("STAFF_TRAINING_BEHIND")

@@ -37,7 +37,8 @@ def _queue_jump_sql(ri: RuleInput) -> str:
        middle row, or the two middle rows, are those with 2*rn in (n, n+1, n+2); median_x2
        is twice the median, exact.
     3. Only for candidates: is there a min_overtaken-th earlier-accepted peer registered
-       later? A correlated subquery walks the (DJJG, SLSJ) index backwards from B's
+       later, and before as-of (a peer not registered by then has no DBSJ in the data judged:
+       a rerun of the period must give the same answer, CONTRACT §2)? A correlated subquery walks the (DJJG, SLSJ) index backwards from B's
        acceptance and stops at that peer (LIMIT 1 OFFSET min_overtaken - 1), so the cost
        grows with the few fast cases, not with cases x 90-day window. A non-jumping
        candidate still walks its whole window; such candidates are rare by construction.
@@ -54,7 +55,7 @@ def _queue_jump_sql(ri: RuleInput) -> str:
             SELECT sa.ywh FROM stg_djt_dj_sl sa
             JOIN stg_djf_dj_db da ON da.ywh = sa.ywh
             WHERE sa.djjg = c.djjg AND sa.slsj < c.slsj AND sa.slsj >= {lookback_start}
-              AND da.dbsj > c.dbsj AND {a_class} = c.cls
+              AND da.dbsj > c.dbsj AND da.dbsj < :asof AND {a_class} = c.cls
             ORDER BY sa.slsj DESC, sa.ywh DESC
             LIMIT 1 OFFSET :overtaken_offset)"""
     return f"""

@@ -151,7 +151,7 @@ def _hours_judged(ri: RuleInput) -> bool:
 def _hours_params(ri: RuleInput) -> dict[str, Any]:
     year = _asof_day(ri).year - 1
     return {**_registry_params(ri), "judged_from": date(year, 1, 1), "judged_to": date(year + 1, 1, 1),
-            "min_hours": _staff_policy(ri).min_training_hours_per_year}
+            "judged_last_day": date(year, 12, 31), "min_hours": _staff_policy(ri).min_training_hours_per_year}
 
 
 def _hours_sql(ri: RuleInput) -> str:
@@ -159,11 +159,15 @@ def _hours_sql(ri: RuleInput) -> str:
         [("year_from", ":judged_from"), ("passed_hours", "COALESCE(t.hours, 0)"), ("required", ":min_hours")]
     )
     judged = "1 = 1" if _hours_judged(ri) else NOTHING
+    # 在岗 all year (CONTRACT §3): on post from 1 January to 31 December of the judged year,
+    # whatever happened after it: still on post, or left on 31 December or later (a leaving
+    # day is a day on post, as in ``on_post_sql``). ZT is today's status, not the year's.
     return f"""
         SELECT p.rybh AS subject_id, p.dwdm AS unit_code, {detail} AS detail
         FROM stg_ry_jbxx p
         LEFT JOIN {passed_hours_sql(":judged_from", ":judged_to")} t ON t.rybh = p.rybh
-        WHERE {judged} AND {on_post_sql()} AND p.sgsj <= :judged_from AND p.lgsj IS NULL
+        WHERE {judged} AND p.sgsj <= :judged_from
+          AND ((p.lgsj IS NULL AND p.zt = 1) OR p.lgsj >= :judged_last_day)
           AND COALESCE(t.hours, 0) < :min_hours"""
 
 

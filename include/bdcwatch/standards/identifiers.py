@@ -48,7 +48,7 @@ def _prefix_product(prefix: str) -> int:
 _ZZBS_PATTERN = re.compile(
     r"^1\.2\.156\.3005\.2\."
     r"(?P<type>[0-9A-Z]+)\.(?P<issuer>[0-9A-Z]+)\."
-    r"(?P<serial>[0-9]{9})\.(?P<version>[0-9]{3})\.(?P<check>[0-9A-Z])$"
+    r"(?P<serial>[0-9]{9})\.(?P<version>[0-9]{3})\.(?P<check>[0-9A-Z])\Z"  # \Z: "$" lets a final "\n" in
 )
 
 

@@ -16,15 +16,16 @@ _WHITESPACE = re.compile(r"\s+")
 # §5: invisible characters (zero-width space and joiners U+200B–U+200D, word joiner U+2060, BOM U+FEFF).
 _INVISIBLE = re.compile("[\u200b-\u200d\u2060\ufeff]")
 # §5: a trailing (销) or (注销) on a cancelled paper certificate (after bracket folding).
-_CANCELLED_SUFFIX = re.compile(r"(?:\((?:注)?销\))+$")
+_CANCELLED_SUFFIX = re.compile(r"\((?:注)?销\)$")  # §5: "a trailing (销) or (注销)": one
 
 # Fold full-width ASCII (U+FF01..U+FF5E) to ASCII; NFKC would also do it but would touch
 # CJK compatibility characters that are legitimately part of place names.
 _CERTIFICATE_FOLD: dict[int, int | str] = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)}
 _CERTIFICATE_FOLD[0x3000] = 0x20  # ideographic space (removed with the other whitespace)
-# §5: the bracket variants 〔〕 【】 ［］ read as ().  (［］ are full-width, folded above to [].)
+# §5: the bracket variants 〔〕 【】 ［］ read as () (the full-width ［］ directly, not through the
+# ASCII [], which §5 does not list: 晋[2026]… is not 晋(2026)…).
 _CERTIFICATE_FOLD.update({ord("〔"): "(", ord("〕"): ")", ord("【"): "(", ord("】"): ")",
-                          ord("["): "(", ord("]"): ")", ord("［"): "(", ord("］"): ")"})
+                          ord("［"): "(", ord("］"): ")"})
 
 # §5: the middle-dot variants in minority names read as U+00B7.
 MIDDLE_DOTS = "\u00b7\u2022\u2027\u30fb\uff65\uff0e\u0387\u22c5"
