@@ -29,6 +29,7 @@ line on stderr (exit 2), never as a traceback.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from typing import TYPE_CHECKING
 
@@ -70,7 +71,11 @@ def _engine(url: str | None, *, migrating: bool = False, conn_id: str | None = N
         engine = make_engine(url)
         revision = current_revision(engine)
     except (ArgumentError, ValueError) as error:
-        raise DatabaseUnusableError(f"not a database URL: {url!r} ({error})") from None
+        # Not parsable, so SQLAlchemy cannot hide its password: hide whatever sits between
+        # "user:" and "@" by hand (the message is printed and may be logged).
+        hidden = re.sub(r"(?<=:)[^:/@]+(?=@)", "***", url)
+        raise DatabaseUnusableError(f"not a database URL: {hidden!r} ({re.sub(r'(?<=:)[^:/@]+(?=@)', '***', str(error))})"
+                                    ) from None
     except (SQLAlchemyError, ImportError) as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise DatabaseUnusableError(f"cannot reach supervision_db at {shown}: {first}") from None
@@ -126,6 +131,10 @@ def main(argv: list[str] | None = None) -> int:
         return _run(args)
     except (DatabaseUnusableError, PolicyError) as error:
         print(f"bdcwatch: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # a file named on the command line: missing, a folder, unreadable
+        where = f": {error.filename}" if error.filename else ""
+        print(f"bdcwatch: 无法读取文件{where}（{error.strerror or error}）", file=sys.stderr)
         return 2
 
 

@@ -68,6 +68,7 @@ def run(engine: Engine, args: argparse.Namespace) -> int:
     from bdcwatch.cli import cli_policy
     from bdcwatch.dates.clock import local_now
     from bdcwatch.errors import PermanentError
+    from bdcwatch.standards.masking import mask_id_numbers
 
     policy = cli_policy(args)
     now = local_now(policy.timezone)
@@ -80,7 +81,7 @@ def run(engine: Engine, args: argparse.Namespace) -> int:
     except PermanentError as refused:
         problems = getattr(refused, "problems", None)
         for problem in problems or [refused]:
-            print(f"refused: {problem}", file=sys.stderr)
+            print(f"refused: {mask_id_numbers(str(problem))}", file=sys.stderr)
         print("nothing was recorded", file=sys.stderr)
         return 2
 

@@ -30,6 +30,12 @@ def test_migrate_set_status_and_verify(sqlite_url, capsys):
         assert conn.execute(select(finding.c.status)).scalar_one() == "closed"
         last = conn.execute(select(finding_event).order_by(finding_event.c.id.desc())).first()
     assert (last.actor, last.from_status, last.to_status, last.note) == ("李科长", "rectifying", "closed", "已补发")
+    # The trail keeps no full ID number (§6): a note quoting one, an actor typed as one.
+    assert main(["--url", url, "finding", "set-status", "1", "--to", "reopened", "--actor", "140321198803150012",
+                 "--note", "申请人 140321198803150012 来电"]) == 0
+    with engine.connect() as conn:
+        last = conn.execute(select(finding_event).order_by(finding_event.c.id.desc())).first()
+    assert "140321198803150012" not in last.actor + last.note and "140*************12" in last.note
     assert main(["--url", url, "audit", "verify"]) == 0
     with engine.begin() as conn:
         conn.execute(update(finding_event).values(actor="someone else"))
@@ -88,6 +94,8 @@ def test_without_a_usable_database_the_cli_says_so_in_one_line(sqlite_url, tmp_p
         (["--url", "not a url", "finding", "list"], "not a database URL"),
         (["--url", f"sqlite:///{tmp_path}/missing/dir/x.db", "finding", "list"], "cannot reach supervision_db at"),
         (["--url", "postgresql://bdcwatch:secret@127.0.0.1:1/none", "audit", "verify"], "cannot reach supervision_db at"),
+        (["--url", "postgress://bdcwatch:secret@127.0.0.1:1/none", "audit", "verify"], "not a database URL"),  # typo
+        (["--url", "bdcwatch:secret@127.0.0.1", "audit", "verify"], "not a database URL"),
         (["--url", sqlite_url("empty"), "finding", "show", "1"], "has no bdcwatch tables (run `bdcwatch migrate`)"),
     ]:
         assert main(argv) == 2, argv

@@ -81,3 +81,14 @@ def test_complaints_drop(sqlite_url, tmp_path, monkeypatch, capsys):
     assert "waiting for the next complaint_intake run" in capsys.readouterr().out
     export.rename(tmp_path / "notes.txt")
     assert main(["--url", sqlite_url.migrated(), "complaints", "drop", str(tmp_path / "notes.txt")]) == 2
+
+
+def test_a_missing_or_unreadable_file_is_one_line_not_a_traceback(sqlite_url, tmp_path, capsys):
+    url = sqlite_url("supervision")
+    assert main(["--url", url, "migrate"]) == 0
+    capsys.readouterr()
+    for argv in (["review", "import", str(tmp_path / "不存在.xlsx"), "--actor", "李四"],
+                 ["complaints", "drop", str(tmp_path)]):
+        assert main(["--url", url, *argv]) == 2, argv
+        err = capsys.readouterr().err
+        assert "无法读取文件" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err

@@ -39,11 +39,21 @@ def test_default_period_when_none_is_given():
     ({"period_start": "2026-13-01", "period_end": "2026-12-01"}, "bad period"),
     ({"period_start": "2026-04-01", "period_end": "2026-01-01"}, "must be after"),
     ({"units": ["XX99"]}, "not in the policy"),
+    ({"period_start": "9999-01-01", "period_end": "9999-12-31"}, "out of range"),  # was a retried ValueError
 ])
 def test_bad_params_are_permanent_errors(params, message):
     with pytest.raises(RunSpecError, match=message) as caught:
         resolve(params)
     assert isinstance(caught.value, PermanentError)  # the task fails at once, without retry
+    assert caught.value.zh  # the operations desk reads it in Chinese
+
+
+def test_a_unit_listed_twice_is_one_and_an_id_number_typed_as_a_unit_is_masked():
+    """YQ21 and yq21 are one unit (it was counted twice in the city's 六不准 report)."""
+    assert resolve({"units": ["YQ21", "yq21", "YQ22"]}).units == ("YQ21", "YQ22")
+    with pytest.raises(RunSpecError) as caught:
+        resolve({"units": ["140321198803150012"]})
+    assert "140321198803150012" not in str(caught.value) and "140321198803150012" not in str(caught.value.zh)
 
 
 def test_a_misspelt_conf_key_is_refused_with_its_close_match():

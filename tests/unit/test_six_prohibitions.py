@@ -103,3 +103,18 @@ def test_the_footnote_says_where_events_found_late_are_reported(sqlite_url):
     for text in (html, html_to_text(html)):
         assert "本报告发出后才发现的问题（如月末最后几天的办件），计入下月报告" in text
         assert "本月数字也可能包含上月报告发出后才发现、发生在上月的此类问题" in text
+
+
+def test_a_run_for_some_units_says_so(sqlite_url):
+    """A rerun for some units (Param ``units``) must not read as the city's report with
+    smaller numbers: its subject and text name the selection."""
+    engine = make_engine(sqlite_url.migrated())
+    policy = load_policy()
+    bureau = policy.supervisors["CITY_BUREAU"]
+    some = sorted(policy.units)[:2]
+    subject, html, _ = render_six_prohibitions({}, policy=policy, units=some, heads=bureau.heads,
+                                               period_label="2026-03", period_text="3月",
+                                               dag_id="monthly_quality_check", run_id=RUN)
+    assert "所选 2 个登记机构" in subject and "对所选的 2 个登记机构" in html and "对全市" not in html
+    _, (whole, whole_html, _) = render(engine, policy)
+    assert "所选" not in whole and "全市" in whole_html

@@ -31,6 +31,7 @@ from pydantic import ConfigDict, ValidationError
 from bdcwatch.config.policy import Policy
 from bdcwatch.dates.periods import Period
 from bdcwatch.errors import RunSpecError
+from bdcwatch.standards.masking import mask_id_numbers
 from bdcwatch.xcom import XcomModel
 
 if TYPE_CHECKING:
@@ -103,22 +104,30 @@ class RunSpec(XcomModel):
                 close = difflib.get_close_matches(key, list(known_params), n=1)
                 hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
             raise RunSpecError(
-                f"unknown conf key(s) {', '.join(hints)}; this DAG's Params are {', '.join(sorted(known_params))}"
+                f"unknown conf key(s) {', '.join(hints)}; this DAG's Params are {', '.join(sorted(known_params))}",
+                zh=f"运行参数中有未知的键 {', '.join(hints)}：本 DAG 的参数为 {', '.join(sorted(known_params))}",
             )
         start, end = params.get("period_start"), params.get("period_end")
         if bool(start) != bool(end):
-            raise RunSpecError("give both period_start and period_end, or neither (for the schedule's default period)")
+            raise RunSpecError("give both period_start and period_end, or neither (for the schedule's default period)",
+                               zh="period_start 与 period_end 须同时填写，或都不填（按调度的默认期间）")
         try:
             period = Period.parse(start, end) if start and end else default_period
-        except ValueError as error:
-            raise RunSpecError(str(error)) from None
-        # DJJG codes as the policy spells them, whatever case the operator typed.
+            period.label  # noqa: B018 - a year Python's dates cannot hold fails here, not in a later task
+        except (ValueError, OverflowError) as error:
+            raise RunSpecError(str(error), zh=f"期间有误：{error}（period_start 须早于 period_end，日期写作 "
+                                              f"2026-03-01）") from None
+        # DJJG codes as the policy spells them, whatever case the operator typed; each once
+        # (a code listed twice in two spellings would count its unit twice in city reports).
         spelled = {code.casefold(): code for code in policy.units}
-        units = tuple(spelled.get(str(u).strip().casefold(), str(u).strip()) for u in (params.get("units") or []))
+        units = tuple(dict.fromkeys(spelled.get(str(u).strip().casefold(), str(u).strip())
+                                    for u in (params.get("units") or [])))
         unknown = sorted(set(units) - set(policy.units))
         if unknown:
+            shown = mask_id_numbers(str(unknown))  # an ID number typed into units must not reach the log
             raise RunSpecError(
-                f"units {unknown} are not in the policy ({policy.source}); known: {', '.join(sorted(policy.units))}"
+                f"units {shown} are not in the policy ({policy.source}); known: {', '.join(sorted(policy.units))}",
+                zh=f"登记机构 {shown} 不在策略中；已知机构：{', '.join(sorted(policy.units))}",
             )
         dry_run = bool(params.get("dry_run", False))
         if now is not None and period.as_of > now and not dry_run:
@@ -126,13 +135,15 @@ class RunSpec(XcomModel):
                 f"period {period.label} ends in the future: the rules would judge it as of {period.as_of:%Y-%m-%d %H:%M}, "
                 f"which has not come yet (now {now:%Y-%m-%d %H:%M} {policy.timezone}), and heads would be mailed about "
                 "it. Choose a period that has ended, or set dry_run to true to evaluate and render it without mailing "
-                "or changing the ledger"
+                "or changing the ledger",
+                zh=f"期间 {period.label} 尚未结束（规则按 {period.as_of:%Y-%m-%d %H:%M} 判断，现在是 {now:%Y-%m-%d %H:%M}），"
+                   f"不能向负责人发送：请选择已结束的期间，或设 dry_run 为 true 只评估和预览",
             )
         try:
             spec = cls(period_start=period.start, period_end=period.end, units=units,
                        full_scan=bool(params.get("full_scan", False)), dry_run=dry_run)
         except ValidationError as error:
-            raise RunSpecError(str(error)) from None
+            raise RunSpecError(str(error), zh=f"运行参数有误：{error}") from None
         log.info("run covers %s (as of %s) for %s%s", spec.period_label, period.as_of, ", ".join(units) or "all units",
                  " — DRY RUN: nothing is mailed and the ledger is not changed" if dry_run else "")
         return spec

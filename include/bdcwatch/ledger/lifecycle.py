@@ -17,6 +17,7 @@ from sqlalchemy import Connection, select, update
 from bdcwatch.config.policy import Policy, Severity
 from bdcwatch.dates.workdays import WorkCalendar
 from bdcwatch.ledger.audit import AuditEvent, append_events
+from bdcwatch.standards.masking import mask_id_numbers
 from bdcwatch.store.models import finding
 
 STATUSES = ("open", "rectifying", "closed", "reopened")
@@ -109,6 +110,8 @@ def change_status(
             if reopen_due is not None:
                 values["due_date"] = reopen_due(row.severity)
         conn.execute(update(finding).where(finding.c.id == row.id).values(**values))
-        events.append(AuditEvent(row.id, now, actor.strip(), row.status, to_status, note.strip()))
+        # The trail keeps no full ID number (§6): a note quoting an applicant's, an actor typed as one.
+        events.append(AuditEvent(row.id, now, mask_id_numbers(actor.strip()), row.status, to_status,
+                                 mask_id_numbers(note.strip())))
     append_events(conn, events)
     return len(events)

@@ -39,7 +39,8 @@ class UnitSummary:
 
 
 def render_city_report(
-    units: Sequence[UnitSummary], *, heads: Sequence[Person], title: str, context: DigestContext
+    units: Sequence[UnitSummary], *, heads: Sequence[Person], title: str, context: DigestContext,
+    whole_city: bool = True,
 ) -> RenderedDigest:
     """A city-level cycle report (city check, provincial spot check) for the bureau:
     one line per unit, the full list of the cycle's findings as XLSX."""
@@ -53,9 +54,12 @@ def render_city_report(
         rows.append({"name": unit.name, "cells": (unit.name, unit.population, unit.sample, len(unit.findings), high,
                                                   top or "无")})
     everything = [f for unit in units for f in unit.findings]
-    subject = f"【不动产登记监督】全市{title}报告（{context.period_label}）：发现问题 {len(everything)} 条"
+    # ``whole_city`` False: a run for some units only (Param ``units``), said as such.
+    scope = "全市" if whole_city else f"所选 {len(units)} 个机构"
+    subject = f"【不动产登记监督】{scope}{title}报告（{context.period_label}）：发现问题 {len(everything)} 条"
     html = render_template("city_report.html.j2",
         subject=subject, title=title, heads=heads, period_label=context.period_label,
+        scope="全市" if whole_city else "所选的",
         period_text=context.period_text, as_of=context.as_of.strftime("%Y-%m-%d %H:%M"), units=rows,
         total_findings=len(everything), total_high=sum(f.severity == "high" for f in everything),
         total_sample=sum(u.sample for u in units), calendar_warning=context.calendar_warning,
@@ -86,7 +90,8 @@ def compose(job: Job, evaluation: Evaluation, samples: Samples, *, rule_codes: S
         as_of=spec.period.as_of, plan_items="34", title=title, supervisor_name=bureau.name,
         calendar_warning=calendar_warning(evaluation.calendar_fallback_years), codes=CodeBook.from_policy(policy),
     )
-    report = render_city_report(summaries, heads=bureau.heads, title=title, context=context)
+    report = render_city_report(summaries, heads=bureau.heads, title=title, context=context,
+                                whole_city=set(units) >= set(policy.units))
     message = OutgoingMessage(
         dedup_key=f"{ctx.dag_id}|{spec.period_label}|{CITY_SUPERVISOR}|{','.join(units)}", kind="city_report",
         dag_id=ctx.dag_id, run_id=ctx.run_id, period=spec.period_label, unit_code=None,

@@ -105,9 +105,14 @@ def render_six_prohibitions(
     total = sum(row.total for row in table)
     zero = total == 0
     verdict = "零报告" if zero else f"发现问题 {total} 项"
-    subject = f"【不动产登记监督】“六不准”月报（{period_label}）：{verdict}"
+    # A run for some units only (Param ``units``) reports on those, and says so: it must not
+    # read as the city's report with smaller numbers.
+    whole_city = set(units) >= set(policy.units)
+    scope = "" if whole_city else f"（所选 {len(table)} 个登记机构）"
+    subject = f"【不动产登记监督】“六不准”月报（{period_label}）{scope}：{verdict}"
     html = render_template("six_prohibitions.html.j2",
         subject=subject, heads=heads, prohibitions=prohibitions, table=table, total=total, zero=zero,
+        scope="全市" if whole_city else "所选的",
         period_label=period_label, period_text=period_text, dag_id=dag_id, run_id=run_id,
     )
     frame = pd.DataFrame(
