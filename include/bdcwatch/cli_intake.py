@@ -103,7 +103,16 @@ def _review(engine: Engine, args: argparse.Namespace, policy: Any, now: Any) -> 
             if args.unit:
                 query = query.where(inspection.c.unit_code == args.unit)
             if args.period:
-                query = query.where(inspection.c.period == args.period)
+                from bdcwatch.dates.periods import parse_period_label
+                from bdcwatch.standards.masking import mask_id_numbers
+
+                try:
+                    label = parse_period_label(args.period).label
+                except ValueError:
+                    print(f"refused: “{mask_id_numbers(args.period)}”不是期间，应写作 2026-03、2026-Q1、2026-H1 或 2026 "
+                          f"(not a period)", file=sys.stderr)
+                    return 2
+                query = query.where(inspection.c.period == label)
             for row in conn.execute(query):
                 print(f"{row.id}\t{row.unit_code}\t{inspection_text(row)}\t抽查 {row.sample_size}\t"
                       f"已评查 {row.reviewed_count}\t不合格 {row.defective_count}")

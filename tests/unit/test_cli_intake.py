@@ -92,3 +92,13 @@ def test_a_missing_or_unreadable_file_is_one_line_not_a_traceback(sqlite_url, tm
         assert main(["--url", url, *argv]) == 2, argv
         err = capsys.readouterr().err
         assert "无法读取文件" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_a_period_that_is_none_is_refused_not_an_empty_list(sqlite_url, capsys):
+    url = sqlite_url("supervision")
+    assert main(["--url", url, "migrate"]) == 0
+    capsys.readouterr()
+    assert main(["--url", url, "review", "list", "--period", "2026-99"]) == 2
+    assert "不是期间" in capsys.readouterr().err
+    assert main(["--url", url, "finding", "list", "--period", "2026年3月"]) == 2
+    assert "不是期间" in capsys.readouterr().err

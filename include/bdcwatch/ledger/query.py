@@ -70,7 +70,7 @@ class FindingFilter(BaseModel):
     def _codes_upper(cls, value: str | None) -> str | None:
         return value.upper() if value else value  # DJJG and rule codes are upper case
 
-    @field_validator("within", mode="after")
+    @field_validator("within", "period", mode="after")
     @classmethod
     def _a_period_label(cls, value: str | None) -> str | None:
         if value is None:
