@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -157,3 +158,19 @@ def test_a_message_that_cannot_be_written_fails_alone(supervision, smtp_server):
     assert "cannot be written as MIME" in report.failed[0]
     with supervision.connect() as conn:
         assert [r.status for r in conn.execute(select(outbox.c.status).order_by(outbox.c.id))] == ["failed", "sent"]
+
+
+def test_a_chinese_attachment_name_reaches_older_clients_too(smtp_server):
+    """RFC 2231 (filename*) for current clients, and the RFC 2047 name= that older Outlook
+    and OA webmail read (they showed ATT00001): both decode to the same name."""
+    import email.header
+
+    send_message(settings(smtp_server), to=["a@example.org"], subject="主题", html="<p>x</p>",
+                 attachments=[Attachment("六不准月报_2026-03.xlsx", b"PK")], message_id="<m2@bdcwatch>")
+    (part,) = smtp_server.received[0].message.iter_attachments()
+    assert part.get_filename() == "六不准月报_2026-03.xlsx"  # from filename*, as current clients read it
+    # The header as written on the wire, as an older client reads it: name="=?utf-8?b?…?=".
+    written = part.as_bytes().decode("ascii").split("\n\n", 1)[0].replace("\r", "")
+    encoded = re.search(r'name="(=\?utf-8\?b\?[^"]+\?=)"', written, re.IGNORECASE)
+    assert encoded, written
+    assert str(email.header.make_header(email.header.decode_header(encoded.group(1)))) == "六不准月报_2026-03.xlsx"

@@ -28,6 +28,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from email.header import Header
 from email.mime.image import MIMEImage
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
@@ -118,7 +119,20 @@ def build_message(
     for item in attachments:
         if item.inline:
             related.attach(_inline_image(item))
+    _name_for_older_clients(message)
     return message
+
+
+def _name_for_older_clients(message: MIMEMultipart) -> None:
+    """A Chinese attachment name also as an RFC 2047 ``name=`` of its Content-Type: the
+    email package writes only RFC 2231 (``filename*=utf-8''%E5…``), which older Outlook
+    and many OA webmail systems the bureaus use show as ``ATT00001``. The Disposition's
+    ``filename*`` stays for the clients that read it."""
+    for part in message.walk():
+        name = part.get_filename()
+        if name and not name.isascii() and part.get_content_disposition() == "attachment":
+            part.del_param("name", header="Content-Type")
+            part.set_param("name", Header(name, "utf-8").encode(maxlinelen=998), header="Content-Type")
 
 
 def _inline_image(item: Attachment) -> MIMEImage:
