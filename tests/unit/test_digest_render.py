@@ -53,6 +53,21 @@ def test_digest_content_counts_table_and_masking():
     assert "/dags/" not in html
 
 
+def test_a_pasted_document_is_cut_in_the_body_and_kept_in_the_workbook():
+    """A 1 MB return reason made an 8 MB message (60 such findings: a digest the relay
+    refused for good): the body shows its first 2,000 characters and says so; the
+    workbook keeps up to Excel's cell limit."""
+    policy = load_policy()
+    unit = policy.units["YQ00"]
+    pasted = "退件说明" * 250_000  # 1,000,000 characters
+    digest = render_unit_digest([row(1, "RETURN_UNJUSTIFIED", "medium", ywh="Y1", thsj="2026-03-11 10:05:00",
+                                     thyydm="99", thyy=pasted)], unit_code="YQ00",
+                                unit_name=unit.name, heads=unit.heads, context=context())
+    assert len(digest.html) < 60_000 and "字，已截断" in digest.html and "退件说明" * 400 in digest.html
+    sheet = openpyxl.load_workbook(io.BytesIO(digest.attachments[0].content)).active
+    assert max(len(str(c.value or "")) for r in sheet.iter_rows() for c in r) == 32_767
+
+
 def test_workbook_lists_every_finding_masked():
     policy = load_policy()
     unit = policy.units["YQ21"]

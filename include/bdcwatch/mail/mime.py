@@ -62,6 +62,11 @@ class Attachment:
         return content_id(self.filename)
 
 
+# Unicode categories a file name shown by a client must not hold: controls (CR/LF), format
+# (bidi overrides, zero-width), surrogates, private use, unassigned, line/paragraph separators.
+_INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
+
+
 def attachment_name(filename: str) -> str:
     """The file name a client shows (CONTRACT §6): an ID number in it masked (a DJJG from
     the source goes into digest file names), control, format and bidi characters dropped
@@ -70,8 +75,6 @@ def attachment_name(filename: str) -> str:
     cleaned = "".join(ch for ch in mask_id_numbers(filename) if unicodedata.category(ch) not in _INVISIBLE)
     return re.sub(r"[/\\]", "_", cleaned).strip() or "attachment"
 
-
-_INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 
 
 def content_id(filename: str) -> str:

@@ -122,13 +122,21 @@ def calendar_warning(fallback_years: Sequence[int]) -> str | None:
     return calendar_banner(fallback_years)
 
 
+# One value from data shown in a mail's body at most this long: a pasted document in a
+# return reason (a 1 MB text made an 8 MB message, and 60 of them a digest the relay refused
+# for good). The XLSX attachment keeps up to Excel's 32,767 characters.
+HTML_MAX_TEXT = 2_000
+
+
 def _finalize(value: Any) -> Any:
     """Every ``{{ value }}`` of a template: text cleaned for HTML and ID numbers masked
-    (safe_text.clean) before autoescaping; numbers, dates and None pass."""
+    (safe_text.clean) before autoescaping, a text from data cut to ``HTML_MAX_TEXT``;
+    numbers, dates and None pass. (Markup is the templates' own HTML: never cut.)"""
     if isinstance(value, Markup):
         return Markup(clean(str(value)))
     if isinstance(value, str):
-        return clean(value)
+        text = clean(value)
+        return text if len(text) <= HTML_MAX_TEXT else f"{text[:HTML_MAX_TEXT]}…（共 {len(text)} 字，已截断）"
     return value
 
 
