@@ -72,10 +72,11 @@ def _engine(url: str | None, *, migrating: bool = False, conn_id: str | None = N
         revision = current_revision(engine)
     except (ArgumentError, ValueError) as error:
         # Not parsable, so SQLAlchemy cannot hide its password: hide whatever sits between
-        # "user:" and "@" by hand (the message is printed and may be logged).
-        hidden = re.sub(r"(?<=:)[^:/@]+(?=@)", "***", url)
-        raise DatabaseUnusableError(f"not a database URL: {hidden!r} ({re.sub(r'(?<=:)[^:/@]+(?=@)', '***', str(error))})"
-                                    ) from None
+        # "user:" and "@" by hand, in the URL and in the error quoting it.
+        def hidden(text: str) -> str:
+            return re.sub(r"(?<=:)[^:/@]+(?=@)", "***", text)
+
+        raise DatabaseUnusableError(f"not a database URL: {hidden(url)!r} ({hidden(str(error))})") from None
     except (SQLAlchemyError, ImportError) as error:
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise DatabaseUnusableError(f"cannot reach supervision_db at {shown}: {first}") from None

@@ -113,8 +113,7 @@ class RunSpec(XcomModel):
                                zh="period_start 与 period_end 须同时填写，或都不填（按调度的默认期间）")
         try:
             period = Period.parse(start, end) if start and end else default_period
-            period.label  # noqa: B018 - a year Python's dates cannot hold fails here, not in a later task
-        except (ValueError, OverflowError) as error:
+        except ValueError as error:
             raise RunSpecError(str(error), zh=f"期间有误：{error}（period_start 须早于 period_end，日期写作 "
                                               f"2026-03-01）") from None
         # DJJG codes as the policy spells them, whatever case the operator typed; each once

@@ -18,6 +18,10 @@ class Period:
     def __post_init__(self) -> None:
         if self.end <= self.start:
             raise ValueError(f"period_end {self.end} must be after period_start {self.start}")
+        try:  # a period whose label the calendar cannot write (ending in 9999) is no period
+            period_label(self.start, self.end)
+        except (ValueError, OverflowError):
+            raise ValueError(f"the period {self.start}..{self.end} is out of range of the calendar") from None
 
     @property
     def as_of(self) -> datetime:

@@ -58,6 +58,7 @@ from bdcwatch.ledger.reported import ReportedFinding, Reporter, report
 from bdcwatch.rules.reported import COMPLAINT
 from bdcwatch.sources.quarantine import clip, stored_key
 from bdcwatch.standards.masking import mask_id_numbers
+from bdcwatch.standards.normalise import without_blanks
 from bdcwatch.store.dialect import upsert
 from bdcwatch.store.models import intake_file, quarantine
 from bdcwatch.xcom import XcomModel
@@ -98,14 +99,13 @@ def complaints_dir(policy: Policy) -> Path:
     return folder if folder.is_absolute() or not source.is_file() else source.parent / folder
 
 
-_INVISIBLE = re.compile("[\u200b-\u200d\u2060\ufeff]")
 _FORMULA_TEXT = re.compile(r'^="(.*)"$')  # ="GD2026…": how exports keep Excel from turning codes into numbers
 # What Excel made of a long number in a number cell: 2.02603E+17, 2.02603050000001E+17.
 _SCIENTIFIC = re.compile(r"^\d(\.\d+)?E\+?\d+$", re.IGNORECASE)
 
 
 def _key(text: str) -> str:
-    return re.sub(r"\s+", "", _INVISIBLE.sub("", unicodedata.normalize("NFKC", text))).upper()
+    return without_blanks(unicodedata.normalize("NFKC", text)).upper()
 
 
 def unit_lookup(policy: Policy) -> dict[str, str]:

@@ -47,6 +47,7 @@ from typing import Any
 from xml.etree.ElementTree import ParseError
 
 from bdcwatch.errors import PermanentError
+from bdcwatch.standards.normalise import without_blanks
 
 ARCHIVE, REJECTED = "archive", "rejected"
 # A pasted document in one cell (the csv module refuses fields over 128 KB by default).
@@ -54,7 +55,6 @@ MAX_CELL_CHARS = 16 * 1024 * 1024
 # Excel keeps 15 significant digits: an integer above this in a number cell has lost digits.
 EXACT_IN_EXCEL = 10**15
 HEADER_SEARCH_ROWS = 10  # rows above the header a title or banner may take
-_SPACES = re.compile(r"\s+")
 _NOTE = re.compile(r"[(（\[［【].*$")
 SUFFIXES = (".csv", ".xlsx")
 PARTIAL = ".part"  # an upload still being written (drop_file)
@@ -113,7 +113,7 @@ def _cell(value: Any) -> Any:
 def header_name(value: Any) -> str:
     """A header cell as the column it names (module docstring): ``业务 号`` and
     ``诉求类型（投诉/咨询）`` are ``业务号`` and ``诉求类型``."""
-    name = _SPACES.sub("", unicodedata.normalize("NFKC", str(value or "")).replace("\ufeff", ""))
+    name = without_blanks(unicodedata.normalize("NFKC", str(value or "")))
     return _NOTE.sub("", name) or name
 
 

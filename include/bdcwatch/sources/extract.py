@@ -97,7 +97,18 @@ class LoadResult:
         return asdict(self)
 
 
-def resolve_source_table(engine: Engine, table_name: str) -> tuple[str, dict[str, str]]:
+@dataclass(frozen=True)
+class SourceTable:
+    """A source table as reflected once per load: its real name, reference→real column
+    names, and the reference columns the source declares as text (VARCHAR, CHAR, TEXT,
+    CLOB: a vendor's GXSJ written as ``2026-03-10T03:30:00+00:00`` is compared as text)."""
+
+    real: str
+    columns: dict[str, str]
+    text_columns: frozenset[str]
+
+
+def resolve_source_table(engine: Engine, table_name: str) -> SourceTable:
     """Find the real table (or view: vendors often grant the supervision account views
     only) and reference→real column names, ignoring case folding.
 
@@ -126,8 +137,10 @@ def resolve_source_table(engine: Engine, table_name: str) -> tuple[str, dict[str
                                 zh=f"源库 {where} 中没有源表 {table_name}（连接指向的库不对，或表名不同）")
     # A name as a CSV import into SQLite or Access leaves it (a BOM, a trailing space) is
     # still that column: "missing ZSID" beside a visible "\ufeffZSID" would mislead.
-    real_columns = {c["name"].strip().lstrip("\ufeff").strip().upper(): c["name"] for c in inspector.get_columns(real)}
-    return real, {ref: real_columns[ref] for ref in column_kinds(table_name) if ref in real_columns}
+    reflected = {c["name"].strip().lstrip("\ufeff").strip().upper(): c for c in inspector.get_columns(real)}
+    wanted = [ref for ref in column_kinds(table_name) if ref in reflected]
+    return SourceTable(real, {ref: reflected[ref]["name"] for ref in wanted},
+                       frozenset(ref for ref in wanted if isinstance(reflected[ref]["type"], String)))
 
 
 def _raw_text_columns(conn: Connection, real_table: str, columns: dict[str, str], text_charset: str | None) -> set[str]:
@@ -146,19 +159,11 @@ def _raw_text_columns(conn: Connection, real_table: str, columns: dict[str, str]
             if charset and str(charset).lower() in raw_sets and str(name).upper() in real_to_ref}
 
 
-def _held_as_text(conn: Connection, real_table: str, real_column: str) -> bool:
-    """Whether the source declares ``real_column`` as text (VARCHAR, CHAR, TEXT, CLOB):
-    a vendor's GXSJ written as ``2026-03-10T03:30:00+00:00``."""
-    for reflected in inspect(conn).get_columns(real_table):
-        if reflected["name"] == real_column:
-            return isinstance(reflected["type"], String)
-    return False
-
-
 def _stream(
     engine: Engine, table_name: str, since: datetime | None, chunk_size: int
 ) -> Iterator[dict[str, list[Any]]]:
-    real_table, columns = resolve_source_table(engine, table_name)
+    source = resolve_source_table(engine, table_name)
+    real_table, columns = source.real, source.columns
     text_charset = engine.get_execution_options().get(CHARSET_OPTION)
     with engine.connect().execution_options(stream_results=True, yield_per=chunk_size) as conn:
         raw_columns = _raw_text_columns(conn, real_table, columns, text_charset)
@@ -171,7 +176,7 @@ def _stream(
         query = select(*selected).select_from(table(real_table))
         if since is not None and "GXSJ" in columns:
             gxsj: ColumnClause[Any] = column(columns["GXSJ"])
-            if conn.dialect.name == "sqlite" or _held_as_text(conn, real_table, columns["GXSJ"]):
+            if conn.dialect.name == "sqlite" or "GXSJ" in source.text_columns:
                 # Text (a VARCHAR GXSJ, or SQLite's), compared as text: an offset (+00:00, Z)
                 # may put a later instant on an earlier local day, and PostgreSQL has no
                 # varchar >= timestamp. Compared with the text of a day earlier, no offset

@@ -36,9 +36,8 @@ def clip(value: Any) -> Any:
     return value
 
 
-# 15 digits with at most 6 other characters between any two: what any ID number holds
-# (masking's widest gap between digit groups).
-_MANY_DIGITS = re.compile(r"(?:[0-9\uff10-\uff19][^0-9\uff10-\uff19]{0,6}){15}")
+# 15 digits with at most masking's widest gap between any two: what any ID number holds.
+_MANY_DIGITS = re.compile(rf"(?:[0-9\uff10-\uff19][^0-9\uff10-\uff19]{{0,{masking.MAX_GAP}}}){{15}}")
 
 
 def stored_key(text: str) -> str:

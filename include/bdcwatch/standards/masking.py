@@ -31,7 +31,8 @@ _CHECK = _DIGIT + "Xx\uff38\uff58\u00d7\u0425\u0445\u2169\u2179"
 # characters (zero-width, soft hyphen U+00AD, U+034F, U+180E), and every dash.
 _SEPARATOR = ("[ \t\n\r\v\f\u0085\u00a0\u00ad\u034f\u180e\u2000-\u200d\u2028\u2029\u202f\u205f\u2060"
               "\u3000\ufeff\\-\u2010-\u2015\u2212\ufe63\uff0d]")
-_GAP = f"{_SEPARATOR}{{0,6}}"  # a few spaces typed to align columns count as one gap
+MAX_GAP = 6  # separators between two digits of one number: a few spaces typed to align columns
+_GAP = f"{_SEPARATOR}{{0,{MAX_GAP}}}"
 _D = f"[{_DIGIT}]"
 # 18 = 17 digits + check; 15 = 15 digits; separators may stand between any two characters.
 _ID_LIKE = re.compile(
