@@ -4,8 +4,10 @@
 On 3 January at 07:00 (Asia/Shanghai): every finding closed in the year just ended is
 verified again by re-running its detecting rule on today's data. Where the problem is
 still there the finding is reopened (closed → reopened) with an audit entry, and the unit's
-heads are told which of their closed problems came back. Nothing is closed or deleted
-here; nothing new is added to the ledger.
+heads are told which of their closed problems came back. A finding that records an event
+(a case finished late, a step by an untrained person) or was reported by people is left
+to people: no data can show the measures taken. Nothing is closed or deleted here;
+nothing new is added to the ledger.
 
 **Params** `period_start`/`period_end` (the closing dates to look back on; default: the
 year just ended), `units`, `full_scan`.
@@ -42,7 +44,7 @@ def look_back():
         from bdcwatch.reports import quarantine_notice, unit_digest
 
         job, result = current_job(run), LookBackResult.from_xcom(outcome)
-        return unit_digest.compose_reopened(job, result.verified, result.reopened) + quarantine_notice.compose(job, TABLES)
+        return unit_digest.compose_reopened(job, result) + quarantine_notice.compose(job, TABLES)
 
     run = resolve_run("year")
     loads = load_tables(TABLES)

@@ -159,11 +159,13 @@ def _annual() -> Sample:
 
     policy = load_policy()
     rows = [AnnualRow(code, unit.name, LedgerFigures(9, 2, 30, 41), 3, (4120, 4090), OnlineShare(380, 1010, Fraction(3, 10)),
-                      {"monthly_quality_check": 11, "county_self_inspection": 3}, {"CASE_OVERDUE": 12, "ECERT_MISSING": 4})
+                      {"monthly_quality_check": 11, "county_self_inspection": 3}, {"CASE_OVERDUE": 12, "ECERT_MISSING": 4},
+                      {"city_check": 1, "provincial_spot_check": 0}, closed_of_detected=28)
             for code, unit in policy.units.items()]
     subject, html, workbook = render_annual(rows, heads=policy.supervisors["CITY_BUREAU"].heads, addressee="阳泉市规划和自然资源局",
                                             year_label="2026", period_text="2026-01-01 至 2026-12-15（不含）",
-                                            dag_id="annual_summary", run_id=RUN, city=city_row(rows))
+                                            dag_id="annual_summary", run_id=RUN, city=city_row(rows),
+                                            as_of_day=date(2026, 12, 15))
     return Sample("annual_summary", subject, html, (Attachment("年度总结.xlsx", workbook),))
 
 

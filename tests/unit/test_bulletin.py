@@ -192,6 +192,7 @@ def test_the_bulletin_mail_and_workbook(engine):
     assert "2026年3月" in bureau.subject and "阳泉市规划和自然资源局" in bureau.subject
     assert bureau.html.index("盂县不动产登记中心") < bureau.html.index("平定县不动产登记中心")  # YQ22 #1, YQ21 #2
     assert "样本不足" in bureau.html and "55.00" in bureau.html and "本单位" not in bureau.html
+    assert "《阳泉市不动产登记队伍作风常态化建设实施方案》（阳自然资发〔2023〕24号）" in bureau.html
     assert "本单位" in messages["YQ21"].html
     _, html, attachments = bulletin.render_bulletin(
         monthly_scorecard(engine, MARCH, p, calendar_from_policy(p), now=NOW, run_id="x")[0], policy=p,

@@ -122,5 +122,6 @@ def test_evidence_and_the_daily_check(database_url):
     assert states == {("DRILL", "YQ21"): (1, "done"), ("DRILL", "YQ22"): (0, "open"), ("VISIT", "YQ21"): (0, "open")}
     rows = annual_rows(engine, policy, Period(date(2026, 1, 1), date(2026, 12, 15)), date(2026, 12, 15), ["YQ21", "YQ22"])
     _, html, _ = render_annual(rows, heads=policy.units["YQ21"].heads, addressee="x", year_label="2026",
-                               period_text="p", dag_id="annual_summary", run_id="r", city=None, duties=statuses)
+                               period_text="p", dag_id="annual_summary", run_id="r", city=None, duties=statuses,
+                               as_of_day=date(2026, 12, 15))
     assert "年度履职事项" in html and "窗口应急演练" in html and "已完成" in html and "未到期" in html

@@ -74,3 +74,50 @@ def test_look_back_leaves_reported_findings_to_people(sqlite_url):
     assert result.reopened == []
     with engine.connect() as conn:
         assert conn.execute(select(finding.c.status)).scalar_one() == "closed"
+
+
+def test_look_back_leaves_events_to_people(sqlite_url):
+    """A case finished late stays late in the data whatever the unit did about it: re-running
+    CASE_OVERDUE found it again and reopened it every year, with a fresh due date and the
+    escalations after it (a ledger adversary). An event is left to people and counted so."""
+    from bdcwatch.config.policy import load_policy
+    from bdcwatch.ledger.findings import record_findings
+    from bdcwatch.store.migrate import make_engine
+    from bdcwatch.store.models import stg_djt_dj_sl
+
+    engine = make_engine(sqlite_url.migrated())
+    policy = load_policy()
+    with engine.begin() as conn:
+        conn.execute(stg_djt_dj_sl.insert(), [{  # 转移 (3 working days) accepted Mon 2 Mar, finished 20 Mar
+            "ywh": "LATE", "djjg": "YQ21", "qxdm": "140321", "djdl": "200", "qllx": None, "sqfs": 1,
+            "slsj": datetime(2026, 3, 2, 9), "ajzt": 2, "jssj": datetime(2026, 3, 20, 16), "gqts": 0,
+            "_load_id": "t", "gxsj": datetime(2026, 3, 20, 16)}])
+        record_findings(conn, rule_code="CASE_OVERDUE", severity="medium", subject_type="YWH", period=None,
+                        due_date=date(2026, 4, 30), params={}, ctx=RunContext("monthly_quality_check", "m", T),
+                        select_sql="SELECT 'LATE' AS subject_id, 'YQ21' AS unit_code, '{}' AS detail")
+        late = conn.execute(select(finding.c.id)).scalar_one()
+        change_status(conn, [late], "rectifying", actor="刘科长", note="已约谈窗口", now=datetime(2026, 4, 2, 9))
+        change_status(conn, [late], "closed", actor="刘科长", note="已整改", now=datetime(2026, 4, 2, 10))
+    from bdcwatch import rules
+    from bdcwatch.rules.engine import detect_subjects
+
+    year = Period(date(2026, 1, 1), date(2027, 1, 1))
+    # The rule still flags it on today's data: it happened.
+    assert detect_subjects(engine, rules.get("CASE_OVERDUE"), period=Period(date(2004, 1, 1), year.end),
+                           policy=policy, calendar=WorkCalendar()) == {"LATE"}
+    result = look_back(engine, period=year, policy=policy, calendar=WorkCalendar(),
+                       ctx=RunContext("look_back", "lb", datetime(2027, 1, 3, 7)))
+    assert (result.verified, result.reopened, result.left_to_people) == (0, [], 1)
+    with engine.connect() as conn:
+        assert conn.execute(select(finding.c.status)).scalar_one() == "closed"
+
+
+def test_every_event_rule_is_one_no_source_can_undo():
+    """The rules left to people by look-back, by name: adding a rule makes this list a
+    decision, not a default."""
+    from bdcwatch import rules
+
+    assert sorted(code for code, rule in rules.all_rules().items() if rule.event) == [
+        "CASE_OVERDUE", "CASE_QUEUE_JUMP", "ECERT_LATE", "MORTGAGE_WHILE_SEALED", "ONLINE_RATIO_LOW",
+        "RETURN_REPEATED", "STAFF_INACTIVE_HANDLER", "STAFF_TRAINING_BEHIND", "STAFF_TRAINING_HOURS",
+        "STAFF_UNKNOWN_HANDLER", "STAFF_UNTRAINED_ON_POST"]

@@ -29,7 +29,7 @@ def record(engine, rule: str, subject: str, unit: str, run_id: str, now: datetim
 def render(engine, policy):
     job = Job(RunSpec(period_start=date(2026, 3, 1), period_end=date(2026, 4, 1)), policy, engine,
               RunContext("monthly_quality_check", RUN, datetime(2026, 4, 1, 3)))
-    counts = monthly_counts(job, since=datetime(2026, 3, 1), until=datetime(2026, 4, 1, 3))
+    counts = monthly_counts(job, until=datetime(2026, 4, 1, 3))
     bureau = policy.supervisors["CITY_BUREAU"]
     return counts, render_six_prohibitions(counts, policy=policy, units=sorted(policy.units), heads=bureau.heads,
                                            period_label="2026-03", period_text="3月", dag_id="monthly_quality_check",
@@ -101,8 +101,45 @@ def test_the_footnote_says_where_events_found_late_are_reported(sqlite_url):
     counts, (_, html, _) = render(engine, policy)
     assert counts == {("YQ11", "STAFF_INACTIVE_HANDLER"): 1}
     for text in (html, html_to_text(html)):
-        assert "本报告发出后才发现的问题（如月末最后几天的办件），计入下月报告" in text
-        assert "本月数字也可能包含上月报告发出后才发现、发生在上月的此类问题" in text
+        assert "本报告生成后才发现的问题（如月末最后几天的办件），计入下月报告" in text
+        assert "每项只计入一次" in text
+
+
+def test_a_staff_finding_is_in_one_months_report_only(sqlite_url):
+    """A step of 29 May found by Monday 1 June's 02:00 audit is in May's report (made at
+    03:00 that day) and not again in June's; one found at 04:00 on 1 June is June's. Each
+    month's window runs from its report's time to the next one's, so twelve reports never
+    count a finding twice (an adversary found May's finding counted in May and June)."""
+    engine = make_engine(sqlite_url.migrated())
+    policy = load_policy()
+    record(engine, "STAFF_UNKNOWN_HANDLER", "HN10", "YQ21", "scheduled__2026-06-01", datetime(2026, 6, 1, 2),
+           first_step_at="2026-05-29T10:00:00")
+    record(engine, "STAFF_UNKNOWN_HANDLER", "HN11", "YQ21", "manual__2026-06-01", datetime(2026, 6, 1, 4),
+           first_step_at="2026-05-30T10:00:00")
+
+    def counts(start: date, end: date, now: datetime) -> dict[tuple[str, str], int]:
+        job = Job(RunSpec(period_start=start, period_end=end), policy, engine,
+                  RunContext("monthly_quality_check", f"r{start}", now))
+        return monthly_counts(job, until=now)
+
+    may, june = (date(2026, 5, 1), date(2026, 6, 1)), (date(2026, 6, 1), date(2026, 7, 1))
+    assert counts(*may, datetime(2026, 6, 1, 3)) == {("YQ21", "STAFF_UNKNOWN_HANDLER"): 1}
+    assert counts(*june, datetime(2026, 7, 1, 3)) == {("YQ21", "STAFF_UNKNOWN_HANDLER"): 1}
+    # May's report rerun in August counts what its window held, not June's find again.
+    assert counts(*may, datetime(2026, 8, 3, 9)) == {("YQ21", "STAFF_UNKNOWN_HANDLER"): 1}
+
+
+def test_the_report_cutoff_is_the_monthly_checks_schedule():
+    """The windows start at the hour monthly_quality_check runs: if its schedule moved and
+    the cutoff did not, a 02:00 find on the 1st could fall between two reports."""
+    import re
+    from pathlib import Path
+
+    from bdcwatch.reports.six_prohibitions import REPORT_CUTOFF
+
+    dag = (Path(__file__).parents[2] / "dags" / "monthly_quality_check.py").read_text(encoding="utf-8")
+    minute, hour, day = re.search(r'schedule="(\d+) (\d+) (\d+) \* \*"', dag).groups()  # type: ignore[union-attr]
+    assert day == "1" and REPORT_CUTOFF.total_seconds() == int(hour) * 3600 + int(minute) * 60
 
 
 def test_a_run_for_some_units_says_so(sqlite_url):

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from collections.abc import Mapping
 from fractions import Fraction
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import yaml
@@ -46,12 +47,19 @@ from bdcwatch.config.sections import (
     _Section,
 )
 from bdcwatch.errors import PolicyError
+from bdcwatch.standards.normalise import code_key
 
 POLICY_ENV = "BDCWATCH_POLICY"
+# The supervisor whose heads get the city-level reports (CONTRACT §6); every policy has one.
+CITY_SUPERVISOR = "CITY_BUREAU"
+# Months of one cycle of each cycle DAG (CONTRACT §2 schedules: monthly, quarterly,
+# half-yearly, yearly): a policy's ``cycles.<dag>.per_year`` must be what its schedule holds.
+CYCLE_MONTHS = {"monthly_quality_check": 1, "county_self_inspection": 3, "city_check": 6,
+                "provincial_spot_check": 12, "look_back": 12}
 BUNDLED_POLICY = "policy.yaml"  # a resource of this package (importlib.resources)
 
 __all__ = [
-    "POLICY_ENV", "Policy", "PolicyError", "Person", "Severity", "Supervisor", "Unit", "cached_policy",
+    "CITY_SUPERVISOR", "CYCLE_MONTHS", "POLICY_ENV", "Policy", "PolicyError", "Person", "Severity", "Supervisor", "Unit", "cached_policy",
     "load_policy", "parse_policy",
 ]
 
@@ -63,7 +71,7 @@ class Policy(_Section):
     units: dict[str, Unit]
     supervisors: dict[str, Supervisor]
     operations_email: Email
-    time_limits_working_days: dict[Code, int]
+    time_limits_working_days: dict[Code, Annotated[int, Field(ge=0)]]  # 0: 即时办结
     due_soon_working_days: int = Field(ge=0)
     mortgage_qllx_codes: tuple[Code, ...]
     online_handling: OnlineHandling
@@ -74,7 +82,7 @@ class Policy(_Section):
     staff: Staff
     quality_check: QualityCheck
     cycles: dict[str, Cycle]
-    rectification_working_days: dict[Severity, int]
+    rectification_working_days: dict[Severity, Annotated[int, Field(ge=1)]]
     calendar: dict[int, CalendarYear] = Field(default_factory=dict)
     code_names: CodeNames = Field(default_factory=CodeNames)
     # Optional (CONTRACT §8): a policy without them loads with the defaults.
@@ -83,10 +91,19 @@ class Policy(_Section):
     duties: Duties = Field(default_factory=Duties)
 
     _source: str = PrivateAttr(default="<memory>")
+    # In a province file: the units (DJJG) of the other cities (config.province sets it).
+    _other_cities_units: frozenset[str] = PrivateAttr(default=frozenset())
 
     @property
     def source(self) -> str:
         return self._source
+
+    @property
+    def other_cities_units(self) -> frozenset[str]:
+        """The DJJG codes of the province's other cities (empty for a one-city policy): the
+        provincial e-certificate system one deployment shares holds their e-certificates
+        too, which are theirs to judge (ECERT_ORPHAN, ECERT_BAD_ID)."""
+        return self._other_cities_units
 
     @field_validator("units", mode="before")
     @classmethod
@@ -95,11 +112,17 @@ class Policy(_Section):
         if not isinstance(value, list):
             return value
         by_code: dict[str, Any] = {}
+        spelled: dict[str, str] = {}
         for index, item in enumerate(value):
-            code = str(item.get("code", "")).strip() if isinstance(item, Mapping) else ""
+            written = item.get("code") if isinstance(item, Mapping) else None
+            code = str(written).strip() if written is not None else ""
             key = code or f"#{index + 1}"
             if key in by_code:
                 raise ValueError(f"unit {key} is listed twice")
+            if code and (twin := spelled.get(code_key(code))):
+                raise ValueError(f"units {twin} and {code} differ only in letter case, width or invisible "
+                                 "characters: a DJJG code names one unit")
+            spelled[code_key(code)] = code
             by_code[key] = item
         return by_code
 
@@ -120,6 +143,20 @@ class Policy(_Section):
                                 f"({', '.join(sorted(self.supervisors))})")
             if unit.level not in self.online_handling.targets:
                 problems.append(f"online_handling.targets: no target for level {unit.level!r} (unit {unit.code})")
+        for dag_id, cycle in self.cycles.items():
+            if dag_id not in CYCLE_MONTHS:
+                problems.append(f"cycles.{dag_id}: not a cycle DAG ({', '.join(CYCLE_MONTHS)})")
+            elif cycle.per_year != 12 // CYCLE_MONTHS[dag_id]:
+                problems.append(f"cycles.{dag_id}.per_year: {cycle.per_year}, but {dag_id} runs "
+                                f"{12 // CYCLE_MONTHS[dag_id]} times a year (CONTRACT §2 schedule)")
+        if CITY_SUPERVISOR not in self.supervisors:
+            problems.append(f"supervisors: {CITY_SUPERVISOR} is missing (CONTRACT §6: the city-level reports, "
+                            "the 六不准 report, the bulletin and the annual summary go to its heads)")
+        names: dict[str, str] = {}
+        for unit in self.units.values():
+            if (twin := names.setdefault(code_key(unit.name), unit.code)) != unit.code:
+                problems.append(f"units.{unit.code}.name: {unit.name!r} is also unit {twin}'s name (a complaint "
+                                "naming it could not be routed)")
         if "mortgage" not in self.time_limits_working_days:
             problems.append("time_limits_working_days: the 'mortgage' class is missing (CONTRACT §5)")
         missing = [s.value for s in Severity if s not in self.rectification_working_days]
@@ -203,23 +240,68 @@ def _bundled_text() -> tuple[str, str]:
     return resource.read_text(encoding="utf-8"), f"{resource} (bundled default)"
 
 
+class _PolicyLoader(yaml.SafeLoader):
+    """YAML as people write policy files, read strictly where the safe loader guesses:
+
+    * a key written twice in one mapping is an error naming both lines (a second
+      ``CITY_BUREAU:`` block, or a head with two ``email:``, silently won before: mail to
+      the wrong people); keys merged from an anchor (``<<: *base``) may still be overridden;
+    * a number written with a leading zero is the text written: YAML 1.1 reads ``01`` and
+      ``0140311`` as octal (1 and 49353), so return reason ``01`` or a DJJG lost its digits.
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                first = seen.setdefault(key, key_node.start_mark.line)
+            except TypeError:  # an unhashable key: the safe loader's own error follows
+                continue
+            if first != key_node.start_mark.line:
+                raise yaml.constructor.ConstructorError(
+                    "while reading a mapping", node.start_mark,
+                    f"key {key!r} is written twice (lines {first + 1} and {key_node.start_mark.line + 1}): "
+                    "keep one", key_node.start_mark)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _int_as_written(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int | str:
+    text = loader.construct_scalar(node)
+    if isinstance(text, str) and re.fullmatch(r"0\d+", text):
+        return text
+    return loader.construct_yaml_int(node)
+
+
+_PolicyLoader.add_constructor("tag:yaml.org,2002:int", _int_as_written)
+
+
 def read_policy_file(path: str | os.PathLike[str] | None = None) -> tuple[Any, str, Path | None]:
     """The parsed YAML of the policy file at ``path``, else ``$BDCWATCH_POLICY``, else the
     bundled default: (document, source named in errors, folder of the file or None for the
     bundled copy). Shared by the city policy and the province file (``config.province``).
 
-    Raises PolicyError when the file is missing or is not YAML.
+    Raises PolicyError when the file is missing, is not UTF-8, is not YAML, or writes a key
+    twice in one mapping (``_PolicyLoader``).
     """
     chosen = path or os.environ.get(POLICY_ENV)
     if chosen:
         file = Path(chosen)
         if not file.is_file():
             raise PolicyError(f"policy file {file} does not exist (set {POLICY_ENV} or fix the path)")
-        text, source, folder = file.read_text(encoding="utf-8"), str(file), file.parent
+        try:
+            text = file.read_bytes().decode("utf-8-sig")
+        except UnicodeDecodeError as error:
+            raise PolicyError(
+                f"policy file {file} is not UTF-8 text (byte {error.start}: saved as GBK/ANSI or UTF-16?): "
+                "save it as UTF-8") from None
+        source, folder = str(file), file.parent
     else:
         (text, source), folder = _bundled_text(), None
     try:
-        return yaml.safe_load(text), source, folder
+        return yaml.load(text, Loader=_PolicyLoader), source, folder
     except yaml.YAMLError as error:
         raise PolicyError(f"policy {source} is not valid YAML: {error}") from None
 

@@ -31,8 +31,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from bdcwatch.config.policy import POLICY_ENV, Policy, load_policy, read_policy_file
+from bdcwatch.config.policy import POLICY_ENV, Policy, parse_policy, read_policy_file
 from bdcwatch.errors import PolicyError
+from bdcwatch.standards.normalise import code_key
 
 __all__ = ["City", "Province", "cached_province", "chosen_city", "is_province", "load_province", "parse_province"]
 
@@ -131,9 +132,12 @@ def parse_province(raw: Any, source: str, base_dir: Path) -> Province:
 
     Raises:
         PolicyError: naming ``source`` and the key: not a mapping, an unknown or missing
-            key, a bad code, a city's policy file missing or invalid, a city code listed
-            twice, or a unit code (DJJG) in two cities' policies.
+            key, a bad code, a city's policy file missing, invalid or itself a province
+            file, a city code listed twice, a unit code (DJJG) in two cities' policies
+            (compared as ``code_key``), or two cities taking complaints from one folder.
     """
+    from bdcwatch.intake.complaints import complaints_dir  # the folder rule lives with the intake
+
     if not isinstance(raw, Mapping):
         raise PolicyError(f"province {source} is not a YAML mapping")
     try:
@@ -150,7 +154,8 @@ def parse_province(raw: Any, source: str, base_dir: Path) -> Province:
                 problems.append(f"{where}: {e['msg']}")
         raise PolicyError(f"province {source}: {'; '.join(problems)}") from None
     cities: list[City] = []
-    unit_owner: dict[str, str] = {}
+    unit_owner: dict[str, tuple[str, str]] = {}  # code_key → (city, the code as written)
+    intake_owner: dict[Path, str] = {}
     problems = []
     for index, entry in enumerate(parsed.cities):
         key = f"cities[{index}]"
@@ -163,21 +168,33 @@ def parse_province(raw: Any, source: str, base_dir: Path) -> Province:
             problems.append(f"{key}.policy: file {path} does not exist")
             continue
         try:
-            policy = load_policy(path)
+            city_raw, city_source, _ = read_policy_file(path)
+            if is_province(city_raw):  # loading it as a city would read the province again, forever
+                raise PolicyError(f"{path} is a province file (it lists cities), not a city's policy")
+            policy = parse_policy(city_raw, city_source)
         except PolicyError as error:
             problems.append(f"{key}.policy: {error}")
             continue
         for unit in policy.units:
-            if unit in unit_owner:
-                problems.append(f"{key}.policy: unit {unit} is also in city {unit_owner[unit]}'s policy "
-                                "(a DJJG code belongs to one city)")
-            unit_owner.setdefault(unit, entry.code)
+            city, written = unit_owner.setdefault(code_key(unit), (entry.code, unit))
+            if city != entry.code:
+                spelled = "" if written == unit else f", written {written}"
+                problems.append(f"{key}.policy: unit {unit} is also in city {city}'s policy{spelled} "
+                                "(a DJJG code belongs to one city, whatever its case or width)")
+        folder = complaints_dir(policy).resolve()
+        if (sharer := intake_owner.setdefault(folder, entry.code)) != entry.code:
+            problems.append(f"{key}.policy: intake.complaints_dir {folder} is also city {sharer}'s: each city "
+                            "takes in its own complaint exports (one city's intake would take the other's "
+                            "files and hold their units as unknown); set intake.complaints_dir per city")
         home = index == 0
         default = None if home else f"city_{entry.code}"
         cities.append(City(code=entry.code, name=entry.name, policy_path=path, policy=policy, home=home,
                            queue=entry.queue or default, pool=entry.pool or default))
     if problems:
         raise PolicyError(f"province {source}: {'; '.join(problems)}")
+    for member in cities:
+        member.policy._other_cities_units = frozenset(
+            unit for other in cities if other is not member for unit in other.policy.units)
     return Province(tuple(cities), source)
 
 

@@ -9,7 +9,7 @@ from fractions import Fraction
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator
 
 
 class Severity(StrEnum):
@@ -42,7 +42,10 @@ def _zone(value: Any) -> ZoneInfo:
         raise ValueError(f"unknown time zone {value!r} (an IANA name such as Asia/Shanghai)") from None
 
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# local@domain: dot-separated parts, none empty (``a..b@example..org`` is refused: one bad
+# address makes the relay refuse the whole message to every head). Loose otherwise: an
+# intranet's ``yq.local`` or a Chinese domain is an address here.
+_EMAIL = re.compile(r"^[^@\s.]+(\.[^@\s.]+)*@[^@\s.]+(\.[^@\s.]+)+$")
 
 
 def _email(value: Any) -> str:
@@ -52,10 +55,28 @@ def _email(value: Any) -> str:
     return text
 
 
+def _share(value: Fraction) -> Fraction:
+    if not 0 <= value <= 1:
+        raise ValueError(f"{value} is no share: write one between 0 and 1 (0.3 for 30 %)")
+    return value
+
+
+def _code(value: Any) -> str:
+    """37 and "37" are the same code; a leading zero is kept (the policy loader reads
+    ``01`` as the text written, not YAML 1.1's octal 1); empty is no code."""
+    if value is None or isinstance(value, bool):
+        raise ValueError(f"{value!r} is no code (write the code, quoted if it starts with 0)")
+    text = str(value).strip()
+    if not text:
+        raise ValueError("a code is empty")
+    return text
+
+
 ExactFraction = Annotated[Fraction, BeforeValidator(_fraction), PlainSerializer(str)]
+Share = Annotated[Fraction, BeforeValidator(_fraction), AfterValidator(_share), PlainSerializer(str)]
 Zone = Annotated[ZoneInfo, BeforeValidator(_zone), PlainSerializer(str)]
 Email = Annotated[str, BeforeValidator(_email)]
-Code = Annotated[str, BeforeValidator(lambda v: str(v).strip())]  # 37 and "37" are the same code
+Code = Annotated[str, BeforeValidator(_code)]
 
 
 class _Section(BaseModel):
@@ -107,7 +128,7 @@ class OnlineHandling(_Section):
     """Plan item 12: share of 预告/抵押 cases applied for online, by unit level."""
 
     online_sqfs: tuple[int, ...]
-    targets: dict[UnitLevel, ExactFraction]
+    targets: dict[UnitLevel, Share]
     min_cases: int = Field(ge=0)
 
 
@@ -162,7 +183,7 @@ class Staff(_Section):
 class QualityCheck(_Section):
     """Plan item 32: monthly hand review of a sample of completed cases."""
 
-    min_sample_fraction: ExactFraction
+    min_sample_fraction: Share
     min_sample_size: int = Field(ge=0)
 
 

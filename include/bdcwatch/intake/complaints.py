@@ -58,7 +58,7 @@ from bdcwatch.ledger.reported import ReportedFinding, Reporter, report
 from bdcwatch.rules.reported import COMPLAINT
 from bdcwatch.sources.quarantine import clip, stored_key
 from bdcwatch.standards.masking import mask_id_numbers
-from bdcwatch.standards.normalise import without_blanks
+from bdcwatch.standards.normalise import code_key
 from bdcwatch.store.dialect import upsert
 from bdcwatch.store.models import intake_file, quarantine
 from bdcwatch.xcom import XcomModel
@@ -104,16 +104,14 @@ _FORMULA_TEXT = re.compile(r'^="(.*)"$')  # ="GD2026…": how exports keep Excel
 _SCIENTIFIC = re.compile(r"^\d(\.\d+)?E\+?\d+$", re.IGNORECASE)
 
 
-def _key(text: str) -> str:
-    return without_blanks(unicodedata.normalize("NFKC", text)).upper()
 
 
 def unit_lookup(policy: Policy) -> dict[str, str]:
     """被反映单位 as written (normalised) → DJJG: each unit's code and name."""
     lookup: dict[str, str] = {}
     for unit in policy.units.values():
-        lookup[_key(unit.code)] = unit.code
-        lookup[_key(unit.name)] = unit.code
+        lookup[code_key(unit.code)] = unit.code
+        lookup[code_key(unit.name)] = unit.code
     return lookup
 
 
@@ -158,7 +156,7 @@ def code(value: Any) -> str:
     both ``202*************34``). Outputs still mask what looks like an ID number."""
     text = _CONTROL.sub("", str(value or "")).strip()
     unwrapped = _FORMULA_TEXT.match(text)
-    return _key(unwrapped.group(1) if unwrapped else text)
+    return code_key(unwrapped.group(1) if unwrapped else text)
 
 
 @dataclass(frozen=True)
@@ -207,8 +205,8 @@ def severity_of(kind: str, policy: Policy) -> Severity:
     """Severity by 诉求类型 (policy ``intake.complaint_severity``), the type compared as
     codes are (spaces, full width, case); ``举报类`` reads as ``举报`` when only one
     configured type starts it; else ``default_severity``."""
-    mapping = {_key(k): v for k, v in policy.intake.complaint_severity.items()}
-    written = _key(kind)
+    mapping = {code_key(k): v for k, v in policy.intake.complaint_severity.items()}
+    written = code_key(kind)
     if written in mapping:
         return mapping[written]
     starting = [v for k, v in mapping.items() if k and written.startswith(k)]
@@ -238,7 +236,7 @@ def _map_row(name: str, number: int, row: dict[str, Any], units: dict[str, str],
     if not clean(row.get(CONTENT)):
         return held(CONTENT, "required", f"工单 {gdbh} 的内容为空")
     written = clean(row.get(UNIT))
-    unit_code = units.get(_key(written)) if written else None
+    unit_code = units.get(code_key(written)) if written else None
     if unit_code is None:
         return held(UNIT, "known_unit", f"“{written or '（空）'}”不是策略中的登记机构（应为 DJJG 代码或机构名称）")
     try:

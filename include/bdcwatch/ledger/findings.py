@@ -84,12 +84,20 @@ def record_findings(
         FROM ({select_sql}) r
         WHERE 1 = 1
     """
-    if dialect.name == "mysql":
+    # A finding detected again takes the unit the source now names (a case's DJJG corrected,
+    # a person transferred): the unit answering for it is the one its heads, digests and
+    # escalations go to (§6), and that unit has not been told yet, so it is announced again.
+    if dialect.name == "mysql":  # MySQL assigns left to right: compare before unit_code changes
         insert_sql += """ ON DUPLICATE KEY UPDATE last_detected_at = VALUES(last_detected_at),
-            last_run_id = VALUES(last_run_id), detail = VALUES(detail)"""
+            last_run_id = VALUES(last_run_id), detail = VALUES(detail),
+            notified_outbox_id = IF(finding.unit_code <=> VALUES(unit_code), finding.notified_outbox_id, NULL),
+            unit_code = VALUES(unit_code)"""
     else:
-        insert_sql += """ ON CONFLICT (fingerprint) DO UPDATE SET last_detected_at = excluded.last_detected_at,
-            last_run_id = excluded.last_run_id, detail = excluded.detail"""
+        same_unit = ("finding.unit_code IS NOT DISTINCT FROM excluded.unit_code" if dialect.name == "postgresql"
+                     else "finding.unit_code IS excluded.unit_code")
+        insert_sql += f""" ON CONFLICT (fingerprint) DO UPDATE SET last_detected_at = excluded.last_detected_at,
+            last_run_id = excluded.last_run_id, detail = excluded.detail, unit_code = excluded.unit_code,
+            notified_outbox_id = CASE WHEN {same_unit} THEN finding.notified_outbox_id ELSE NULL END"""
     bound = {
         **params,
         "rule_code": rule_code, "severity": severity, "subject_type": subject_type, "period": period,

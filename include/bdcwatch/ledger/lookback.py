@@ -1,6 +1,12 @@
 """回头看 (plan item 34): re-verify the findings closed in a year; reopen those whose
 problem is still there, with an audit entry, so 挂账销号 cannot end in a paper closure.
 
+Only a state can be re-verified by data (an e-certificate still missing, a record still
+incomplete, a case still open). A finding that records an event (``Rule.event``: a case
+finished late, a step by an untrained person, a past month's online share) stays in the
+data whatever was done about it; re-running its rule would reopen it every year, so it is
+left to people, as reported findings are, and counted as such.
+
 Verification re-runs the detecting rule on today's staging data as of the look-back's
 period end: for a rule judged per period (ONLINE_RATIO_LOW) over the finding's own period,
 for the others over everything up to as-of. Nothing new is written to the ledger; only
@@ -34,9 +40,12 @@ EVERYTHING_FROM = date(2004, 1, 1)  # earliest data the calendar (and a rule) ca
 class LookBackResult(XcomModel):
     """What look-back did: closed findings verified, and the ids it reopened (XCom-sized)."""
 
-    verified: int
+    verified: int  # closed findings re-checked with their rule
     reopened: list[int]
     calendar_fallback_years: list[int] = []
+    # Closed findings no rule can re-check: reported ones (complaints, review defects) and
+    # events (``Rule.event``: a case finished late stays late); people verify those.
+    left_to_people: int = 0
 
 
 
@@ -61,6 +70,7 @@ def look_back(
     for row in closed:
         groups[(row.rule_code, row.period)].append(row)
     reopened: list[int] = []
+    left_to_people = 0
     for (rule_code, label), rows in sorted(groups.items(), key=lambda item: (item[0][0], item[0][1] or "")):
         rule = rules.all_rules().get(rule_code)
         if rule is None:
@@ -69,6 +79,12 @@ def look_back(
         if not rule.detected:  # reported by people or an intake (CONTRACT §8): people verify those
             log.info("look-back: %s is reported by %s, not re-checked by machine; %d finding(s) left as they are",
                      rule_code, rule.reporter, len(rows))
+            left_to_people += len(rows)
+            continue
+        if rule.event:  # what happened stays in the data: re-running it proves nothing of the measures taken
+            log.info("look-back: %s records an event (it happened and stays in the data), not re-checked by "
+                     "machine; %d finding(s) left as they are", rule_code, len(rows))
+            left_to_people += len(rows)
             continue
         window = parse_period_label(label) if label else Period(EVERYTHING_FROM, period.end)
         still = detect_subjects(engine, rule, period=window, policy=policy, calendar=calendar)
@@ -78,8 +94,8 @@ def look_back(
         reopened.extend(again)
         log.info("look-back %s%s: %d closed, %d still present", rule_code, f" ({label})" if label else "",
                  len(rows), len(again))
-    return LookBackResult(verified=len(closed), reopened=reopened,
-                          calendar_fallback_years=sorted(calendar.fallback_years))
+    return LookBackResult(verified=len(closed) - left_to_people, reopened=reopened,
+                          calendar_fallback_years=sorted(calendar.fallback_years), left_to_people=left_to_people)
 
 
 def _reopen(engine: Engine, ids: list[int], ctx: RunContext, *, policy: Policy, calendar: WorkCalendar) -> None:

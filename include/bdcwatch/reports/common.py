@@ -19,7 +19,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
 from bdcwatch import rules
-from bdcwatch.config.policy import Person, Policy
+from bdcwatch.config.policy import CITY_SUPERVISOR, Person, Policy
 from bdcwatch.ledger.findings import FindingRow
 from bdcwatch.mail.sender import Attachment
 from bdcwatch.reports.labels import (
@@ -42,7 +42,6 @@ __all__ = [
 
 SEVERITY_COLOR = {"high": "#c62828", "medium": "#e65100", "low": "#546e7a"}
 SEVERITY_ORDER = {"high": 0, "medium": 1, "low": 2}
-CITY_SUPERVISOR = "CITY_BUREAU"  # CONTRACT §6: city-level reports go to this body's heads
 MAX_ROWS_IN_BODY = 200  # beyond this the workbook carries the list; mail clients choke on huge tables
 FINDING_PAGE = "{base}/bdcwatch/ui/findings/{id}"  # the operations UI's page of one finding (CONTRACT §7)
 
@@ -140,15 +139,22 @@ def _finalize(value: Any) -> Any:
     return value
 
 
+# The plan every report cites, as its own title reads (seeds/: 阳自然资发〔2023〕24号).
+PLAN_TITLE = "《阳泉市不动产登记队伍作风常态化建设实施方案》"
+PLAN_NUMBER = "阳自然资发〔2023〕24号"
+
+
 @lru_cache(maxsize=1)
 def _environment() -> Environment:
-    return Environment(
+    environment = Environment(
         loader=PackageLoader("bdcwatch.reports", "templates"),
         autoescape=select_autoescape(["html", "j2"]),
         trim_blocks=True,
         lstrip_blocks=True,
         finalize=_finalize,
     )
+    environment.globals.update(plan_title=PLAN_TITLE, plan_number=PLAN_NUMBER)
+    return environment
 
 
 def render_template(name: str, **context: Any) -> str:

@@ -16,6 +16,7 @@ from sqlalchemy import Engine, and_, case, func, select, text
 
 from bdcwatch.dates.periods import Period
 from bdcwatch.ledger.lifecycle import OPEN_STATUSES
+from bdcwatch.reports.rates import percent_text
 from bdcwatch.rules.online import OnlineShare
 from bdcwatch.store.dialect import Dialect, bind_typed
 from bdcwatch.store.models import finding
@@ -44,9 +45,10 @@ class UnitFigures:
         ]
         if self.ecert is not None:
             total, covered = self.ecert
-            cards.append(("电子证照覆盖率", f"{covered / total:.1%}" if total else "—", "#2e7d32"))
+            cards.append(("电子证照覆盖率", percent_text(covered, total), "#2e7d32"))
         if self.online is not None:
-            value = f"{self.online.share:.0%} / {float(self.online.target):.0%}" if self.online.cases else "—"
+            value = (f"{percent_text(self.online.online, self.online.cases)} / {percent_text(self.online.target)}"
+                     if self.online.cases else "—")
             cards.append(("网办率 / 目标", value, "#2e7d32" if self.online.met else "#c62828"))
         return cards
 

@@ -6,10 +6,11 @@ the indicator reuses the rule's own definition (its SQL fragment, or the rule it
 for the month), so the bulletin and the findings can never disagree:
 
 ``ecert_coverage`` 电子证照覆盖率
-    denominator: the unit's paper certificates (BDC_ZS) printed in the month whose
-    ``max_delay_hours`` grace has passed at as-of — ECERT_MISSING's population
-    (``rules.ecert.ecert_coverage``); numerator: those with a matching e-certificate issued
-    before as-of. Score 100 × numerator / denominator.
+    denominator: the unit's paper certificates (BDC_ZS) whose ``max_delay_hours`` grace
+    ended in the month (SZSJ + grace in (start, end]) — ECERT_MISSING's test on the
+    certificates that reach it in the month, so one printed on the month's last day counts
+    in the next (``rules.ecert.ecert_coverage``); numerator: those with a matching
+    e-certificate issued before as-of. Score 100 × numerator / denominator.
 ``on_time_completion`` 按时办结率
     denominator: the unit's cases completed in the month (AJZT 2, JSSJ in the month) —
     CASE_OVERDUE's population (``rules.time_limits.COMPLETED_IN_PERIOD``); numerator: those
@@ -21,8 +22,8 @@ for the month), so the bulletin and the findings can never disagree:
     (SQFS in ``online_sqfs``). Score 100 × min(1, share / the unit's target).
 ``findings_per_1000`` 千件问题数
     denominator: cases the unit accepted in the month (DJT_DJ_SL, SLSJ in the month);
-    numerator: the unit's findings of every kind (rules, review defects, complaints, missed
-    duties) about the month: ``judged_as_of`` in (start, end] (a rule's as-of; a
+    numerator: the unit's problems of every kind (rules, review defects, complaints, missed
+    duties; one per rule and subject, however many cycles recorded it) about the month: ``judged_as_of`` in (start, end] (a rule's as-of; a
     complaint's 受理时间; a sample's period end), for findings recorded before that column
     existed ``first_detected_at`` in the month. Value 1000 × numerator / denominator;
     score 100 × max(0, 1 − value / ``findings_per_1000_zero_score``).
@@ -33,7 +34,9 @@ for the month), so the bulletin and the findings can never disagree:
 ``training_on_track`` 培训进度达标率
     denominator: the unit's staff 在岗 at as-of (RY_JBXX, DWDM = unit) — the population of
     every registry rule (``rules.staff.on_post_sql``); numerator: those STAFF_TRAINING_BEHIND
-    does not flag as of the month's end. Score 100 × numerator / denominator.
+    does not flag as of the month's end; for December, the year just finished judged whole
+    (``rules.staff.year_end_behind_params``: at 1 January the rule's year is the new one and
+    would flag nobody). Score 100 × numerator / denominator.
 
 A denominator below policy ``bulletin.min_population`` makes the indicator 样本不足 for the
 unit: shown, not scored. Weighting and ranking are in ``reports.ranking``.
@@ -54,17 +57,18 @@ from bdcwatch.config.policy import Policy
 from bdcwatch.config.sections import INDICATORS
 from bdcwatch.dates.periods import Period
 from bdcwatch.dates.workdays import WorkCalendar
+from bdcwatch.reports.rates import percent_text
 from bdcwatch.rules.ecert import ecert_coverage
 from bdcwatch.rules.engine import detection, prepare_calendar, rule_input
 from bdcwatch.rules.online import online_shares
-from bdcwatch.rules.staff import on_post_sql
+from bdcwatch.rules.staff import on_post_sql, year_end_behind_params
 from bdcwatch.rules.time_limits import COMPLETED_IN_PERIOD
 from bdcwatch.store.dialect import bind_typed
 from bdcwatch.store.models import finding
 
 NAMES = {"ecert_coverage": "电子证照覆盖率", "on_time_completion": "按时办结率", "online_share": "网办率（对标目标）",
          "findings_per_1000": "千件问题数", "rectified_on_time": "按期整改率", "training_on_track": "培训进度达标率"}
-POPULATIONS = {"ecert_coverage": "期内缮证且已过宽限期的纸质证书", "on_time_completion": "期内办结案件",
+POPULATIONS = {"ecert_coverage": "期内届满发证宽限期的纸质证书", "on_time_completion": "期内办结案件",
                "online_share": "期内受理的预告、抵押案件", "findings_per_1000": "期内受理案件",
                "rectified_on_time": "整改期限在期内的问题", "training_on_track": "期末在岗人员"}
 NUMERATORS = {"ecert_coverage": "有对应电子证照", "on_time_completion": "未超期办结", "online_share": "网上申请",
@@ -97,7 +101,7 @@ class Measure:
         value = self.value
         if value is None:
             return "—"
-        return f"{float(value):.1f}" if self.indicator == "findings_per_1000" else f"{float(value):.1%}"
+        return f"{float(value):.1f}" if self.indicator == "findings_per_1000" else percent_text(value)
 
 
 def cents(value: Fraction) -> Decimal:
@@ -117,9 +121,11 @@ def indicator_score(indicator: str, numerator: int, denominator: int, policy: Po
     return HUNDRED * share
 
 
-def _count_flagged(engine: Engine, rule_code: str, ri: Any) -> dict[str, int]:
-    """Per unit: how many subjects ``rule_code`` flags for the period (its own SQL)."""
+def _count_flagged(engine: Engine, rule_code: str, ri: Any, overrides: dict[str, Any] | None = None) -> dict[str, int]:
+    """Per unit: how many subjects ``rule_code`` flags for the period (its own SQL, with
+    ``overrides`` of its parameters)."""
     sql, params = detection(rules.get(rule_code), ri)
+    params.update(overrides or {})
     statement = bind_typed(text(f"SELECT r.unit_code, COUNT(*) AS n FROM ({sql}) r GROUP BY r.unit_code"), params)
     with engine.connect() as conn:
         return {row.unit_code: int(row.n) for row in conn.execute(statement, params) if row.unit_code}
@@ -138,8 +144,12 @@ def _ledger_counts(engine: Engine, period: Period) -> tuple[dict[str, int], dict
                      finding.c.first_detected_at < period.as_of))
     rectified: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     with engine.connect() as conn:
+        # One problem, one count: the month's check, the quarter's and the half-year's each
+        # record ONLINE_RATIO_LOW for June (2026-06, 2026-Q2, 2026-H1, all judged as of
+        # 1 July): three findings of one rule and subject, one problem.
+        problems = select(finding.c.unit_code, finding.c.rule_code, finding.c.subject_id).where(about).distinct().subquery()
         found = {r[0]: int(r[1]) for r in conn.execute(
-            select(finding.c.unit_code, func.count()).where(about).group_by(finding.c.unit_code)) if r[0]}
+            select(problems.c.unit_code, func.count()).group_by(problems.c.unit_code)) if r[0]}
         # Few findings fall due in a month: judged here rather than with each dialect's date cast.
         for row in conn.execute(select(finding.c.unit_code, finding.c.status, finding.c.closed_at, finding.c.due_date)
                                 .where(finding.c.due_date >= period.start, finding.c.due_date < period.end)):
@@ -164,7 +174,9 @@ def measure_counts(engine: Engine, period: Period, policy: Policy, calendar: Wor
                                 "GROUP BY s.djjg", params)
     on_post = _grouped(engine, f"SELECT p.dwdm, COUNT(*) FROM stg_ry_jbxx p WHERE {on_post_sql()} GROUP BY p.dwdm",
                        params)
-    behind = _count_flagged(engine, "STAFF_TRAINING_BEHIND", ri)
+    # December (as-of 1 January): the year just finished, judged whole (year_end_behind_params).
+    year_end = period.as_of.month == 1 and period.as_of.day == 1
+    behind = _count_flagged(engine, "STAFF_TRAINING_BEHIND", ri, year_end_behind_params(ri) if year_end else None)
     coverage, shares = ecert_coverage(engine, period, policy), online_shares(engine, period, policy)
     found, rectified = _ledger_counts(engine, period)
     counts: dict[str, dict[str, tuple[int, int]]] = defaultdict(dict)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import pandas as pd
 from sqlalchemy import select
@@ -56,15 +56,24 @@ def groups() -> list[Group]:
     return [Group(p.text, tuple(r.code for r in registry if r.prohibition is p)) for p in Prohibition]
 
 
-def monthly_counts(job: Job, *, since: datetime, until: datetime) -> dict[tuple[str, str], int]:
+# Staff findings are counted by when they were first detected, in windows from one
+# report's scheduled time to the next: monthly_quality_check runs at 03:00 on the 1st
+# (dags/monthly_quality_check.py; a test holds the two equal), after Monday's 02:00 staff
+# audit, so what that audit finds on the 1st is in the month just ended, once.
+REPORT_CUTOFF = timedelta(hours=3)
+
+
+def monthly_counts(job: Job, *, until: datetime) -> dict[tuple[str, str], int]:
     """(unit, rule) → findings of the 六不准 rules for the run's month: the case rules this
     run judged on the month's data (in a dry run, what it would record), plus the staff
-    rules' findings that the weekly staff audits first detected between ``since`` (the
-    month's start) and ``until`` (now) for an event that happened before the month ended
-    (the rule's ``occurred`` date, e.g. the first step handled; when it was found if a
-    finding has none). An event late in a month found by the next week's audit is so
-    reported with the month it was found in, never lost between two reports; a report
-    rerun for an old month leaves out the events of the months after it.
+    rules' findings that the weekly staff audits first detected in the month's window —
+    from 03:00 on the month's 1st to 03:00 on the next month's 1st (``REPORT_CUTOFF``), and
+    before ``until`` (now) — for an event that happened before the month ended (the rule's
+    ``occurred`` date, e.g. the first step handled; when it was found if a finding has
+    none). The windows follow one another, so each staff finding is in exactly one month's
+    report: an event of 30 March found at 02:00 on 1 April is March's; one of 27 February
+    first found on 2 March is March's (found after February's report). A report rerun for
+    an old month counts what its window held, never a later month's events.
     """
     codes = sorted({code for group in groups() for code in group.rules})
     case_rules = [code for code in codes if rules.get(code).family == "case"]
@@ -73,8 +82,8 @@ def monthly_counts(job: Job, *, since: datetime, until: datetime) -> dict[tuple[
     month = job.spec.period
     query = (
         select(finding.c.unit_code, finding.c.rule_code, finding.c.detail, finding.c.first_detected_at)
-        .where(finding.c.rule_code.in_(staff_rules), finding.c.first_detected_at >= since,
-               finding.c.first_detected_at < until)
+        .where(finding.c.rule_code.in_(staff_rules), finding.c.first_detected_at >= month.start_at + REPORT_CUTOFF,
+               finding.c.first_detected_at < min(until, month.as_of + REPORT_CUTOFF))
     )
     with job.engine.connect() as conn:
         for unit, rule, detail, detected in conn.execute(query):
@@ -127,7 +136,7 @@ def render_six_prohibitions(
 def compose(job: Job) -> list[int]:
     """Queue the monthly 六不准 report to CITY_BUREAU, a zero report when nothing was found."""
     policy, spec, ctx = job.policy, job.spec, job.ctx
-    counts = monthly_counts(job, since=spec.period.start_at, until=job.now())
+    counts = monthly_counts(job, until=job.now())
     bureau = policy.supervisors[CITY_SUPERVISOR]
     units = job.units
     subject, html, content = render_six_prohibitions(

@@ -29,6 +29,7 @@ from bdcwatch.config.policy import Person
 from bdcwatch.config.run import Job
 from bdcwatch.ledger import preview
 from bdcwatch.ledger.findings import Evaluation
+from bdcwatch.ledger.lookback import LookBackResult
 from bdcwatch.mail.outbox import OutgoingMessage
 from bdcwatch.mail.sender import INLINE_PREFIX, Attachment
 from bdcwatch.reports.chart import chart_alt, trend_chart_png
@@ -269,12 +270,16 @@ def compose(
 
 
 @isolated("回头看复发问题通知")
-def compose_reopened(job: Job, verified: int, reopened: Sequence[int]) -> list[int]:
-    """Look-back: each unit is told which of its closed findings came back."""
-    if not reopened:
+def compose_reopened(job: Job, outcome: LookBackResult) -> list[int]:
+    """Look-back: each unit is told which of its closed findings came back. The working-day
+    warning is the verify task's (its calendar set the reopened findings' due dates: §5
+    says a fallback loudly in the digest), not this task's own unused calendar."""
+    if not outcome.reopened:
         return []
     result: list[int] = compose(
-        job, Evaluation(calendar_fallback_years=sorted(job.calendar.fallback_years)), title="回头看：已销号问题复发",
-        plan_items="34", finding_ids=reopened, headline_for=lambda unit: [("本年复核已销号问题", verified, "#1f4e79")],
+        job, Evaluation(calendar_fallback_years=sorted(outcome.calendar_fallback_years)), title="回头看：已销号问题复发",
+        plan_items="34", finding_ids=outcome.reopened,
+        headline_for=lambda unit: [("本年复核已销号问题", outcome.verified, "#1f4e79"),
+                                   ("留待人工复核", outcome.left_to_people, "#546e7a")],
     )
     return result

@@ -160,6 +160,13 @@ class Rule:
     prohibition: Prohibition | None = None  # its group in the monthly 六不准 report
     tags: frozenset[str] = frozenset()  # e.g. "time_limit": the daily time-limit watch
     reporter: str | None = None  # for a reported finding: the channel it comes from (Chinese)
+    # The finding records something that happened (a case finished late, a step by an
+    # untrained person, a past month's online share): no later data makes it not have
+    # happened, so closing it records the measures taken, and 回头看 cannot verify that by
+    # re-running the rule (it would reopen it every year): people verify those. Not an
+    # event: a state a source can correct (an e-certificate missing, a return without a
+    # lawful reason code recorded, a record incomplete).
+    event: bool = False
 
     @property
     def detected(self) -> bool:
@@ -215,6 +222,7 @@ def declare(
     explanation: str = "",
     occurred: str | None = None,
     reporter: str | None = None,
+    event: bool = False,
 ) -> Rule:
     """Declare a rule and register it under its code. Raises ValueError on a second rule
     with the same code, an unknown subject type, a flag without a label, an ``occurred``
@@ -238,7 +246,7 @@ def declare(
         code=code, severity=Severity(severity), subject_type=subject_type, family=family, reads=tuple(reads),
         title=title, labels=dict(labels), sql=sql, params=params, flags=flag_set, per_period=per_period,
         label=label, needs_calendar=needs_calendar, prohibition=prohibition, tags=frozenset(tags),
-        explanation=explanation.strip(), occurred=occurred, reporter=reporter,
+        explanation=explanation.strip(), occurred=occurred, reporter=reporter, event=event,
     )
     _REGISTRY[code] = rule
     return rule

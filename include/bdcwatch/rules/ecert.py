@@ -153,6 +153,22 @@ def _duplicate_sql(ri: RuleInput) -> str:
         GROUP BY z.bdcqzh_norm"""
 
 
+def _own_issuers(ri: RuleInput) -> str:
+    """In a province sharing one provincial e-certificate system: leave out e-certificates
+    another city's unit issued (theirs to judge; each city's BDC_ZS holds only its own
+    certificates, so every one of theirs would be an orphan here). One city: no filter."""
+    return "AND (e.zzbfjgdm IS NULL OR e.zzbfjgdm NOT IN :other_cities_units)" if ri.policy.other_cities_units else ""
+
+
+def _issuer_params(ri: RuleInput) -> dict[str, Any]:
+    units = ri.policy.other_cities_units
+    return {"other_cities_units": sorted(units)} if units else {}
+
+
+def _orphan_params(ri: RuleInput) -> dict[str, Any]:
+    return {**_grace(ri), **_issuer_params(ri)}
+
+
 def _orphan_sql(ri: RuleInput) -> str:
     detail = ri.dialect.json_object([("bdcqzh", "e.bdcqzh"), ("zzbfrq", "e.zzbfrq")])
     return f"""
@@ -160,7 +176,7 @@ def _orphan_sql(ri: RuleInput) -> str:
         FROM stg_bdc_dzzz_zzxx e
         WHERE e.zzbfrq >= :ps AND e.zzbfrq < :pe AND e.zzbfrq <= :grace_cutoff AND {ECERT_VALID}
           AND NOT EXISTS (SELECT 1 FROM stg_bdc_zs z WHERE z.bdcqzh_norm = e.bdcqzh_norm AND z.szsj < :asof)
-          AND NOT {_held("BDC_ZS", "e.bdcqzh_norm")}"""
+          AND NOT {_held("BDC_ZS", "e.bdcqzh_norm")} {_own_issuers(ri)}"""
 
 
 def _bad_id_sql(ri: RuleInput) -> str:
@@ -168,7 +184,7 @@ def _bad_id_sql(ri: RuleInput) -> str:
     return f"""
         SELECT e.zzid AS subject_id, e.zzbfjgdm AS unit_code, {detail} AS detail
         FROM stg_bdc_dzzz_zzxx e
-        WHERE e.zzbfrq >= :ps AND e.zzbfrq < :pe AND e.zzbs_problem IS NOT NULL"""
+        WHERE e.zzbfrq >= :ps AND e.zzbfrq < :pe AND e.zzbs_problem IS NOT NULL {_own_issuers(ri)}"""
 
 
 ECERT_TABLES = ("BDC_ZS", "BDC_DZZZ_ZZXX")
@@ -182,7 +198,7 @@ declare(
     sql=_missing_sql, params=_grace,
 )
 declare(
-    code="ECERT_LATE", severity=Severity.MEDIUM, subject_type="BDCQZH", family="ecert",
+    code="ECERT_LATE", event=True, severity=Severity.MEDIUM, subject_type="BDCQZH", family="ecert",
     reads=("BDC_ZS", "DJF_DJ_DB", "BDC_DZZZ_ZZXX"),
     title="电子证照颁发晚于登簿后规定时限",
     labels={"ywh": "业务号", "dbsj": "登簿时间", "zzid": "电子证照ID", "zzbfrq": "颁发时间"},
@@ -220,31 +236,39 @@ declare(
     labels={"bdcqzh": "证号", "zzbfrq": "颁发时间"},
     explanation="电子证照为现势状态，但登记系统中查不到同一证号的纸质证书或证明。请核实是否误发或证号录入有误。",
     occurred="zzbfrq",
-    sql=_orphan_sql, params=_grace,
+    sql=_orphan_sql, params=_orphan_params,
 )
 declare(
     code="ECERT_BAD_ID", severity=Severity.LOW, subject_type="ZZID", family="ecert", reads=("BDC_DZZZ_ZZXX",),
     title="证照标识格式或校验位错误",
     labels={"zzbs": "证照标识", "problem": "问题"},
     explanation="证照标识不符合国家标准（GB/T 36904）的格式，或校验位错误，其他系统可能无法识别该电子证照。请联系电子证照系统维护方更正。",
-    sql=_bad_id_sql,
+    sql=_bad_id_sql, params=_issuer_params,
 )
 
 
 def ecert_coverage(engine: Engine, period: Period, policy: Policy) -> dict[str, tuple[int, int]]:
-    """Per unit: (paper certificates printed in the period whose grace has passed, how many
-    of them have a matching e-certificate as of the period end) — the digest headline."""
+    """Per unit: (paper certificates whose ``max_delay_hours`` grace ended in the period,
+    how many of them have a matching e-certificate issued before the period end) — the
+    coverage of the digests, the bulletin, the KPIs and the annual summary.
+
+    ECERT_MISSING's test (SZSJ + grace ≤ as-of, a matching e-certificate before as-of) on
+    the certificates that reach it in this period: SZSJ + grace in (start, end]. A
+    certificate printed on a month's last day reaches it in the next month, so each
+    certificate counts in exactly one of consecutive periods (with SZSJ in the period, the
+    last day's certificates fell into none, and twelve months did not add up to the year).
+    """
+    grace = timedelta(hours=policy.ecert.max_delay_hours)
     sql = text(f"""
         SELECT z.djjg, COUNT(*) AS total,
                SUM(CASE WHEN EXISTS (SELECT 1 FROM stg_bdc_dzzz_zzxx e
                                      WHERE e.bdcqzh_norm = z.bdcqzh_norm AND {ECERT_EXISTS})
                         THEN 1 ELSE 0 END) AS covered
         FROM stg_bdc_zs z
-        WHERE {ZS_IN_PERIOD} AND z.szsj <= :grace_cutoff
+        WHERE z.szsj > :reached_before AND z.szsj <= :grace_cutoff
         GROUP BY z.djjg""").bindparams(
-        *(bindparam(name, type_=Timestamp) for name in ("ps", "pe", "asof", "grace_cutoff"))
+        *(bindparam(name, type_=Timestamp) for name in ("asof", "reached_before", "grace_cutoff"))
     )
-    params = {"ps": period.start_at, "pe": period.as_of, "asof": period.as_of,
-              "grace_cutoff": period.as_of - timedelta(hours=policy.ecert.max_delay_hours)}
+    params = {"asof": period.as_of, "reached_before": period.start_at - grace, "grace_cutoff": period.as_of - grace}
     with engine.connect() as conn:
         return {row.djjg: (int(row.total), int(row.covered or 0)) for row in conn.execute(sql, params)}

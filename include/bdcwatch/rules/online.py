@@ -90,7 +90,7 @@ def online_shares(engine: Engine, period: Period, policy: Policy) -> dict[str, O
 
 
 declare(
-    code="ONLINE_RATIO_LOW", severity=Severity.MEDIUM, subject_type="DJJG", family="case", reads=CASES,
+    code="ONLINE_RATIO_LOW", event=True, severity=Severity.MEDIUM, subject_type="DJJG", family="case", reads=CASES,
     title="预告、抵押登记“一网通办”比例低于目标",
     labels={"cases": "案件数", "online": "网办数", "target": "目标"},
     explanation="本期预告登记和抵押登记中网上申请的比例低于“一网通办”目标。请加强线上渠道的推广和引导。",

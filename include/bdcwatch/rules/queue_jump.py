@@ -95,7 +95,7 @@ def _queue_jump_sql(ri: RuleInput) -> str:
 
 
 declare(
-    code="CASE_QUEUE_JUMP", severity=Severity.HIGH, subject_type="YWH", family="case", reads=("DJT_DJ_SL", "DJF_DJ_DB"),
+    code="CASE_QUEUE_JUMP", event=True, severity=Severity.HIGH, subject_type="YWH", family="case", reads=("DJT_DJ_SL", "DJF_DJ_DB"),
     title="疑似插队：办理用时远低于同类案件中位数且超越多件先受理案件",
     labels={"slsj": "受理时间", "dbsj": "登簿时间", "elapsed": "用时（工作日）", "median": "同类当月中位数",
             "overtaken_at_least": "超越先受理案件不少于", "overtaken_example": "被超越案件", "limit_class": "时限类别"},

@@ -85,7 +85,7 @@ declare(
     sql=_unjustified_sql, params=_reason_codes, prohibition=Prohibition.EXTRA_REQUIREMENTS,
 )
 declare(
-    code="RETURN_REPEATED", severity=Severity.MEDIUM, subject_type="BDC_BYSL.ID", family="case", reads=RETURNS,
+    code="RETURN_REPEATED", event=True, severity=Severity.MEDIUM, subject_type="BDC_BYSL.ID", family="case", reads=RETURNS,
     title="同一不动产单元短期内被同一机构重复退件",
     labels={"bdcdyh": "不动产单元号", "thsj": "退件时间", "previous_id": "前次退件", "previous_thsj": "前次退件时间"},
     explanation="同一不动产单元短期内被本机构再次退件，可能存在“推绕拖”。请核实前后两次退件理由，一次性告知申请人需要补正的全部材料。",
@@ -93,7 +93,7 @@ declare(
     sql=_repeated_sql, params=_repeat_window, prohibition=Prohibition.EXTRA_REQUIREMENTS,
 )
 declare(
-    code="MORTGAGE_WHILE_SEALED", severity=Severity.HIGH, subject_type="YWH", family="case",
+    code="MORTGAGE_WHILE_SEALED", event=True, severity=Severity.HIGH, subject_type="YWH", family="case",
     reads=("QLF_QL_CFDJ", "DJT_DJ_SL", "DJF_DJ_DB"),
     title="查封期间办理了抵押登记",
     labels={"bdcdyh": "不动产单元号", "dbsj": "登簿时间", "cf_ywh": "查封业务号", "cfjg": "查封机关",

@@ -186,6 +186,19 @@ def _behind_params(ri: RuleInput) -> dict[str, Any]:
             "min_hours": _staff_policy(ri).min_training_hours_per_year}
 
 
+def year_end_behind_params(ri: RuleInput) -> dict[str, Any]:
+    """STAFF_TRAINING_BEHIND's parameters judged at the end of the year before as-of, for
+    a month report whose as-of is 1 January (the bulletin's December). At 1 January the
+    rule's own year is the new one (m = 0, nobody is behind; STAFF_TRAINING_HOURS judges
+    the year just finished), which would score December's training 100 for every unit
+    trained or not. Here the year is the one just finished and m runs to its end (a 13th
+    month's first day: 12 for a person on post all year, as the yearly rule requires the
+    full minimum; fewer for one who started during it); hours are those of that year."""
+    day = _asof_day(ri)
+    return {**_behind_params(ri), "year_start": date(day.year - 1, 1, 1), "asof_month": 13, "asof_dom": 1,
+            "asof_is_month_end": 0}
+
+
 def _behind_sql(ri: RuleInput) -> str:
     """m = whole months from start = max(1 Jan, SGSJ) to the as-of day. start and as-of
     are in the same year, so m = month difference, minus one when start's day-of-month has
@@ -264,7 +277,7 @@ TRAINING = ("RY_JBXX", "RY_PXJL")
 STEP_LABELS = {"steps": "期内办件环节数", "first_step_at": "首次办件", "last_step_at": "末次办件", "example_case": "案件示例"}
 
 declare(
-    code="STAFF_UNTRAINED_ON_POST", severity=Severity.HIGH, subject_type="RYBH", family="staff",
+    code="STAFF_UNTRAINED_ON_POST", event=True, severity=Severity.HIGH, subject_type="RYBH", family="staff",
     reads=(*STEPS, "RY_PXJL"), title="未经岗前培训合格即上岗办件",
     labels={**STEP_LABELS, "first_passed_training": "首次培训合格日期"},
     explanation="该人员在首次培训考核合格之前已经办理登记业务（或至今没有合格的培训记录）。请立即安排岗前培训，合格前不得独立办件。",
@@ -272,28 +285,28 @@ declare(
     sql=_untrained_sql, prohibition=Prohibition.ILLEGAL_REGISTRATION,
 )
 declare(
-    code="STAFF_UNKNOWN_HANDLER", severity=Severity.HIGH, subject_type="RYBH", family="staff", reads=STEPS,
+    code="STAFF_UNKNOWN_HANDLER", event=True, severity=Severity.HIGH, subject_type="RYBH", family="staff", reads=STEPS,
     title="办件人员不在登记人员信息库（疑似非工作人员介入）", labels={**STEP_LABELS, "units": "涉及机构数"},
     explanation="办件记录中的人员编号在登记人员信息库中查不到，可能是非工作人员（如中介、“黄牛”）使用账号办件，或人员信息漏登。请立即核实账号使用情况。",
     occurred="first_step_at",
     sql=_unknown_sql, prohibition=Prohibition.ILLEGAL_REGISTRATION,
 )
 declare(
-    code="STAFF_INACTIVE_HANDLER", severity=Severity.HIGH, subject_type="RYBH", family="staff", reads=STEPS,
+    code="STAFF_INACTIVE_HANDLER", event=True, severity=Severity.HIGH, subject_type="RYBH", family="staff", reads=STEPS,
     title="离岗人员仍在办件", labels={**STEP_LABELS, "lgsj": "离岗日期"},
     explanation="该人员已离岗，但其账号仍在办理登记业务。请立即停用账号，并核查相关案件。",
     occurred="first_step_at",
     sql=_inactive_sql, prohibition=Prohibition.ILLEGAL_REGISTRATION,
 )
 declare(
-    code="STAFF_TRAINING_HOURS", severity=Severity.MEDIUM, subject_type="RYBH", family="staff", reads=TRAINING,
+    code="STAFF_TRAINING_HOURS", event=True, severity=Severity.MEDIUM, subject_type="RYBH", family="staff", reads=TRAINING,
     title="全年在岗人员年度培训学时不足",
     labels={"year_from": "年度起", "passed_hours": "合格学时", "required": "应达学时"},
     explanation="该人员全年在岗，但年度合格培训学时低于规定学时。请在新年度培训计划中补足。",
     sql=_hours_sql, params=_hours_params, per_period=True, label=_hours_label,
 )
 declare(
-    code="STAFF_TRAINING_BEHIND", severity=Severity.LOW, subject_type="RYBH", family="staff", reads=TRAINING,
+    code="STAFF_TRAINING_BEHIND", event=True, severity=Severity.LOW, subject_type="RYBH", family="staff", reads=TRAINING,
     title="年度培训学时进度落后",
     labels={"passed_hours": "合格学时", "months": "计入月数", "required": "应达学时"},
     explanation="按全年规定学时折算，该人员截至目前的合格培训学时落后于进度。请在年底前安排培训。",
@@ -322,4 +335,4 @@ declare(
     sql=_pledge_sql, params=_pledge_params, per_period=True, label=_year_label,
 )
 
-__all__ = ["on_post_sql", "passed_hours_sql", "pledge_deadline"]
+__all__ = ["on_post_sql", "passed_hours_sql", "pledge_deadline", "year_end_behind_params"]

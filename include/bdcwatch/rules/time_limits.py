@@ -111,7 +111,7 @@ def _overdue_open_sql(ri: RuleInput) -> str:
 DEADLINE_LABELS = {"slsj": "受理时间", "jssj": "办结时间", "deadline": "办理期限", "djdl": "登记大类", "gqts": "挂起天数"}
 
 declare(
-    code="CASE_OVERDUE", severity=Severity.MEDIUM, subject_type="YWH", family="case", reads=CASES,
+    code="CASE_OVERDUE", event=True, severity=Severity.MEDIUM, subject_type="YWH", family="case", reads=CASES,
     title="办结超过法定时限（工作日）", labels=DEADLINE_LABELS,
     explanation="案件办结时间超过了法定办理时限（按工作日计算，已扣除挂起天数）。请查明超期原因，落实“0135”办理时限要求。",
     occurred="jssj",

@@ -8,6 +8,7 @@ source's own text beside the normalised forms (``bdcqzh`` / ``bdcqzh_norm``, ``q
 from __future__ import annotations
 
 import re
+import unicodedata
 
 # §5 "Holder sets": the separators between names.
 _HOLDER_SEPARATORS = re.compile("[、,，;；/／]")
@@ -67,6 +68,13 @@ def without_blanks(raw: str | None) -> str:
     """``raw`` without whitespace of any kind or invisible characters (§5's lists): a code
     word typed into a form or a spreadsheet cell (" 不合格\u200b" reads 不合格)."""
     return _INVISIBLE.sub("", _WHITESPACE.sub("", raw or ""))
+
+
+def code_key(raw: str | None) -> str:
+    """A code or name as one thing however it was typed: full-width as ASCII (NFKC),
+    without blanks or invisible characters, upper case (``ｙｑ00``, ``YQ 00\u200b`` and
+    ``YQ00`` are one DJJG)."""
+    return without_blanks(unicodedata.normalize("NFKC", raw or "")).upper()
 
 
 def normalize_name(raw: str) -> str:
