@@ -28,7 +28,11 @@ class PermanentError(BdcwatchError):
 
 
 class PolicyError(PermanentError, ValueError):
-    """The policy file is missing, unreadable, or holds a wrong, missing or unknown key."""
+    """The policy file is missing, unreadable, or holds a wrong, missing or unknown key.
+    Its Chinese text says so and carries the message (the file and the key's path)."""
+
+    def __init__(self, message: str, *, zh: str | None = None) -> None:
+        super().__init__(message, zh=zh or f"策略文件有误（或未包含所需的登记机构、主管部门）：请按下列提示修改文件中对应的键后重新运行。{message}")
 
 
 class RunSpecError(PermanentError, ValueError):

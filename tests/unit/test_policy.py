@@ -69,6 +69,8 @@ def test_a_wrong_policy_fails_at_load_naming_the_key_and_the_file(raw, change, m
         parse_policy(broken, "/srv/policy.yaml")
     assert "/srv/policy.yaml" in str(caught.value)
     assert isinstance(caught.value, PermanentError)  # a task fails at once on it, without retry
+    assert caught.value.zh is not None and caught.value.zh.startswith("策略文件有误")  # the alert's 原因
+    assert "/srv/policy.yaml" in caught.value.zh
 
 
 def test_a_missing_or_unreadable_file_is_a_policy_error(tmp_path, monkeypatch):

@@ -62,6 +62,8 @@ def calendar_gap(job: Job, fallback_years: Sequence[int]) -> int | None:
         items=[f"在策略文件 {job.policy.source} 的 calendar: 下为 {years} 年添加 holidays（放假日期）和 makeup_workdays"
                "（调休上班日期），依据国务院办公厅当年发布的节假日安排通知；",
                "或升级 chinese-calendar 到已包含该年的版本；",
-               "配置后重新运行受影响的 DAG（期限按新日历重新计算）。本通知每月最多一次。"],
+               "配置后重新运行受影响的 DAG：重新运行按新日历计算期限、发现问题；此前按周一至周五计算而发现、"
+               "按新日历并不超期的问题不会自动销号（问题台账只由人工或“回头看”销号），请在问题台账中按规则筛选"
+               "该期间的超期类问题，核对后由人工销号并注明“工作日历更正”。本通知每月最多一次。"],
         detail=None,
     )
