@@ -30,7 +30,7 @@ from bdcwatch.orchestration.tasks import (
 TABLES = rules.tables_read(rules.all_rules())  # e-certificate coverage and online share need them fresh
 
 
-@city_dags("annual_summary", schedule="0 9 15 12 *", **dag_settings(tags=["summary", "item-34"], doc_md=__doc__))
+@city_dags("annual_summary", schedule="0 9 15 12 *", **dag_settings(full_scan=True, tags=["summary", "item-34"], doc_md=__doc__))
 def annual_summary():
     @audit_task
     def compose(run: dict, loads: list, audit_entries: int) -> list[int]:

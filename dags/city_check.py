@@ -30,7 +30,7 @@ RULES = rules.select(family=("case", "ecert", "staff"))
 TABLES = rules.tables_read(RULES)
 
 
-@city_dags("city_check", schedule="0 5 1 1,7 *", **dag_settings(tags=["item-34", "cycle"], doc_md=__doc__))
+@city_dags("city_check", schedule="0 5 1 1,7 *", **dag_settings(full_scan=True, tags=["item-34", "cycle"], doc_md=__doc__))
 def city_check():
     @audit_task
     def draw_samples(run: dict, evaluation: dict) -> dict:

@@ -29,7 +29,7 @@ RULES = rules.select(family=("case", "ecert", "staff"))
 TABLES = rules.tables_read(RULES)
 
 
-@city_dags("county_self_inspection", schedule="0 4 1 1,4,7,10 *", **dag_settings(tags=["item-34", "cycle"], doc_md=__doc__))
+@city_dags("county_self_inspection", schedule="0 4 1 1,4,7,10 *", **dag_settings(full_scan=True, tags=["item-34", "cycle"], doc_md=__doc__))
 def county_self_inspection():
     @audit_task
     def draw_samples(run: dict, evaluation: dict) -> dict:

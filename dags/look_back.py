@@ -30,7 +30,7 @@ from bdcwatch.orchestration.tasks import (
 TABLES = rules.tables_read(rules.all_rules())  # any closed finding's rule may be re-run
 
 
-@city_dags("look_back", schedule="0 7 3 1 *", **dag_settings(tags=["item-34", "cycle"], doc_md=__doc__))
+@city_dags("look_back", schedule="0 7 3 1 *", **dag_settings(full_scan=True, tags=["item-34", "cycle"], doc_md=__doc__))
 def look_back():
     @audit_task
     def verify(run: dict, loads: list) -> dict:

@@ -33,7 +33,7 @@ from bdcwatch.orchestration.tasks import (
 )
 
 TABLES = ["DJT_DJ_SL", "BDC_ZS", "BDC_DZZZ_ZZXX", "RY_JBXX", "RY_PXJL"]  # reports.scorecard.TABLES (kept light here)
-SETTINGS = dag_settings(tags=["item-32", "item-35", "bulletin"], doc_md=__doc__, recompute=Param(
+SETTINGS = dag_settings(full_scan=True, tags=["item-32", "item-35", "bulletin"], doc_md=__doc__, recompute=Param(
     False, type=["boolean", "null"], title="重新计算并更正",
     description="勾选后重新计算该月评分并存档；分数有变化时作为更正通报再次发出。平时不勾选：重跑读取已存档的评分，不重复发送。"))
 

@@ -32,7 +32,7 @@ RULES = rules.select(family="case")
 TABLES = rules.tables_read(RULES)
 
 
-@city_dags("monthly_quality_check", schedule="0 3 1 * *", **dag_settings(tags=["item-32", "cases", "cycle"], doc_md=__doc__))
+@city_dags("monthly_quality_check", schedule="0 3 1 * *", **dag_settings(full_scan=True, tags=["item-32", "cases", "cycle"], doc_md=__doc__))
 def monthly_quality_check():
     @audit_task
     def draw_samples(run: dict, evaluation: dict) -> dict:

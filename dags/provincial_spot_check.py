@@ -30,7 +30,7 @@ RULES = rules.select(family=("case", "ecert", "staff"))
 TABLES = rules.tables_read(RULES)
 
 
-@city_dags("provincial_spot_check", schedule="0 6 2 1 *", **dag_settings(tags=["item-34", "cycle"], doc_md=__doc__))
+@city_dags("provincial_spot_check", schedule="0 6 2 1 *", **dag_settings(full_scan=True, tags=["item-34", "cycle"], doc_md=__doc__))
 def provincial_spot_check():
     @audit_task
     def draw_samples(run: dict, evaluation: dict) -> dict:

@@ -38,7 +38,7 @@ RULES = rules.select(family="staff")
 TABLES = rules.tables_read(RULES)
 
 
-@city_dags("staff_registry_audit", schedule="0 2 * * 1", **dag_settings(tags=["item-21", "item-24", "item-27", "item-28", "staff"], doc_md=__doc__))
+@city_dags("staff_registry_audit", schedule="0 2 * * 1", **dag_settings(full_scan=True, tags=["item-21", "item-24", "item-27", "item-28", "staff"], doc_md=__doc__))
 def staff_registry_audit():
     @audit_task
     def compose(run: dict, evaluation: dict) -> list[int]:

@@ -120,6 +120,17 @@ def test_trigger_form_params_guide_in_chinese(dagbag):
         assert units_schema["values_display"] == {code: f"{code} {unit.name}" for code, unit in units.items()}, dag_id
 
 
+def test_periodic_dags_read_their_tables_whole_by_default(dagbag):
+    """An incremental read cannot see a row deleted at the source, a key changed in place or
+    an update that never moved GXSJ (an incremental-load adversary: false ECERT_MISSING and
+    ECERT_DUPLICATE kept for good). The daily DAGs read changes (their cost follows the
+    day's changes); every weekly, monthly and yearly one reads its tables whole unless the
+    operator unticks it."""
+    defaults = {dag_id: dag.params["full_scan"] for dag_id, dag in dagbag.dags.items()}
+    assert {dag_id for dag_id, whole in defaults.items() if not whole} == {
+        "ecert_completeness", "case_timeliness_watch", "complaint_intake"}
+
+
 def test_units_are_matched_case_insensitively():
     from bdcwatch.config.policy import cached_policy
     from bdcwatch.config.run import RunSpec

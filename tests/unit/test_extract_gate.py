@@ -98,6 +98,12 @@ def test_too_many_bad_rows_stop_the_run_after_quarantining_them(engines):
         load_table(source, target, "BDC_ZS", run_id="r1", now=LOADED_AT)
     with target.connect() as conn:
         assert conn.execute(select(func.count()).select_from(quarantine)).scalar_one() == 30
+        # The stop sticks: the watermark did not move, so the next run (a day later, nothing
+        # fixed) reads the same rows and stops again. It moved before, and the rerun read
+        # the few rows changed since, below the gate's minimum, and the rules ran.
+        assert conn.execute(select(watermark.c.gxsj)).scalar() is None
+    with pytest.raises(QualityGateError, match="30 of 60 rows"):
+        load_table(source, target, "BDC_ZS", run_id="r2", now=LOADED_AT + timedelta(days=1))
 
 
 def test_incremental_reads_only_changes_and_full_scan_drops_deleted_rows(engines):

@@ -220,7 +220,7 @@ def test_an_incremental_read_of_a_varchar_gxsj_with_offsets_misses_nothing(serve
     """A vendor's GXSJ declared VARCHAR, written in UTC with an offset: PostgreSQL has no
     ``varchar >= timestamp`` (the daily load failed), and MariaDB compared the text
     ``2026-03-10 03:30:00+00:00`` (11:30 in Beijing) with ``2026-03-10 09:00:00`` and skipped
-    the row. Text is compared from a day before the watermark (``TEXT_REACH_BACK``)."""
+    the row. Text is compared from a day before the watermark (``WATERMARK_OVERLAP``)."""
     url = make_url(request.getfixturevalue(server)("source"))
     metadata = build_metadata()
     zs = metadata.tables["BDC_ZS"]

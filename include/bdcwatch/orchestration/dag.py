@@ -75,11 +75,18 @@ def units_param(policy: Policy | None = None) -> Param:
                  examples=sorted(units), values_display={code: f"{code} {unit.name}" for code, unit in units.items()})
 
 
-def dag_settings(*, tags: list[str], doc_md: str | None, **extra_params: Param) -> dict[str, Any]:
+def dag_settings(*, tags: list[str], doc_md: str | None, full_scan: bool = False,
+                 **extra_params: Param) -> dict[str, Any]:
     """What every bdcwatch DAG shares (DESIGN example 4), as keyword arguments of
     ``airflow.sdk.dag``: start date in Asia/Shanghai, no catch-up, one run at a time, the
     ``bdcwatch`` tag, retries with the failure notifier, and the contract Params (plus a
-    DAG's own ``extra_params``, each with a Chinese title and help)."""
+    DAG's own ``extra_params``, each with a Chinese title and help).
+
+    ``full_scan``: the default of the Param of that name. The daily DAGs read what changed
+    since the watermark (their cost follows the day's changes); the weekly, monthly and
+    yearly ones read their tables whole by default, which is what shows rows deleted at the
+    source, keys changed in place and updates that never moved GXSJ: an incremental read
+    cannot see those, so without it they were judged on stale rows until someone ticked it."""
     return {
         "start_date": START_DATE,
         "catchup": False,
@@ -88,7 +95,10 @@ def dag_settings(*, tags: list[str], doc_md: str | None, **extra_params: Param) 
         "default_args": default_args(),
         "doc_md": doc_md,
         "params": audit_params(full_scan=Param(
-            False, type=["boolean", "null"], title="全量重读源表",
-            description="勾选后完整重读源表（并删除源系统已不存在的暂存行），用于首次上线或源系统批量更正后；平时不勾选，只读增量。"),
+            full_scan, type=["boolean", "null"], title="全量重读源表",
+            description=("本 DAG 默认完整重读源表（删除源系统已不存在的暂存行，发现未更新 GXSJ 的修改）；取消勾选则只读增量。"
+                         if full_scan else
+                         "勾选后完整重读源表（并删除源系统已不存在的暂存行），用于首次上线或源系统批量更正后；平时不勾选，只读增量"
+                         "（每周、每月、每年的 DAG 默认全量重读）。")),
             **extra_params),
     }

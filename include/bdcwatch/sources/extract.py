@@ -62,16 +62,19 @@ from bdcwatch.sources.suites import INVALID_SUFFIX
 from bdcwatch.sources.values import python_codec
 from bdcwatch.standards import identifiers, masking, normalise
 from bdcwatch.store.dialect import upsert, upsert_columns
+from bdcwatch.store.locks import load_lock
 from bdcwatch.store.models import STAGING, Timestamp, load_log, quarantine, watermark
 
 log = logging.getLogger(__name__)
 
-# Re-read this much before the watermark: a source transaction that commits late can
-# carry a GXSJ older than rows already read. Upserts make the overlap harmless.
-WATERMARK_OVERLAP = timedelta(hours=1)
-# A GXSJ held as text is compared as text, from a day before the watermark: the most an
-# offset (-12:00 to +14:00) moves a local instant away from the digits written.
-TEXT_REACH_BACK = timedelta(days=1)
+# Re-read this much before the watermark, whatever GXSJ's type: a source transaction that
+# commits hours late carries a GXSJ older than rows already read; a second application
+# server writes naive UTC (8 h behind local), or runs its clock behind; a GXSJ held as
+# text is compared as text, and an offset (-12:00 to +14:00) moves a local instant up to
+# a day from the digits written. One hour lost all of these on typed columns (an
+# incremental-load adversary: a missed ECERT_MISMATCH on PostgreSQL and MariaDB that SQLite
+# caught). Upserts make the overlap harmless; a daily load reads about two days' changes.
+WATERMARK_OVERLAP = timedelta(days=1)
 # A GXSJ before this is no change time (zero dates, blanks as text, a mistyped century):
 # incremental loads read such rows every time, so the gate keeps them held and counted.
 UNDATED_BEFORE = datetime(1900, 1, 1)
@@ -179,9 +182,9 @@ def _stream(
             if conn.dialect.name == "sqlite" or "GXSJ" in source.text_columns:
                 # Text (a VARCHAR GXSJ, or SQLite's), compared as text: an offset (+00:00, Z)
                 # may put a later instant on an earlier local day, and PostgreSQL has no
-                # varchar >= timestamp. Compared with the text of a day earlier, no offset
-                # hides a change; upserts make the wider overlap harmless.
-                changed = gxsj >= bindparam("since", f"{since - TEXT_REACH_BACK:%Y-%m-%d %H:%M:%S}", type_=String)
+                # varchar >= timestamp. ``since`` is already a day back (WATERMARK_OVERLAP),
+                # so no offset hides a change.
+                changed = gxsj >= bindparam("since", f"{since:%Y-%m-%d %H:%M:%S}", type_=String)
                 # The full text, not '1900': SQLite would read a numeric-looking text as the number
                 # 1900 under the column's DATETIME (numeric) affinity, and every text is above a number.
                 undated = gxsj < bindparam("undated", f"{UNDATED_BEFORE:%Y-%m-%d %H:%M:%S}", type_=String)
@@ -447,11 +450,15 @@ def load_table(
     ``now`` is the local wall clock (policy zone) stamped on load_log and quarantine rows;
     ``zone`` (default: the policy's) is the zone zone-aware timestamps are converted to.
 
+    One load of a table at a time (``store.locks.load_lock``): a second waits for the first.
+
     Raises:
         SourceSchemaError: the table or a required column is missing in the source.
-        QualityGateError: a table-level expectation failed, or too many rows are bad.
+        QualityGateError: a table-level expectation failed, or too many rows are bad (the
+            good rows are staged and the bad held, but the watermark stays: a rerun reads
+            them again and stops again until the source is fixed).
+        LoadLockTimeoutError: another load of the table held its lock too long (retryable).
     """
-    staging = STAGING[table_name]
     load_id = uuid.uuid4().hex
     started = now
     clock = time.perf_counter()
@@ -462,6 +469,15 @@ def load_table(
     chunks = _Chunks(table_name, target, zone, python_codec(source.get_execution_options().get(CHARSET_OPTION)),
                      load_id, started)
 
+    with load_lock(target, table_name):
+        return _load_locked(source, target, table_name, chunks, run_id=run_id, full_scan=full_scan,
+                            chunk_size=chunk_size, clock=clock)
+
+
+def _load_locked(source: Engine, target: Engine, table_name: str, chunks: _Chunks, *, run_id: str | None,
+                 full_scan: bool, chunk_size: int, clock: float) -> LoadResult:
+    """``load_table`` once it holds the table's load lock."""
+    staging, load_id, started = STAGING[table_name], chunks.load_id, chunks.started
     with target.connect() as conn:
         since = None if full_scan else _read_watermark(conn, table_name)
     if since is not None:
@@ -471,6 +487,10 @@ def load_table(
             chunks.load(raw)
             del raw  # the chunk's values go before the collector's pass
             collect()
+    # Judged before anything is committed: a table stopped by the gate keeps its watermark
+    # (a rerun reads the same rows and stops again until the source is fixed; it passed
+    # before, reading only the few rows changed since) and a full scan deletes nothing.
+    gate_failure = _bad_fraction_error(table_name, chunks.rows_read, chunks.rows_quarantined)
     newest = chunks.newest
     if newest is not None and newest > started:
         # A GXSJ after the load's own clock is a typo (2226 for 2026): as the watermark it
@@ -480,7 +500,7 @@ def load_table(
         newest = started
 
     with target.begin() as conn:
-        if full_scan:
+        if full_scan and gate_failure is None:
             # Rows the source no longer has (or that are bad now) leave staging, and a
             # quarantined row the source no longer has is no longer an open problem.
             chunks.rows_deleted += conn.execute(delete(staging).where(staging.c._load_id != load_id)).rowcount or 0
@@ -491,7 +511,7 @@ def load_table(
                 .where(quarantine.c.resolved_at.is_(None))
                 .values(resolved_at=started)
             )
-        if newest is not None:
+        if newest is not None and gate_failure is None:
             upsert(conn, watermark, [{"source_table": table_name, "gxsj": newest, "updated_at": started}], ["source_table"])
         conn.execute(
             load_log.insert().values(
@@ -515,20 +535,24 @@ def load_table(
     if result.rows_repeated:
         log.warning("%s: %d rows repeat an earlier row of the source exactly (same key, same values; a table "
                     "without a primary key?): each key staged once", table_name, result.rows_repeated)
-    _check_bad_fraction(table_name, result.rows_read, result.rows_quarantined)
+    if gate_failure is not None:
+        raise gate_failure
     return result
 
 
-def _check_bad_fraction(table_name: str, rows_read: int, rows_quarantined: int) -> None:
+def _bad_fraction_error(table_name: str, rows_read: int, rows_quarantined: int) -> QualityGateError | None:
+    """The gate's stop when more rows are bad than the table's ``max_bad_fraction`` allows
+    (from ``min_rows`` rows read), else None."""
     gate = gate_settings(table_name)
     if rows_read >= int(gate["min_rows"]) and rows_quarantined > float(gate["max_bad_fraction"]) * rows_read:
-        raise QualityGateError(
+        return QualityGateError(
             f"source table {table_name}: {rows_quarantined} of {rows_read} rows failed row-level expectations, "
             f"more than the gate allows ({gate['max_bad_fraction']:.0%}); see table quarantine for each row and reason",
             zh=f"源表 {table_name} 读取 {rows_read} 行，其中 {rows_quarantined} 行未通过行级检查，超过质量闸门允许的 "
                f"{gate['max_bad_fraction']:.0%}：这些行已隔离（每行的原因见“隔离数据”页），本次运行停止，"
                f"请核实源系统的数据后重新运行",
         )
+    return None
 
 
 def _delete_keys(conn: Connection, staging: Any, key_columns: tuple[str, ...], keys: set[tuple[Any, ...]],
