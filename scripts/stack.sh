@@ -5,12 +5,17 @@
 # the project's SMTP sink as mail catcher. Settings come from deploy/airflow.env, the file
 # docker-compose.yaml reads too; this script only names the hosts, ports and databases.
 #
-#   scripts/stack.sh start | stop | drop     (make stack / make stack-stop)
+#   scripts/stack.sh start | stop | drop | reset     (make stack / make stack-stop)
+#
+# start keeps what an earlier start made: supervision_db (the ledger, its audit trail and
+# outbox), Airflow's metadata and the generated sources stay; only a database that does not
+# exist yet is created (and sources are generated only then). reset drops them and starts
+# afresh; drop stops and drops them.
 #
 # Knobs (environment): STACK_HOME (default var/stack), STACK_API_PORT (8280),
 # STACK_SMTP_PORT (8325), STACK_DB_PREFIX (bdcwatch: databases bdcwatch_airflow,
 # bdcwatch_supervision and the generated sources bdcwatch_registration, _ecert, _staff),
-# STACK_REDIS_DB (5), STACK_SIZE (3000 certificates), STACK_SEED (7), STACK_PERIOD_START /
+# STACK_REDIS_HOST / STACK_REDIS_PORT (127.0.0.1:6379), STACK_REDIS_DB (5), STACK_SIZE (3000 certificates), STACK_SEED (7), STACK_PERIOD_START /
 # STACK_PERIOD_END (default: last full month in the policy zone), STACK_OVERRIDES (a file of
 # extra settings sourced after deploy/airflow.env, e.g. by the stack test), BDCWATCH_POLICY (a
 # city policy, or a province file: then every city's databases, pool and queue, see below),
@@ -28,7 +33,8 @@ SIZE=${STACK_SIZE:-3000}
 SEED=${STACK_SEED:-7}
 
 # What deploy/airflow.env leaves to the topology: here everything is on 127.0.0.1.
-export STACK_DB_HOST=127.0.0.1 STACK_DB_AUTH=postgres STACK_REDIS_HOST=127.0.0.1 STACK_REDIS_PORT=6379
+export STACK_DB_HOST=127.0.0.1 STACK_DB_AUTH=postgres
+export STACK_REDIS_HOST=${STACK_REDIS_HOST:-127.0.0.1} STACK_REDIS_PORT=${STACK_REDIS_PORT:-6379}
 export STACK_REDIS_DB=${STACK_REDIS_DB:-5}
 export STACK_AIRFLOW_DB="${PREFIX}_airflow" STACK_SUPERVISION_DB="${PREFIX}_supervision"
 export STACK_API_HOST=127.0.0.1 STACK_API_BIND=127.0.0.1 STACK_API_PORT=$PORT
@@ -80,41 +86,86 @@ start_bg() {  # name, command...: its own process group, so stop ends its childr
   echo $! >"$RUN/$name.pid"
 }
 
+ours() {  # pid pidfile: the process began by the time its pid file was written (a number reused
+  # after a reboot names a process started after the file). Not its environment: Celery's and
+  # the api-server's process titles overwrite what /proc shows of it.
+  local age
+  age=$(ps -o etimes= -p "$1" 2>/dev/null | tr -d ' ')
+  [ -n "$age" ] && [ $(( $(date +%s) - age )) -le $(( $(stat -c %Y "$2") + 5 )) ]
+}
+
 stop() {
+  # A pid file outlives a reboot, and its number may since name another process (the
+  # machine's PostgreSQL): only a process as old as its pid file is signalled.
   for pidfile in "$RUN"/*.pid; do
     [ -f "$pidfile" ] || continue
     pid=$(cat "$pidfile")
     if kill -0 "$pid" 2>/dev/null; then
+      if ! ours "$pid" "$pidfile"; then
+        echo "    $(basename "$pidfile" .pid): process $pid is not this stack's (a stale pid file): left alone"
+        rm -f "$pidfile"
+        continue
+      fi
       kill -- "-$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true
       for _ in $(seq 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
     fi
-    kill -9 -- "-$pid" 2>/dev/null || true  # what is left of the group (a killed worker's pool)
+    # What is left of its process group (a killed worker's pool): a group lives on only in
+    # the members the stack's process started, so its id names nobody else's.
+    kill -9 -- "-$pid" 2>/dev/null || true
     rm -f "$pidfile"
   done
 }
 
-databases() {  # create|drop
+free_ports() {  # every port the stack listens on must be free (else a process dies and the wait is long)
+  "$BIN/python" - "$@" <<'PY' || exit 1
+import socket, sys
+taken = []
+for port in map(int, sys.argv[1:]):
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            taken.append(port)
+if taken:
+    print(f"port(s) {', '.join(map(str, taken))} are taken by another program: stop it, or choose others with "
+          "STACK_API_PORT (the api-server; log servers use the next three) and STACK_SMTP_PORT")
+    sys.exit(1)
+PY
+}
+
+redis_answers() {
+  "$BIN/python" -c "import redis, sys; redis.Redis(host=sys.argv[1], port=int(sys.argv[2]), socket_timeout=3).ping()" \
+    "$STACK_REDIS_HOST" "$STACK_REDIS_PORT" 2>/dev/null
+}
+
+databases() {  # ensure|drop: ensure creates the missing ones and prints their names
   "$BIN/python" - "$1" "$PG_ADMIN" $DATABASES <<'PY'
 import sys
 from sqlalchemy import create_engine, text
 action, admin, names = sys.argv[1], sys.argv[2], sys.argv[3:]
 engine = create_engine(admin, isolation_level="AUTOCOMMIT")
 with engine.connect() as conn:
+    existing = set(conn.execute(text("SELECT datname FROM pg_database")).scalars())
     for name in names:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        if action == "create":
+        if action == "drop":
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        elif name not in existing:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
+            print(name)
 PY
 }
 
 flush_broker() {  # the dedicated Redis database: no task message of an earlier stack survives
-  "$BIN/python" -c "import redis, sys; redis.Redis(host='127.0.0.1', db=int(sys.argv[1])).flushdb()" "$STACK_REDIS_DB"
+  "$BIN/python" -c "import redis, sys; redis.Redis(host=sys.argv[1], port=int(sys.argv[2]), db=int(sys.argv[3])).flushdb()" \
+    "$STACK_REDIS_HOST" "$STACK_REDIS_PORT" "$STACK_REDIS_DB"
 }
 
-wait_for() {  # what, seconds, command...
+wait_for() {  # what, seconds, command...: gives up after that many seconds of wall time, stopping what started
   local what=$1 seconds=$2; shift 2
-  for _ in $(seq "$seconds"); do "$@" >/dev/null 2>&1 && return 0; sleep 1; done
-  echo "$what did not come up in ${seconds}s; the logs are in $LOGS"; tail -20 "$LOGS"/*.log; exit 1
+  local deadline=$((SECONDS + seconds))
+  while [ "$SECONDS" -lt "$deadline" ]; do "$@" >/dev/null 2>&1 && return 0; sleep 1; done
+  echo "$what did not come up in ${seconds}s; the logs are in $LOGS"; tail -n 20 "$LOGS"/*.log; stop; exit 1
 }
 
 generate_cities() {  # each non-home city's sources, from its own policy and seed, side by side
@@ -128,19 +179,22 @@ generate_cities() {  # each non-home city's sources, from its own policy and see
       >"$LOGS/generator-$code.log" 2>&1 &
     pids+=($!)
   done <<<"$CITIES"
-  for pid in "${pids[@]}"; do wait "$pid" || { tail -20 "$LOGS"/generator-*.log; exit 1; }; done
+  for pid in "${pids[@]}"; do wait "$pid" || { tail -n 20 "$LOGS"/generator-*.log; exit 1; }; done
   [ -z "$CITIES" ] || echo "    and $(( ${#pids[@]} )) more cities of the province file ($SIZE certificates each)"
 }
 
 city_databases_and_pools() {  # every city's supervision_db migrated; a pool per city (before any task is queued)
-  "$BIN/bdcwatch" province migrate >>"$LOGS/db-migrate.log" 2>&1 || { tail -20 "$LOGS/db-migrate.log"; exit 1; }
+  "$BIN/bdcwatch" province migrate >>"$LOGS/db-migrate.log" 2>&1 || { tail -n 20 "$LOGS/db-migrate.log"; exit 1; }
   "$BIN/bdcwatch" province pools --slots "$BDCWATCH_CITY_POOL_SLOTS" >>"$LOGS/db-migrate.log" 2>&1 \
-    || { tail -20 "$LOGS/db-migrate.log"; exit 1; }
+    || { tail -n 20 "$LOGS/db-migrate.log"; exit 1; }
   [ -z "$CITIES" ] || echo "==> Every city's supervision_db migrated and its pool made ($BDCWATCH_CITY_POOL_SLOTS slots)"
 }
 
 start() {
   stop
+  free_ports "$PORT" "$((PORT + 1))" "$((PORT + 2))" "$((PORT + 3))" "$SMTP_PORT"
+  redis_answers || { echo "Redis does not answer at $STACK_REDIS_HOST:$STACK_REDIS_PORT (the Celery broker): start it," \
+    "or set STACK_REDIS_HOST / STACK_REDIS_PORT"; exit 1; }
   mkdir -p "$AIRFLOW_HOME" "$LOGS" "$RUN" "$MAIL" "$STACK_HOME/demo"
   read -r PERIOD_START PERIOD_END TODAY < <("$BIN/python" -c "
 from bdcwatch.config.policy import load_policy
@@ -157,28 +211,34 @@ print(period.start, period.end, today)")
 import secrets
 from cryptography.fernet import Fernet
 print('AIRFLOW__CORE__FERNET_KEY=' + Fernet.generate_key().decode())
-print('AIRFLOW__API_AUTH__JWT_SECRET=' + secrets.token_urlsafe(32))" >"$STACK_HOME/secrets.env")
+print('AIRFLOW__API_AUTH__JWT_SECRET=' + secrets.token_urlsafe(64))" >"$STACK_HOME/secrets.env")
   fi
   set -a; source "$STACK_HOME/secrets.env"; set +a
-  echo '{"admin": "admin", "op": "op", "viewer": "viewer"}' >"$AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"
+  (umask 077; echo '{"admin": "admin", "op": "op", "viewer": "viewer"}' >"$AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE")
 
-  echo "==> PostgreSQL databases (fresh): $DATABASES; Redis database $STACK_REDIS_DB flushed"
-  databases create
+  CREATED=$(databases ensure)
+  echo "==> PostgreSQL databases: $DATABASES (new: $(echo ${CREATED:-none, all kept as they were})); Redis database $STACK_REDIS_DB flushed"
   flush_broker
 
-  echo "==> Source data: $SIZE certificates, planted problems for $PERIOD_START .. $PERIOD_END"
-  "$BIN/python" -m bdcwatch.demo.generator \
-    --registration-url "$AIRFLOW_CONN_REGISTRATION_DB" --ecert-url "$AIRFLOW_CONN_ECERT_DB" \
-    --staff-url "$AIRFLOW_CONN_STAFF_REGISTRY_DB" --size "$SIZE" --seed "$SEED" \
-    --period-start "$PERIOD_START" --period-end "$PERIOD_END" --today "$TODAY" --truth "$STACK_HOME/demo/ground_truth.json" \
-    >"$LOGS/generator.log" 2>&1 || { tail -20 "$LOGS/generator.log"; exit 1; }
-  generate_cities
+  if grep -qx "${PREFIX}_registration" <<<"$CREATED"; then
+    echo "==> Source data: $SIZE certificates, planted problems for $PERIOD_START .. $PERIOD_END"
+    "$BIN/python" -m bdcwatch.demo.generator \
+      --registration-url "$AIRFLOW_CONN_REGISTRATION_DB" --ecert-url "$AIRFLOW_CONN_ECERT_DB" \
+      --staff-url "$AIRFLOW_CONN_STAFF_REGISTRY_DB" --size "$SIZE" --seed "$SEED" \
+      --period-start "$PERIOD_START" --period-end "$PERIOD_END" --today "$TODAY" --truth "$STACK_HOME/demo/ground_truth.json" \
+      >"$LOGS/generator.log" 2>&1 || { tail -n 20 "$LOGS/generator.log"; exit 1; }
+    generate_cities
+  else
+    echo "==> Source data kept from the earlier start (scripts/stack.sh reset generates it afresh)"
+  fi
 
   echo "==> Mail catcher on 127.0.0.1:$SMTP_PORT writing .eml files to $MAIL"
   start_bg mailsink "$BIN/python" -m bdcwatch.demo.mailsink --dir "$MAIL" --port "$SMTP_PORT"
+  wait_for "The mail catcher" 30 "$BIN/python" -c \
+    "import socket, sys; socket.create_connection(('127.0.0.1', int(sys.argv[1])), 2).close()" "$SMTP_PORT"
 
   echo "==> Airflow metadata (airflow db migrate) and supervision_db (bdcwatch province migrate)"
-  "$BIN/airflow" db migrate >"$LOGS/db-migrate.log" 2>&1 || { tail -20 "$LOGS/db-migrate.log"; exit 1; }
+  "$BIN/airflow" db migrate >"$LOGS/db-migrate.log" 2>&1 || { tail -n 20 "$LOGS/db-migrate.log"; exit 1; }
   city_databases_and_pools
 
   QUEUES=$("$BIN/bdcwatch" province queues)
@@ -210,7 +270,8 @@ print('AIRFLOW__API_AUTH__JWT_SECRET=' + secrets.token_urlsafe(32))" >"$STACK_HO
     DAGs            all paused: switch one on, or trigger it with
                     {"period_start": "$PERIOD_START", "period_end": "$PERIOD_END"}
     Logs            $LOGS (task logs under $AIRFLOW_HOME/logs)
-    Stop            make stack-stop (the databases stay until the next start; scripts/stack.sh drop)
+    Stop            make stack-stop (the databases stay: the next make stack carries on with them;
+                    scripts/stack.sh reset starts afresh, scripts/stack.sh drop removes them)
 
 MSG
 }
@@ -219,5 +280,6 @@ case "${1:-start}" in
   start) start ;;
   stop) stop; echo "stack stopped" ;;
   drop) stop; databases drop; flush_broker; echo "stack stopped, databases dropped, Redis db $STACK_REDIS_DB flushed" ;;
-  *) echo "usage: $0 start|stop|drop"; exit 2 ;;
+  reset) stop; databases drop; rm -rf "$MAIL"; start ;;
+  *) echo "usage: $0 start|stop|drop|reset"; exit 2 ;;
 esac

@@ -117,7 +117,8 @@ def check_scores(world, supervision, policy, mail) -> None:
     """March's scores computed here from staging, the ground truth and the ledger with plain
     pandas, compared with what the engine stored and mailed."""
     staged = world.urls["supervision"]
-    start, end, grace = pd.Timestamp(MARCH_START), pd.Timestamp(MARCH_END), pd.Timestamp(MARCH_END) - pd.Timedelta(hours=24)
+    start, end = pd.Timestamp(MARCH_START), pd.Timestamp(MARCH_END)
+    grace = pd.Timedelta(hours=policy.ecert.max_delay_hours)
     truth = pd.DataFrame([vars(f) for f in world.truth.findings])
     late = truth[truth.rule_code == "CASE_OVERDUE"].groupby("unit_code").size()
     behind = truth[truth.rule_code == "STAFF_TRAINING_BEHIND"].groupby("unit_code").size()
@@ -129,7 +130,8 @@ def check_scores(world, supervision, policy, mail) -> None:
     weights, minimum = policy.bulletin.weights, policy.bulletin.min_population
     expected: dict[str, float | None] = {}
     for unit in policy.units:
-        printed = zs[(zs.djjg == unit) & (zs.szsj >= start) & (zs.szsj < end) & (zs.szsj <= grace)]
+        # Certificates whose grace ended in March: SZSJ + grace in (start, end].
+        printed = zs[(zs.djjg == unit) & (zs.szsj + grace > start) & (zs.szsj + grace <= end)]
         issued = set(ecerts[ecerts.zzbfrq < end].bdcqzh_norm)
         mine = cases[cases.djjg == unit]
         completed = mine[(mine.ajzt == 2) & (mine.jssj >= start) & (mine.jssj < end)]
