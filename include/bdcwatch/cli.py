@@ -2,7 +2,7 @@
 
     bdcwatch [--city CODE] migrate [--url URL]    create/upgrade supervision_db (every command takes --city)
     bdcwatch audit verify [--url URL]             check the hash chain of the audit trail
-    bdcwatch finding list [--unit YQ21] [--rule R] [--severity high] [--status open] [--overdue true]
+    bdcwatch finding list [--unit YQ21] [--rule R] [--severity high] [--status open] [--overdue true] [--recurred]
                           [--period 2026-03] [--within 2026-Q4] [--q TEXT] [--page N] [--page-size N] [--url URL]
     bdcwatch finding show ID [--url URL]
     bdcwatch finding set-status ID... --to closed --actor 张三 --note "已整改并核实" [--url URL]
@@ -104,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     listing_f.add_argument("--period", help="period label as stored (per-period rules), e.g. 2026-03")
     listing_f.add_argument("--within", help="a period and every finding belonging to it (所属期间), e.g. 2026-11, 2026-Q4")
     listing_f.add_argument("--q", help="part of the subject id (certificate number, case number, ...)")
+    listing_f.add_argument("--recurred", action="store_true",
+                           help="closed, yet detected again after closing (a fix that did not hold)")
     listing_f.add_argument("--page", type=int, default=1)
     listing_f.add_argument("--page-size", type=int, default=50)
     show = finding.add_parser("show", help="one finding with its history and escalations")

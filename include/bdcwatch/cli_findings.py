@@ -30,7 +30,7 @@ def _list(engine: Engine, args: argparse.Namespace) -> int:
     try:
         flt = FindingFilter(unit=args.unit, rule=args.rule, severity=args.severity, status=args.status,
                             overdue=None if args.overdue is None else args.overdue == "true", period=args.period,
-                            within=args.within, q=args.q)
+                            within=args.within, q=args.q, recurred=True if args.recurred else None)
     except ValidationError as error:
         print(f"bad filter: {error.errors()[0]['msg']}", file=sys.stderr)
         return 2
@@ -45,7 +45,7 @@ def _list(engine: Engine, args: argparse.Namespace) -> int:
     for item in page.items:
         print("\t".join([str(item.id), item.severity, item.status, item.unit_code or "-", item.rule_code,
                          item.subject_id, item.period or "-", item.due_date.isoformat(),
-                         "OVERDUE" if item.overdue else ""]))
+                         "OVERDUE" if item.overdue else "RECURRED" if item.recurred else ""]))
     print(f"{page.total} finding(s); page {page.page} of {page.pages} ({page.page_size} a page, newest first)")
     return 0
 

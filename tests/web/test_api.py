@@ -362,3 +362,26 @@ def test_an_oversized_upload_is_refused_before_it_is_read(web, world):
                                                             "Content-Type": "multipart/form-data; boundary=x"},
                              content=b"--x\r\n")
     assert answer.status_code == 413 and "请求过大" in answer.text
+
+
+def test_a_closed_finding_detected_again_is_shown_and_found(web, any_world):
+    """挂账销号 must not end in a paper closure: a closed finding whose rule detects it again
+    after the closing (an e-certificate still missing) is marked 销号后仍被发现 in the API,
+    the list and the finding's page, and the filter recurred=true finds it. A rerun finding
+    a past event again (a case finished late) is no such sign; neither is a closure that
+    held (f12: not detected since)."""
+    world = any_world
+    closed_at = datetime(2025, 1, 20, 10, 0)
+    world.add("f15", "ECERT_MISSING", "晋(2025)阳泉市不动产权第0000015号", "YQ00", at=datetime(2025, 2, 3, 1, 0))
+    world.add("late", "CASE_OVERDUE", "YWH-LATE", "YQ21", at=datetime(2025, 1, 10, 8, 0))
+    world.move("late", "rectifying", at=datetime(2025, 1, 18, 10, 0))
+    world.move("late", "closed", at=closed_at)
+    world.add("late", "CASE_OVERDUE", "YWH-LATE", "YQ21", at=datetime(2025, 2, 3, 1, 0))  # a rerun of January
+    ecert_item = next(i for i in _all(web)["items"] if i["id"] == world.ids["f15"])
+    assert ecert_item["status"] == "closed" and ecert_item["recurred"] is True
+    assert [i["id"] for i in _all(web, recurred="true")["items"]] == [world.ids["f15"]]
+    assert _all(web, recurred="false")["total"] == _all(web)["total"] - 1
+    page = web.client.get("/bdcwatch/ui/", headers=web.headers("viewer"), params={"recurred": "true"}).text
+    assert "销号后仍被发现" in page and "YWH-LATE" not in page
+    detail = web.client.get(f"/bdcwatch/ui/findings/{world.ids['f15']}", headers=web.headers("viewer")).text
+    assert "销号后仍被发现（最近 2025-02-03 01:00）" in detail

@@ -43,8 +43,9 @@ class FindingFilter(BaseModel):
     (``2026-11``, ``2026-Q4``, ``2026-H2``, ``2026``, ``2026-11-01..2026-11-16``) and every
     finding that belongs to it — what the digests print as 所属期间: a per-period finding
     whose period lies inside it, any other whose problem happened in it
-    (``finding.occurred_on``). Raises ValueError (422 in the API) for a label that is not
-    one."""
+    (``finding.occurred_on``). ``recurred``: True = closed, yet detected again after it
+    was closed (``recurs``), the paper closure 挂账销号 must not end in. Raises ValueError
+    (422 in the API) for a label that is not one."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -56,6 +57,7 @@ class FindingFilter(BaseModel):
     period: str | None = None
     within: str | None = Field(default=None, max_length=40)
     q: str | None = Field(default=None, max_length=100)
+    recurred: bool | None = None
 
     @field_validator("unit", "rule", "period", "within", "q", mode="before")
     @classmethod
@@ -102,6 +104,8 @@ class FindingFilter(BaseModel):
         if self.overdue is not None:
             late = and_(finding.c.status.in_(OPEN_STATUSES), finding.c.due_date < today)
             found.append(late if self.overdue else not_(late))
+        if self.recurred is not None:
+            found.append(_recurred() if self.recurred else not_(_recurred()))
         if self.q:
             subject = finding.c.subject_id
             found.append(subject.contains(self.q, autoescape=True) if dialect == "sqlite"
@@ -112,6 +116,25 @@ class FindingFilter(BaseModel):
         """The filter as URL query parameters (links to the next page, the export)."""
         return {k: ("true" if v is True else "false" if v is False else str(v))
                 for k, v in self.model_dump().items() if v is not None}
+
+
+def _state_rules() -> list[str]:
+    """Rules whose finding is a state a source can correct (not ``Rule.event``, not
+    reported): detected again after closing, the problem is still there."""
+    return sorted(code for code, rule in rules.all_rules().items() if rule.detected and not rule.event)
+
+
+def recurs(rule_code: str, status: str, closed_at: datetime | None, last_detected_at: datetime) -> bool:
+    """A closed finding its rule detected again after it was closed: the state the closing
+    said was fixed is still (or again) in the data. Rules about past events are left out
+    (a rerun of an old period finds the same event again, and says nothing new)."""
+    return (status == "closed" and closed_at is not None and last_detected_at > closed_at
+            and rule_code in _state_rules())
+
+
+def _recurred() -> ColumnElement[bool]:
+    return and_(finding.c.status == "closed", finding.c.closed_at.is_not(None),
+                finding.c.last_detected_at > finding.c.closed_at, finding.c.rule_code.in_(_state_rules()))
 
 
 def labels_inside(window: Period) -> list[str]:
@@ -160,6 +183,7 @@ class FindingItem:
     closed_at: datetime | None
     overdue: bool
     dag_id: str
+    recurred: bool = False  # closed, yet detected again after closing (``recurs``)
 
     @classmethod
     def from_row(cls, row: Any, today: date) -> FindingItem:
@@ -171,6 +195,7 @@ class FindingItem:
             first_detected_at=row.first_detected_at, last_detected_at=row.last_detected_at, due_date=row.due_date,
             closed_at=row.closed_at,
             overdue=row.status in OPEN_STATUSES and row.due_date < today, dag_id=row.dag_id,
+            recurred=recurs(row.rule_code, row.status, row.closed_at, row.last_detected_at),
         )
 
     def as_json(self) -> dict[str, Any]:

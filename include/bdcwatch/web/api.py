@@ -1,7 +1,7 @@
 """The JSON API of CONTRACT §7 (``/bdcwatch/api/...``); the pages' forms post here and
 scripts may call it with a Bearer token from ``POST /auth/token``.
 
-    GET  /api/findings?unit=&rule=&severity=&status=&overdue=&period=&within=&q=&page=&page_size=
+    GET  /api/findings?unit=&rule=&severity=&status=&overdue=&period=&within=&q=&recurred=&page=&page_size=
          (period: the stored label; within: a period and every finding belonging to it)
          → {"total": N, "page": p, "page_size": n, "items": [finding, ...]}  (newest first)
     GET  /api/findings.xlsx?(same filters)      → the filtered list as XLSX
@@ -51,12 +51,13 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 def finding_filter(
     unit: str | None = None, rule: str | None = None, severity: str | None = None, status: str | None = None,
     overdue: str | None = None, period: str | None = None, within: str | None = None, q: str | None = None,
+    recurred: str | None = None,
 ) -> FindingFilter:
     """The ledger filters from the query string; an empty value means any (the pages'
     select boxes send ``severity=``). Raises HTTPException 422 naming a bad value."""
     raw: dict[str, Any] = {"unit": unit, "rule": rule, "severity": severity or None, "status": status or None,
                            "overdue": overdue or None, "period": period, "within": within,
-                           "q": q}
+                           "q": q, "recurred": recurred or None}
     try:
         return FindingFilter.model_validate(raw)
     except ValidationError as error:

@@ -25,7 +25,7 @@ MAX_EXPORT_ROWS = 100_000
 COLUMNS = [
     ("id", 10), ("rule_title", 34), ("rule_code", 22), ("severity", 8), ("unit", 10), ("subject_type", 16),
     ("subject_id", 36), ("period", 12), ("occurred_on", 12), ("detail", 60), ("status", 10), ("overdue", 8),
-    ("first_detected_at", 18), ("last_detected_at", 18), ("due_date", 12), ("closed_at", 18),
+    ("first_detected_at", 18), ("last_detected_at", 18), ("due_date", 12), ("closed_at", 18), ("recurred", 12),
 ]
 
 
@@ -41,6 +41,7 @@ def _cell_value(item: FindingItem, key: str, unit_names: dict[str, str]) -> Any:
         "first_detected_at": f"{item.first_detected_at:%Y-%m-%d %H:%M}",
         "last_detected_at": f"{item.last_detected_at:%Y-%m-%d %H:%M}", "due_date": item.due_date.isoformat(),
         "closed_at": f"{item.closed_at:%Y-%m-%d %H:%M}" if item.closed_at else "",
+        "recurred": "是" if item.recurred else "",
     }
     return values[key]
 

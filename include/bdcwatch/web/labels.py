@@ -24,6 +24,7 @@ FIELD_TEXT = {
     "subject_type": "对象类型", "subject_id": "对象", "period": "期间", "occurred_on": "所属日期", "status": "状态",
     "first_detected_at": "首次发现", "last_detected_at": "最近发现", "due_date": "整改期限", "closed_at": "销号时间",
     "overdue": "是否逾期", "dag_id": "发现于", "fingerprint": "问题指纹", "detail": "问题说明",
+    "recurred": "销号后仍被发现",
 }
 # 登记大类 (GB/T 不动产登记数据库标准, DJDL)
 DJDL_TEXT = {"100": "首次登记", "200": "转移登记", "300": "变更登记", "400": "注销登记", "500": "更正登记",
