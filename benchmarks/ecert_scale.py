@@ -65,6 +65,7 @@ def _engine_phase(url: str, rule_codes: list[str], out: mp.Queue) -> None:
     engine = make_engine(url)
     with engine.begin() as conn:  # a fresh ledger each time so both phases insert, not update
         conn.exec_driver_sql("DELETE FROM finding_event")
+        conn.exec_driver_sql("DELETE FROM finding_run")
         conn.exec_driver_sql("DELETE FROM finding")
         conn.exec_driver_sql("UPDATE audit_head SET last_hash = '" + "0" * 64 + "', last_event_id = NULL")
     started = time.perf_counter()

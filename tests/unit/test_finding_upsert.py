@@ -46,3 +46,36 @@ def test_a_finding_follows_its_unit_when_the_source_corrects_it(database_url):
     assert rows["MOVED"].status == "rectifying" and rows["MOVED"].first_run_id == "r1"
     assert rows["MOVED"].last_run_id == "r2"
     assert (rows["STAYS"].unit_code, rows["STAYS"].notified_outbox_id) == ("YQ21", 7)  # nothing to tell again
+
+
+def test_a_runs_findings_stay_its_own_after_a_later_run(database_url):
+    """The watch list and the 六不准 counts read the findings their run detected. Read by
+    ``last_run_id``, a later run detecting the same findings took them away: a compose task
+    retried after the next day's run (an Airflow clear) sent an empty list (a ledger
+    adversary). Kept per run (``finding_run``) for RUN_RECORD_DAYS."""
+    from datetime import timedelta
+
+    from bdcwatch.config.policy import load_policy
+    from bdcwatch.config.run import Job, RunSpec
+    from bdcwatch.ledger.findings import RUN_RECORD_DAYS
+    from bdcwatch.ledger.preview import run_findings
+    from bdcwatch.store.models import finding_run
+
+    engine = make_engine(database_url.migrated())
+    first, second = datetime(2026, 3, 10, 7, 30), datetime(2026, 3, 11, 7, 30)
+    detect(engine, [("A", "YQ21"), ("B", "YQ21")], "scheduled__2026-03-09", first)
+    detect(engine, [("A", "YQ21"), ("C", "YQ11")], "scheduled__2026-03-10", second)
+
+    def subjects(run_id: str, now: datetime) -> list[str]:
+        job = Job(RunSpec(period_start=date(2026, 3, 9), period_end=date(2026, 3, 10)), load_policy(), engine,
+                  RunContext("case_timeliness_watch", run_id, now))
+        return sorted(row.subject_id for row in run_findings(job, ["CASE_OVERDUE_OPEN"]))
+
+    assert subjects("scheduled__2026-03-09", second) == ["A", "B"]
+    assert subjects("scheduled__2026-03-10", second) == ["A", "C"]
+    detect(engine, [("A", "YQ21")], "scheduled__2026-03-09", first)  # the same run's retry: no second record
+    with engine.connect() as conn:
+        assert len(conn.execute(select(finding_run)).all()) == 4
+    detect(engine, [("D", "YQ21")], "later", second + timedelta(days=RUN_RECORD_DAYS + 1))
+    with engine.connect() as conn:
+        assert [r.run_id for r in conn.execute(select(finding_run))] == ["later"]

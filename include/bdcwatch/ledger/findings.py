@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Connection, Engine, bindparam, select, text, update
+from sqlalchemy import Connection, Engine, bindparam, delete, select, text, update
 
 from bdcwatch import rules
 from bdcwatch.config.policy import Policy
@@ -26,7 +26,7 @@ from bdcwatch.ledger.audit import AuditEvent, append_events
 from bdcwatch.rules import Rule, get
 from bdcwatch.rules.engine import detection, prepare_calendar, rule_input
 from bdcwatch.store.dialect import Dialect, bind_typed
-from bdcwatch.store.models import finding
+from bdcwatch.store.models import finding, finding_run
 from bdcwatch.xcom import XcomModel
 
 log = logging.getLogger(__name__)
@@ -108,6 +108,7 @@ def record_findings(
         "judged_as_of": params.get("asof"),
     }
     conn.execute(bind_typed(text(insert_sql), bound), bound)
+    _record_run(conn, rule_code, ctx.run_id, bound["now"])
     detected = _stamp_occurred(conn, rule_code, ctx.run_id, bound["now"])
     new_ids = _findings_without_events(conn, rule_code, ctx.run_id)
     append_events(
@@ -133,6 +134,25 @@ def occurred_day(rule_code: str, detail: str | None, judged_as_of: datetime | No
     if judged_as_of is not None:
         return (judged_as_of - timedelta(seconds=1)).date()
     return first_detected_at.date()
+
+
+# How long a run's detections are kept in ``finding_run``: a compose task retried (an Airflow
+# clear) within this long still reads its own run's findings.
+RUN_RECORD_DAYS = 60
+
+
+def _record_run(conn: Connection, rule_code: str, run_id: str, now: datetime) -> None:
+    """Record which findings of ``rule_code`` this run detected (``finding_run``), in the
+    upsert's transaction (no later run can have overwritten ``last_run_id`` yet), and drop
+    records older than ``RUN_RECORD_DAYS``. Set-based: as many rows as detections."""
+    params = {"run_id": run_id, "rule_code": rule_code, "now": now}
+    conn.execute(bind_typed(text("""
+        INSERT INTO finding_run (run_id, finding_id, recorded_at)
+        SELECT :run_id, f.id, :now FROM finding f
+        WHERE f.rule_code = :rule_code AND f.last_run_id = :run_id AND f.last_detected_at = :now
+          AND NOT EXISTS (SELECT 1 FROM finding_run r WHERE r.run_id = :run_id AND r.finding_id = f.id)"""), params),
+        params)
+    conn.execute(delete(finding_run).where(finding_run.c.recorded_at < now - timedelta(days=RUN_RECORD_DAYS)))
 
 
 def _stamp_occurred(conn: Connection, rule_code: str, run_id: str, now: datetime) -> int:

@@ -26,7 +26,7 @@ from bdcwatch.ledger.findings import Evaluation, FindingRow, RuleOutcome, occurr
 from bdcwatch.rules import get
 from bdcwatch.rules.engine import detection, prepare_calendar, rule_input
 from bdcwatch.store.dialect import Dialect, bind_typed
-from bdcwatch.store.models import finding
+from bdcwatch.store.models import finding, finding_run
 
 log = logging.getLogger(__name__)
 
@@ -79,11 +79,13 @@ def evaluation(job: Job, rule_codes: Sequence[str]) -> Evaluation:
 
 
 def run_findings(job: Job, rule_codes: Sequence[str]) -> list[FindingRow]:
-    """The findings of ``rule_codes`` this run detected, new or again (the ledger's rows
-    last detected by this run; in a dry run, what it would record)."""
+    """The findings of ``rule_codes`` this run detected, new or again (``finding_run``, so a
+    later run detecting them too does not take them from this run's reports; in a dry run,
+    what it would record)."""
     if job.dry_run:
         return detect(job, rule_codes)
-    query = (select(finding).where(finding.c.last_run_id == job.ctx.run_id, finding.c.rule_code.in_(list(rule_codes)))
+    query = (select(finding).join(finding_run, finding_run.c.finding_id == finding.c.id)
+             .where(finding_run.c.run_id == job.ctx.run_id, finding.c.rule_code.in_(list(rule_codes)))
              .order_by(finding.c.id))
     with job.engine.connect() as conn:
         return [FindingRow.from_row(r) for r in conn.execute(query)]

@@ -41,7 +41,8 @@ from bdcwatch.store.staging import (
 
 __all__ = [
     "STAGING", "Timestamp", "audit_head", "bulletin_rank", "bulletin_score", "duty_evidence", "finding",
-    "finding_escalation", "finding_event", "inspection", "inspection_sample", "intake_file", "load_log", "metadata",
+    "finding_escalation", "finding_event", "finding_run", "inspection", "inspection_sample", "intake_file", "load_log",
+    "metadata",
     "outbox", "outbox_attachment", "quarantine", "stg_bdc_bysl",
     "stg_bdc_dzzz_zzxx", "stg_bdc_zs", "stg_djf_dj_db", "stg_djf_dj_sh", "stg_djt_dj_sl", "stg_qlf_ql_cfdj",
     "stg_ry_jbxx", "stg_ry_pxjl", "watermark", "work_calendar",
@@ -157,6 +158,16 @@ outbox_attachment = Table(
     Column("filename", String(200), nullable=False),
     # 16 MiB: on MySQL a plain BLOB stops at 64 KiB, less than a big unit's workbook.
     Column("content", LargeBinary(length=16 * 1024 * 1024), nullable=False),
+)
+
+# Which findings each run detected (migration 0016): the run's reports read them here, since
+# a later run detecting the same findings overwrites ``finding.last_run_id``. Kept 60 days.
+finding_run = Table(
+    "finding_run", metadata,
+    Column("run_id", String(250), primary_key=True),
+    Column("finding_id", Integer, ForeignKey("finding.id"), primary_key=True),
+    Column("recorded_at", Timestamp, nullable=False),
+    Index("ix_finding_run_recorded_at", "recorded_at"),
 )
 
 # Which overdue findings went up to which supervisor in which month (plan items 31, 36):
