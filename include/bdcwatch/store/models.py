@@ -168,6 +168,9 @@ finding_run = Table(
     Column("finding_id", Integer, ForeignKey("finding.id"), primary_key=True),
     Column("recorded_at", Timestamp, nullable=False),
     Index("ix_finding_run_recorded_at", "recorded_at"),
+    # The foreign key's child side: SQLite checks it on every upsert of a finding (a scan of
+    # this table without it), and a finding's runs are found by it.
+    Index("ix_finding_run_finding", "finding_id"),
 )
 
 # Which overdue findings went up to which supervisor in which month (plan items 31, 36):

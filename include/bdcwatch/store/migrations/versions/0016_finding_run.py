@@ -31,8 +31,10 @@ def upgrade() -> None:
         sa.Column("recorded_at", sa.DateTime(), nullable=False),
     )
     op.create_index("ix_finding_run_recorded_at", "finding_run", ["recorded_at"])
+    op.create_index("ix_finding_run_finding", "finding_run", ["finding_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_finding_run_finding", table_name="finding_run")
     op.drop_index("ix_finding_run_recorded_at", table_name="finding_run")
     op.drop_table("finding_run")
