@@ -1,6 +1,7 @@
 """One load of a source table at a time (store.locks.load_lock) on every supported
 supervision_db: a full scan beside another run's load of the same table deleted the rows
-that load wrote in between, and the watermark then skipped them for good."""
+that load wrote in between, and the watermark then skipped them for good. (Threads waiting
+in real time: the integration tier, not the unit tier's shifted-clock pass.)"""
 
 from __future__ import annotations
 
