@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -118,10 +119,12 @@ class FindingFilter(BaseModel):
                 for k, v in self.model_dump().items() if v is not None}
 
 
-def _state_rules() -> list[str]:
+@lru_cache(maxsize=1)
+def _state_rules() -> tuple[str, ...]:
     """Rules whose finding is a state a source can correct (not ``Rule.event``, not
-    reported): detected again after closing, the problem is still there."""
-    return sorted(code for code, rule in rules.all_rules().items() if rule.detected and not rule.event)
+    reported): detected again after closing, the problem is still there. The registry is
+    fixed once loaded: computed once, not per row of a page."""
+    return tuple(sorted(code for code, rule in rules.all_rules().items() if rule.detected and not rule.event))
 
 
 def recurs(rule_code: str, status: str, closed_at: datetime | None, last_detected_at: datetime) -> bool:
@@ -134,7 +137,7 @@ def recurs(rule_code: str, status: str, closed_at: datetime | None, last_detecte
 
 def _recurred() -> ColumnElement[bool]:
     return and_(finding.c.status == "closed", finding.c.closed_at.is_not(None),
-                finding.c.last_detected_at > finding.c.closed_at, finding.c.rule_code.in_(_state_rules()))
+                finding.c.last_detected_at > finding.c.closed_at, finding.c.rule_code.in_(list(_state_rules())))
 
 
 def labels_inside(window: Period) -> list[str]:
