@@ -81,6 +81,9 @@ from bdcwatch.config.policy import BUNDLED_POLICY
 from importlib import resources
 raw = yaml.safe_load(resources.files("bdcwatch.config").joinpath(BUNDLED_POLICY).read_text(encoding="utf-8"))
 raw.setdefault("intake", {})["complaints_dir"] = "intake/complaints"
+# The demo's exports are written whole before its first run (and `bdcwatch complaints drop`
+# renames into place): nothing here is copied in over a share, so no settling wait.
+raw["intake"]["settle_seconds"] = 0
 Path(sys.argv[1]).write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), encoding="utf-8")
 PY
 

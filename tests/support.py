@@ -4,11 +4,13 @@ Fixtures live in ``conftest.py``; test modules import from here, never from each
 
 from __future__ import annotations
 
+import os
 import re
 import socket
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, text
@@ -206,3 +208,14 @@ class Relay:
 
     def messages(self) -> list[EmailMessage]:
         return [message_from_bytes(raw, policy=policy.default) for raw in self.stored]  # type: ignore[misc]
+
+
+def arrived_earlier(folder: Path, seconds: int = 3600) -> None:
+    """Every file in ``folder`` (not below it) as if copied in ``seconds`` ago: its
+    modification time moved back from its own, so the complaint intake's settling
+    (policy ``intake.settle_seconds``, judged by the folder's clock) takes it in whatever
+    clock the test runs under."""
+    for path in folder.iterdir():
+        if path.is_file():
+            stat = path.stat()
+            os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns - seconds * 1_000_000_000))

@@ -22,7 +22,7 @@ from sqlalchemy import create_engine, func, select
 
 from bdcwatch.config.policy import load_policy
 from bdcwatch.store.models import finding, inspection, inspection_sample, intake_file, quarantine
-from tests.support import unmasked_id
+from tests.support import arrived_earlier, unmasked_id
 
 MARCH_START, MARCH_END = date(2026, 3, 1), date(2026, 4, 1)
 BDCWATCH = str(Path(sys.executable).with_name("bdcwatch"))
@@ -210,6 +210,7 @@ def test_complaint_exports_in_gb18030_and_utf8_bom(airflow_env, smtp_server, tmp
     (folder / "12345_20260401.csv").write_bytes(gb)
     (folder / "haochaping_20260401.csv").write_bytes(bom)
 
+    arrived_earlier(folder)
     airflow_env.run_dag("complaint_intake", "2026-04-02", conf, connections, extra_env=env)
     supervision = create_engine(url)
     with supervision.connect() as conn:
@@ -240,6 +241,7 @@ def test_complaint_exports_in_gb18030_and_utf8_bom(airflow_env, smtp_server, tmp
     with supervision.connect() as conn:
         before = [tuple(r) for r in conn.execute(select(finding).order_by(finding.c.id))]
     (folder / "12345_20260401.csv").write_bytes(gb)
+    arrived_earlier(folder)
     airflow_env.run_dag("complaint_intake", "2026-04-02", conf, connections, extra_env=env)
     with supervision.connect() as conn:
         assert [tuple(r) for r in conn.execute(select(finding).order_by(finding.c.id))] == before

@@ -25,6 +25,7 @@ from bdcwatch.intake.files import IntakeFileError, detect_encoding, drop_file, r
 from bdcwatch.ledger.audit import verify_chain
 from bdcwatch.store.migrate import make_engine
 from bdcwatch.store.models import finding, finding_event, intake_file, outbox, quarantine
+from tests.support import arrived_earlier
 
 NOW = datetime(2026, 4, 2, 9, 0, 5)
 HEADER = "工单编号,来源,受理时间,被反映单位,业务号,内容,诉求类型"
@@ -53,6 +54,7 @@ def world(tmp_path, database_url):
     def run(run_id: str = "r1", now: datetime = NOW):
         job = Job(RunSpec(period_start="2026-04-01", period_end="2026-04-02"), policy, engine,
                   RunContext("complaint_intake", run_id, now))
+        arrived_earlier(folder)  # copied in an hour ago: settled (intake.settle_seconds)
         return take_in(job)
 
     return folder, engine, run
@@ -194,6 +196,7 @@ def test_a_policy_without_intake_takes_complaints_from_a_default_folder_every_ty
     engine = make_engine(sqlite_url.migrated())
     job = Job(RunSpec(period_start="2026-04-01", period_end="2026-04-02"), policy, engine,
               RunContext("complaint_intake", "r", NOW))
+    arrived_earlier(folder)
     (outcome,) = take_in(job).files
     assert (outcome.rows, outcome.new, outcome.quarantined) == (5, 5, 0)
     assert {r.severity for r in complaints(engine).values()} == {"medium"}
@@ -322,3 +325,98 @@ def test_accepted_times_in_the_forms_the_systems_export(written, read):
     from bdcwatch.intake.complaints import parse_time
 
     assert parse_time(written, ZoneInfo("Asia/Shanghai")) == read
+
+
+def test_content_is_kept_as_written_and_an_id_number_in_it_stays_masked(world):
+    """CONTRACT §8: 内容 "is kept with personal data masked" — its spaces, case and
+    punctuation as written; an ID number followed by a phone number stays an ID number
+    (removing the spaces glued the two and the masker no longer saw it: adversary round)."""
+    folder, engine, run = world
+    content = "Staff said: please come back\n身份证号 110101199003071234 13912345678，联系邮箱 li.si@example.com"
+    rows = [f'GD2026040101,12345 热线,2026-04-01 09:00,YQ21,,"{content}",投诉',
+            "110101199003078515,12345,2026-04-01 09:00,某某县,,工单编号写成了身份证号,投诉"]
+    (folder / "a.csv").write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
+    run()
+    detail = json.loads(complaints(engine)["GD2026040101"].detail)
+    assert detail["content"] == content.replace("110101199003071234", "110*************34")
+    assert detail["source"] == "12345 热线"
+    with engine.connect() as conn:
+        stored = conn.execute(select(quarantine.c.row_key, quarantine.c.row_json, quarantine.c.reason)
+                              .where(quarantine.c.source_table == "COMPLAINT")).all()
+    assert stored and all("110101199003078515" not in " ".join(map(str, row)) for row in stored)  # §6: quarantine rows
+
+
+def test_a_file_still_being_copied_in_waits_for_the_next_run(world):
+    """An export copied over a share under its final name: a run that finds it modified
+    within intake.settle_seconds (by the folder's own clock) leaves it; the next run after
+    the copy ended takes every row in."""
+    folder, engine, _ = world
+    (folder / "12345_0401.csv").write_bytes(("\r\n".join([HEADER, *GB_ROWS]) + "\r\n").encode("gb18030"))
+    job = Job(RunSpec(period_start="2026-04-01", period_end="2026-04-02"), policy_with(folder), engine,
+              RunContext("complaint_intake", "r1", NOW))
+    report = take_in(job)
+    assert report.files == [] and report.waiting == ["12345_0401.csv"]
+    assert (folder / "12345_0401.csv").is_file() and complaints(engine) == {}
+    arrived_earlier(folder)
+    (outcome,) = take_in(job).files
+    assert outcome.new == 2 and not (folder / "12345_0401.csv").exists()
+
+
+class _GrowingExport(type(Path())):  # type: ignore[misc]
+    """A file another process is still writing: it grows right after it was read."""
+
+    def read_bytes(self) -> bytes:
+        data = super().read_bytes()
+        with open(self, "ab") as more:
+            more.write("GD2026030099,12345,2026-03-05,YQ21,,后半截,投诉\r\n".encode("gb18030"))
+        return data
+
+
+def test_a_file_that_grows_while_it_is_taken_in_records_nothing_and_stays(world, sqlite_url):
+    from bdcwatch.intake.complaints import take_in_file
+    from bdcwatch.ledger.reported import Reporter
+
+    folder, engine, _ = world
+    path = folder / "12345_0401.csv"
+    path.write_bytes(("\r\n".join([HEADER, *GB_ROWS]) + "\r\n").encode("gb18030"))
+    outcome = take_in_file(engine, _GrowingExport(path), policy=policy_with(folder),
+                           by=Reporter("bdcwatch:complaint_intake", "complaint_intake", "r1", NOW), root=folder)
+    assert outcome.still_writing and outcome.new == 0
+    assert path.is_file() and complaints(engine) == {} and held(engine) == {}
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(intake_file)).scalar_one() == 0
+
+
+def test_one_file_that_cannot_be_read_stops_neither_the_run_nor_the_files_after_it(world):
+    """A UTF-16 export cut short (odd byte count) is refused into rejected/; a file this
+    process cannot read (an I/O error, here /proc/self/mem behind a link) is held in the
+    quarantine naming the cause and left; the file after both is taken in."""
+    folder, engine, run = world
+    (folder / "a_cut.csv").write_bytes(codecs.BOM_UTF16_LE + HEADER.encode("utf-16-le") + b"\x00")
+    (folder / "b_unreadable.csv").symlink_to("/proc/self/mem")
+    (folder / "c_good.csv").write_text(f"{HEADER}\nGD2026040201,12345,2026-04-01,YQ21,,内容,投诉\n", encoding="utf-8")
+    report = run()
+    by_name = {f.name: f for f in report.files}
+    assert "utf-16" in by_name["a_cut.csv"].error and (folder / "rejected" / "2026-04-02" / "a_cut.csv").is_file()
+    assert "无法读取该文件" in by_name["b_unreadable.csv"].error and (folder / "b_unreadable.csv").is_symlink()
+    assert by_name["c_good.csv"].new == 1 and "GD2026040201" in complaints(engine)
+    reasons = [r.reason for r in held(engine).values()]
+    assert any("b_unreadable.csv" in r and "Input/output error" in r for r in reasons)
+
+
+def test_a_workbook_declaring_every_cell_of_the_sheet_is_read_by_what_it_holds():
+    """A 5 KB workbook whose sheet declares A1:XFD… (one stray cell far out) was filled in
+    cell by cell: gigabytes. Rows are cut after their last value and at MAX_COLUMNS, empty
+    rows are not built."""
+    from bdcwatch.intake.files import MAX_COLUMNS, workbook_rows
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(HEADER.split(","))
+    sheet.append(["GD1", "12345", "2026-04-01", "YQ21", None, "内容", "投诉"])
+    sheet.cell(row=3000, column=16384, value="x")  # XFD3000
+    buffer = io.BytesIO()
+    book.save(buffer)
+    rows = workbook_rows(buffer.getvalue())
+    assert [number for number, _ in rows] == [1, 2]  # the stray cell is beyond every column read
+    assert all(len(cells) <= MAX_COLUMNS for _, cells in rows) and len(rows[1][1]) == 7

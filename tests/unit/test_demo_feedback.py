@@ -18,6 +18,7 @@ from bdcwatch.intake.checklist import import_checklist
 from bdcwatch.intake.complaints import take_in
 from bdcwatch.store.migrate import make_engine
 from bdcwatch.store.models import finding, inspection, inspection_sample
+from tests.support import arrived_earlier
 
 
 def test_demo_complaints_and_checklists(tmp_path):
@@ -35,6 +36,7 @@ def test_demo_complaints_and_checklists(tmp_path):
     raw = yaml.safe_load(Path(load_policy().source.removesuffix(" (bundled default)")).read_text(encoding="utf-8"))
     raw["intake"] = {"complaints_dir": str(folder)}
     policy = parse_policy(raw, "test")
+    arrived_earlier(folder)
     report = take_in(Job(RunSpec(period_start=start, period_end=end), policy, engine,
                          RunContext("complaint_intake", "r", datetime(2026, 11, 2, 9))))
     assert sum(f.new for f in report.files) == 6 and sum(f.updated for f in report.files) == 1

@@ -24,6 +24,7 @@ from bdcwatch.sources.schema import build_metadata
 from bdcwatch.sources.suites import EXPECTATIONS_ENV, INVALID_SUFFIX, load_suite_json
 from bdcwatch.store.migrate import make_engine
 from bdcwatch.store.models import quarantine
+from tests.support import arrived_earlier
 from tests.unit.test_complaint_intake import HEADER, policy_with
 
 SUITES = sorted((Path(__file__).resolve().parents[2] / "expectations").glob("*.json"))
@@ -130,6 +131,7 @@ def test_every_kind_the_complaint_intake_holds_reads_in_chinese(tmp_path, sqlite
     (folder / "a.csv").write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
     (folder / "b.csv").write_text("甲,乙\n1,2\n", encoding="utf-8")  # not an export: unreadable as one
     engine = make_engine(sqlite_url.migrated())
+    arrived_earlier(folder)
     take_in(Job(RunSpec(period_start="2026-04-01", period_end="2026-04-02"), policy_with(folder), engine,
                 RunContext("complaint_intake", "r1", datetime(2026, 4, 2, 9, 0))))
     with engine.connect() as conn:

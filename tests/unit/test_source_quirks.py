@@ -219,6 +219,32 @@ def test_quarantined_rows_mask_id_numbers_in_any_column(sqlite_url, supervision)
     assert "110105" not in held.row_json
 
 
+def test_an_id_number_across_the_clip_of_a_long_kept_value_is_masked(sqlite_url, supervision, caplog):
+    """A return reason far longer than its column is held and its kept copy clipped to
+    MAX_KEPT_CHARS: an ID number straddling the cut was left with 17 digits the masker no
+    longer saw (the 18th follows from them): masked first, then clipped, in the reason,
+    the kept row and the log line (§6)."""
+    from bdcwatch.sources.quarantine import MAX_KEPT_CHARS
+
+    body = "11010119900307451"
+    reason = "材" * (MAX_KEPT_CHARS - 17) + body + "2，材料不全" * 50
+    source = create_engine(sqlite_url("source"))
+    metadata = build_metadata()
+    metadata.create_all(source)
+    with source.begin() as conn:
+        conn.execute(metadata.tables["BDC_BYSL"].insert(), [{
+            "ID": "TH1", "YWH": "Y1", "BDCDYH": UNIT, "THSJ": T, "THYYDM": "01", "THYY": reason, "CZRYBH": "R1",
+            "GXSJ": T}])
+    with caplog.at_level("WARNING"):
+        result = load_table(source, supervision, "BDC_BYSL", run_id="t", full_scan=True, now=LOADED_AT)
+    assert result.rows_quarantined == 1
+    with supervision.connect() as conn:
+        held = conn.execute(select(quarantine)).one()
+    assert held.column_name == "THYY" and "共" in held.reason
+    for text_shown in (held.reason, held.row_json, caplog.text):
+        assert body[:-2] not in text_shown and "110*" in text_shown
+
+
 def test_text_longer_than_its_reference_column_is_quarantined_not_crashing_staging(sqlite_url, supervision):
     """A vendor column wider than the reference (SQLite does not enforce VARCHAR lengths):
     PostgreSQL or MariaDB staging would refuse it, so the row is held with its reason."""

@@ -267,6 +267,32 @@ def test_postgresql_dates_python_cannot_hold_are_quarantined_not_a_crash(pg_data
     assert held == {("ZSID=ZS2", "SZSJ"), ("ZSID=ZS3", "SZSJ"), ("ZSID=ZS4", "ZXSJ")}
 
 
+@pytest.mark.parametrize("server", ["postgresql", "mysql"])
+def test_numeric_ids_and_codes_with_decimal_places_keep_their_text(server, request, sqlite_url):
+    """§5: "an INTEGER column holding 10023 is '10023', never '10023.0'" — a vendor's
+    NUMERIC(20,2) SLRYBH and QLLX (Decimal 10023.00, 37.00) too: they became '10023.00'
+    (an unknown handler) and '37.00' (QLLX too long for its column: the case held)."""
+    from sqlalchemy import Numeric
+
+    url = make_url(request.getfixturevalue("pg_database" if server == "postgresql" else "mysql_database")("source"))
+    metadata = build_metadata()
+    sl = metadata.tables["DJT_DJ_SL"]
+    sl.c["SLRYBH"].type = Numeric(20, 2)
+    sl.c["QLLX"].type = Numeric(20, 2)
+    writer = create_engine(url)
+    sl.create(writer)
+    with writer.begin() as conn:
+        conn.execute(sl.insert(), [{**sl_row("Y1"), "SLRYBH": 10023, "QLLX": 37}, sl_row("Y2") | {"SLRYBH": None}])
+    writer.dispose()
+    supervision = make_engine(sqlite_url.migrated())
+    result = load_table(source_engine(url, SHANGHAI), supervision, "DJT_DJ_SL", run_id="t", full_scan=True,
+                        now=LOADED_AT)
+    assert (result.rows_loaded, result.rows_quarantined) == (2, 0)
+    with supervision.connect() as conn:
+        staged = {r.ywh: (r.slrybh, r.qllx) for r in conn.execute(select(stg_djt_dj_sl))}
+    assert staged == {"Y1": ("10023", "37"), "Y2": (None, None)}
+
+
 def test_mariadb_quarantine_keeps_a_huge_value_clipped(mysql_database):
     """A pasted document in a free-text column far longer than its reference column is
     quarantined; its kept copy is clipped so the quarantine row fits MariaDB's TEXT (64 KB)

@@ -242,6 +242,12 @@ def test_a_gb18030_complaint_export_lands_as_complaint_findings(web, world):
     assert again.json()["already_processed"] is True and count(world, finding) == 30 + 2
     refused = web.client.post(f"{API}/complaints", headers=web.headers("op"), files={"file": ("x.txt", b"a")})
     assert refused.status_code == 422 and ".csv" in refused.json()["detail"]
+    # A file that cannot be read as an export: 422 naming why, the file kept in rejected/.
+    unreadable = web.client.post(f"{API}/complaints", headers=web.headers("op"),
+                                 files={"file": ("坏文件.csv", b"\x81\x30\xff\xff")})
+    assert unreadable.status_code == 422, unreadable.text
+    assert "坏文件.csv" in unreadable.json()["detail"] and "rejected" in unreadable.json()["detail"]
+    assert unreadable.json()["archived_to"].startswith("rejected/")
 
 
 def test_duty_evidence_via_the_api_shows_in_duty_status(web, world):

@@ -252,6 +252,11 @@ class Intake(_Section):
     # type is medium (the bundled policy.yaml lists its own).
     complaint_severity: dict[str, Severity] = Field(default_factory=dict)
     default_severity: Severity = Severity.MEDIUM
+    # A file the complaint_intake run finds is taken in only once it has not been written
+    # to for this many seconds by the folder's own clock: an export copied in over a share
+    # under its final name is otherwise read half-written (intake.files.settled). 0: files
+    # here are always written whole (renamed into place, as ``bdcwatch complaints drop`` does).
+    settle_seconds: int = Field(default=60, ge=0, le=86_400)
 
 
 # The bulletin's indicators (CONTRACT §8 scorecard), in the order the 通报 shows them.

@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 
 from bdcwatch.config.policy import Policy
-from bdcwatch.intake.files import IntakeFileError, header_name, workbook_rows
+from bdcwatch.intake.files import HEADER_SEARCH_ROWS, IntakeFileError, header_name, workbook_rows
 from bdcwatch.ledger.verdicts import (
     RowProblem,
     VerdictInput,
@@ -78,22 +78,33 @@ def read_checklist(data: bytes) -> Checklist:
         numbered = workbook_rows(data, SHEET)
     except IntakeFileError as error:
         raise VerdictRefusedError([RowProblem(None, "", f"不是可读的 XLSX 工作簿（{error}）")]) from None
-    return _rows([cells for _, cells in numbered])
+    return _rows(numbered)
 
 
-def _rows(table: list[list[Any]]) -> Checklist:
-    rows = iter(table)
-    header = [header_name(cell) for cell in next(rows, ())]
-    columns: dict[str, int] = {}
-    for index, name in enumerate(header):
-        for wanted in (YWH, VERDICT, DESCRIPTION, REVIEWER, REVIEWED_ON):
-            if wanted not in columns and (name == wanted or (wanted == VERDICT and name.startswith(VERDICT))):
-                columns[wanted] = index
+def _rows(numbered: list[tuple[int, list[Any]]]) -> Checklist:
+    """The checklist of the sheet's non-empty rows (row number, cells). The header is the
+    first of the top rows naming 业务号, 评查结论 and 评查人 (a title a reviewer typed above
+    it is skipped), else the first row."""
+
+    def columns_of(cells: list[Any]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for index, name in enumerate(header_name(cell) for cell in cells):
+            for wanted in (YWH, VERDICT, DESCRIPTION, REVIEWER, REVIEWED_ON):
+                if wanted not in found and (name == wanted or (wanted == VERDICT and name.startswith(VERDICT))):
+                    found[wanted] = index
+        return found
+
+    top = numbered[:HEADER_SEARCH_ROWS] or [(1, [])]
+    first = next((i for i, (_, cells) in enumerate(top)
+                  if {YWH, VERDICT, REVIEWER} <= set(columns_of(cells))), 0)
+    header_number, header_cells = top[first]
+    columns = columns_of(header_cells)
+    rows = iter(numbered[first + 1:])
     missing = [name for name in (YWH, VERDICT, REVIEWER) if name not in columns]
     if missing:
-        raise VerdictRefusedError([RowProblem(1, "", f"表头缺少列：{'、'.join(missing)}")])
+        raise VerdictRefusedError([RowProblem(header_number, "", f"表头缺少列：{'、'.join(missing)}")])
     checklist = Checklist()
-    for number, values in enumerate(rows, start=2):
+    for number, values in rows:
         def cell(name: str, values: Sequence[Any] = values) -> Any:
             index = columns.get(name)
             return values[index] if index is not None and index < len(values) else None

@@ -41,6 +41,7 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy import Connection, Engine, select, update
 
+from bdcwatch import safe_text
 from bdcwatch.config.policy import Policy, Severity
 from bdcwatch.config.run import Job
 from bdcwatch.dates.workdays import calendar_from_policy
@@ -53,6 +54,7 @@ from bdcwatch.intake.files import (
     move_to,
     pending_files,
     read_table,
+    settled,
 )
 from bdcwatch.ledger.reported import ReportedFinding, Reporter, report
 from bdcwatch.rules.reported import COMPLAINT
@@ -142,8 +144,12 @@ def parse_time(value: Any, zone: tzinfo | None = None) -> datetime | None:
 
 
 def clean(value: Any) -> str:
-    """Free text kept for the ledger: control characters dropped, ID numbers masked."""
-    return mask_id_numbers(code(value))
+    """Free text kept for the ledger as written (CONTRACT §8 "内容 is kept with personal data
+    masked"): line breaks made ``\n``, control and direction-override characters dropped
+    (``safe_text.clean``), ID numbers masked, the ends trimmed. Never the identifier form
+    ``code`` gives: removing its spaces would glue an ID number to the digits after it,
+    where no masker can tell it any more."""
+    return safe_text.clean(value).strip()
 
 
 def code(value: Any) -> str:
@@ -181,6 +187,7 @@ class FileOutcome(BaseModel):
     unchanged: int = 0
     quarantined: int = 0
     already_processed: bool = False
+    still_writing: bool = False  # it grew or changed while it was read: left for the next run, nothing recorded
     archived_to: str | None = None
     error: str | None = None
 
@@ -190,6 +197,7 @@ class IntakeReport(XcomModel):
 
     folder: str | None = None
     files: list[FileOutcome] = []
+    waiting: list[str] = []  # files modified within intake.settle_seconds: left for the next run
 
 
 
@@ -199,6 +207,12 @@ def file_key(name: str, sha: str, number: int | None = None) -> str:
     file of the same name is another entry), an ID number in the name masked (§6)."""
     key = f"{name} [{sha[:8]}]" + (f"#{number}" if number is not None else "")
     return stored_key(key if number is not None else f"文件 {key}")[:200]
+
+
+def ticket_key(gdbh: str) -> str:
+    """The quarantine key of a ticket's row: ``工单编号=<number>``, an ID number typed as the
+    ticket number masked (§6: no full ID number in a quarantine row; ``stored_key``)."""
+    return stored_key(f"工单编号={gdbh}")[:200]
 
 
 def severity_of(kind: str, policy: Policy) -> Severity:
@@ -219,7 +233,7 @@ def _map_row(name: str, number: int, row: dict[str, Any], units: dict[str, str],
     CSV row had when that differs from the header's ``header``)."""
     gdbh = code(row.get(GDBH))
     where = f"{name} 第{number}行"
-    row_key = f"工单编号={gdbh}"[:200] if gdbh else file_key(name, sha, number)
+    row_key = ticket_key(gdbh) if gdbh else file_key(name, sha, number)
     kept = {k: clip(clean(v)) if not isinstance(v, datetime) else v.isoformat(sep=" ") for k, v in row.items()}
 
     def held(column: str, expectation: str, why: str) -> Held:
@@ -273,7 +287,7 @@ def _hold(conn: Connection, entries: list[Held], run_id: str, now: datetime) -> 
 
 def _release(conn: Connection, tickets: list[str], now: datetime) -> None:
     """A ticket taken in correctly closes its open quarantine entries (the export was fixed)."""
-    keys = [f"工单编号={t}"[:200] for t in tickets]
+    keys = [ticket_key(t) for t in tickets]
     for start in range(0, len(keys), 500):
         conn.execute(update(quarantine).where(quarantine.c.source_table == TABLE)
                      .where(quarantine.c.row_key.in_(keys[start:start + 500]))
@@ -291,11 +305,18 @@ def _read(name: str, data: bytes) -> Table:
 
 
 def take_in_file(engine: Engine, path: Path, *, policy: Policy, by: Reporter, root: Path) -> FileOutcome:
-    """Take in one export (module docstring) and move it out of the folder."""
-    data = path.read_bytes()
-    sha = hashlib.sha256(data).hexdigest()
+    """Take in one export (module docstring) and move it out of the folder. A file that
+    changes while it is read (still being copied in) is left as it is, nothing recorded
+    (``FileOutcome.still_writing``)."""
     outcome = FileOutcome(name=mask_id_numbers(path.name))  # the task's XCom and log: a file name may hold an ID
-    now, day = by.now.replace(microsecond=0), by.now.date()
+    before = path.stat()
+    data = path.read_bytes()
+    if len(data) != before.st_size:
+        outcome.still_writing = True
+        log.warning("%s: changed while it was read (still being written?); left for the next run", outcome.name)
+        return outcome
+    sha = hashlib.sha256(data).hexdigest()
+    day = by.now.date()
     with engine.connect() as conn:
         seen = conn.execute(select(intake_file.c.processed_at, intake_file.c.archived_to)
                             .where(intake_file.c.sha256 == sha)).first()
@@ -312,6 +333,32 @@ def take_in_file(engine: Engine, path: Path, *, policy: Policy, by: Reporter, ro
         # Masked: the error may quote a data row taken for the header, and it is the task's XCom.
         table, outcome.error = None, mask_id_numbers(str(error))
     units, calendar = unit_lookup(policy), calendar_from_policy(policy)
+    try:
+        target = _record_file(engine, path, data, sha, table, outcome, policy=policy, by=by, root=root,
+                              units=units, calendar=calendar, before=before)
+    except _StillWritingError:
+        log.warning("%s: changed while it was taken in (still being written?); nothing recorded, left for the "
+                    "next run", outcome.name)
+        return FileOutcome(name=outcome.name, still_writing=True)
+    os.replace(path, target)
+    log.info("%s (%s): %d rows, %d new, %d updated, %d unchanged, %d quarantined → %s", path.name,
+             outcome.encoding or ("xlsx" if table is not None else "unreadable"), outcome.rows, outcome.new, outcome.updated, outcome.unchanged,
+             outcome.quarantined, target)
+    return outcome
+
+
+class _StillWritingError(Exception):
+    """The file changed while it was taken in (``take_in_file``)."""
+
+
+def _record_file(engine: Engine, path: Path, data: bytes, sha: str, table: Table | None, outcome: FileOutcome, *,
+                 policy: Policy, by: Reporter, root: Path, units: dict[str, str], calendar: Any,
+                 before: os.stat_result) -> Path:
+    """One file's rows into the ledger and the quarantine, and its intake_file record, in
+    one transaction; ``outcome`` filled in. Returns where the file is to go (moved by the
+    caller after the commit). Raises _StillWritingError (everything rolled back) when the file
+    is no longer what was read (``before``)."""
+    now, day = by.now.replace(microsecond=0), by.now.date()
     with engine.begin() as conn:
         if table is None:
             _hold(conn, [Held(file_key(path.name, sha), "（文件）", "readable_table",
@@ -336,6 +383,9 @@ def take_in_file(engine: Engine, path: Path, *, policy: Policy, by: Reporter, ro
                 _hold(conn, held, by.run_id, now)
             _release(conn, taken, now)
             outcome.quarantined = len(held)
+        after = path.stat()
+        if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
+            raise _StillWritingError  # a writer is still at it: what was read is not the file; roll back
         # Moved after the commit: a crash in between leaves the file in the folder, and the
         # next run recognises its content (intake_file) and only archives it.
         target = destination(path, root, ARCHIVE if table is not None else REJECTED, day)
@@ -345,11 +395,7 @@ def take_in_file(engine: Engine, path: Path, *, policy: Policy, by: Reporter, ro
             rows_read=outcome.rows, findings_new=outcome.new, findings_updated=outcome.updated,
             rows_unchanged=outcome.unchanged, rows_quarantined=outcome.quarantined, archived_to=str(target)[:500],
             run_id=by.run_id))
-    os.replace(path, target)
-    log.info("%s (%s): %d rows, %d new, %d updated, %d unchanged, %d quarantined → %s", path.name,
-             outcome.encoding or ("xlsx" if table is not None else "unreadable"), outcome.rows, outcome.new, outcome.updated, outcome.unchanged,
-             outcome.quarantined, target)
-    return outcome
+    return target
 
 
 def preview_file(path: Path, *, policy: Policy, now: datetime) -> FileOutcome:
@@ -374,15 +420,42 @@ def preview_file(path: Path, *, policy: Policy, now: datetime) -> FileOutcome:
     return outcome
 
 
+def _take_in_one(engine: Engine, path: Path, *, policy: Policy, by: Reporter, root: Path) -> FileOutcome | None:
+    """``take_in_file``, one file's trouble kept to that file (the files after it are still
+    taken in): gone meanwhile (an upload in the UI took it in) → None; not readable by
+    this process (permissions, a share that went away) → held in the quarantine naming the
+    file and the cause, left where it is for the next run, reported to operations."""
+    shown = mask_id_numbers(path.name)
+    try:
+        return take_in_file(engine, path, policy=policy, by=by, root=root)
+    except FileNotFoundError:
+        log.info("%s: gone before it was read (taken in by an upload meanwhile)", shown)
+        return None
+    except OSError as error:
+        why = f"无法读取该文件（{error.strerror or type(error).__name__}），已留在文件夹中，下次运行再取：请检查文件权限"
+        log.error("%s: cannot be read (%s); left in the folder", shown, error.strerror or error)
+        with engine.begin() as conn:
+            _hold(conn, [Held(stored_key(f"文件 {path.name} [无法读取]")[:200], "（文件）", "readable_file",
+                              mask_id_numbers(f"{TABLE} [{path.name}]：{why}"), {"file": path.name})],
+                  by.run_id, by.now.replace(microsecond=0))
+        return FileOutcome(name=shown, quarantined=1, error=why)
+
+
 def take_in(job: Job) -> IntakeReport:
     """The complaint_intake task: every export waiting in the folder, oldest name first. A
     dry run only reads and maps them (``preview_file``): nothing recorded, nothing moved."""
     folder = complaints_dir(job.policy)
+    ready, young = settled(pending_files(folder), folder, job.policy.intake.settle_seconds)
+    waiting = [mask_id_numbers(path.name) for path in young]
+    if waiting:
+        log.info("complaints folder %s: %d file(s) written to within the last %d s (still being copied in?), left "
+                 "for the next run: %s", folder, len(waiting), job.policy.intake.settle_seconds, "、".join(waiting))
     if job.dry_run:
-        previews = [preview_file(path, policy=job.policy, now=job.ctx.now) for path in pending_files(folder)]
+        previews = [preview_file(path, policy=job.policy, now=job.ctx.now) for path in ready]
         log.info("complaints folder %s: DRY RUN, %d file(s) read, nothing taken in", folder, len(previews))
-        return IntakeReport(folder=str(folder), files=previews)
+        return IntakeReport(folder=str(folder), files=previews, waiting=waiting)
     by = Reporter(actor=job.ctx.actor, dag_id=job.ctx.dag_id, run_id=job.ctx.run_id, now=job.ctx.now)
-    files = [take_in_file(job.engine, path, policy=job.policy, by=by, root=folder) for path in pending_files(folder)]
+    files = [outcome for path in ready
+             if (outcome := _take_in_one(job.engine, path, policy=job.policy, by=by, root=folder)) is not None]
     log.info("complaints folder %s: %d file(s) taken in", folder, len(files))
-    return IntakeReport(folder=str(folder), files=files)
+    return IntakeReport(folder=str(folder), files=files, waiting=waiting)

@@ -37,6 +37,7 @@ import csv
 import io
 import os
 import re
+import time
 import unicodedata
 import zipfile
 import zlib
@@ -55,9 +56,13 @@ MAX_CELL_CHARS = 16 * 1024 * 1024
 # Excel keeps 15 significant digits: an integer above this in a number cell has lost digits.
 EXACT_IN_EXCEL = 10**15
 HEADER_SEARCH_ROWS = 10  # rows above the header a title or banner may take
+# A workbook's bounds: an export or checklist has a dozen columns and at most some
+# thousands of rows; cells beyond are not read, more rows refuse the file (workbook_rows).
+MAX_COLUMNS, MAX_ROWS = 256, 200_000
 _NOTE = re.compile(r"[(（\[［【].*$")
 SUFFIXES = (".csv", ".xlsx")
 PARTIAL = ".part"  # an upload still being written (drop_file)
+CLOCK_PROBE = ".bdcwatch-clock"  # touched to read the folder's own clock (settled); hidden, never taken in
 
 
 class IntakeFileError(PermanentError, ValueError):
@@ -159,7 +164,11 @@ def read_table(name: str, data: bytes, required: tuple[str, ...] = ()) -> Table:
     if name.lower().endswith(".xlsx"):
         return _table(None, workbook_rows(data), required=required)
     encoding = detect_encoding(data)
-    text = data.decode(encoding)
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as error:  # a BOM vouched for UTF-16, the bytes after it are not (an export cut short)
+        raise IntakeFileError(f"not readable as {encoding} (the byte-order mark says so) at byte {error.start}: "
+                              f"{error.reason}; the file may be cut short") from None
     try:
         delimiter = csv.Sniffer().sniff(text[:4096], delimiters=",\t;").delimiter
     except csv.Error:
@@ -180,19 +189,38 @@ def read_table(name: str, data: bytes, required: tuple[str, ...] = ()) -> Table:
 
 
 def workbook_rows(data: bytes, sheet_name: str | None = None) -> list[tuple[int, list[Any]]]:
-    """Every row of an XLSX's sheet ``sheet_name`` (else its first) with its row number.
+    """The non-empty rows of an XLSX's sheet ``sheet_name`` (else its first) with their row
+    numbers as the sheet shows them, each cut after its last non-empty cell and at
+    ``MAX_COLUMNS``.
+
+    The sheet's declared size is not trusted: a workbook saved with ``A1:XFD1048576`` (or
+    one stray cell far out) would otherwise be filled in as 17 billion empty cells, a 5 KB
+    file exhausting the server. Empty rows are skipped without being built.
+
     Raises IntakeFileError when the bytes are not a readable workbook, however they are
-    damaged (not a zip, a renamed .xls or CSV, a sheet cut short)."""
+    damaged (not a zip, a renamed .xls or CSV, a sheet cut short), or when the sheet holds
+    more than ``MAX_ROWS`` non-empty rows."""
     import openpyxl
 
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
         try:
             sheet = book[sheet_name] if sheet_name and sheet_name in book.sheetnames else book.worksheets[0]
-            return [(number, list(cells)) for number, cells in enumerate(sheet.iter_rows(values_only=True), start=1)]
+            sheet.reset_dimensions()
+            rows: list[tuple[int, list[Any]]] = []
+            for number, cells in enumerate(sheet.iter_rows(max_col=MAX_COLUMNS, values_only=True), start=1):
+                last = next((i for i in range(len(cells) - 1, -1, -1) if not _blank(cells[i])), -1)
+                if last < 0:
+                    continue
+                if len(rows) == MAX_ROWS:
+                    raise IntakeFileError(f"the sheet holds more than {MAX_ROWS:,} rows: split the export")
+                rows.append((number, list(cells[:last + 1])))
+            return rows
         finally:
             book.close()
     except (zipfile.BadZipFile, zlib.error, OSError, EOFError, KeyError, ValueError, IndexError, ParseError) as error:
+        if isinstance(error, IntakeFileError):
+            raise
         raise IntakeFileError(f"not a readable XLSX workbook ({type(error).__name__}: {error})") from None
 
 
@@ -203,6 +231,38 @@ def pending_files(folder: Path) -> list[Path]:
         return []
     return sorted(p for p in folder.iterdir()
                   if p.is_file() and p.suffix.lower() in SUFFIXES and not p.name.startswith((".", "~$")))
+
+
+def folder_now_ns(folder: Path) -> int:
+    """The folder's own clock (ns since the epoch): the modification time a probe file
+    ``CLOCK_PROBE`` gets when touched now. A share's files are stamped by its server, whose
+    clock may differ from this worker's; the probe is stamped by the same server. Falls
+    back to this process's clock where the folder cannot be written."""
+    probe = folder / CLOCK_PROBE
+    try:
+        probe.touch()
+        os.utime(probe)
+        return probe.stat().st_mtime_ns
+    except OSError:
+        return time.time_ns()
+
+
+def settled(paths: list[Path], folder: Path, seconds: int) -> tuple[list[Path], list[Path]]:
+    """``paths`` split into those at rest (not modified in the last ``seconds`` by the
+    folder's clock, ``folder_now_ns``) and those still being written, keeping their order.
+    A file gone meanwhile is in neither. ``seconds`` 0: every file is at rest."""
+    if seconds <= 0 or not paths:
+        return list(paths), []
+    now = folder_now_ns(folder)
+    ready: list[Path] = []
+    waiting: list[Path] = []
+    for path in paths:
+        try:
+            modified = path.stat().st_mtime_ns
+        except FileNotFoundError:
+            continue
+        (ready if now - modified >= seconds * 1_000_000_000 else waiting).append(path)
+    return ready, waiting
 
 
 def destination(path: Path, root: Path, place: str, day: date) -> Path:

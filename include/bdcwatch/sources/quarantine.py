@@ -83,7 +83,9 @@ def _masked_row(raw: dict[str, Any], encoding: str) -> str:
     """The kept copy of a row: personal columns masked whole, and any ID number written
     in another column's text (a return reason, a handler id) masked too (§6)."""
     def shown(name: str, value: Any) -> Any:
-        value = clip(_as_read(value, encoding))
+        # Masked before it is clipped: an ID number across the cut keeps 17 digits the
+        # masker no longer sees as one, and the 18th follows from them (§6).
+        value = _as_read(value, encoding)
         if value is None:
             return None
         if isinstance(value, float) and not math.isfinite(value):
@@ -91,13 +93,13 @@ def _masked_row(raw: dict[str, Any], encoding: str) -> str:
         if isinstance(value, float) and value.is_integer() and abs(value) >= 1e14:
             value = int(value)  # an ID number in a REAL/DOUBLE column: 1.1010119900307451e+17 shows 17 digits
         if name in PERSONAL_COLUMNS:
-            return masking.mask(str(value))
+            return clip(masking.mask(str(value)))
         if isinstance(value, (str, int, float, Decimal)) and not isinstance(value, bool):
             # a number too: an ID number typed into a NUMBER/numeric column (Oracle, PostgreSQL)
             masked = masking.mask_id_numbers(str(value))
-            return masked if masked != str(value) else value
+            return clip(masked) if masked != str(value) else clip(value)
         if isinstance(value, (list, tuple, dict)):  # a json/jsonb or array column: its JSON text, masked
-            return masking.mask_id_numbers(json.dumps(value, ensure_ascii=False, default=str))
+            return clip(masking.mask_id_numbers(json.dumps(value, ensure_ascii=False, default=str)))
         return value
 
     return json.dumps({k: shown(k, v) for k, v in raw.items()}, ensure_ascii=False, default=str)
@@ -139,11 +141,12 @@ def hold(
     rows = []
     for problem in problems:
         raw_row = by_key[problem.key]
-        value = clip(_as_read(raw_row.get(problem.column), encoding))
+        value = _as_read(raw_row.get(problem.column), encoding)
         # Masked before repr(): repr writes NBSP or U+3000 between digit groups as escapes
-        # the masker would no longer see as separators (§6).
-        shown = (masking.mask(str(value)) if problem.column in PERSONAL_COLUMNS
-                 else masking.mask_id_numbers(value) if isinstance(value, str) else value) if value is not None else None
+        # the masker would no longer see as separators; and before it is clipped (an ID
+        # number across the cut would keep 17 digits, §6).
+        shown = clip(masking.mask(str(value)) if problem.column in PERSONAL_COLUMNS
+                     else masking.mask_id_numbers(value) if isinstance(value, str) else value) if value is not None else None
         row_key = key_text(table_name, problem.key)
         reason = masking.mask_id_numbers(
             f"{table_name} [{row_key}] column {problem.column}: value {shown!r} — {problem.description}"

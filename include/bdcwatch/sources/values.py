@@ -53,7 +53,8 @@ def is_missing(value: Any) -> bool:
 def as_text(value: Any, encoding: str = "utf-8") -> str | None:
     """A value of a text column as written: integers stay integers (``10023``, never
     ``10023.0``), an integral float from a REAL column reads as the integer it holds,
-    decimals keep their digits, dates read ISO. Trailing blanks (CHAR padding) and NUL
+    an integral decimal too (NUMERIC(20,2) holding 10023.00), other decimals keep their
+    digits, dates read ISO. Trailing blanks (CHAR padding) and NUL
     characters (which no staging database can store) are dropped.
 
     Raises UnicodeDecodeError for bytes that are not text in ``encoding``.
@@ -69,7 +70,10 @@ def as_text(value: Any, encoding: str = "utf-8") -> str | None:
     elif isinstance(value, float):
         text = str(int(value)) if value.is_integer() else repr(value)
     elif isinstance(value, Decimal):
-        text = format(value, "f")
+        # NUMERIC(20,2) holding 10023.00 is the id 10023, as an integral float is (§5);
+        # other decimals keep their digits.
+        whole = value.to_integral_value() if value.is_finite() else None
+        text = format(whole if whole is not None and whole == value else value, "f")
     elif isinstance(value, (datetime, date)):
         text = value.isoformat(sep=" ") if isinstance(value, datetime) else value.isoformat()
     elif isinstance(value, (list, tuple, dict)):

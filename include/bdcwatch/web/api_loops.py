@@ -189,6 +189,7 @@ async def upload_complaints(user: Changer, engine: Supervision,
     if outcome.archived_to:  # where in the intake folder, not the server's paths
         body["archived_to"] = "/".join(Path(outcome.archived_to).parts[-3:])
     if outcome.error:
+        body.pop("error")  # said in ``detail``; ``refused`` takes ``error`` as its own argument
         return refused(f"{outcome.name}：{outcome.error}（文件已移入 rejected 文件夹并报告运维）", **body)
     body["summary"] = (f"{outcome.name}：已处理过的文件，未作任何变更" if outcome.already_processed else
                        f"{outcome.name}：共 {outcome.rows} 行，新登记 {outcome.new} 条、更新 {outcome.updated} 条、"
