@@ -183,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=None)
     args = parser.parse_args(argv)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bdcwatch-cases-"))
+    workdir.mkdir(parents=True, exist_ok=True)
     url = f"sqlite:///{workdir / 'supervision.db'}"
     started = time.perf_counter()
     populate(url, args.cases)

@@ -397,3 +397,33 @@ def test_a_staff_row_keyed_by_an_id_number_is_held_under_a_masked_key(sqlite_url
     with supervision.connect() as conn:
         still_open = conn.execute(select(quarantine.c.row_key).where(quarantine.c.resolved_at.is_(None))).all()
     assert len(still_open) == 1
+
+
+def test_a_full_read_that_would_empty_staging_deletes_nothing_and_stops(sqlite_url, supervision):
+    """A replica view that returns no rows, or most of them gone: a full read would delete
+    what staging holds and every certificate would be ECERT_MISSING to the heads. It stops
+    naming the table, deletes nothing and keeps the watermark; a few rows really gone from
+    the source still leave staging."""
+    source_url = sqlite_url("source")
+    _written(source_url, [_zs(i, number(i)) for i in range(1, 61)])
+    source = source_engine(make_url(source_url), SHANGHAI)
+    load_table(source, supervision, "BDC_ZS", run_id="t", full_scan=True, now=LOADED_AT)
+    writer = create_engine(source_url)
+
+    def staged() -> int:
+        with supervision.connect() as conn:
+            return len(conn.execute(select(stg_bdc_zs.c.zsid)).all())
+
+    with writer.begin() as conn:
+        conn.execute(text("DELETE FROM BDC_ZS WHERE ZSID > 'ZS020'"))  # 40 of 60 gone
+    with pytest.raises(QualityGateError, match="40 of the 60 rows staged") as stopped:
+        load_table(source, supervision, "BDC_ZS", run_id="t", full_scan=True, now=LOADED_AT)
+    assert "未删除任何数据" in stopped.value.zh and staged() == 60
+    with writer.begin() as conn:
+        conn.execute(text("DELETE FROM BDC_ZS"))
+    with pytest.raises(QualityGateError, match="a full read found 0 rows"):
+        load_table(source, supervision, "BDC_ZS", run_id="t", full_scan=True, now=LOADED_AT)
+    assert staged() == 60
+    _written(source_url, [_zs(i, number(i)) for i in range(1, 51)])  # the replica back, 10 really gone
+    assert load_table(source, supervision, "BDC_ZS", run_id="t", full_scan=True, now=LOADED_AT).rows_deleted == 10
+    assert staged() == 50

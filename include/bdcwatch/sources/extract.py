@@ -41,6 +41,7 @@ from sqlalchemy import (
     cast,
     column,
     delete,
+    func,
     inspect,
     or_,
     select,
@@ -499,6 +500,8 @@ def _load_locked(source: Engine, target: Engine, table_name: str, chunks: _Chunk
                     table_name, newest, started, started)
         newest = started
 
+    if full_scan and gate_failure is None:
+        gate_failure = _vanished_error(target, table_name, staging, load_id, chunks.rows_read)
     with target.begin() as conn:
         if full_scan and gate_failure is None:
             # Rows the source no longer has (or that are bad now) leave staging, and a
@@ -538,6 +541,32 @@ def _load_locked(source: Engine, target: Engine, table_name: str, chunks: _Chunk
     if gate_failure is not None:
         raise gate_failure
     return result
+
+
+def _vanished_error(target: Engine, table_name: str, staging: Any, load_id: str,
+                    rows_read: int) -> QualityGateError | None:
+    """The stop of a full read after which staging would lose most of what it holds: none
+    of its rows read at all, or more than half of at least the gate's ``min_rows``. A
+    registration system does not purge its history; an empty replica, a view that now
+    filters everything or a connection to the wrong schema does, and deleting would turn
+    every certificate into ECERT_MISSING mailed to the heads. Nothing is deleted; None
+    when the read is plausible."""
+    with target.connect() as conn:
+        held = int(conn.execute(select(func.count()).select_from(staging)).scalar_one())
+        gone = int(conn.execute(select(func.count()).select_from(staging)
+                                .where(staging.c._load_id != load_id)).scalar_one())
+    min_rows = int(gate_settings(table_name)["min_rows"])
+    if not gone or not ((rows_read == 0 and held) or (held >= min_rows and gone * 2 > held)):
+        return None
+    return QualityGateError(
+        f"source table {table_name}: a full read found {rows_read} rows; {gone} of the {held} rows staged from it "
+        f"would be deleted as gone from the source. Nothing was deleted: check that the connection reads the right "
+        f"database and schema and that the table or view is complete (a replica being rebuilt?); if the source "
+        f"really dropped them, delete them from {staging.name} by hand",
+        zh=f"源表 {table_name} 全量读取仅得 {rows_read} 行，暂存的 {held} 行中有 {gone} 行将被视为已从源系统删除。"
+           f"为防误判，本次未删除任何数据、未更新水位：请核实连接所指的数据库和模式、该表或视图是否完整"
+           f"（副本是否正在重建）；如源系统确已删除这些数据，请手工从 {staging.name} 中删除",
+    )
 
 
 def _bad_fraction_error(table_name: str, rows_read: int, rows_quarantined: int) -> QualityGateError | None:

@@ -1,0 +1,47 @@
+"""The ledger's subject search (``q``, CONTRACT §7) cannot read back what the pages mask
+(§6): a subject every output shows masked is found only by what is shown of it, or by its
+masked form copied from a page — on each supported database."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from bdcwatch.ledger.query import FindingFilter, find_findings
+from tests.web.ledger_world import new_world
+
+ID_SUBJECT = "110101199003071234"  # a complaint whose 工单编号 is someone's ID number
+CASE_15 = "202603050000123"  # 15 digits without a birth date where GB 11643 puts one: shown as written
+TODAY = date(2026, 4, 2)
+
+
+@pytest.fixture
+def world(database_url):
+    world = new_world(database_url.migrated())
+    world.add("id", "COMPLAINT", ID_SUBJECT, "YQ21")
+    world.add("case", "CASE_OVERDUE", CASE_15, "YQ21")
+    world.add("ticket", "COMPLAINT", "GD2026040101", "YQ21")
+    return world
+
+
+def _found(world, q: str) -> set[str]:
+    with world.engine.connect() as conn:
+        page = find_findings(conn, FindingFilter(q=q), today=TODAY, page_size=50)
+    names = {v: k for k, v in world.ids.items()}
+    return {names[item.id] for item in page.items}
+
+
+def test_a_masked_subject_is_found_only_by_what_the_pages_show(world):
+    assert _found(world, "1101011990") == set()  # the hidden middle, probed: nothing
+    assert _found(world, "199") == set()
+    assert _found(world, ID_SUBJECT) == set()
+    assert _found(world, "110") == {"id"} and _found(world, "34") == {"id"}
+    assert _found(world, "110*************34") == {"id"}  # copied from the ledger page
+    assert _found(world, "110************34") == set()  # not its length
+
+
+def test_other_subjects_are_searched_as_written(world):
+    assert _found(world, CASE_15) == {"case"} and _found(world, "0000123") == {"case"}
+    assert _found(world, "gd2026") == {"ticket"}
+    assert _found(world, "2026") == {"case", "ticket"}
