@@ -61,6 +61,15 @@ def clean(value: Any, target: Target = "html") -> str:
     return text
 
 
+def typed(value: str) -> str:
+    """Text a person typed (a note, a filter) as it is kept: line breaks made ``\n``,
+    control and bidi characters dropped (a NUL cannot be stored in PostgreSQL text and
+    made the API answer 500), lone surrogates replaced; ID numbers are not masked here
+    (the outputs do it)."""
+    text = _LINE_BREAKS.sub("\n", _CR.sub("\n", value))
+    return _REPLACED.sub("\ufffd", _DROPPED.sub("", text))
+
+
 def clean_cell(value: Any) -> Any:
     """A workbook cell value: text is cleaned for XLSX, numbers, dates and None pass
     (an integer that is an ID number, e.g. a legacy 15-digit one, is masked as text, §6)."""

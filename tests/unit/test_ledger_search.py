@@ -45,3 +45,11 @@ def test_other_subjects_are_searched_as_written(world):
     assert _found(world, CASE_15) == {"case"} and _found(world, "0000123") == {"case"}
     assert _found(world, "gd2026") == {"ticket"}
     assert _found(world, "2026") == {"case", "ticket"}
+
+
+def test_control_characters_typed_into_a_filter_are_dropped(world):
+    """A NUL in ``?q=`` or ``?unit=``: PostgreSQL refuses it in a query (the API answered
+    500); it is dropped as the outputs drop it."""
+    assert _found(world, "GD\x002026\u202e") == {"ticket"}
+    with world.engine.connect() as conn:
+        assert find_findings(conn, FindingFilter(unit="YQ\x0021"), today=TODAY).total == 3

@@ -232,3 +232,19 @@ def test_the_gate_in_two_passes_reports_what_one_complete_pass_reports(table: st
             assert isinstance(two_passes, str) and "failed its quality gate" in two_passes
 
     check()
+
+
+def test_the_open_ended_date_reads_as_null_and_other_far_years_stay_invalid():
+    """``9999-12-31`` is how vendors write "not released yet" / "still on post" in a NOT
+    NULL column: NULL (counted as a blank date is), where it was quarantined as invalid
+    (a mortgage on a seizure so written went unreported). A typed year 3026 stays invalid."""
+    from datetime import date, datetime
+    from zoneinfo import ZoneInfo
+
+    from bdcwatch.sources.values import as_timestamp, timestamps
+
+    zone = ZoneInfo("Asia/Shanghai")
+    for written in ("9999-12-31 23:59:59", "9999-12-31", date(9999, 12, 31), datetime(9999, 12, 31, 23, 59, 59)):
+        assert as_timestamp(written, zone) == (None, "nulled"), written
+    assert timestamps(["9999-12-31 00:00:00", "3026-03-10 10:00:00", "2026-03-10 10:00:00"], zone) == (
+        [None, None, datetime(2026, 3, 10, 10)], {0: "nulled", 1: "invalid"})

@@ -344,6 +344,7 @@ def test_an_id_number_written_with_tabs_is_masked_in_the_api_detail(web, world):
     (f"{API}/findings?page=100000000000000000000", 422), (f"{API}/findings/100000000000000000000", 422),
     (f"{API}/findings?within=99999999999", 422), ("/bdcwatch/ui/quarantine?page=1000000000000000000000", 422),
     ("/bdcwatch/ui/kpis?period=99999999999", 422), ("/bdcwatch/ui/duties?year=99999", 422),
+    (f"{API}/kpis?period=2026-Q4", 422), ("/bdcwatch/ui/kpis?period=2026-H2", 422),  # 7 characters, not months
 ])
 def test_numbers_past_what_the_database_holds_are_refused_not_a_500(web, world, path, code):
     answer = web.client.get(path, headers=web.headers("viewer"))
@@ -385,3 +386,14 @@ def test_a_closed_finding_detected_again_is_shown_and_found(web, any_world):
     assert "销号后仍被发现" in page and "YWH-LATE" not in page
     detail = web.client.get(f"/bdcwatch/ui/findings/{world.ids['f15']}", headers=web.headers("viewer")).text
     assert "销号后仍被发现（最近 2025-02-03 01:00）" in detail
+
+
+def test_a_note_with_control_characters_is_kept_without_them():
+    """A NUL typed or pasted into a note: PostgreSQL stores no NUL in text (a 500); the note
+    is kept without it (and without bidi overrides that would reorder what is read)."""
+    from bdcwatch.web.api import Resend, StatusChange
+
+    assert StatusChange(to="rectifying", note="已\x00通知\u202e窗口\x0b补正").note == "已通知窗口\n补正"
+    assert Resend(note=" \x00 重发 ").note == "重发"
+    with pytest.raises(ValueError, match="请填写说明"):
+        StatusChange(to="rectifying", note="\x00\u202e ")

@@ -27,6 +27,7 @@ from sqlalchemy import ColumnElement, Connection, and_, func, not_, or_, select
 from bdcwatch import rules
 from bdcwatch.dates.periods import Period, parse_period_label
 from bdcwatch.ledger.lifecycle import OPEN_STATUSES
+from bdcwatch.safe_text import typed
 from bdcwatch.standards.masking import mask_id_numbers, mask_json_text
 from bdcwatch.store.models import finding, finding_escalation, finding_event
 
@@ -65,7 +66,7 @@ class FindingFilter(BaseModel):
     @classmethod
     def _blank_is_any(cls, value: Any) -> Any:
         if isinstance(value, str):
-            value = value.strip()
+            value = typed(value).strip()  # a NUL typed into a filter: PostgreSQL refuses it in a query
             return value or None
         return value
 

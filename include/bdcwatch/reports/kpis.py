@@ -23,6 +23,7 @@ Grouped queries only: the cost follows the number of units and months, not of fi
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 from fractions import Fraction
@@ -36,6 +37,7 @@ from bdcwatch.ledger.lifecycle import OPEN_STATUSES
 from bdcwatch.reports.rates import percent
 from bdcwatch.rules.ecert import ecert_coverage
 from bdcwatch.rules.online import online_shares
+from bdcwatch.standards.masking import mask_id_numbers
 from bdcwatch.store.dialect import Dialect, bind_typed
 from bdcwatch.store.models import finding, inspection
 
@@ -106,12 +108,17 @@ def month_checked(engine: Engine, period: Period) -> bool:
     return judged is not None
 
 
+_MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
+
+
 def month_period(label: str) -> Period:
-    """``2026-03`` → that month. Raises ValueError for anything but a YYYY-MM month."""
-    period = parse_period_label(label)
-    if period.label != label.strip() or len(label.strip()) != 7:
-        raise ValueError(f"period {label!r} is not a month written YYYY-MM")
-    return period
+    """``2026-03`` → that month. Raises ValueError for anything but a YYYY-MM month
+    (``2026-Q4`` and ``2026-H2`` are 7 characters too: they are not months)."""
+    written = label.strip()
+    if not _MONTH.fullmatch(written):
+        shown = mask_id_numbers(written[:20])  # echoed to the caller: §6 all the same
+        raise ValueError(f"“{shown}”不是月份，应写作 2026-03（period {shown!r} is not a month written YYYY-MM）")
+    return parse_period_label(written)
 
 
 def previous_months(period: Period, count: int = TREND_MONTHS) -> list[Period]:

@@ -8,7 +8,8 @@ round trip through float, one value at a time so that one odd value never decide
 whole column is parsed (mixed offsets in one column are fine).
 
 Each returns ``(value, status)``: ``ok`` (value is the staged value, ``None`` for NULL),
-``nulled`` (a blank or zero date the contract reads as NULL; the caller counts it or, on a
+``nulled`` (a blank or zero date the contract reads as NULL, or the open-ended 9999-12-31;
+the caller counts it or, on a
 required column, quarantines it) or ``invalid`` (does not parse; quarantined with reason).
 """
 
@@ -29,6 +30,10 @@ _ZERO_DATE = re.compile(r"^0000-00-00(?:[ T]00:00:00(?:\.0+)?)?$")
 # no registration date; it is quarantined rather than silently clipped.
 _FIRST = datetime(1678, 1, 1)
 _LAST = datetime(2262, 1, 1)
+# ``9999-12-31`` is how many registration and HR systems write "no end yet" (a seizure not
+# released, a person still on post) in a NOT NULL column: it reads as NULL, counted as a
+# blank date is; any other year past _LAST is a typo and stays invalid.
+OPEN_ENDED_YEAR = 9999
 
 # MySQL character-set names → Python codecs (anything else is passed to Python as is).
 _CODECS = {"utf8mb4": "utf-8", "utf8mb3": "utf-8", "utf8": "utf-8", "latin1": "cp1252", "gbk": "gbk",
@@ -88,7 +93,8 @@ def as_timestamp(value: Any, zone: tzinfo, *, encoding: str = "utf-8") -> tuple[
     """A value of a timestamp column as a naive local datetime in the policy ``zone``.
 
     A zone-aware value (``timestamptz``, text with an offset) is converted to ``zone``; a
-    naive one is already local. Blank text and MySQL's zero date are ``nulled``.
+    naive one is already local. Blank text, MySQL's zero date and the open-ended
+    ``9999-12-31`` (any time in year 9999) are ``nulled``.
     """
     if is_missing(value):
         return None, "ok"
@@ -117,6 +123,8 @@ def as_timestamp(value: Any, zone: tzinfo, *, encoding: str = "utf-8") -> tuple[
         except (OverflowError, ValueError):  # PostgreSQL 'infinity' comes as datetime.max with a zone
             return None, "invalid"
     parsed = parsed.replace(tzinfo=None)
+    if parsed.year == OPEN_ENDED_YEAR:
+        return None, "nulled"
     if not _FIRST <= parsed < _LAST:
         return None, "invalid"
     return parsed, "ok"

@@ -28,6 +28,7 @@ from fastapi import status as http
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from bdcwatch import safe_text
 from bdcwatch.dates.periods import previous_period
 from bdcwatch.dates.workdays import calendar_from_policy
 from bdcwatch.ledger.lifecycle import (
@@ -84,9 +85,10 @@ class StatusChange(BaseModel):
     @field_validator("note")
     @classmethod
     def _said_why(cls, value: str) -> str:
-        if not value.strip():
+        value = safe_text.typed(value).strip()
+        if not value:
             raise ValueError("请填写说明：做了什么，或为什么改变状态")
-        return value.strip()
+        return value
 
 
 class Resend(BaseModel):
@@ -97,9 +99,10 @@ class Resend(BaseModel):
     @field_validator("note")
     @classmethod
     def _said_why(cls, value: str) -> str:
-        if not value.strip():
+        value = safe_text.typed(value).strip()
+        if not value:
             raise ValueError("请填写说明：为什么重新发送这封邮件")
-        return value.strip()
+        return value
 
 
 def detail_json(found: FindingDetail) -> dict[str, Any]:
