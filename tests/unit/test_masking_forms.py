@@ -67,6 +67,7 @@ def test_every_written_form_of_an_id_number_is_masked(number: str, before: str, 
 @pytest.mark.parametrize("written", [
     "身份证号140302198506120017", "ID140302198506120017", "证件号码：ID １４０３０２－１９８５０６１２－００１７",
     "签到表_110101199003071234.txt", "140302——19850612——0017", "身份证110101000000001234",
+    "110101199003071234abc", "身份证号110101199003071234ID已核",  # a word straight after (an adversary round)
 ])
 def test_numbers_written_after_a_word_or_with_dashes_are_masked(written: str) -> None:
     """The forms an operator met in the demo (full-width hyphen, em dash, doubled spaces, a
@@ -110,6 +111,7 @@ def test_numbers_broken_across_lines_spaced_out_or_with_a_look_alike_x_are_maske
     "晋(2026)阳泉市不动产权第0001234号",
     "2026-03-10 2026-03-11 20",  # dates in a row are no birth date
     "YQ00-2026-000000000000001",
+    "110101000000001234ZS",  # 18 digits without a birth date, then letters: a code
 ])
 def test_long_codes_that_merely_contain_digits_are_left_as_written(code: str) -> None:
     assert mask_id_numbers(f"见 {code} 。") == f"见 {code} 。"

@@ -61,6 +61,11 @@ def test_the_bundled_policy_is_typed():
     (lambda r: r["cycles"].__setitem__("city_chek", {"per_year": 2}), r"cycles\.city_chek: not a cycle DAG"),
     (lambda r: r["cycles"]["county_self_inspection"].__setitem__("per_year", 6),
      r"cycles\.county_self_inspection\.per_year: 6, but county_self_inspection runs 4 times a year"),
+    (lambda r: r.setdefault("bulletin", {}).__setitem__("weights", {"ecert_coverage": float("nan")}),
+     r"bulletin\.weights: .*not \.nan or \.inf"),
+    (lambda r: r.setdefault("bulletin", {}).__setitem__("weights", {"online_share": float("inf")}),
+     r"bulletin\.weights: .*not \.nan or \.inf"),
+    (lambda r: r.setdefault("intake", {}).__setitem__("settle_seconds", -1), r"intake\.settle_seconds"),
 ])
 def test_a_wrong_policy_fails_at_load_naming_the_key_and_the_file(raw, change, message):
     broken = copy.deepcopy(raw)

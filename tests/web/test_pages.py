@@ -69,6 +69,16 @@ def test_finding_page_in_chinese_with_history_and_a_form_for_op_only(web, world)
     assert missing.status_code == 404 and "999999" in missing.text
 
 
+def test_a_direction_override_in_data_is_not_shown_on_the_pages(web, world):
+    """U+202E in a complaint's 内容 made the finding page read it backwards (the mails
+    already dropped it): every text from data goes through the mails' cleaning."""
+    fid = world.add("rlo", "COMPLAINT", "GD2026040199", "YQ21",
+                    detail={"content": "正常内容\u202eEVIL\u202c，余下", "kind": "投诉"})
+    page = web.session("viewer").get(f"{UI}/findings/{fid}").text
+    assert "正常内容EVIL，余下" in page and "\u202e" not in page and "\u202c" not in page
+    assert "\u202e" not in web.session("viewer").get(f"{UI}/", params={"q": "GD2026040199"}).text
+
+
 def test_anonymous_page_says_log_in(web, world):
     page = web.client.get(f"{UI}/")
     assert page.status_code == 401 and "登录 Airflow" in page.text and "/auth/login/" in page.text

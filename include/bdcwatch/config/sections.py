@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import date
 from enum import StrEnum
@@ -304,6 +305,8 @@ class Bulletin(_Section):
     @field_validator("weights")
     @classmethod
     def _weights_positive(cls, value: dict[str, float]) -> dict[str, float]:
+        if not all(math.isfinite(w) for w in value.values()):  # .nan / .inf in YAML: the bulletin failed mid-run
+            raise ValueError("weights must be numbers (not .nan or .inf)")
         if any(w < 0 for w in value.values()) or not any(w > 0 for w in value.values()):
             raise ValueError("weights must be 0 or more, and at least one above 0")
         return value

@@ -7,10 +7,10 @@ Cyrillic ``Х``, Roman ``Ⅹ``), with or without separators (up to six of: space
 width, line breaks of every kind, invisible characters such as the soft hyphen, and every
 hyphen and dash a keyboard or an input method gives: - ‐ ‑ ‒ – — ― − ﹣ －) between the
 digit groups, anywhere in a text, whatever its check character, also written straight after
-a word (``身份证140302…``, ``ID140302…``).
+or before a word (``身份证140302…``, ``ID140302…``, ``…1234abc``).
 Long codes that merely contain digits (BDCDYH, YWH, ZZBS, certificate numbers) are not ID
-numbers: a match has no digit or letter right after it and no digit right before it; a
-15-digit or separated form, or one written straight after a Latin letter, must carry a plausible
+numbers: a match has no digit right before or after it; a 15-digit or separated form, or one
+written straight after or before a Latin letter, must carry a plausible
 birth date where GB 11643 puts one, or be grouped as ID numbers are written (6-8-4, 6-4-4-4,
 fours; legacy 6-6-3), so a run of dates or a 16-digit case number is left as written.
 """
@@ -36,7 +36,7 @@ _GAP = f"{_SEPARATOR}{{0,{MAX_GAP}}}"
 _D = f"[{_DIGIT}]"
 # 18 = 17 digits + check; 15 = 15 digits; separators may stand between any two characters.
 _ID_LIKE = re.compile(
-    f"(?<![{_DIGIT}])(?:{_D}(?:{_GAP}{_D}){{16}}{_GAP}[{_CHECK}]|{_D}(?:{_GAP}{_D}){{14}})(?![{_ALNUM}])"
+    f"(?<![{_DIGIT}])(?:{_D}(?:{_GAP}{_D}){{16}}{_GAP}[{_CHECK}]|{_D}(?:{_GAP}{_D}){{14}})(?![{_DIGIT}])"
 )
 _SEPARATORS = re.compile(_SEPARATOR)
 _LETTER = re.compile("[A-Za-z\uff21-\uff3a\uff41-\uff5a]")
@@ -82,9 +82,12 @@ def id_number_text(token: str, *, after_letter: bool = False) -> str | None:
 
 
 def _mask_match(match: re.Match[str]) -> str:
-    token, start = match.group(0), match.start()
-    after_letter = start > 0 and _LETTER.match(match.string[start - 1]) is not None
-    return mask(token) if id_number_text(token, after_letter=after_letter) else token
+    token, start, end = match.group(0), match.start(), match.end()
+    # Beside a letter (``ID140302…``, ``…1234abc``) a number may be part of a code: only a
+    # plausible birth date makes it an ID number there.
+    beside_letter = (start > 0 and _LETTER.match(match.string[start - 1]) is not None) or (
+        end < len(match.string) and _LETTER.match(match.string[end]) is not None)
+    return mask(token) if id_number_text(token, after_letter=beside_letter) else token
 
 
 def mask_id_numbers(text: str) -> str:

@@ -13,6 +13,7 @@ from fastapi import Request
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup
 
+from bdcwatch import safe_text
 from bdcwatch.standards.masking import mask_id_numbers
 from bdcwatch.web import deps, labels
 
@@ -60,10 +61,20 @@ def percent(value: float | None) -> str:
     return "—" if value is None else f"{value:.1f}%"
 
 
+def _finalize(value: Any) -> Any:
+    """Every ``{{ value }}`` of a page: text from data cleaned as the mails clean it
+    (``safe_text.clean``: control and bidi characters dropped — U+202E made a 内容 read
+    backwards —, ID numbers masked) before autoescaping; the templates' own Markup, numbers
+    and dates pass."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return safe_text.clean(value)
+    return value
+
+
 @lru_cache(maxsize=1)
 def environment() -> Environment:
     env = Environment(loader=PackageLoader("bdcwatch.web", "templates"), autoescape=select_autoescape(default=True),
-                      trim_blocks=True, lstrip_blocks=True)
+                      trim_blocks=True, lstrip_blocks=True, finalize=_finalize)
     env.globals.update(
         status_text=labels.status_text, severity_text=labels.severity_text, djdl_text=labels.djdl_text,
         subject_type_text=labels.subject_type_text, detail_pairs=labels.detail_pairs, cycle_text=labels.cycle_text,
