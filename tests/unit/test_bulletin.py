@@ -207,3 +207,18 @@ def test_the_bulletin_mail_and_workbook(engine):
     assert bulletin.compose(Job(job.spec, p, engine, RunContext("monthly_bulletin", "run-2", NOW))) == []
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(outbox)).scalar_one() == len(queued)
+
+
+def test_a_complaint_accepted_on_the_first_counts_in_its_own_month(sqlite_url):
+    """findings_per_1000: a detected finding judged as of 1 March 00:00 is February's (the
+    check of February found it); a complaint accepted on 1 March (written as a date,
+    00:00) happened in March and is March's, not February's."""
+    from bdcwatch.reports.scorecard import _ledger_counts
+    from tests.web.ledger_world import new_world
+
+    world = new_world(sqlite_url.migrated())
+    world.add("late", "CASE_OVERDUE", "YQ21-2026-02-000001", "YQ21", as_of=datetime(2026, 3, 1))
+    world.add("ticket", "COMPLAINT", "GD2026030101", "YQ21", as_of=datetime(2026, 3, 1))
+    february, _ = _ledger_counts(world.engine, Period(date(2026, 2, 1), date(2026, 3, 1)))
+    march, _ = _ledger_counts(world.engine, Period(date(2026, 3, 1), date(2026, 4, 1)))
+    assert (february, march) == ({"YQ21": 1}, {"YQ21": 1})

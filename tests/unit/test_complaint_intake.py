@@ -420,3 +420,29 @@ def test_a_workbook_declaring_every_cell_of_the_sheet_is_read_by_what_it_holds()
     rows = workbook_rows(buffer.getvalue())
     assert [number for number, _ in rows] == [1, 2]  # the stray cell is beyond every column read
     assert all(len(cells) <= MAX_COLUMNS for _, cells in rows) and len(rows[1][1]) == 7
+
+
+def test_a_ticket_exported_again_with_a_graver_type_gets_its_due_date_and_is_announced_again(world):
+    """The same 工单编号 re-exported as 举报 (high) after the unit was told of it as 咨询
+    (low): its due date follows the new severity from the day it was first reported
+    (CONTRACT §4) and the unit's next digest carries it again."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from bdcwatch.dates.workdays import calendar_from_policy
+
+    folder, engine, run = world
+    row = "GD2026040301,12345,2026-04-01 09:00,YQ21,,咨询抵押材料,{kind}"
+    (folder / "a.csv").write_text(f"{HEADER}\n{row.format(kind='咨询')}\n", encoding="utf-8")
+    run()
+    first = complaints(engine)["GD2026040301"]
+    with engine.begin() as conn:  # its unit's digest went out
+        conn.execute(update(finding).where(finding.c.id == first.id).values(notified_outbox_id=1))
+    (folder / "b.csv").write_text(f"{HEADER}\n{row.format(kind='举报')}\n", encoding="utf-8")
+    run("r2", NOW + timedelta(days=3))
+    again = complaints(engine)["GD2026040301"]
+    calendar = calendar_from_policy(policy_with(folder))
+    assert (first.severity, again.severity) == ("low", "high")
+    assert first.due_date == calendar.add_working_days(NOW.date(), 30)
+    assert again.due_date == calendar.add_working_days(NOW.date(), 10) and again.notified_outbox_id is None

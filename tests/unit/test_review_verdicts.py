@@ -198,3 +198,19 @@ def test_a_checklist_cut_short_is_refused_and_a_reviewer_id_number_is_masked(eng
         notes = " ".join(conn.execute(select(finding_event.c.note)).scalars())
     assert reviewers == {"张评查 110*************15"}
     assert "110101199003078515" not in notes and "张评查 110*************15" in notes
+
+
+def test_a_title_a_reviewer_typed_above_the_header_is_skipped_and_rows_keep_their_numbers(engine):
+    """A checklist re-saved with a title row inserted above the header (and a blank row
+    between two cases): read from the header down, each refusal naming the row Excel shows."""
+    data = checklist_bytes({"YWH-A": ("合格", "", "张评查", ""), "YWH-B": ("合格", "", "", "")})
+    book = openpyxl.load_workbook(io.BytesIO(data))
+    sheet = book["抽查清单"]
+    sheet.insert_rows(1)
+    sheet["A1"] = "阳泉市第一登记所 2026年3月 质量评查抽查清单（已评查）"
+    buffer = io.BytesIO()
+    book.save(buffer)
+    with pytest.raises(VerdictRefusedError) as refused:
+        import_checklist(engine, buffer.getvalue(), file_name="质量评查抽查清单_YQ21_2026-03.xlsx", actor="上传人",
+                         now=NOW, policy=load_policy())
+    assert [(p.row, p.ywh) for p in refused.value.problems] == [(4, "YWH-B")]  # 缺评查人, on row 4 as Excel shows

@@ -7,8 +7,10 @@ due dates and audit trail; ``rules/reported.py`` declares their titles and label
 severity and a detection event; a subject reported again with the same content changes
 nothing at all (a file processed twice is a no-op); with a different content, unit or
 severity the finding is updated in place (never duplicated) with an audit entry naming
-what changed. Status is left alone: only people (and, for detected rules, look-back)
-move a finding along its lifecycle.
+what changed; an open finding whose severity changed gets the due date of its new
+severity (from its first report) and is announced to its unit again, as one that moved
+to another unit is. Status is left alone: only people (and, for detected rules,
+look-back) move a finding along its lifecycle.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from bdcwatch.config.policy import Policy, Severity
 from bdcwatch.dates.workdays import WorkCalendar
 from bdcwatch.ledger.audit import AuditEvent, append_events
 from bdcwatch.ledger.findings import occurred_day
+from bdcwatch.ledger.lifecycle import OPEN_STATUSES
 from bdcwatch.rules import get
 from bdcwatch.standards.masking import mask_id_numbers
 from bdcwatch.store.models import finding
@@ -118,6 +121,11 @@ def report(
                               "occurred_on": occurred_day(rule.code, detail_text, item.judged_as_of, now)}
     if row.unit_code != item.unit_code:
         values["notified_outbox_id"] = None  # the unit it now belongs to has not been told
+    if row.severity != severity.value and row.status in OPEN_STATUSES:
+        # Its due date follows its severity (CONTRACT §4), counted from when it was first
+        # reported; the unit is told again (a 咨询 re-exported as 举报 is a new matter to it).
+        values["due_date"] = due_date(policy, calendar, severity, row.first_detected_at.date())
+        values["notified_outbox_id"] = None
     conn.execute(update(finding).where(finding.c.id == row.id).values(**values))
     append_events(conn, [AuditEvent(row.id, now, by.actor, row.status, row.status,
                                     mask_id_numbers(f"更新（{'、'.join(changed)}）：{note}"))])

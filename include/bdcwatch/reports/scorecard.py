@@ -138,8 +138,17 @@ def _grouped(engine: Engine, sql: str, params: dict[str, Any]) -> dict[str, int]
 
 
 def _ledger_counts(engine: Engine, period: Period) -> tuple[dict[str, int], dict[str, tuple[int, int]]]:
-    """Per unit: findings about the month; and (closed on time, due in the month)."""
-    about = or_(and_(finding.c.judged_as_of > period.start_at, finding.c.judged_as_of <= period.as_of),
+    """Per unit: findings about the month; and (closed on time, due in the month).
+
+    A detected finding's ``judged_as_of`` is the as-of time of the check that found it (the
+    period's end, 00:00 of the next month, belongs to the month judged); a reported one's is
+    when it happened (a complaint accepted on 1 March, written as a date, is 00:00 of
+    1 March: March's)."""
+    reported = [code for code, rule in rules.all_rules().items() if not rule.detected]
+    about = or_(and_(finding.c.rule_code.not_in(reported),
+                     finding.c.judged_as_of > period.start_at, finding.c.judged_as_of <= period.as_of),
+                and_(finding.c.rule_code.in_(reported),
+                     finding.c.judged_as_of >= period.start_at, finding.c.judged_as_of < period.as_of),
                 and_(finding.c.judged_as_of.is_(None), finding.c.first_detected_at >= period.start_at,
                      finding.c.first_detected_at < period.as_of))
     rectified: dict[str, list[int]] = defaultdict(lambda: [0, 0])
