@@ -293,6 +293,64 @@ def test_numeric_ids_and_codes_with_decimal_places_keep_their_text(server, reque
     assert staged == {"Y1": ("10023", "37"), "Y2": (None, None)}
 
 
+def test_postgresql_sql_ascii_database_with_gbk_bytes_is_named_or_read_with_the_charset_extra(
+        _server_databases, sqlite_url):
+    """A legacy PostgreSQL database created SQL_ASCII holds GBK bytes: the driver failed
+    mid-read with a bare UnicodeDecodeError naming nothing. Without the ``charset`` extra
+    the load stops naming table, column, row and the likely cause (§5); with it, it reads."""
+    import uuid
+
+    import psycopg2
+
+    databases = _server_databases("postgresql")
+    name = f"bdcw_{uuid.uuid4().hex[:12]}"
+    with databases.admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name} ENCODING 'SQL_ASCII' LC_COLLATE 'C' LC_CTYPE 'C' "
+                          "TEMPLATE template0"))
+    databases.created.append(name)
+    url = make_url(databases.url(name))
+    metadata = build_metadata()
+    metadata.tables["BDC_ZS"].create(create_engine(url))
+    raw = psycopg2.connect(host=url.host, port=url.port, user=url.username, dbname=name)
+    raw.set_client_encoding("SQL_ASCII")  # the legacy client wrote GBK bytes as they were
+    def gbk(text_: object) -> str:  # a string literal of the GBK bytes, as the legacy client sent them
+        return "E'" + "".join(f"\\x{b:02x}" for b in str(text_).encode("gbk")) + "'"
+
+    with raw, raw.cursor() as cursor:
+        for i in range(1, 4):
+            row = _zs_row(f"ZS{i}", T)
+            cursor.execute("INSERT INTO bdc_zs (zsid, ywh, zslx, bdcqzh, bdcdyh, qlrmc, djjg, szsj, zszt, gxsj) "
+                           f"VALUES (%s, %s, 1, {gbk(row['BDCQZH'])}, %s, {gbk('张三')}, 'YQ00', %s, 1, %s)",
+                           (row["ZSID"], row["YWH"], UNIT, T, T))
+    raw.close()
+    supervision = make_engine(sqlite_url.migrated())
+    with pytest.raises(QualityGateError, match=r"BDC_ZS column BDCQZH: text cannot be decoded as utf-8.*charset"):
+        load_table(source_engine(url, SHANGHAI), supervision, "BDC_ZS", run_id="t", full_scan=True, now=LOADED_AT)
+    result = load_table(source_engine(url, SHANGHAI, "gbk"), supervision, "BDC_ZS", run_id="t", full_scan=True,
+                        now=LOADED_AT)
+    assert result.rows_loaded == 3
+    with supervision.connect() as conn:
+        assert {r.qlrmc for r in conn.execute(select(stg_bdc_zs))} == {"张三"}
+
+
+def test_postgresql_utf8_database_read_with_a_gbk_extra_keeps_characters_gbk_lacks(pg_database, sqlite_url):
+    """A charset extra of gbk on a UTF8 database made the server convert to GBK and fail on
+    a character GBK lacks (𠮷): a UTF8 database is read as UTF-8 whatever the extra says."""
+    url = make_url(pg_database("source"))
+    metadata = build_metadata()
+    writer = create_engine(url)
+    metadata.tables["BDC_ZS"].create(writer)
+    with writer.begin() as conn:
+        conn.execute(metadata.tables["BDC_ZS"].insert(), [{**_zs_row("ZS1", T), "QLRMC": "𠮷野家"}])
+    writer.dispose()
+    supervision = make_engine(sqlite_url.migrated())
+    as_configured = url.update_query_dict({"client_encoding": "gbk"})  # what connections.py builds from the extra
+    load_table(source_engine(as_configured, SHANGHAI, "gbk"), supervision, "BDC_ZS", run_id="t", full_scan=True,
+               now=LOADED_AT)
+    with supervision.connect() as conn:
+        assert conn.execute(select(stg_bdc_zs.c.qlrmc)).scalar_one() == "𠮷野家"
+
+
 def test_mariadb_quarantine_keeps_a_huge_value_clipped(mysql_database):
     """A pasted document in a free-text column far longer than its reference column is
     quarantined; its kept copy is clipped so the quarantine row fits MariaDB's TEXT (64 KB)

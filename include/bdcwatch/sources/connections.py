@@ -49,7 +49,9 @@ def connection_url(conn: Any) -> URL:
         # column whose declared charset is wrong is read raw (``charset`` extra, §5).
         query["charset"] = "utf8mb4"
     elif charset(conn):
-        query["client_encoding"] = str(charset(conn))  # PostgreSQL converts to it (or passes SQL_ASCII bytes)
+        # PostgreSQL: a SQL_ASCII database's bytes are decoded by extraction with it; any other
+        # database is read as UTF-8 whatever the extra says (source_engine).
+        query["client_encoding"] = str(charset(conn))
     return URL.create(
         driver,
         username=conn.login or None,
@@ -109,7 +111,14 @@ def source_engine(url: URL, zone: tzinfo, text_charset: str | None = None) -> En
         def _pg_session(dbapi_conn, _record):  # type: ignore[no-untyped-def]
             cursor = dbapi_conn.cursor()
             cursor.execute(*set_zone)
+            cursor.execute("SHOW server_encoding")
+            (server_encoding,) = cursor.fetchone()
             cursor.close()
+            if str(server_encoding).upper() != "SQL_ASCII":
+                # The server knows its text: UTF-8 holds every character it can store, where a
+                # client_encoding from the charset extra (GBK) failed on one it cannot (𠮷).
+                # The extra matters for SQL_ASCII databases only (extraction decodes those).
+                dbapi_conn.set_client_encoding("UTF8")
             dbapi_conn.commit()
             for caster in casters:
                 caster.register(dbapi_conn)

@@ -43,6 +43,7 @@ from sqlalchemy import (
     delete,
     func,
     inspect,
+    literal,
     or_,
     select,
     table,
@@ -147,10 +148,21 @@ def resolve_source_table(engine: Engine, table_name: str) -> SourceTable:
                        frozenset(ref for ref in wanted if isinstance(reflected[ref]["type"], String)))
 
 
-def _raw_text_columns(conn: Connection, real_table: str, columns: dict[str, str], text_charset: str | None) -> set[str]:
-    """MySQL columns the server cannot convert: declared ``latin1``/``binary``/``ascii`` while
-    the connection's ``charset`` extra says the text is written in another character set
-    (a legacy system's GBK bytes in a latin1 table). They are read raw and decoded here."""
+def _raw_text_columns(conn: Connection, source: SourceTable, text_charset: str | None) -> set[str]:
+    """Text columns the server cannot convert, read raw and decoded here (with the
+    ``charset`` extra, else UTF-8; a value that does not decode stops the load naming
+    table, column and row, §5):
+
+    * MySQL columns declared ``latin1``/``binary``/``ascii`` while the ``charset`` extra says
+      the text is written in another character set (a legacy system's GBK bytes in a
+      latin1 table);
+    * every text column of a PostgreSQL database created ``SQL_ASCII``: it stores whatever
+      bytes a client wrote (GBK, UTF-8) and converts nothing, so the driver's decoding
+      failed mid-read naming nothing."""
+    real_table, columns = source.real, source.columns
+    if conn.dialect.name == "postgresql":
+        encoding = conn.execute(text("SELECT current_setting('server_encoding')")).scalar()
+        return set(source.text_columns) if str(encoding).upper() == "SQL_ASCII" else set()
     if conn.dialect.name != "mysql" or not text_charset or python_codec(text_charset) == python_codec("latin1"):
         return set()
     declared = conn.execute(
@@ -163,6 +175,14 @@ def _raw_text_columns(conn: Connection, real_table: str, columns: dict[str, str]
             if charset and str(charset).lower() in raw_sets and str(name).upper() in real_to_ref}
 
 
+def _raw(conn: Connection, value: ColumnClause[Any]) -> Any:
+    """A text column's bytes as stored: PostgreSQL's ``convert_to(…, 'SQL_ASCII')`` (a cast
+    to bytea would parse backslashes as escapes), MySQL's ``CAST(… AS BINARY)``."""
+    if conn.dialect.name == "postgresql":
+        return func.convert_to(value, literal("SQL_ASCII"), type_=LargeBinary)
+    return cast(value, LargeBinary)
+
+
 def _stream(
     engine: Engine, table_name: str, since: datetime | None, chunk_size: int
 ) -> Iterator[dict[str, list[Any]]]:
@@ -170,11 +190,11 @@ def _stream(
     real_table, columns = source.real, source.columns
     text_charset = engine.get_execution_options().get(CHARSET_OPTION)
     with engine.connect().execution_options(stream_results=True, yield_per=chunk_size) as conn:
-        raw_columns = _raw_text_columns(conn, real_table, columns, text_charset)
+        raw_columns = _raw_text_columns(conn, source, text_charset)
         # Select without types: the raw driver values, so a malformed timestamp in a lax
         # database reaches the gate as text instead of crashing the read.
         selected = [
-            (cast(column(real), LargeBinary) if ref in raw_columns else column(real)).label(ref)
+            (_raw(conn, column(real)) if ref in raw_columns else column(real)).label(ref)
             for ref, real in columns.items()
         ]
         query = select(*selected).select_from(table(real_table))
