@@ -169,7 +169,8 @@ PY
     Emails          $(ls "$VAR/mail" | wc -l) message(s) (digests to heads, notices to operations) as .eml files in $VAR/mail
     Ground truth    $VAR/demo/ground_truth.json (what the generator planted)
     Feed it         $COMPLAINTS_DIR (complaint exports); verdicts and duties from a shell:
-                    $ROOT/.venv/bin/bdcwatch --url sqlite:///$VAR/demo/supervision.db review list
+                    BDCWATCH_POLICY=$VAR/demo/policy.yaml $ROOT/.venv/bin/bdcwatch \\
+                      --url sqlite:///$VAR/demo/supervision.db review list
     Logs            $VAR/logs
     Stop            make stop
 

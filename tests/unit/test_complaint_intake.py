@@ -446,3 +446,24 @@ def test_a_ticket_exported_again_with_a_graver_type_gets_its_due_date_and_is_ann
     assert (first.severity, again.severity) == ("low", "high")
     assert first.due_date == calendar.add_working_days(NOW.date(), 30)
     assert again.due_date == calendar.add_working_days(NOW.date(), 10) and again.notified_outbox_id is None
+
+
+def test_one_ticket_naming_two_units_in_one_file_stays_held_for_operations(world):
+    """The same 工单编号 twice in a file, one row naming an unknown unit: the other row takes
+    the ticket in, and the held row stays in the quarantine (it was released in the same
+    transaction and operations never heard of the conflict)."""
+    folder, engine, run = world
+    rows = ["GD2026040501,12345,2026-04-01,YQ21,,内容,投诉", "GD2026040501,12345,2026-04-01,某某县,,内容,投诉"]
+    (folder / "a.csv").write_text("\n".join([HEADER, *rows]) + "\n", encoding="utf-8")
+    run()
+    assert "GD2026040501" in complaints(engine)
+    assert ("工单编号=GD2026040501", "被反映单位") in held(engine)
+
+
+@pytest.mark.parametrize(("name", "kept"), [
+    (".hidden.csv", "hidden.csv"), ("~$12345.xlsx", "12345.xlsx"), ("..csv", "upload.csv"),
+    ("投诉" * 60 + ".csv", "投诉" * 32 + "投.csv"),
+])
+def test_a_dropped_file_gets_a_name_a_run_takes_and_the_file_system_accepts(tmp_path, name, kept):
+    path = drop_file(tmp_path, name, b"x", now=NOW)
+    assert path.name == kept and path.read_bytes() == b"x"

@@ -214,3 +214,24 @@ def test_a_title_a_reviewer_typed_above_the_header_is_skipped_and_rows_keep_thei
         import_checklist(engine, buffer.getvalue(), file_name="质量评查抽查清单_YQ21_2026-03.xlsx", actor="上传人",
                          now=NOW, policy=load_policy())
     assert [(p.row, p.ywh) for p in refused.value.problems] == [(4, "YWH-B")]  # 缺评查人, on row 4 as Excel shows
+
+
+def test_a_reviewer_longer_than_kept_is_refused_by_row_and_the_same_checklist_later_changes_nothing(engine):
+    """A pasted paragraph as 评查人 crashed the import on PostgreSQL/MariaDB (varchar(100)):
+    refused naming its row. The same checklist with blank 评查日期 imported again days later
+    is unchanged (it rewrote the date to the upload day and logged a change)."""
+    from datetime import timedelta
+
+    long = checklist_bytes({"YWH-A": ("合格", "", "张" * 101, "")})
+    with pytest.raises(VerdictRefusedError) as refused:
+        import_checklist(engine, long, file_name="质量评查抽查清单_YQ21_2026-03.xlsx", actor="上传人", now=NOW,
+                         policy=load_policy())
+    assert [(p.row, "评查人过长" in p.message) for p in refused.value.problems] == [(2, True)]
+    same = checklist_bytes({"YWH-A": ("合格", "", "张评查", ""), "YWH-C": ("不合格", "缺材料", "张评查", "")})
+    first, _ = import_checklist(engine, same, file_name="质量评查抽查清单_YQ21_2026-03.xlsx", actor="上传人", now=NOW,
+                                policy=load_policy())
+    again, _ = import_checklist(engine, same, file_name="质量评查抽查清单_YQ21_2026-03.xlsx", actor="另一人",
+                                now=NOW + timedelta(days=4), policy=load_policy())
+    assert (first.recorded, again.recorded, again.unchanged) == (2, 0, 2)
+    with engine.connect() as conn:
+        assert {c.reviewed_on for c in sample_cases(conn, 7) if c.verdict} == {NOW.date()}

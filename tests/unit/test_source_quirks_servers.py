@@ -373,3 +373,34 @@ def test_mariadb_quarantine_keeps_a_huge_value_clipped(mysql_database):
     assert held.row_key == "ZSID=ZS7" and held.column_name == "QLRMC"
     assert "共 30000 字" in held.reason and len(held.reason) < 5_000
     assert "共 30000 字" in json.loads(held.row_json)["QLRMC"]
+
+
+def test_postgresql_materialized_view_is_read_and_a_stale_column_in_other_case_is_refused(pg_database, sqlite_url):
+    """Vendors grant a materialized view (or a postgres_fdw foreign table): it was reported
+    as "does not exist". A table holding both "GXSJ" and a stale gxsj was read from one of
+    them silently (the watermark went back years): which one holds the data cannot be
+    told. A table with none of the reference columns is named as such (SQLite and MariaDB
+    gave a bare SQL syntax error)."""
+    from bdcwatch.errors import SourceSchemaError
+
+    url = make_url(pg_database("source"))
+    metadata = build_metadata()
+    writer = create_engine(url)
+    metadata.tables["BDC_ZS"].create(writer)
+    with writer.begin() as conn:
+        conn.execute(metadata.tables["BDC_ZS"].insert(), [_zs_row(f"ZS{i}", T) for i in range(1, 4)])
+        conn.execute(text("ALTER TABLE bdc_zs RENAME TO zs_base"))
+        conn.execute(text('CREATE MATERIALIZED VIEW "BDC_ZS" AS SELECT * FROM zs_base'))
+        conn.execute(text('CREATE VIEW "BDC_DZZZ_ZZXX" AS SELECT 1 AS x'))
+    supervision = make_engine(sqlite_url.migrated())
+    source = source_engine(url, SHANGHAI)
+    assert load_table(source, supervision, "BDC_ZS", run_id="t", full_scan=True, now=LOADED_AT).rows_loaded == 3
+    with pytest.raises(SourceSchemaError, match=r"has none of the columns of BDC_DZZZ_ZZXX"):
+        load_table(source, supervision, "BDC_DZZZ_ZZXX", run_id="t", full_scan=True, now=LOADED_AT)
+    with writer.begin() as conn:
+        conn.execute(text('DROP MATERIALIZED VIEW "BDC_ZS"'))
+        conn.execute(text("ALTER TABLE zs_base RENAME TO bdc_zs"))
+        conn.execute(text('ALTER TABLE bdc_zs ADD COLUMN "GXSJ" timestamp'))  # beside the lower-case gxsj
+    writer.dispose()
+    with pytest.raises(SourceSchemaError, match=r"two columns named GXSJ in different letter case"):
+        load_table(source_engine(url, SHANGHAI), supervision, "BDC_ZS", run_id="t", full_scan=True, now=LOADED_AT)

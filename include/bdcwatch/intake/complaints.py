@@ -381,7 +381,10 @@ def _record_file(engine: Engine, path: Path, data: bytes, sha: str, table: Table
                 taken.append(mapped.subject_id)
             if held:
                 _hold(conn, held, by.run_id, now)
-            _release(conn, taken, now)
+            # A ticket held on one row of this file (another unit named on its twin row) stays
+            # held: operations must hear of the conflict whichever row came first.
+            still_held = {h.row_key for h in held}
+            _release(conn, [t for t in taken if ticket_key(t) not in still_held], now)
             outcome.quarantined = len(held)
         after = path.stat()
         if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):

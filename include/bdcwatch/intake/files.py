@@ -62,6 +62,7 @@ MAX_COLUMNS, MAX_ROWS = 256, 200_000
 _NOTE = re.compile(r"[(（\[［【].*$")
 SUFFIXES = (".csv", ".xlsx")
 PARTIAL = ".part"  # an upload still being written (drop_file)
+MAX_NAME_BYTES = 200  # a dropped file's name, leaving room for the time stamp a clash adds (255 in all)
 CLOCK_PROBE = ".bdcwatch-clock"  # touched to read the folder's own clock (settled); hidden, never taken in
 
 
@@ -293,6 +294,12 @@ def drop_file(folder: Path, name: str, data: bytes, *, now: datetime) -> Path:
     base = Path(name).name
     if Path(base).suffix.lower() not in SUFFIXES:
         raise IntakeFileError(f"{base!r}: only .csv and .xlsx exports are taken in")
+    # A name a run would never pick up (hidden, Excel's ~$ lock-file form) or one the file
+    # system refuses (over 255 bytes: ~85 Chinese characters) is made one it takes.
+    stem, suffix = Path(base).stem.lstrip(".").removeprefix("~$").lstrip(".") or "upload", Path(base).suffix
+    while len((stem + suffix).encode("utf-8")) > MAX_NAME_BYTES:
+        stem = stem[:-1]
+    base = stem + suffix
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / base
     if target.exists():

@@ -20,6 +20,7 @@ import hashlib
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, select
@@ -78,7 +79,7 @@ def _duty(policy: Policy, code: str) -> Duty:
         if duty.code == code:
             return duty
     known = ", ".join(d.code for d in policy.duties.items)
-    raise DutyEvidenceError(f"duty {code!r} is not in the policy ({policy.source}); known duties: {known}")
+    raise DutyEvidenceError(f"duty {code!r} is not in the policy ({Path(policy.source).name}); known duties: {known}")
 
 
 def record_evidence(

@@ -59,6 +59,9 @@ class VerdictInput:
     row: int | None = None
 
 
+MAX_REVIEWER = 100  # inspection_sample.reviewer's width
+
+
 @dataclass(frozen=True)
 class RowProblem:
     """Why one entered verdict is refused; ``str()`` is the line a reviewer reads."""
@@ -125,6 +128,8 @@ def check(inputs: Sequence[VerdictInput], sample: set[str], today: date) -> list
             problems.append(RowProblem(item.row, ywh, f"评查结论“{verdict or '（空）'}”应为“合格”或“不合格”"))
         if not item.reviewer.strip():
             problems.append(RowProblem(item.row, ywh, "缺评查人"))
+        elif len(mask_id_numbers(item.reviewer.strip())) > MAX_REVIEWER:  # the column's width (a pasted paragraph)
+            problems.append(RowProblem(item.row, ywh, f"评查人过长（{len(item.reviewer.strip())} 字，最多 {MAX_REVIEWER} 字）"))
         if verdict == FAIL and not item.description.strip():
             problems.append(RowProblem(item.row, ywh, "评查不合格须填写问题描述"))
         if item.reviewed_on is not None and item.reviewed_on > today:
@@ -196,8 +201,10 @@ def _apply(
     ywh, verdict = old.ywh, normalise_verdict(item.verdict)
     description = mask_id_numbers(item.description.strip())
     reviewer, reviewed_on = mask_id_numbers(item.reviewer.strip()), item.reviewed_on or now.date()
-    if (old.verdict, old.description or "", old.reviewer, old.reviewed_on) == (verdict, description, reviewer,
-                                                                                reviewed_on):
+    # A blank review date means "not said", not "today": the same checklist imported again a
+    # few days later changes nothing (it rewrote the date and logged a change).
+    kept_on = old.reviewed_on if item.reviewed_on is None and old.reviewed_on is not None else reviewed_on
+    if (old.verdict, old.description or "", old.reviewer, old.reviewed_on) == (verdict, description, reviewer, kept_on):
         result.unchanged += 1
         return
     conn.execute(update(inspection_sample).where(and_(inspection_sample.c.inspection_id == insp.id,

@@ -124,7 +124,10 @@ def resolve_source_table(engine: Engine, table_name: str) -> SourceTable:
     """
     inspector = inspect(engine)
     candidates: dict[str, list[str]] = {}
-    for name in [*inspector.get_table_names(), *inspector.get_view_names()]:
+    relations = [*inspector.get_table_names(), *inspector.get_view_names()]
+    if engine.dialect.name == "postgresql":  # a materialized view or a foreign table (postgres_fdw) is read alike
+        relations += [*inspector.get_materialized_view_names(), *inspector.get_foreign_table_names()]  # type: ignore[attr-defined]
+    for name in relations:
         candidates.setdefault(name.strip().lstrip("\ufeff").strip().upper(), []).append(name)
     found = candidates.get(table_name.upper(), [])
     if len(found) > 1:
@@ -142,8 +145,27 @@ def resolve_source_table(engine: Engine, table_name: str) -> SourceTable:
                                 zh=f"源库 {where} 中没有源表 {table_name}（连接指向的库不对，或表名不同）")
     # A name as a CSV import into SQLite or Access leaves it (a BOM, a trailing space) is
     # still that column: "missing ZSID" beside a visible "\ufeffZSID" would mislead.
-    reflected = {c["name"].strip().lstrip("\ufeff").strip().upper(): c for c in inspector.get_columns(real)}
+    reflected: dict[str, Any] = {}
+    for reflected_column in inspector.get_columns(real):
+        folded = reflected_column["name"].strip().lstrip("\ufeff").strip().upper()
+        if folded in reflected and folded in column_kinds(table_name):
+            where = engine.url.render_as_string(hide_password=True)
+            both = f"{reflected[folded]['name']}、{reflected_column['name']}"
+            raise SourceSchemaError(
+                f"source table {real} in {where} has two columns named {folded} in different letter case ({both}): "
+                f"which one holds the data cannot be told; drop or rename the stale one",
+                zh=f"源库 {where} 的表 {real} 中有两个仅大小写不同的 {folded} 字段（{both}），无法判断哪一个是现用字段："
+                   f"请删除或改名过时的字段")
+        reflected[folded] = reflected_column
     wanted = [ref for ref in column_kinds(table_name) if ref in reflected]
+    if not wanted:
+        where = engine.url.render_as_string(hide_password=True)
+        expected = "、".join(column_kinds(table_name))
+        raise SourceSchemaError(
+            f"source table {real} in {where} has none of the columns of {table_name} ({expected}): another table "
+            f"under that name, or a view granting no columns",
+            zh=f"源库 {where} 的表 {real} 中没有 {table_name} 的任何字段（应有 {expected}）：同名的另一张表，"
+               f"或视图未授予字段")
     return SourceTable(real, {ref: reflected[ref]["name"] for ref in wanted},
                        frozenset(ref for ref in wanted if isinstance(reflected[ref]["type"], String)))
 
