@@ -427,3 +427,17 @@ def test_a_full_read_that_would_empty_staging_deletes_nothing_and_stops(sqlite_u
     _written(source_url, [_zs(i, number(i)) for i in range(1, 51)])  # the replica back, 10 really gone
     assert load_table(source, supervision, "BDC_ZS", run_id="t", full_scan=True, now=LOADED_AT).rows_deleted == 10
     assert staged() == 50
+
+
+def test_a_small_load_whose_every_row_is_bad_stops_naming_the_likely_column(sqlite_url, supervision):
+    """A daily read of a few dozen rows, all in a date format the vendor just switched to:
+    below the gate's min_rows it passed with every row held. It stops, and the stop names
+    the column and check most rows failed."""
+    source_url = sqlite_url("source")
+    _written(source_url, [_zs(i, number(i)) for i in range(1, 13)])
+    with create_engine(source_url).begin() as conn:
+        conn.execute(text("UPDATE BDC_ZS SET SZSJ = '2026/03/10 10:00'"))
+    with pytest.raises(QualityGateError, match=r"12 of 12 rows.*most of them on column SZSJ") as stopped:
+        load_table(source_engine(make_url(source_url), SHANGHAI), supervision, "BDC_ZS", run_id="t",
+                   full_scan=True, now=LOADED_AT)
+    assert "字段 SZSJ" in stopped.value.zh

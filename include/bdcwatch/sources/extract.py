@@ -24,6 +24,7 @@ import gc
 import logging
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
@@ -58,7 +59,7 @@ from bdcwatch.sources.coerce import coerce, column_kinds, column_types
 from bdcwatch.sources.connections import CHARSET_OPTION
 from bdcwatch.sources.gate import CertificateCheck, RowProblem, gate_settings, validator_for
 from bdcwatch.sources.quarantine import hold, release_fixed
-from bdcwatch.sources.reasons import FITS_REFERENCE, KEY_UNIQUE
+from bdcwatch.sources.reasons import FITS_REFERENCE, KEY_UNIQUE, words
 from bdcwatch.sources.schema import SOURCE_TABLES
 from bdcwatch.sources.suites import INVALID_SUFFIX
 from bdcwatch.sources.values import python_codec
@@ -366,6 +367,8 @@ class _Chunks:
     # keys read more than once with different values (``_repeats``).
     seen: dict[tuple[Any, ...], int] = field(default_factory=dict)
     clashing: set[tuple[Any, ...]] = field(default_factory=set)
+    # (column, expectation) -> rows held for it: what the gate's stop names as the likely cause.
+    failing: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     def __post_init__(self) -> None:
         self.staging = STAGING[self.table_name]
@@ -420,6 +423,7 @@ class _Chunks:
                 moved = _delete_keys(conn, self.staging, key_columns, clashed_earlier, load_id=load_id)
                 self.rows_loaded -= moved
                 self.rows_quarantined += moved + len(bad_positions)  # rows: several may share an unusable key
+                self.failing.update(_per_cause(problems))
                 bad_raw = [{name: column[i] for name, column in raw.items()} for i in bad_positions]
                 hold(conn, table_name, problems, bad_raw, [keys[i] for i in bad_positions], load_id, started,
                      self.encoding)
@@ -533,7 +537,7 @@ def _load_locked(source: Engine, target: Engine, table_name: str, chunks: _Chunk
     # Judged before anything is committed: a table stopped by the gate keeps its watermark
     # (a rerun reads the same rows and stops again until the source is fixed; it passed
     # before, reading only the few rows changed since) and a full scan deletes nothing.
-    gate_failure = _bad_fraction_error(table_name, chunks.rows_read, chunks.rows_quarantined)
+    gate_failure = _bad_fraction_error(table_name, chunks.rows_read, chunks.rows_quarantined, chunks.failing)
     newest = chunks.newest
     if newest is not None and newest > started:
         # A GXSJ after the load's own clock is a typo (2226 for 2026): as the watermark it
@@ -611,19 +615,38 @@ def _vanished_error(target: Engine, table_name: str, staging: Any, load_id: str,
     )
 
 
-def _bad_fraction_error(table_name: str, rows_read: int, rows_quarantined: int) -> QualityGateError | None:
+ALL_BAD_MIN_ROWS = 10  # a load where every row is bad stops from this many rows, below the gate's min_rows
+
+
+def _per_cause(problems: list[RowProblem]) -> Counter[tuple[str, str]]:
+    """Rows held per (column, expectation) in one chunk (a row counted once per cause)."""
+    return Counter((column, expectation) for _, column, expectation in {(p.key, p.column, p.expectation)
+                                                                          for p in problems})
+
+
+def _bad_fraction_error(table_name: str, rows_read: int, rows_quarantined: int,
+                        failing: Counter[tuple[str, str]] | None = None) -> QualityGateError | None:
     """The gate's stop when more rows are bad than the table's ``max_bad_fraction`` allows
-    (from ``min_rows`` rows read), else None."""
+    (from ``min_rows`` rows read), or when every row read is bad (from ``ALL_BAD_MIN_ROWS``:
+    a daily read of a few dozen rows all in a new date format or character set); else
+    None. The message names the column and check most rows failed: the likely cause."""
     gate = gate_settings(table_name)
-    if rows_read >= int(gate["min_rows"]) and rows_quarantined > float(gate["max_bad_fraction"]) * rows_read:
-        return QualityGateError(
-            f"source table {table_name}: {rows_quarantined} of {rows_read} rows failed row-level expectations, "
-            f"more than the gate allows ({gate['max_bad_fraction']:.0%}); see table quarantine for each row and reason",
-            zh=f"源表 {table_name} 读取 {rows_read} 行，其中 {rows_quarantined} 行未通过行级检查，超过质量闸门允许的 "
-               f"{gate['max_bad_fraction']:.0%}：这些行已隔离（每行的原因见“隔离数据”页），本次运行停止，"
-               f"请核实源系统的数据后重新运行",
-        )
-    return None
+    share = float(gate["max_bad_fraction"])
+    over = rows_read >= int(gate["min_rows"]) and rows_quarantined > share * rows_read
+    every = rows_read >= ALL_BAD_MIN_ROWS and rows_quarantined >= rows_read
+    if not (over or every):
+        return None
+    top = (failing or Counter()).most_common(1)
+    cause = f"; most of them on column {top[0][0][0]} ({top[0][0][1]}, {top[0][1]} rows)" if top else ""
+    cause_zh = (f"；其中最多的是字段 {top[0][0][0]}（{words(table_name, *top[0][0])}，{top[0][1]} 行）"
+                if top else "")
+    return QualityGateError(
+        f"source table {table_name}: {rows_quarantined} of {rows_read} rows failed row-level expectations, "
+        f"more than the gate allows ({share:.0%}){cause}; see table quarantine for each row and reason",
+        zh=f"源表 {table_name} 读取 {rows_read} 行，其中 {rows_quarantined} 行未通过行级检查，超过质量闸门允许的 "
+           f"{share:.0%}{cause_zh}：这些行已隔离（每行的原因见“隔离数据”页），本次运行停止，"
+           f"请核实源系统的数据（日期格式、字符集）后重新运行",
+    )
 
 
 def _delete_keys(conn: Connection, staging: Any, key_columns: tuple[str, ...], keys: set[tuple[Any, ...]],
