@@ -61,6 +61,7 @@ from bdcwatch.reports.rates import percent_text
 from bdcwatch.rules.ecert import ecert_coverage
 from bdcwatch.rules.engine import detection, prepare_calendar, rule_input
 from bdcwatch.rules.online import online_shares
+from bdcwatch.rules.reported import COMPLAINT
 from bdcwatch.rules.staff import on_post_sql, year_end_behind_params
 from bdcwatch.rules.time_limits import COMPLETED_IN_PERIOD
 from bdcwatch.store.dialect import bind_typed
@@ -140,14 +141,13 @@ def _grouped(engine: Engine, sql: str, params: dict[str, Any]) -> dict[str, int]
 def _ledger_counts(engine: Engine, period: Period) -> tuple[dict[str, int], dict[str, tuple[int, int]]]:
     """Per unit: findings about the month; and (closed on time, due in the month).
 
-    A detected finding's ``judged_as_of`` is the as-of time of the check that found it (the
-    period's end, 00:00 of the next month, belongs to the month judged); a reported one's is
-    when it happened (a complaint accepted on 1 March, written as a date, is 00:00 of
-    1 March: March's)."""
-    reported = [code for code, rule in rules.all_rules().items() if not rule.detected]
-    about = or_(and_(finding.c.rule_code.not_in(reported),
+    A finding's ``judged_as_of`` is mostly the as-of time of the check or the period it is
+    about (the period's end, 00:00 of the next month, belongs to the month judged: a rule's
+    run, a REVIEW_DEFECT's inspection, a duty's period); a COMPLAINT's is when it was
+    accepted (one accepted on 1 March, written as a date, is 00:00 of 1 March: March's)."""
+    about = or_(and_(finding.c.rule_code != COMPLAINT,
                      finding.c.judged_as_of > period.start_at, finding.c.judged_as_of <= period.as_of),
-                and_(finding.c.rule_code.in_(reported),
+                and_(finding.c.rule_code == COMPLAINT,
                      finding.c.judged_as_of >= period.start_at, finding.c.judged_as_of < period.as_of),
                 and_(finding.c.judged_as_of.is_(None), finding.c.first_detected_at >= period.start_at,
                      finding.c.first_detected_at < period.as_of))
