@@ -53,3 +53,22 @@ def test_control_characters_typed_into_a_filter_are_dropped(world):
     assert _found(world, "GD\x002026\u202e") == {"ticket"}
     with world.engine.connect() as conn:
         assert find_findings(conn, FindingFilter(unit="YQ\x0021"), today=TODAY).total == 3
+
+
+@pytest.mark.parametrize("subject", [
+    "110101-19900307-4512", "GD110101199003074512", "工单110101199003074512", "110101199003074512-1",
+    "11010119900307451×", "１１０１０１１９９００３０７４５１２", " 110101199003074512",
+])
+def test_every_form_the_pages_mask_is_searched_only_as_shown(database_url, subject):
+    """Whatever form the masker hides (dashes, a prefix or suffix, a look-alike check
+    character, full-width digits), the search reads what the pages show (an adversary
+    spelled each of these out through ``q``)."""
+    from bdcwatch.standards.masking import mask_id_numbers
+
+    world = new_world(database_url.migrated())
+    world.add("it", "COMPLAINT", subject, "YQ21")
+    shown = mask_id_numbers(subject)
+    assert shown != subject
+    for probe in ("19900307", "0307", "990", "4512" if "4512" not in shown else "0101199"):
+        assert _found(world, probe) == set(), probe
+    assert _found(world, shown.strip()) == {"it"}

@@ -196,3 +196,29 @@ def test_0011_frozen_rule_dates_equal_the_rules_declarations():
     spec.loader.exec_module(migration)
     declared = {code: rule.occurred for code, rule in rules.all_rules().items() if rule.occurred}
     assert declared == migration.OCCURRED_KEYS
+
+
+def test_0017_fills_subject_shown_where_the_pages_mask_the_subject(sqlite_url):
+    """Findings recorded before 0017: a subject holding an ID number gets its masked form
+    (the subject search reads it), any other none (shown as written)."""
+    from alembic import command
+    from sqlalchemy import select, text
+
+    from bdcwatch.store.migrate import alembic_config
+    from bdcwatch.store.models import finding
+
+    engine = make_engine(sqlite_url("shown"))
+    config = alembic_config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0016")
+        for n, subject in enumerate(["GD110101199003074512", "YQ21-2026-03-000001", "110101199003074512"]):
+            conn.execute(text(
+                "INSERT INTO finding (fingerprint, rule_code, severity, unit_code, subject_type, subject_id, detail,"
+                " status, first_detected_at, last_detected_at, due_date, dag_id, first_run_id, last_run_id)"
+                " VALUES (:fp, 'COMPLAINT', 'high', 'YQ21', 'GDBH', :s, '{}', 'open', '2026-12-01 09:00:00',"
+                " '2026-12-01 09:00:00', '2026-12-31', 'd', 'r', 'r')"), {"fp": f"COMPLAINT|{n}|", "s": subject})
+        command.upgrade(config, "head")
+    with engine.connect() as conn:
+        shown = conn.execute(select(finding.c.subject_shown).order_by(finding.c.id)).scalars().all()
+    assert shown == ["GD110*************12", None, "110*************12"]

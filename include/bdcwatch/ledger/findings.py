@@ -25,6 +25,7 @@ from bdcwatch.dates.workdays import WorkCalendar
 from bdcwatch.ledger.audit import AuditEvent, append_events
 from bdcwatch.rules import Rule, get
 from bdcwatch.rules.engine import detection, prepare_calendar, rule_input
+from bdcwatch.standards.masking import mask_id_numbers
 from bdcwatch.store.dialect import Dialect, bind_typed
 from bdcwatch.store.models import finding, finding_run
 from bdcwatch.xcom import XcomModel
@@ -155,21 +156,32 @@ def _record_run(conn: Connection, rule_code: str, run_id: str, now: datetime) ->
     conn.execute(delete(finding_run).where(finding_run.c.recorded_at < now - timedelta(days=RUN_RECORD_DAYS)))
 
 
+def subject_shown(subject_id: str) -> str | None:
+    """``finding.subject_shown``: the subject as every output shows it (ID numbers masked,
+    §6) where that differs from it, else None (the subject search reads it, migration 0017)."""
+    shown = mask_id_numbers(subject_id)
+    return shown if shown != subject_id else None
+
+
 def _stamp_occurred(conn: Connection, rule_code: str, run_id: str, now: datetime) -> int:
-    """Set ``occurred_on`` of the findings this run detected where it is missing or the
-    detail now says otherwise (a source corrected); returns how many it detected. Reads
-    the run's detections only, so a daily run's cost follows what it found, not the
-    ledger's size."""
+    """Set ``occurred_on`` and ``subject_shown`` of the findings this run detected where
+    missing or where the detail now says otherwise (a source corrected); returns how many
+    it detected. Reads the run's detections only, so a daily run's cost follows what it
+    found, not the ledger's size."""
     rows = conn.execute(
         select(finding.c.id, finding.c.detail, finding.c.judged_as_of, finding.c.first_detected_at,
-               finding.c.occurred_on)
+               finding.c.occurred_on, finding.c.subject_id, finding.c.subject_shown)
         .where(finding.c.rule_code == rule_code, finding.c.last_run_id == run_id, finding.c.last_detected_at == now)
     ).all()
-    changed = [{"row_id": r.id, "day": day} for r in rows
-               if (day := occurred_day(rule_code, r.detail, r.judged_as_of, r.first_detected_at)) != r.occurred_on]
+    changed = []
+    for r in rows:
+        day = occurred_day(rule_code, r.detail, r.judged_as_of, r.first_detected_at)
+        shown = subject_shown(r.subject_id)
+        if (day, shown) != (r.occurred_on, r.subject_shown):
+            changed.append({"row_id": r.id, "day": day, "shown": shown})
     if changed:
-        conn.execute(update(finding).where(finding.c.id == bindparam("row_id")).values(occurred_on=bindparam("day")),
-                     changed)
+        conn.execute(update(finding).where(finding.c.id == bindparam("row_id"))
+                     .values(occurred_on=bindparam("day"), subject_shown=bindparam("shown")), changed)
     return len(rows)
 
 

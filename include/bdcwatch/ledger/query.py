@@ -14,7 +14,6 @@ a sort of the table.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
@@ -119,31 +118,13 @@ class FindingFilter(BaseModel):
                 for k, v in self.model_dump().items() if v is not None}
 
 
-# Subjects every output shows masked (``standards.masking``: a plain 18-character ID number
-# always; a plain 15-digit one when it carries a plausible birth date): a complaint whose
-# 工单编号 is someone's ID number, a staff member keyed by 身份证号.
-_SHOWN_MASKED = (r"^([0-9]{17}[0-9Xx]|[0-9]{8}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])[0-9]{3})$")
-_MASKED_QUERY = re.compile(r"^(.{3})\*+(.{2})$")  # the masked form copied from a page: 110*************34
-
-
 def _subject_search(q: str, dialect: str) -> ColumnElement[bool]:
-    """``q`` as a substring of the subject id, but of a subject every output masks only
-    within what they show (its first 3 and last 2 characters), or as its masked form
-    copied from a page: a substring search over the hidden middle would let any reader
-    spell out a masked ID number digit by digit (§6)."""
-    subject = finding.c.subject_id
-    masked_subject = subject.regexp_match(_SHOWN_MASKED)
-    copied = _MASKED_QUERY.match(q)
-    if copied:
-        head, tail = copied.groups()
-        return and_(masked_subject, func.length(subject) == len(q),
-                    subject.startswith(head, autoescape=True), subject.endswith(tail, autoescape=True))
-    raw = subject.contains(q, autoescape=True) if dialect == "sqlite" else subject.icontains(q, autoescape=True)
-    if len(q) > 3:
-        return and_(raw, not_(masked_subject))
-    shown = or_(func.substr(subject, 1, 3).contains(q, autoescape=True),
-                func.substr(subject, func.length(subject) - 1, 2).contains(q, autoescape=True))
-    return and_(raw, or_(not_(masked_subject), shown))
+    """``q`` as a substring of the subject as the pages show it (``subject_shown``: ID
+    numbers masked, else the subject as written): a search over the raw subject let any
+    reader spell out a masked ID number digit by digit (§6); the masked form copied from
+    a page finds its finding."""
+    shown = func.coalesce(finding.c.subject_shown, finding.c.subject_id)
+    return shown.contains(q, autoescape=True) if dialect == "sqlite" else shown.icontains(q, autoescape=True)
 
 
 @lru_cache(maxsize=1)

@@ -26,7 +26,7 @@ from sqlalchemy import Connection, select, update
 from bdcwatch.config.policy import Policy, Severity
 from bdcwatch.dates.workdays import WorkCalendar
 from bdcwatch.ledger.audit import AuditEvent, append_events
-from bdcwatch.ledger.findings import occurred_day
+from bdcwatch.ledger.findings import occurred_day, subject_shown
 from bdcwatch.ledger.lifecycle import OPEN_STATUSES
 from bdcwatch.rules import get
 from bdcwatch.standards.masking import mask_id_numbers
@@ -102,7 +102,8 @@ def report(
     if row is None:
         conn.execute(finding.insert().values(
             fingerprint=key, rule_code=rule.code, severity=severity.value, unit_code=item.unit_code,
-            subject_type=rule.subject_type, subject_id=item.subject_id, period=item.period, detail=detail_text,
+            subject_type=rule.subject_type, subject_id=item.subject_id, subject_shown=subject_shown(item.subject_id),
+            period=item.period, detail=detail_text,
             status="open", first_detected_at=now, last_detected_at=now,
             due_date=due_date(policy, calendar, severity, now.date()), dag_id=by.dag_id, first_run_id=by.run_id,
             last_run_id=by.run_id, judged_as_of=item.judged_as_of.replace(microsecond=0),

@@ -57,6 +57,9 @@ finding = Table(
     Column("unit_code", String(16)),
     Column("subject_type", String(20), nullable=False),
     Column("subject_id", String(100), nullable=False),
+    # The subject as every output shows it (ID numbers masked), where that differs; NULL:
+    # shown as written. The subject search reads it (migration 0017).
+    Column("subject_shown", String(100)),
     Column("period", String(40)),
     Column("detail", Text, nullable=False),
     Column("status", String(12), nullable=False),

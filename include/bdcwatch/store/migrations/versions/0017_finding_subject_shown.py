@@ -1,0 +1,52 @@
+"""finding.subject_shown: the subject as every output shows it, for the subject search
+
+Revision ID: 0017
+Revises: 0016
+Create Date: 2026-12-02 09:00:00
+
+The ledger's subject search (``q``) matched the raw ``subject_id``, which the pages show
+masked when it holds an ID number (a 工单编号 typed as someone's 身份证号, a staff member
+keyed by it): a substring search over the hidden middle spelled the number out digit by
+digit (CONTRACT §6). ``subject_shown`` holds the masked form where it differs from the
+subject (NULL: shown as written) and the search reads ``COALESCE(subject_shown,
+subject_id)``. Existing rows are filled here with the masker of the engine that runs the
+migration (a derived display form: a later, stricter masker only hides more); the engine
+keeps it current on every detection.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0017"
+down_revision = "0016"
+branch_labels = None
+depends_on = None
+
+BATCH = 5000
+
+
+def upgrade() -> None:
+    from bdcwatch.standards.masking import mask_id_numbers
+
+    op.add_column("finding", sa.Column("subject_shown", sa.String(100), nullable=True))
+    conn = op.get_bind()
+    finding = sa.table("finding", sa.column("id", sa.Integer), sa.column("subject_id", sa.String),
+                       sa.column("subject_shown", sa.String))
+    last = 0
+    while True:
+        rows = conn.execute(sa.select(finding.c.id, finding.c.subject_id).where(finding.c.id > last)
+                            .order_by(finding.c.id).limit(BATCH)).all()
+        if not rows:
+            break
+        last = rows[-1].id
+        masked = [{"row_id": r.id, "shown": shown} for r in rows
+                  if (shown := mask_id_numbers(r.subject_id or "")) != (r.subject_id or "")]
+        if masked:
+            conn.execute(sa.update(finding).where(finding.c.id == sa.bindparam("row_id"))
+                         .values(subject_shown=sa.bindparam("shown")), masked)
+
+
+def downgrade() -> None:
+    op.drop_column("finding", "subject_shown")
