@@ -446,6 +446,15 @@ def test_a_ticket_exported_again_with_a_graver_type_gets_its_due_date_and_is_ann
     assert (first.severity, again.severity) == ("low", "high")
     assert first.due_date == calendar.add_working_days(NOW.date(), 30)
     assert again.due_date == calendar.add_working_days(NOW.date(), 10) and again.notified_outbox_id is None
+    # Exported once more as 咨询: the stricter due date stands (a milder re-export must not
+    # make an overdue complaint current again), nothing announced again.
+    with engine.begin() as conn:
+        conn.execute(update(finding).where(finding.c.id == first.id).values(notified_outbox_id=1))
+    (folder / "c.csv").write_text(f"{HEADER}\n{row.format(kind='咨询')}\n".replace("材料", "材料（再次来电）"),
+                                  encoding="utf-8")
+    run("r3", NOW + timedelta(days=20))
+    milder = complaints(engine)["GD2026040301"]
+    assert (milder.severity, milder.due_date, milder.notified_outbox_id) == ("low", again.due_date, 1)
 
 
 def test_one_ticket_naming_two_units_in_one_file_stays_held_for_operations(world):
@@ -462,8 +471,24 @@ def test_one_ticket_naming_two_units_in_one_file_stays_held_for_operations(world
 
 @pytest.mark.parametrize(("name", "kept"), [
     (".hidden.csv", "hidden.csv"), ("~$12345.xlsx", "12345.xlsx"), ("..csv", "upload.csv"),
-    ("投诉" * 60 + ".csv", "投诉" * 32 + "投.csv"),
+    ("投诉" * 60 + ".csv", "投诉" * 32 + "投.csv"), ("~$~$x.csv", "x.csv"), (".~$.~$x.csv", "x.csv"),
+    ("a\x00b.csv", "ab.csv"),
 ])
 def test_a_dropped_file_gets_a_name_a_run_takes_and_the_file_system_accepts(tmp_path, name, kept):
     path = drop_file(tmp_path, name, b"x", now=NOW)
     assert path.name == kept and path.read_bytes() == b"x"
+
+
+def test_a_file_stamped_ahead_of_the_folders_clock_is_at_rest(world):
+    """Copied from a PC whose clock runs a year ahead, keeping its time stamp: it is not
+    being written (it waited a year)."""
+    import os
+
+    from bdcwatch.intake.files import settled
+
+    folder, _, _ = world
+    path = folder / "ahead.csv"
+    path.write_text(HEADER + "\n", encoding="utf-8")
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 365 * 86400 * 10**9))
+    assert settled([path], folder, 60) == ([path], [])

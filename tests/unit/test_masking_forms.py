@@ -112,6 +112,8 @@ def test_numbers_broken_across_lines_spaced_out_or_with_a_look_alike_x_are_maske
     "2026-03-10 2026-03-11 20",  # dates in a row are no birth date
     "YQ00-2026-000000000000001",
     "110101000000001234ZS",  # 18 digits without a birth date, then letters: a code
+    "019fe3d5-6275-7cc0-9520-77771012825d",  # a UUID (ZZID): 15 grouped digits then a letter
+    "YWH202603120105001A",  # 15 digits before a letter: a case number's
 ])
 def test_long_codes_that_merely_contain_digits_are_left_as_written(code: str) -> None:
     assert mask_id_numbers(f"见 {code} 。") == f"见 {code} 。"

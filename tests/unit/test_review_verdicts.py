@@ -235,3 +235,12 @@ def test_a_reviewer_longer_than_kept_is_refused_by_row_and_the_same_checklist_la
     assert (first.recorded, again.recorded, again.unchanged) == (2, 0, 2)
     with engine.connect() as conn:
         assert {c.reviewed_on for c in sample_cases(conn, 7) if c.verdict} == {NOW.date()}
+
+
+def test_control_characters_in_a_verdict_are_dropped_on_every_database(engine):
+    """A NUL pasted into a description or reviewer: PostgreSQL refused it (a 500)."""
+    record_verdicts(engine, 7, [VerdictInput("YWH-B", "不合格", "张\x00评查", "缺少\x00材料\u202e")],
+                    actor="李录入", now=NOW, policy=load_policy())
+    with engine.connect() as conn:
+        case = next(c for c in sample_cases(conn, 7) if c.ywh == "YWH-B")
+    assert (case.reviewer, case.description) == ("张评查", "缺少材料")

@@ -441,3 +441,33 @@ def test_a_small_load_whose_every_row_is_bad_stops_naming_the_likely_column(sqli
         load_table(source_engine(make_url(source_url), SHANGHAI), supervision, "BDC_ZS", run_id="t",
                    full_scan=True, now=LOADED_AT)
     assert "字段 SZSJ" in stopped.value.zh
+
+
+def test_a_stored_key_keeps_too_little_of_an_id_number_to_hash_it_back():
+    """The digest beside a masked key tells entries apart; 12 hex characters let a reader
+    of the quarantine page hash the few million likely middles and find the number (an
+    adversary did in seconds). Three leave thousands of candidates."""
+    from bdcwatch.sources.quarantine import stored_key
+
+    masked, digest = stored_key("RYBH=110105198807213410").split(" #")
+    assert masked == "RYBH=110*************10" and len(digest) == 3
+    assert stored_key("RYBH=110105198807213410") == stored_key("RYBH=110105198807213410")  # found again
+    assert stored_key("RYBH=110105198807213410") != stored_key("RYBH=110105198807214410")
+
+
+def test_an_id_number_in_a_real_column_is_masked_in_the_reason_too(supervision):
+    """A handler id typed into a REAL column holding an ID number: the kept row was masked,
+    the reason showed repr's ``1.1010119900307451e+17`` — 17 digits the masker could not
+    see through the dot."""
+    from types import SimpleNamespace
+
+    from bdcwatch.sources.quarantine import hold
+
+    problem = SimpleNamespace(key=("Y1",), column="SLRYBH", expectation="max_length", description="longer than 32",
+                              level="row")
+    with supervision.begin() as conn:
+        hold(conn, "DJT_DJ_SL", [problem], [{"YWH": "Y1", "SLRYBH": float(110101199003074512)}], [("Y1",)], "L1",
+             LOADED_AT)
+    with supervision.connect() as conn:
+        held = conn.execute(select(quarantine.c.reason, quarantine.c.row_json)).one()
+    assert "1101011990030" not in held.reason and "1.101" not in held.reason and "110*" in held.reason

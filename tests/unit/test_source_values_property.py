@@ -244,7 +244,8 @@ def test_the_open_ended_date_reads_as_null_and_other_far_years_stay_invalid():
     from bdcwatch.sources.values import as_timestamp, timestamps
 
     zone = ZoneInfo("Asia/Shanghai")
-    for written in ("9999-12-31 23:59:59", "9999-12-31", date(9999, 12, 31), datetime(9999, 12, 31, 23, 59, 59)):
+    for written in ("9999-12-31 23:59:59", "9999-12-31", date(9999, 12, 31), datetime(9999, 12, 31, 23, 59, 59),
+                    datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC), "9999-12-31T23:59:59+00:00"):  # UTC: 10000 here
         assert as_timestamp(written, zone) == (None, "nulled"), written
     assert timestamps(["9999-12-31 00:00:00", "3026-03-10 10:00:00", "2026-03-10 10:00:00"], zone) == (
         [None, None, datetime(2026, 3, 10, 10)], {0: "nulled", 1: "invalid"})

@@ -345,6 +345,7 @@ def test_an_id_number_written_with_tabs_is_masked_in_the_api_detail(web, world):
     (f"{API}/findings?within=99999999999", 422), ("/bdcwatch/ui/quarantine?page=1000000000000000000000", 422),
     ("/bdcwatch/ui/kpis?period=99999999999", 422), ("/bdcwatch/ui/duties?year=99999", 422),
     (f"{API}/kpis?period=2026-Q4", 422), ("/bdcwatch/ui/kpis?period=2026-H2", 422),  # 7 characters, not months
+    (f"{API}/kpis?period=0001-01", 422), ("/bdcwatch/ui/kpis?period=9999-11", 422),  # months no trend can hold
 ])
 def test_numbers_past_what_the_database_holds_are_refused_not_a_500(web, world, path, code):
     answer = web.client.get(path, headers=web.headers("viewer"))

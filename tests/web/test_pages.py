@@ -236,3 +236,13 @@ def test_open_and_overdue_are_taken_now_for_the_month_just_ended():
     assert ledger_moment(month_period("2026-11"), now) == now
     assert ledger_moment(month_period("2026-12"), now) == now
     assert ledger_moment(month_period("2026-10"), now) == datetime(2026, 11, 1)
+
+
+def test_a_link_or_form_address_holding_an_id_shaped_case_number_is_kept_whole():
+    """The pages' cleaning must not mask inside an address: an 18-digit YWH in the verdict
+    form's data-post became 202*************34 and the verdict went to no case."""
+    from bdcwatch.web.render import _finalize
+
+    address = "/bdcwatch/api/inspections/7/cases/202603050000001234/verdict"
+    assert _finalize(address) == address
+    assert _finalize("内容\u202e倒序") == "内容倒序"

@@ -48,6 +48,7 @@ from typing import Any
 from xml.etree.ElementTree import ParseError
 
 from bdcwatch.errors import PermanentError
+from bdcwatch.safe_text import typed
 from bdcwatch.standards.normalise import without_blanks
 
 ARCHIVE, REJECTED = "archive", "rejected"
@@ -262,7 +263,9 @@ def settled(paths: list[Path], folder: Path, seconds: int) -> tuple[list[Path], 
             modified = path.stat().st_mtime_ns
         except FileNotFoundError:
             continue
-        (ready if now - modified >= seconds * 1_000_000_000 else waiting).append(path)
+        # A time stamp ahead of the folder's clock by more than ``seconds`` is a copied one
+        # (a PC whose clock runs ahead), not a write in progress: at rest, or it waits a year.
+        (ready if abs(now - modified) >= seconds * 1_000_000_000 else waiting).append(path)
     return ready, waiting
 
 
@@ -296,7 +299,10 @@ def drop_file(folder: Path, name: str, data: bytes, *, now: datetime) -> Path:
         raise IntakeFileError(f"{base!r}: only .csv and .xlsx exports are taken in")
     # A name a run would never pick up (hidden, Excel's ~$ lock-file form) or one the file
     # system refuses (over 255 bytes: ~85 Chinese characters) is made one it takes.
-    stem, suffix = Path(base).stem.lstrip(".").removeprefix("~$").lstrip(".") or "upload", Path(base).suffix
+    stem, suffix = typed(Path(base).stem), Path(base).suffix
+    while stem.startswith((".", "~$")):
+        stem = stem.removeprefix("~$").lstrip(".")
+    stem = stem or "upload"
     while len((stem + suffix).encode("utf-8")) > MAX_NAME_BYTES:
         stem = stem[:-1]
     base = stem + suffix

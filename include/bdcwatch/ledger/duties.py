@@ -33,6 +33,7 @@ from bdcwatch.errors import PermanentError
 from bdcwatch.ledger.audit import AuditEvent, append_events
 from bdcwatch.ledger.reported import ReportedFinding, Reporter, report
 from bdcwatch.rules.reported import DUTY_MISSED
+from bdcwatch.safe_text import typed
 from bdcwatch.standards.masking import mask_id_numbers
 from bdcwatch.store.models import duty_evidence
 
@@ -104,7 +105,10 @@ def record_evidence(
     if file_content is not None and (not file_name or len(file_content) > MAX_FILE_BYTES):
         raise DutyEvidenceError("an attached file needs its name and at most 16 MiB")
     now = now.replace(microsecond=0)
-    text = mask_id_numbers(note.strip())
+    # Typed text as kept (a NUL cannot be stored in PostgreSQL text: a 500); the file name
+    # masked as the pages show it (§6: a scan named after someone's ID number).
+    text = mask_id_numbers(typed(note).strip())
+    file_name = mask_id_numbers(typed(file_name)) if file_name else file_name
     with engine.begin() as conn:
         result = conn.execute(duty_evidence.insert().values(
             duty_code=duty.code, unit_code=unit_code, done_on=done_on, note=text,

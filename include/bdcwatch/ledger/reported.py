@@ -7,7 +7,7 @@ due dates and audit trail; ``rules/reported.py`` declares their titles and label
 severity and a detection event; a subject reported again with the same content changes
 nothing at all (a file processed twice is a no-op); with a different content, unit or
 severity the finding is updated in place (never duplicated) with an audit entry naming
-what changed; an open finding whose severity changed gets the due date of its new
+what changed; an open finding whose severity became graver gets the due date of its new
 severity (from its first report) and is announced to its unit again, as one that moved
 to another unit is. Status is left alone: only people (and, for detected rules,
 look-back) move a finding along its lifecycle.
@@ -33,6 +33,7 @@ from bdcwatch.standards.masking import mask_id_numbers
 from bdcwatch.store.models import finding
 
 Outcome = Literal["new", "updated", "unchanged"]
+_GRAVITY = {"low": 1, "medium": 2, "high": 3}
 
 
 @dataclass(frozen=True)
@@ -122,9 +123,11 @@ def report(
                               "occurred_on": occurred_day(rule.code, detail_text, item.judged_as_of, now)}
     if row.unit_code != item.unit_code:
         values["notified_outbox_id"] = None  # the unit it now belongs to has not been told
-    if row.severity != severity.value and row.status in OPEN_STATUSES:
-        # Its due date follows its severity (CONTRACT §4), counted from when it was first
-        # reported; the unit is told again (a 咨询 re-exported as 举报 is a new matter to it).
+    if _GRAVITY[severity.value] > _GRAVITY.get(row.severity, 0) and row.status in OPEN_STATUSES:
+        # Graver: its due date follows its severity (CONTRACT §4), counted from when it was
+        # first reported; the unit is told again (a 咨询 re-exported as 举报 is a new matter
+        # to it). Milder: the earlier, stricter due date stands (a re-export must not make
+        # an overdue complaint current again).
         values["due_date"] = due_date(policy, calendar, severity, row.first_detected_at.date())
         values["notified_outbox_id"] = None
     conn.execute(update(finding).where(finding.c.id == row.id).values(**values))

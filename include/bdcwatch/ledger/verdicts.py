@@ -37,6 +37,7 @@ from bdcwatch.ledger.audit import AuditEvent, append_events
 from bdcwatch.ledger.lifecycle import OPEN_STATUSES, change_status
 from bdcwatch.ledger.reported import ReportedFinding, Reporter, due_date, fingerprint, report
 from bdcwatch.rules.reported import REVIEW_DEFECT
+from bdcwatch.safe_text import typed
 from bdcwatch.standards.masking import mask_id_numbers
 from bdcwatch.standards.normalise import without_blanks
 from bdcwatch.store.models import finding, finding_event, inspection, inspection_sample, stg_djt_dj_sl
@@ -126,9 +127,9 @@ def check(inputs: Sequence[VerdictInput], sample: set[str], today: date) -> list
             problems.append(RowProblem(item.row, ywh, f"同一业务号出现 {seen[ywh]} 次"))
         if verdict not in VERDICTS:
             problems.append(RowProblem(item.row, ywh, f"评查结论“{verdict or '（空）'}”应为“合格”或“不合格”"))
-        if not item.reviewer.strip():
+        if not typed(item.reviewer).strip():
             problems.append(RowProblem(item.row, ywh, "缺评查人"))
-        elif len(mask_id_numbers(item.reviewer.strip())) > MAX_REVIEWER:  # the column's width (a pasted paragraph)
+        elif len(mask_id_numbers(typed(item.reviewer).strip())) > MAX_REVIEWER:  # the column's width (a pasted paragraph)
             problems.append(RowProblem(item.row, ywh, f"评查人过长（{len(item.reviewer.strip())} 字，最多 {MAX_REVIEWER} 字）"))
         if verdict == FAIL and not item.description.strip():
             problems.append(RowProblem(item.row, ywh, "评查不合格须填写问题描述"))
@@ -199,8 +200,8 @@ def _apply(
     policy: Policy, calendar: WorkCalendar,
 ) -> None:
     ywh, verdict = old.ywh, normalise_verdict(item.verdict)
-    description = mask_id_numbers(item.description.strip())
-    reviewer, reviewed_on = mask_id_numbers(item.reviewer.strip()), item.reviewed_on or now.date()
+    description = mask_id_numbers(typed(item.description).strip())  # a NUL cannot be stored in PostgreSQL text
+    reviewer, reviewed_on = mask_id_numbers(typed(item.reviewer).strip()), item.reviewed_on or now.date()
     # A blank review date means "not said", not "today": the same checklist imported again a
     # few days later changes nothing (it rewrote the date and logged a change).
     kept_on = old.reviewed_on if item.reviewed_on is None and old.reviewed_on is not None else reviewed_on

@@ -108,7 +108,7 @@ def month_checked(engine: Engine, period: Period) -> bool:
     return judged is not None
 
 
-_MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
+_MONTH = re.compile(r"(19[0-9]{2}|2[0-9]{3})-(0[1-9]|1[0-2])")  # a month with six before it and one after
 
 
 def month_period(label: str) -> Period:

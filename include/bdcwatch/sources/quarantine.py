@@ -40,18 +40,24 @@ def clip(value: Any) -> Any:
 _MANY_DIGITS = re.compile(rf"(?:[0-9\uff10-\uff19][^0-9\uff10-\uff19]{{0,{masking.MAX_GAP}}}){{15}}")
 
 
+KEY_DIGEST_CHARS = 3  # 12 bits (stored_key)
+
+
 def stored_key(text: str) -> str:
     """A key text as the quarantine stores it (§6: no full ID number in a quarantine row):
-    a key holding an ID number (staff keyed by 身份证号) is masked and given a digest of
-    the real key, so two people whose masked numbers look alike stay two entries and the
-    entry is still found again by the same key. Other keys are kept as written."""
+    a key holding an ID number (staff keyed by 身份证号) is masked and given a short digest
+    of the real key, so two people whose masked numbers look alike stay two entries (but
+    for one pair in 4,096) and the entry is still found again by the same key. Short on
+    purpose: the hidden middle of an ID number is a few million likely values, and a
+    12-character digest let anyone who reads the quarantine page hash them all and find
+    the one; three characters leave thousands of candidates. Other keys are kept as written."""
     text = text.replace("\x00", "\\x00")  # a NUL typed into a key: PostgreSQL stores no NUL in text
     if not _MANY_DIGITS.search(text):
         return text  # the common case, without the masker's regex
     masked = masking.mask_id_numbers(text)
     if masked == text:
         return text
-    return f"{masked} #{hashlib.sha256(text.encode('utf-8')).hexdigest()[:12]}"
+    return f"{masked} #{hashlib.sha256(text.encode('utf-8')).hexdigest()[:KEY_DIGEST_CHARS]}"
 
 
 def key_text(table_name: str, key: tuple[Any, ...]) -> str:
@@ -142,11 +148,22 @@ def hold(
     for problem in problems:
         raw_row = by_key[problem.key]
         value = _as_read(raw_row.get(problem.column), encoding)
+        if isinstance(value, float) and value.is_integer() and abs(value) >= 1e14:
+            value = int(value)  # an ID number in a REAL column: repr's 1.1010119900307451e+17 shows 17 digits
         # Masked before repr(): repr writes NBSP or U+3000 between digit groups as escapes
         # the masker would no longer see as separators; and before it is clipped (an ID
-        # number across the cut would keep 17 digits, §6).
-        shown = clip(masking.mask(str(value)) if problem.column in PERSONAL_COLUMNS
-                     else masking.mask_id_numbers(value) if isinstance(value, str) else value) if value is not None else None
+        # number across the cut would keep 17 digits, §6). A number too (a NUMBER column).
+        if value is None:
+            shown = None
+        elif problem.column in PERSONAL_COLUMNS:
+            shown = clip(masking.mask(str(value)))
+        elif isinstance(value, str):
+            shown = clip(masking.mask_id_numbers(value))
+        elif isinstance(value, (int, Decimal)) and not isinstance(value, bool):
+            masked_number = masking.mask_id_numbers(str(value))
+            shown = masked_number if masked_number != str(value) else value
+        else:
+            shown = value
         row_key = key_text(table_name, problem.key)
         reason = masking.mask_id_numbers(
             f"{table_name} [{row_key}] column {problem.column}: value {shown!r} — {problem.description}"

@@ -77,8 +77,11 @@ def as_text(value: Any, encoding: str = "utf-8") -> str | None:
     elif isinstance(value, Decimal):
         # NUMERIC(20,2) holding 10023.00 is the id 10023, as an integral float is (§5);
         # other decimals keep their digits.
-        whole = value.to_integral_value() if value.is_finite() else None
-        text = format(whole if whole is not None and whole == value else value, "f")
+        if not value.is_finite() or abs(value.adjusted()) > 40:
+            text = str(value)  # Infinity, 1E+400000: no id; fixed-point would write 400,000 digits
+        else:
+            whole = value.to_integral_value()
+            text = format(abs(whole) if whole == 0 else whole if whole == value else value, "f")
     elif isinstance(value, (datetime, date)):
         text = value.isoformat(sep=" ") if isinstance(value, datetime) else value.isoformat()
     elif isinstance(value, (list, tuple, dict)):
@@ -117,6 +120,8 @@ def as_timestamp(value: Any, zone: tzinfo, *, encoding: str = "utf-8") -> tuple[
             return None, "invalid"
     else:
         return None, "invalid"  # a number is no timestamp: which epoch, which unit?
+    if parsed.year == OPEN_ENDED_YEAR:  # before any zone conversion: 9999-12-31 23:59 UTC is year 10000 in Shanghai
+        return None, "nulled"
     if parsed.tzinfo is not None and parsed.utcoffset() is not None:
         try:
             parsed = parsed.astimezone(zone)

@@ -84,10 +84,14 @@ def id_number_text(token: str, *, after_letter: bool = False) -> str | None:
 def _mask_match(match: re.Match[str]) -> str:
     token, start, end = match.group(0), match.start(), match.end()
     # Beside a letter (``ID140302…``, ``…1234abc``) a number may be part of a code: only a
-    # plausible birth date makes it an ID number there.
-    beside_letter = (start > 0 and _LETTER.match(match.string[start - 1]) is not None) or (
-        end < len(match.string) and _LETTER.match(match.string[end]) is not None)
-    return mask(token) if id_number_text(token, after_letter=beside_letter) else token
+    # plausible birth date makes it an ID number there, and straight before a letter only
+    # the 18-character form (15 digits before a letter are a case number's, a UUID's run).
+    after_letter = start > 0 and _LETTER.match(match.string[start - 1]) is not None
+    before_letter = end < len(match.string) and _LETTER.match(match.string[end]) is not None
+    compact = id_number_text(token, after_letter=after_letter or before_letter)
+    if compact is None or (before_letter and len(compact) != 18):
+        return token
+    return mask(token)
 
 
 def mask_id_numbers(text: str) -> str:

@@ -62,12 +62,13 @@ def percent(value: float | None) -> str:
 
 
 def _finalize(value: Any) -> Any:
-    """Every ``{{ value }}`` of a page: text from data cleaned as the mails clean it
-    (``safe_text.clean``: control and bidi characters dropped — U+202E made a 内容 read
-    backwards —, ID numbers masked) before autoescaping; the templates' own Markup, numbers
-    and dates pass."""
+    """Every ``{{ value }}`` of a page: control and bidi characters dropped (U+202E made a
+    complaint's 内容 read backwards; ``safe_text.typed``) before autoescaping. Not masked
+    here: a value may be a link or a form's address (a case's verdict form posts to its
+    YWH); the templates mask what they show (``mask``, ``detail_pairs``). The templates'
+    own Markup, numbers and dates pass."""
     if isinstance(value, str) and not isinstance(value, Markup):
-        return safe_text.clean(value)
+        return safe_text.typed(value)
     return value
 
 
