@@ -104,8 +104,8 @@ def test_evidence_and_the_daily_check(database_url):
     new_year = job(engine, policy, "2027-01-01", datetime(2027, 1, 1, 7, 30))
     ids = check_missed(new_year)
     found = missed(engine)
-    assert set(found) == {("DRILL", "YQ22", "2026"), ("VISIT", "YQ21", "2026")} and len(ids) == 2
-    visit = found[("VISIT", "YQ21", "2026")]
+    assert set(found) == {("DRILL@YQ22", "YQ22", "2026"), ("VISIT@YQ21", "YQ21", "2026")} and len(ids) == 2
+    visit = found[("VISIT@YQ21", "YQ21", "2026")]
     assert visit.severity == "high" and visit.subject_type == "DUTY" and visit.judged_as_of == datetime(2027, 1, 1)
     assert '"required": 2' in visit.detail and '"recorded": 0' in visit.detail
     # Evidence recorded late does not undo the miss; the next day's run changes nothing.
@@ -125,3 +125,23 @@ def test_evidence_and_the_daily_check(database_url):
                                period_text="p", dag_id="annual_summary", run_id="r", city=None, duties=statuses,
                                as_of_day=date(2026, 12, 15))
     assert "年度履职事项" in html and "窗口应急演练" in html and "已完成" in html and "未到期" in html
+
+
+def test_every_unit_that_missed_a_duty_has_its_own_finding_and_a_rerun_changes_none(sqlite_url):
+    """Five units missing one duty were one ledger row (subject the duty's code), moved from
+    unit to unit on every run and announced to the last one daily; each unit gets its own,
+    and the next day's run neither moves nor re-announces them."""
+    from sqlalchemy import func, update
+
+    engine = make_engine(sqlite_url.migrated())
+    policy = policy_with_duties([{"code": "DRILL", "name": "窗口应急演练", "units": ["YQ21", "YQ22"]}])
+    check_missed(job(engine, policy, "2027-01-01", datetime(2027, 1, 1, 7, 30)))
+    found = missed(engine)
+    assert set(found) == {("DRILL@YQ21", "YQ21", "2026"), ("DRILL@YQ22", "YQ22", "2026")}
+    with engine.begin() as conn:  # both units' digests went out
+        conn.execute(update(finding).values(notified_outbox_id=1))
+        events = conn.execute(select(func.count()).select_from(finding_event)).scalar_one()
+    check_missed(job(engine, policy, "2027-01-02", datetime(2027, 1, 2, 7, 30)))
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(finding_event)).scalar_one() == events
+        assert set(conn.execute(select(finding.c.notified_outbox_id)).scalars()) == {1}

@@ -222,3 +222,26 @@ def test_0017_fills_subject_shown_where_the_pages_mask_the_subject(sqlite_url):
     with engine.connect() as conn:
         shown = conn.execute(select(finding.c.subject_shown).order_by(finding.c.id)).scalars().all()
     assert shown == ["GD110*************12", None, "110*************12"]
+
+
+def test_0017_keys_a_missed_duty_by_its_unit(sqlite_url):
+    from alembic import command
+    from sqlalchemy import select, text
+
+    from bdcwatch.store.migrate import alembic_config
+    from bdcwatch.store.models import finding
+
+    engine = make_engine(sqlite_url("duty"))
+    config = alembic_config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0016")
+        conn.execute(text(
+            "INSERT INTO finding (fingerprint, rule_code, severity, unit_code, subject_type, subject_id, period, detail,"
+            " status, first_detected_at, last_detected_at, due_date, dag_id, first_run_id, last_run_id)"
+            " VALUES ('DUTY_MISSED|DRILL|2026', 'DUTY_MISSED', 'medium', 'YQGX', 'DUTY', 'DRILL', '2026', '{}', 'open',"
+            " '2027-01-01 07:30:00', '2027-01-01 07:30:00', '2027-01-29', 'd', 'r', 'r')"))
+        command.upgrade(config, "head")
+    with engine.connect() as conn:
+        row = conn.execute(select(finding.c.subject_id, finding.c.fingerprint)).one()
+    assert tuple(row) == ("DRILL@YQGX", "DUTY_MISSED|DRILL@YQGX|2026")

@@ -8,7 +8,7 @@ form, ``bdcwatch duty record``); each record is an audited event in the hash cha
 (subject ``duty:<code>:<unit>``). ``check_missed`` runs in the daily ledger round
 (``case_timeliness_watch``): a duty period whose deadline has passed (as of the run's
 as-of) with fewer than ``min_count`` records dated within the period up to its deadline
-becomes finding DUTY_MISSED of the unit (subject the duty's code, period the duty's
+becomes finding DUTY_MISSED of the unit (subject ``<duty>@<unit>``, period the duty's
 period). Periods whose deadline passed more than ``judge_within_days`` ago are not judged
 (a new deployment is not blamed for the years before it). Evidence recorded late does
 not close the finding: a person does, with a note.
@@ -185,6 +185,12 @@ def duty_status(engine: Engine, policy: Policy, *, year: int, as_of_day: date,
     return statuses
 
 
+def duty_subject(duty_code: str, unit_code: str) -> str:
+    """A DUTY_MISSED finding's subject: the duty and the unit that missed it
+    (``LEADER_VISIT@YQ21``)."""
+    return f"{duty_code}@{unit_code}"
+
+
 def check_missed(job: Job) -> list[int]:
     """The daily duty check (module docstring): DUTY_MISSED for each duty period whose
     deadline passed before the run's as-of day (within ``judge_within_days``) without
@@ -202,7 +208,11 @@ def check_missed(job: Job) -> list[int]:
     with job.engine.begin() as conn:
         for s in statuses:
             item = ReportedFinding(
-                rule_code=DUTY_MISSED, subject_id=s.duty.code, unit_code=s.unit_code, period=s.period.label,
+                # One finding per unit: with the duty's code alone as subject, the five units'
+                # missed duty was one ledger row that moved from unit to unit on every run and
+                # was announced to the last one daily (§4 fingerprint, §6 each unit its own).
+                rule_code=DUTY_MISSED, subject_id=duty_subject(s.duty.code, s.unit_code), unit_code=s.unit_code,
+                period=s.period.label,
                 judged_as_of=as_of, severity=s.duty.severity,
                 detail={"duty": s.duty.name, "plan_items": s.duty.plan_items, "deadline": s.period.deadline.isoformat(),
                         "required": s.duty.min_count, "recorded": s.recorded},
