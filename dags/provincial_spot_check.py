@@ -6,7 +6,8 @@ year just ended, as a provincial team would make it: every automated case,
 e-certificate and staff rule runs on the whole year for all units, then in every unit a
 stratified sample of at least max(10 %, 5) completed cases is drawn for file review (one
 inspection per unit, CONTRACT §4). The report goes to CITY_BUREAU's heads (a line per unit,
-the draw, every finding as XLSX). Recorded in `inspection` / `inspection_sample`.
+the draw, every finding as XLSX); each unit's heads get their new findings and their sample
+(§6), operations the quarantine notice. Recorded in `inspection` / `inspection_sample`.
 
 **Params** `period_start`/`period_end` (default: the year just ended), `units`, `full_scan`.
 """
@@ -42,10 +43,14 @@ def provincial_spot_check():
     def compose(run: dict, evaluation: dict, samples: dict) -> list[int]:
         from bdcwatch.ledger.cycles import Samples
         from bdcwatch.ledger.findings import Evaluation
-        from bdcwatch.reports import city_report
+        from bdcwatch.reports import city_report, quality, quarantine_notice
 
-        return city_report.compose(current_job(run), Evaluation.from_xcom(evaluation), Samples.from_xcom(samples),
-                                   rule_codes=RULES, title="省级抽查（演练）")
+        # Each unit is told of its new findings and its sample (§6), as city_check does: the
+        # findings this run detects first are no other DAG's to announce.
+        job, judged, drawn = current_job(run), Evaluation.from_xcom(evaluation), Samples.from_xcom(samples)
+        parts = quality.compose(job, judged, drawn, tables=TABLES, title="省级抽查（演练）", plan_items="34")
+        report = city_report.compose(job, judged, drawn, rule_codes=RULES, title="省级抽查（演练）")
+        return parts + quarantine_notice.compose(job, TABLES) + report
 
     run = resolve_run("year")
     loads = load_tables(TABLES)

@@ -183,10 +183,20 @@ def test_provincial_spot_check_samples_every_unit_reproducibly(airflow_env, worl
         drawn = sorted(r.unit_code for r in conn.execute(select(inspection)))
     assert drawn == sorted(policy.units)  # one inspection per cycle run and unit (CONTRACT §4)
     bureau = sorted(h.email for h in policy.supervisors["CITY_BUREAU"].heads)
-    assert [sorted(m.envelope_to) for m in smtp_server.received if m.envelope_to != [policy.operations_email]] == [bureau]
+    received = Counter(tuple(sorted(m.envelope_to)) for m in smtp_server.received
+                       if m.envelope_to != [policy.operations_email])
+    # The city report to the bureau, and each unit its own findings and sample (§6): the
+    # findings this run detects first were announced to no one (a DAG adversary).
+    assert received == Counter([tuple(bureau)] + [tuple(sorted(h.email for h in unit.heads))
+                                                   for unit in policy.units.values()])
+    with supervision.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(finding).where(
+            finding.c.notified_outbox_id.is_(None), finding.c.unit_code.in_(list(policy.units)))).scalar_one() == 0
     airflow_env.run_dag("provincial_spot_check", "2026-04-02", conf, connections)
     with supervision.connect() as conn:
         assert sorted(r.unit_code for r in conn.execute(select(inspection))) == drawn
+    assert len([m for m in smtp_server.received if m.envelope_to != [policy.operations_email]]) == sum(
+        received.values())  # a rerun sends nothing again
 
 
 @pytest.mark.clock

@@ -145,3 +145,14 @@ def test_every_unit_that_missed_a_duty_has_its_own_finding_and_a_rerun_changes_n
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(finding_event)).scalar_one() == events
         assert set(conn.execute(select(finding.c.notified_outbox_id)).scalars()) == {1}
+
+
+def test_a_dry_run_of_the_duty_check_records_nothing(sqlite_url):
+    """A dry run changes nothing in the ledger (README): the duty check recorded DUTY_MISSED
+    findings that the next real run then mailed."""
+    engine = make_engine(sqlite_url.migrated())
+    policy = policy_with_duties([{"code": "DRILL", "name": "窗口应急演练", "units": ["YQ21"]}])
+    end = date(2027, 1, 1)
+    dry = Job(RunSpec(period_start=date(2026, 12, 31), period_end=end, dry_run=True), policy, engine,
+              RunContext("case_timeliness_watch", "manual__dry", datetime(2026, 12, 2, 9)))
+    assert check_missed(dry) == [] and missed(engine) == {}

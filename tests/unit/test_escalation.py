@@ -115,3 +115,20 @@ def test_overdue_findings_go_to_the_supervisor_once_a_month_with_history(engine,
     assert {(fid, period) for fid, period in rows} >= {(overdue, "2026-11"), (overdue, "2026-12")}
     assert not any(fid in (closed, not_due) for fid, _ in rows) and (stranger, "2026-11") in set(rows)
     assert (other_unit, "2026-12") in set(rows)
+
+
+def test_a_run_narrowed_to_units_escalates_only_theirs(engine):
+    """``units`` narrows a run: case_timeliness_watch for YQ21 alone escalated every unit's
+    overdue findings and recorded them as escalated for the month."""
+    policy = load_policy()
+    plant(engine, "CASE_OVERDUE_OPEN", "YWH-A", "YQ21", due=date(2026, 9, 15))
+    plant(engine, "CASE_OVERDUE_OPEN", "YWH-E", "YQ00", due=date(2026, 10, 1))
+    ctx = RunContext("case_timeliness_watch", "manual__yq21", datetime(2026, 11, 26, 7, 31))
+    day = ctx.now.date()
+    narrowed = Job(spec=RunSpec(period_start=day - timedelta(days=1), period_end=day, units=("YQ21",)),
+                   policy=policy, engine=engine, ctx=ctx)
+    assert escalate_overdue(narrowed)
+    with engine.connect() as conn:
+        escalated = set(conn.execute(select(finding.c.subject_id).join(
+            finding_escalation, finding_escalation.c.finding_id == finding.c.id)).scalars())
+    assert escalated == {"YWH-A"}

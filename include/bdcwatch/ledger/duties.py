@@ -17,6 +17,7 @@ not close the finding: a person does, with a note.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -36,6 +37,8 @@ from bdcwatch.rules.reported import DUTY_MISSED
 from bdcwatch.safe_text import typed
 from bdcwatch.standards.masking import mask_id_numbers
 from bdcwatch.store.models import duty_evidence
+
+log = logging.getLogger(__name__)
 
 MAX_FILE_BYTES = 16 * 1024 * 1024  # the column's size (as outbox attachments)
 STATE_TEXT = {"done": "已完成", "missed": "逾期未完成", "open": "未到期"}
@@ -202,6 +205,11 @@ def check_missed(job: Job) -> list[int]:
     statuses = [s for year in (today.year - 1, today.year)
                 for s in duty_status(job.engine, policy, year=year, as_of_day=today, units=list(job.spec.units) or None)
                 if s.state == "missed" and s.period.deadline >= oldest]
+    if job.dry_run:  # a dry run changes nothing in the ledger (README "Dry runs"): say what it would record
+        for s in statuses:
+            log.info("DRY RUN: would record DUTY_MISSED %s for %s (%s, deadline %s, %d of %d recorded)",
+                     s.duty.code, s.unit_code, s.period.label, s.period.deadline, s.recorded, s.duty.min_count)
+        return []
     by = Reporter(actor=ctx.actor, dag_id=ctx.dag_id, run_id=ctx.run_id, now=ctx.now)
     calendar = calendar_from_policy(policy)
     ids = []

@@ -35,12 +35,15 @@ def escalation_period(today: date) -> str:
     return f"{today:%Y-%m}"
 
 
-def overdue_unescalated(engine: Engine, today: date) -> list[FindingRow]:
-    """Findings still open past their due date and not yet escalated this month."""
+def overdue_unescalated(engine: Engine, today: date, units: Sequence[str] = ()) -> list[FindingRow]:
+    """Findings still open past their due date and not yet escalated this month; of
+    ``units`` only when given (a run narrowed by its ``units`` Param escalates those)."""
     period = escalation_period(today)
     already = exists().where(and_(finding_escalation.c.finding_id == finding.c.id, finding_escalation.c.period == period))
     query = (select(finding).where(finding.c.status.in_(OPEN_STATUSES), finding.c.due_date < today, ~already)
              .order_by(finding.c.id))
+    if units:
+        query = query.where(finding.c.unit_code.in_(list(units)))
     with engine.connect() as conn:
         return [FindingRow.from_row(r) for r in conn.execute(query)]
 

@@ -56,7 +56,7 @@ def compose(job: Job) -> list[int]:
     today = ctx.now.date()
     period = escalation_period(today)
     by_supervisor: dict[str, list[FindingRow]] = defaultdict(list)
-    for row in overdue_unescalated(engine, today):
+    for row in overdue_unescalated(engine, today, job.spec.units):
         unit = policy.units.get(row.unit_code or "")
         by_supervisor[unit.supervisor if unit else OPERATIONS].append(row)
     queued: list[int] = []
