@@ -49,7 +49,7 @@ def monthly_bulletin():
         recompute = bool(get_current_context()["params"].get("recompute", False))
         return bulletin.compose(current_job(run), recompute=recompute)
 
-    run = resolve_run("month")
+    run = resolve_run("month", one_month=True)
     loads = load_tables(TABLES)
     run >> prepare_supervision_db() >> loads
     send_mail(compose(run, loads))

@@ -85,3 +85,15 @@ def test_a_broken_policy_fails_at_once_and_still_alerts_operations(airflow_env, 
     assert tries(airflow_env, outcome.run_id, "resolve_run") == 1
     (alert,) = alerts(smtp_server, "duty@example.org")
     assert "PolicyError" in alert.html and "units.YQ22.heads[0]" in alert.html and "mail" in alert.html
+
+
+def test_a_bulletin_for_more_than_one_month_is_refused_before_anything_is_read(airflow_env, world, smtp_server):
+    """monthly_bulletin ranks a month: two months ran all its loads green and only then
+    failed to compose (operations alone heard, nobody got a bulletin)."""
+    conf = {"period_start": "2026-02-01", "period_end": "2026-04-01"}
+    outcome = airflow_env.run_dag("monthly_bulletin", "2026-04-05", json.dumps(conf), world.connections,
+                                  expect="failed")
+    assert outcome.tasks["resolve_run"] == "failed" and tries(airflow_env, outcome.run_id, "resolve_run") == 1
+    assert not any(state == "success" for task, state in outcome.tasks.items() if task.startswith("load"))
+    (alert,) = alerts(smtp_server, load_policy().operations_email)
+    assert "不是一个自然月" in alert.html

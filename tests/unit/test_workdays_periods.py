@@ -90,6 +90,10 @@ def test_previous_periods():
     assert previous_period("half", today).label == "2026-H1"
     assert previous_period("year", today).label == "2025"
     assert previous_period("week", today).start == date(2026, 11, 16)
+    assert previous_period("year_to_date", date(2026, 12, 15)) == Period(date(2026, 1, 1), date(2026, 12, 15))
+    # The annual summary started on New Year's Day: the year just ended (1 January to itself
+    # was no period: the run failed and was retried before any alert).
+    assert previous_period("year_to_date", date(2027, 1, 1)) == Period(date(2026, 1, 1), date(2027, 1, 1))
 
 
 def test_calendar_rows_number_working_days_and_point_weekends_forward():

@@ -76,7 +76,10 @@ def previous_period(kind: str, today: date) -> Period:
     if kind == "day":
         return Period(today - timedelta(days=1), today)
     if kind == "year_to_date":  # the annual summary on 15 December: 1 January up to today
-        return Period(date(today.year, 1, 1), today)
+        # On 1 January (the missed summary run at New Year) the year just ended, whole: 1
+        # January to itself is no period (it failed, and was retried, before any alert).
+        start = date(today.year - 1, 1, 1) if (today.month, today.day) == (1, 1) else date(today.year, 1, 1)
+        return Period(start, today)
     if kind == "week":
         monday = today - timedelta(days=today.weekday())
         return Period(monday - timedelta(days=7), monday)

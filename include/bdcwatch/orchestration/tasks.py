@@ -88,13 +88,17 @@ def current_job(run: Mapping[str, Any]) -> Job:
 
 
 @audit_task
-def resolve_run(default_period: str, rolling_days: int = 0) -> dict[str, Any]:
+def resolve_run(default_period: str, rolling_days: int = 0, *, one_month: bool = False) -> dict[str, Any]:
     """Params → the run spec. ``default_period`` is the schedule's natural period (day,
     week, month, quarter, half, year, year_to_date) or ``rolling`` (``rolling_days``
     back), used when the run names no period. A conf key that is not a Param of the DAG,
-    a bad period, an unknown unit or a period that has not ended (outside a dry run) fails
-    the run here, before anything is read."""
+    a bad period, an unknown unit, a period that has not ended (outside a dry run), or
+    with ``one_month`` a period that is not one calendar month (the bulletin ranks a
+    month), fails the run here, before anything is read."""
+    import re
+
     from bdcwatch.config.run import RunSpec
+    from bdcwatch.errors import RunSpecError
     from bdcwatch.dates.clock import local_now
     from bdcwatch.dates.periods import local_date, previous_period, rolling_window
 
@@ -109,6 +113,11 @@ def resolve_run(default_period: str, rolling_days: int = 0) -> dict[str, Any]:
         context["params"], default_period=default, policy=policy, conf=context["dag_run"].conf or {},
         known_params=list(context["dag"].params.keys()), now=local_now(policy.timezone),
     )
+    if one_month and not re.fullmatch(r"[0-9]{4}-[0-9]{2}", spec.period_label):
+        raise RunSpecError(
+            f"period {spec.period_label} is not one calendar month: this DAG ranks a month "
+            f"(period_start the 1st, period_end the 1st of the next month)",
+            zh=f"期间 {spec.period_label} 不是一个自然月：本 DAG 按月排名（period_start 为某月 1 日，period_end 为次月 1 日）")
     return spec.to_xcom()
 
 

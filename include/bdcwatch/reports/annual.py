@@ -165,7 +165,8 @@ def annual_rows(engine: Engine, policy: Policy, period: Period, today: date, uni
     ]
 
 
-def city_row(rows: Sequence[AnnualRow]) -> AnnualRow:
+def city_row(rows: Sequence[AnnualRow], *, whole_city: bool = True) -> AnnualRow:
+    """The total line: 全市合计, or 所选机构合计 for a run narrowed to some units."""
     ledger = LedgerFigures(
         sum(r.ledger.open for r in rows), sum(r.ledger.overdue for r in rows),
         sum(r.ledger.closed_in_period for r in rows), sum(r.ledger.detected_in_period for r in rows),
@@ -180,7 +181,7 @@ def city_row(rows: Sequence[AnnualRow]) -> AnnualRow:
         # A city-wide share has no single target (each unit's level has its own): the row
         # shows the share only (``AnnualRow.city``); the target field is a placeholder.
         city_online = OnlineShare(sum(o.online for o in online), sum(o.cases for o in online), online[0].target)
-    return AnnualRow("CITY", "全市合计", ledger, sum(r.escalated for r in rows),
+    return AnnualRow("CITY", "全市合计" if whole_city else f"所选 {len(rows)} 个机构合计", ledger, sum(r.escalated for r in rows),
                      (sum(r.ecert[0] for r in rows), sum(r.ecert[1] for r in rows)), city_online,
                      {c.dag_id: sum(r.cycles.get(c.dag_id, 0) for r in rows) for c in CYCLES}, dict(by_rule),
                      {c.dag_id: sum(r.missed.get(c.dag_id, 0) for r in rows) for c in CYCLES},
@@ -242,8 +243,12 @@ def compose(job: Job) -> list[int]:
     year = str(spec.period_start.year)
     period_text = f"{spec.period_start.isoformat()} 至 {spec.period_end.isoformat()}（不含）"
     bureau = policy.supervisors[CITY_SUPERVISOR]
+    # A run narrowed to some units sends the bureau those units' report under its own key:
+    # it neither passes for the city's summary nor stops the whole city's from going out.
+    whole_city = set(job.units) >= set(policy.units)
+    city_key = CITY_SUPERVISOR if whole_city else f"{CITY_SUPERVISOR}|{','.join(job.units)}"
     mails: list[tuple[str, str, tuple[Person, ...], list[AnnualRow], AnnualRow | None]] = [
-        (CITY_SUPERVISOR, bureau.name, bureau.heads, rows, city_row(rows))]
+        (city_key, bureau.name, bureau.heads, rows, city_row(rows, whole_city=whole_city))]
     mails += [(row.code, row.name, policy.units[row.code].heads, [row], None) for row in rows]
     duties = duty_status(job.engine, policy, year=spec.period_start.year, as_of_day=spec.period_end, units=job.units)
     queued: list[int] = []
@@ -260,7 +265,7 @@ def compose(job: Job) -> list[int]:
                 dedup_key=f"{ctx.dag_id}|{spec.period_label}|{key}", kind="annual_summary", dag_id=ctx.dag_id,
                 run_id=ctx.run_id, period=spec.period_label, unit_code=None if city else key,
                 recipients=tuple(h.email for h in heads), subject=subject, html=html,
-                attachments=(Attachment(f"年度总结_{year}_{key}.xlsx", content),),
+                attachments=(Attachment(f"年度总结_{year}_{key.replace('|', '_').replace(',', '-')}.xlsx", content),),
             ))
 
         outbox_id = attempt(job, f"{addressee}的年度工作总结", one)
