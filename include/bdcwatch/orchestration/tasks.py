@@ -98,9 +98,9 @@ def resolve_run(default_period: str, rolling_days: int = 0, *, one_month: bool =
     import re
 
     from bdcwatch.config.run import RunSpec
-    from bdcwatch.errors import RunSpecError
     from bdcwatch.dates.clock import local_now
     from bdcwatch.dates.periods import local_date, previous_period, rolling_window
+    from bdcwatch.errors import RunSpecError
 
     context = get_current_context()
     policy = city_policy()
