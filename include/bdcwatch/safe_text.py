@@ -70,9 +70,19 @@ def typed(value: str) -> str:
     return _REPLACED.sub("\ufffd", _DROPPED.sub("", text))
 
 
+class Verbatim(str):
+    """An identifier of the engine's own shown as written in a workbook cell (a sampled
+    case's 业务号 the reviewer must find the file by and the import matches back: §6 lets
+    case numbers appear). Only characters XLSX cannot hold are dropped; not masked, so an
+    18-digit vendor case number survives the round trip through the mailed checklist."""
+
+
 def clean_cell(value: Any) -> Any:
     """A workbook cell value: text is cleaned for XLSX, numbers, dates and None pass
-    (an integer that is an ID number, e.g. a legacy 15-digit one, is masked as text, §6)."""
+    (an integer that is an ID number, e.g. a legacy 15-digit one, is masked as text, §6);
+    a ``Verbatim`` text is kept as written."""
+    if isinstance(value, Verbatim):
+        return typed(str(value))
     if isinstance(value, numbers.Integral) and not isinstance(value, bool):
         masked = mask_id_numbers(str(value))
         return value if masked == str(value) else masked

@@ -165,3 +165,11 @@ def test_names_differing_in_more_than_a_look_alike_still_differ() -> None:
     assert normalize_holders("阿卜来提·如则托合提") != normalize_holders("阿卜来提如则托合提")
     assert normalize_certificate_number("晋(2026)阳泉市不动产权第0001234号") != normalize_certificate_number(
         "晋(2026)阳泉市不动产证明第0001234号")
+
+
+def test_an_id_number_glued_to_a_certificate_serial_is_masked():
+    """§5 removes the space in 第0001234 140302199001011234号: the digits ran together and
+    no digit boundary marked the ID number (it reached digests whole)."""
+    glued = "晋(2026)阳泉市不动产权第0001234140302199001011234号"
+    assert "140302199001011234" not in mask_id_numbers(glued) and "199001" not in mask_id_numbers(glued)
+    assert mask_id_numbers("晋(2026)阳泉市不动产权第0001234号") == "晋(2026)阳泉市不动产权第0001234号"

@@ -244,3 +244,13 @@ def test_control_characters_in_a_verdict_are_dropped_on_every_database(engine):
     with engine.connect() as conn:
         case = next(c for c in sample_cases(conn, 7) if c.ywh == "YWH-B")
     assert (case.reviewer, case.description) == ("张评查", "缺少材料")
+
+
+def test_an_18_digit_case_number_survives_the_mailed_checklist():
+    """A vendor's 18-digit 业务号 (date and serial) was masked in the checklist as if an ID
+    number: reviewers could not find the file and every returned row was refused (§6 lets
+    case numbers appear)."""
+    attachment = quality_checklist([("202610090000000648", "200")], "YQ21", "2026-10")
+    sheet = openpyxl.load_workbook(io.BytesIO(attachment.content))["抽查清单"]
+    assert sheet["B2"].value == "202610090000000648"
+    assert read_checklist(attachment.content).not_reviewed == 1  # read back by the same number

@@ -15,6 +15,7 @@ from bdcwatch.mail.sender import Attachment
 from bdcwatch.reports import unit_digest
 from bdcwatch.reports.common import CodeBook, SummaryTable
 from bdcwatch.reports.workbooks import workbook
+from bdcwatch.safe_text import Verbatim
 from bdcwatch.store.models import inspection_sample
 
 
@@ -24,7 +25,9 @@ def quality_checklist(sample: Sequence[tuple[str, str]], unit_code: str, period_
     (登记大类 by name), with empty columns for the reviewer's verdict (item 32)."""
     book = codes or CodeBook()
     header = ("序号", "业务号", "登记大类", "评查结论（合格/不合格）", "问题描述", "评查人", "评查日期")
-    rows = [(i, ywh, book.djdl_name(djdl), "", "", "", "") for i, (ywh, djdl) in enumerate(sample, start=1)]
+    # The 业务号 as written (``Verbatim``): an 18-digit vendor case number masked as if an ID
+    # number left reviewers unable to find the file and every returned row refused.
+    rows = [(i, Verbatim(ywh), book.djdl_name(djdl), "", "", "", "") for i, (ywh, djdl) in enumerate(sample, start=1)]
     content = workbook({"抽查清单": (header, rows)}, widths={"抽查清单": (6, 24, 16, 24, 40, 10, 12)})
     return Attachment(f"质量评查抽查清单_{unit_code}_{period_label}.xlsx", content)
 

@@ -94,10 +94,16 @@ def _mask_match(match: re.Match[str]) -> str:
     return mask(token)
 
 
+# A certificate number's serial (第0001234号) is seven digits; fifteen or more between 第 and
+# 号 are something else typed into it (an ID number glued to the serial once §5's
+# normalisation removed the space between them), masked whole.
+_LONG_SERIAL = re.compile(f"(?<=第)[{_DIGIT}]{{15,}}(?=号)")
+
+
 def mask_id_numbers(text: str) -> str:
     """Mask every ID number written in free text (§6) for emails, workbooks, logs and the
     quarantine: each keeps its first 3 and last 2 characters, the rest become ``*``."""
-    return _ID_LIKE.sub(_mask_match, text)
+    return _ID_LIKE.sub(_mask_match, _LONG_SERIAL.sub(lambda m: mask(m.group(0)), text))
 
 
 def mask_json_text(text: str) -> str:
