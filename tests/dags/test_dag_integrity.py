@@ -147,3 +147,14 @@ def test_monthly_bulletin_loads_what_its_indicators_read():
     from bdcwatch.reports.scorecard import TABLES
 
     assert runpy.run_path(str(DAGS / "monthly_bulletin.py"))["TABLES"] == list(TABLES)
+
+
+def test_past_periods_can_be_run(dagbag):
+    """An operator judges last year's periods at go-live (`airflow dags test <dag> 2025-12-01`):
+    a logical date before a DAG's start date ran no task and reported success (a digest
+    adversary). Catchup stays off, so an early start date never backfills."""
+    import pendulum
+
+    for dag_id, dag in dagbag.dags.items():
+        assert dag.start_date <= pendulum.datetime(2020, 1, 1, tz="Asia/Shanghai"), dag_id
+        assert dag.catchup is False, dag_id

@@ -60,6 +60,13 @@ def test_a_misspelt_conf_key_is_refused_with_its_close_match():
     conf = {"period_start": "2026-03-01", "period_end": "2026-04-01", "unit": ["YQ00"]}
     with pytest.raises(RunSpecError, match=r"unknown conf key\(s\) 'unit' \(did you mean 'units'\?\)"):
         resolve({**conf, "units": []}, conf=conf)
+    # A key that is someone's ID number reaches Airflow's own task log, which no guard of
+    # ours cleans: it is named masked (§6).
+    keyed = {**conf, "14030219900101123X": 1}
+    with pytest.raises(RunSpecError) as caught:
+        resolve({**conf, "units": []}, conf=keyed)
+    assert "14030219900101123X" not in str(caught.value) and "140*************3X" in str(caught.value)
+    assert "14030219900101123X" not in str(caught.value.zh)
 
 
 def test_run_date_is_the_policy_zone_date():

@@ -102,7 +102,8 @@ class RunSpec(XcomModel):
             hints = []
             for key in unknown_keys:
                 close = difflib.get_close_matches(key, list(known_params), n=1)
-                hints.append(f"{key!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+                # Masked: the message reaches Airflow's own task log, which no guard of ours cleans (§6).
+                hints.append(repr(mask_id_numbers(str(key))[:60]) + (f" (did you mean {close[0]!r}?)" if close else ""))
             raise RunSpecError(
                 f"unknown conf key(s) {', '.join(hints)}; this DAG's Params are {', '.join(sorted(known_params))}",
                 zh=f"运行参数中有未知的键 {', '.join(hints)}：本 DAG 的参数为 {', '.join(sorted(known_params))}",
