@@ -402,13 +402,19 @@ def test_one_file_that_cannot_be_read_stops_neither_the_run_nor_the_files_after_
     assert by_name["c_good.csv"].new == 1 and "GD2026040201" in complaints(engine)
     reasons = [r.reason for r in held(engine).values()]
     assert any("b_unreadable.csv" in r and "Input/output error" in r for r in reasons)
+    # Readable the next run (its permissions fixed): taken in, and the entry is over.
+    (folder / "b_unreadable.csv").unlink()
+    (folder / "b_unreadable.csv").write_text(f"{HEADER}\nGD2026040202,12345,2026-04-01,YQ21,,内容,投诉\n",
+                                             encoding="utf-8")
+    run("r2")
+    assert not any("b_unreadable.csv" in r.reason for r in held(engine).values())
 
 
 def test_a_workbook_declaring_every_cell_of_the_sheet_is_read_by_what_it_holds():
     """A 5 KB workbook whose sheet declares A1:XFD… (one stray cell far out) was filled in
     cell by cell: gigabytes. Rows are cut after their last value and at MAX_COLUMNS, empty
     rows are not built."""
-    from bdcwatch.intake.files import MAX_COLUMNS, workbook_rows
+    from bdcwatch.intake.files import MAX_COLUMNS, MAX_SHEET_ROW, workbook_rows
 
     book = openpyxl.Workbook()
     sheet = book.active
@@ -420,6 +426,13 @@ def test_a_workbook_declaring_every_cell_of_the_sheet_is_read_by_what_it_holds()
     rows = workbook_rows(buffer.getvalue())
     assert [number for number, _ in rows] == [1, 2]  # the stray cell is beyond every column read
     assert all(len(cells) <= MAX_COLUMNS for _, cells in rows) and len(rows[1][1]) == 7
+    far = openpyxl.Workbook()
+    far.active.append(HEADER.split(","))
+    far.active.cell(row=MAX_SHEET_ROW + 1, column=1, value="x")
+    buffer = io.BytesIO()
+    far.save(buffer)
+    with pytest.raises(IntakeFileError, match="goes on past row"):
+        workbook_rows(buffer.getvalue())
 
 
 def test_a_ticket_exported_again_with_a_graver_type_gets_its_due_date_and_is_announced_again(world):

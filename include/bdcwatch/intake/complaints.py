@@ -429,8 +429,14 @@ def _take_in_one(engine: Engine, path: Path, *, policy: Policy, by: Reporter, ro
     this process (permissions, a share that went away) → held in the quarantine naming the
     file and the cause, left where it is for the next run, reported to operations."""
     shown = mask_id_numbers(path.name)
+    unreadable = stored_key(f"文件 {path.name} [无法读取]")[:200]
     try:
-        return take_in_file(engine, path, policy=policy, by=by, root=root)
+        outcome = take_in_file(engine, path, policy=policy, by=by, root=root)
+        with engine.begin() as conn:  # readable now: an earlier run's "cannot be read" is over
+            conn.execute(update(quarantine).where(quarantine.c.source_table == TABLE, quarantine.c.row_key == unreadable,
+                                                  quarantine.c.resolved_at.is_(None))
+                         .values(resolved_at=by.now.replace(microsecond=0)))
+        return outcome
     except FileNotFoundError:
         log.info("%s: gone before it was read (taken in by an upload meanwhile)", shown)
         return None
@@ -438,7 +444,7 @@ def _take_in_one(engine: Engine, path: Path, *, policy: Policy, by: Reporter, ro
         why = f"无法读取该文件（{error.strerror or type(error).__name__}），已留在文件夹中，下次运行再取：请检查文件权限"
         log.error("%s: cannot be read (%s); left in the folder", shown, error.strerror or error)
         with engine.begin() as conn:
-            _hold(conn, [Held(stored_key(f"文件 {path.name} [无法读取]")[:200], "（文件）", "readable_file",
+            _hold(conn, [Held(unreadable, "（文件）", "readable_file",
                               mask_id_numbers(f"{TABLE} [{path.name}]：{why}"), {"file": path.name})],
                   by.run_id, by.now.replace(microsecond=0))
         return FileOutcome(name=shown, quarantined=1, error=why)

@@ -58,8 +58,9 @@ MAX_CELL_CHARS = 16 * 1024 * 1024
 EXACT_IN_EXCEL = 10**15
 HEADER_SEARCH_ROWS = 10  # rows above the header a title or banner may take
 # A workbook's bounds: an export or checklist has a dozen columns and at most some
-# thousands of rows; cells beyond are not read, more rows refuse the file (workbook_rows).
-MAX_COLUMNS, MAX_ROWS = 256, 200_000
+# thousands of rows; cells beyond MAX_COLUMNS are not read, more rows refuse the file
+# (workbook_rows): a small file can declare a sheet of Excel's full size.
+MAX_COLUMNS, MAX_ROWS, MAX_SHEET_ROW = 64, 200_000, 400_000
 _NOTE = re.compile(r"[(（\[［【].*$")
 SUFFIXES = (".csv", ".xlsx")
 PARTIAL = ".part"  # an upload still being written (drop_file)
@@ -201,7 +202,7 @@ def workbook_rows(data: bytes, sheet_name: str | None = None) -> list[tuple[int,
 
     Raises IntakeFileError when the bytes are not a readable workbook, however they are
     damaged (not a zip, a renamed .xls or CSV, a sheet cut short), or when the sheet holds
-    more than ``MAX_ROWS`` non-empty rows."""
+    more than ``MAX_ROWS`` non-empty rows or goes on past row ``MAX_SHEET_ROW``."""
     import openpyxl
 
     try:
@@ -211,6 +212,8 @@ def workbook_rows(data: bytes, sheet_name: str | None = None) -> list[tuple[int,
             sheet.reset_dimensions()
             rows: list[tuple[int, list[Any]]] = []
             for number, cells in enumerate(sheet.iter_rows(max_col=MAX_COLUMNS, values_only=True), start=1):
+                if number > MAX_SHEET_ROW:  # a sheet of a million blank cells: seconds of CPU per request
+                    raise IntakeFileError(f"the sheet goes on past row {MAX_SHEET_ROW:,}: save only the export's rows")
                 last = next((i for i in range(len(cells) - 1, -1, -1) if not _blank(cells[i])), -1)
                 if last < 0:
                     continue
