@@ -32,7 +32,8 @@ _FIRST = datetime(1678, 1, 1)
 _LAST = datetime(2262, 1, 1)
 # ``9999-12-31`` is how many registration and HR systems write "no end yet" (a seizure not
 # released, a person still on post) in a NOT NULL column: it reads as NULL, counted as a
-# blank date is; any other year past _LAST is a typo and stays invalid.
+# blank date is (PostgreSQL's ``infinity`` comes as datetime.max, year 9999: the same open
+# end); any other year past _LAST is a typo and stays invalid.
 OPEN_ENDED_YEAR = 9999
 
 # MySQL character-set names → Python codecs (anything else is passed to Python as is).
