@@ -37,25 +37,35 @@ class AirflowWebHome:
     env: dict[str, str]  # what an Airflow process of these tests runs with
 
 
-@pytest.fixture(scope="session")
-def airflow_web_home(tmp_path_factory: pytest.TempPathFactory) -> AirflowWebHome:
-    home = tmp_path_factory.mktemp("airflow_web")
-    (home / "passwords.json").write_text(json.dumps({name: name for name in USERS}))
+def web_home_env(home: Path, *, dags: Path, **settings: str) -> dict[str, str]:
+    """The environment of an Airflow process of these tests: this process's without its
+    Airflow and bdcwatch settings, an AIRFLOW_HOME with a SQLite metadata database, the
+    plugins folder, and ``settings`` (the auth manager and its own)."""
     env = {key: value for key, value in os.environ.items()
            if not key.startswith(("AIRFLOW_", "AIRFLOW__", "BDCWATCH_"))}
     env.update({
         "AIRFLOW_HOME": str(home),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-        "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__API_AUTH__JWT_SECRET": "bdcwatch-web-tests-only-" + "0" * 48,  # 64 bytes: no key-length warning
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        "AIRFLOW__CORE__DEFAULT_TIMEZONE": "Asia/Shanghai",
+        **settings,
+    })
+    return env
+
+
+@pytest.fixture(scope="session")
+def airflow_web_home(tmp_path_factory: pytest.TempPathFactory) -> AirflowWebHome:
+    home = tmp_path_factory.mktemp("airflow_web")
+    (home / "passwords.json").write_text(json.dumps({name: name for name in USERS}))
+    env = web_home_env(home, dags=home / "dags", **{
         "AIRFLOW__CORE__AUTH_MANAGER":
             "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{n}:{r}" for n, r in USERS.items()),
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
-        "AIRFLOW__API_AUTH__JWT_SECRET": "bdcwatch-web-tests-only-" + "0" * 48,  # 64 bytes: no key-length warning
-        "AIRFLOW__API__HOST": "127.0.0.1",
-        "AIRFLOW__CORE__DEFAULT_TIMEZONE": "Asia/Shanghai",
     })
     (home / "dags").mkdir()
     subprocess.run([AIRFLOW, "db", "migrate"], env=env, check=True, capture_output=True, timeout=600)

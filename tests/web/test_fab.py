@@ -13,7 +13,6 @@ Plugins: the deploy guide says so).
 
 from __future__ import annotations
 
-import os
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,7 +22,7 @@ import httpx
 import pytest
 
 from tests.support import airflow_uri
-from tests.web.conftest import AIRFLOW, CHROMIUM, CHROMIUM_ARGS, ROOT, AirflowWebHome
+from tests.web.conftest import AIRFLOW, CHROMIUM, CHROMIUM_ARGS, ROOT, AirflowWebHome, web_home_env
 from tests.web.ledger_world import LedgerWorld, new_world
 from tests.web.test_browser import running_api_server
 
@@ -73,19 +72,9 @@ def fab_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FabServer]:
         worlds[code] = new_world(url)
         worlds[code].add("only", "ECERT_MISSING", subject, unit)
         conns[f"AIRFLOW_CONN_{conn_id}"] = airflow_uri(url)
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith(("AIRFLOW_", "AIRFLOW__", "BDCWATCH_"))}
-    env.update({
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home / 'airflow.db'}",
-        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(ROOT / "plugins"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+    env = web_home_env(home, dags=ROOT / "dags", **{
         "AIRFLOW__CORE__AUTH_MANAGER": "airflow.providers.fab.auth_manager.fab_auth_manager.FabAuthManager",
-        "AIRFLOW__API_AUTH__JWT_SECRET": "bdcwatch-fab-tests-only-" + "0" * 48,
         "AIRFLOW__API__SECRET_KEY": "bdcwatch-fab-tests-only-flask-session-key",
-        "AIRFLOW__API__HOST": "127.0.0.1",
-        "AIRFLOW__CORE__DEFAULT_TIMEZONE": "Asia/Shanghai",
         "BDCWATCH_POLICY": str(PROVINCE),
         **conns,
     })

@@ -114,6 +114,12 @@ class SourceTable:
     text_columns: frozenset[str]
 
 
+def _folded(name: str) -> str:
+    """A table or column name compared as the register's: letter case, and the BOM or blanks
+    a CSV import into SQLite or Access leaves around it, ignored."""
+    return name.strip().lstrip("\ufeff").strip().upper()
+
+
 def resolve_source_table(engine: Engine, table_name: str) -> SourceTable:
     """Find the real table (or view: vendors often grant the supervision account views
     only) and reference→real column names, ignoring case folding.
@@ -124,15 +130,15 @@ def resolve_source_table(engine: Engine, table_name: str) -> SourceTable:
             be told, and reading the wrong one would drop the other's rows from staging.
     """
     inspector = inspect(engine)
+    where = engine.url.render_as_string(hide_password=True)
     candidates: dict[str, list[str]] = {}
     relations = [*inspector.get_table_names(), *inspector.get_view_names()]
     if engine.dialect.name == "postgresql":  # a materialized view or a foreign table (postgres_fdw) is read alike
         relations += [*inspector.get_materialized_view_names(), *inspector.get_foreign_table_names()]  # type: ignore[attr-defined]
     for name in relations:
-        candidates.setdefault(name.strip().lstrip("\ufeff").strip().upper(), []).append(name)
+        candidates.setdefault(_folded(name), []).append(name)
     found = candidates.get(table_name.upper(), [])
     if len(found) > 1:
-        where = engine.url.render_as_string(hide_password=True)
         names = "、".join(sorted(found))
         raise SourceSchemaError(
             f"source {where} has {len(found)} tables or views named {table_name} in different letter case "
@@ -141,16 +147,14 @@ def resolve_source_table(engine: Engine, table_name: str) -> SourceTable:
                f"登记簿：请删除或改名其余的表")
     real = found[0] if found else None
     if real is None:
-        where = engine.url.render_as_string(hide_password=True)
         raise SourceSchemaError(f"source table {table_name} does not exist in {where}",
                                 zh=f"源库 {where} 中没有源表 {table_name}（连接指向的库不对，或表名不同）")
     # A name as a CSV import into SQLite or Access leaves it (a BOM, a trailing space) is
     # still that column: "missing ZSID" beside a visible "\ufeffZSID" would mislead.
     reflected: dict[str, Any] = {}
     for reflected_column in inspector.get_columns(real):
-        folded = reflected_column["name"].strip().lstrip("\ufeff").strip().upper()
+        folded = _folded(reflected_column["name"])
         if folded in reflected and folded in column_kinds(table_name):
-            where = engine.url.render_as_string(hide_password=True)
             both = f"{reflected[folded]['name']}、{reflected_column['name']}"
             raise SourceSchemaError(
                 f"source table {real} in {where} has two columns named {folded} in different letter case ({both}): "
@@ -160,7 +164,6 @@ def resolve_source_table(engine: Engine, table_name: str) -> SourceTable:
         reflected[folded] = reflected_column
     wanted = [ref for ref in column_kinds(table_name) if ref in reflected]
     if not wanted:
-        where = engine.url.render_as_string(hide_password=True)
         expected = "、".join(column_kinds(table_name))
         raise SourceSchemaError(
             f"source table {real} in {where} has none of the columns of {table_name} ({expected}): another table "
